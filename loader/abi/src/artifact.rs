@@ -1,0 +1,112 @@
+//! The artifact file: an ELF object whose sections the compiler writes and
+//! the loader reads.
+//!
+//! | section             | written by            | read by                 | contents |
+//! |---------------------|-----------------------|-------------------------|----------|
+//! | [`SECTION_TEXT`]    | compiler (codegen)    | loader (mapped R+X)     | machine code of every function and trampoline, calls already resolved; starts on a [`TEXT_ALIGN`] boundary in the file and is padded to one |
+//! | [`SECTION_META`]    | compiler (`meta`)     | loader, `wasmc inspect` | [`HEADER_LEN`] bytes of header (magic, format version), then the encoded [`crate::meta::ModuleMeta`] |
+//! | [`SECTION_DATA`]    | compiler              | loader (instantiation)  | bytes of every data segment, back to back; segments refer to ranges of it |
+//! | [`SECTION_CHECKSUM`]| compiler, last        | loader (unless trusted) | [`CHECKSUM_LEN`] bytes: CRC-32 (IEEE) of the whole file computed with these bytes zeroed, little-endian, then four zero bytes |
+//!
+//! The text needs no relocation at load time: calls between functions are
+//! PC-relative and resolved by the compiler, and everything else is reached
+//! through the `VMContext`.
+
+/// The section holding machine code.
+pub const SECTION_TEXT: &str = ".text";
+/// The section holding the header and the encoded module metadata.
+pub const SECTION_META: &str = ".wasmc.meta";
+/// The section holding data-segment bytes.
+pub const SECTION_DATA: &str = ".wasmc.data";
+/// The section holding the file checksum.
+pub const SECTION_CHECKSUM: &str = ".wasmc.sum";
+
+/// File alignment (and padding) of the text section, so the loader can map
+/// it straight from the file on hosts with pages of up to this size.
+pub const TEXT_ALIGN: u64 = 65536;
+
+/// First bytes of the metadata section.
+pub const MAGIC: [u8; 8] = *b"WASMCAOT";
+
+/// Version of everything in this crate that an artifact depends on: bump it
+/// whenever the metadata encoding, the vmctx layout, the builtins or the
+/// trampoline conventions change. Artifacts load if and only if it matches.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Length of the metadata header: magic, then the format version as u32 LE,
+/// then four reserved zero bytes.
+pub const HEADER_LEN: usize = 16;
+
+/// Length of the checksum section's contents.
+pub const CHECKSUM_LEN: usize = 8;
+
+/// Writes the metadata header.
+pub fn encode_header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(&MAGIC);
+    h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h
+}
+
+/// What is wrong with a metadata header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// Fewer than [`HEADER_LEN`] bytes.
+    Truncated,
+    /// The bytes do not start with [`MAGIC`]: not a wasmc artifact.
+    BadMagic,
+    /// A wasmc artifact of another format version.
+    Version {
+        /// The version in the file.
+        found: u32,
+    },
+}
+
+impl core::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HeaderError::Truncated => f.write_str("metadata header is truncated"),
+            HeaderError::BadMagic => f.write_str("metadata does not start with the wasmc magic"),
+            HeaderError::Version { found } => write!(
+                f,
+                "artifact format version {found}, but this loader reads version {FORMAT_VERSION}"
+            ),
+        }
+    }
+}
+
+/// Checks the metadata header and returns the bytes after it.
+pub fn check_header(meta: &[u8]) -> Result<&[u8], HeaderError> {
+    if meta.len() < HEADER_LEN {
+        return Err(HeaderError::Truncated);
+    }
+    if meta[..8] != MAGIC {
+        return Err(HeaderError::BadMagic);
+    }
+    let found = u32::from_le_bytes([meta[8], meta[9], meta[10], meta[11]]);
+    if found != FORMAT_VERSION {
+        return Err(HeaderError::Version { found });
+    }
+    Ok(&meta[HEADER_LEN..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip_and_refusals() {
+        let h = encode_header();
+        assert_eq!(check_header(&h), Ok(&[][..]));
+        assert_eq!(check_header(&h[..10]), Err(HeaderError::Truncated));
+        let mut bad = h;
+        bad[0] = b'X';
+        assert_eq!(check_header(&bad), Err(HeaderError::BadMagic));
+        let mut newer = h;
+        newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        assert_eq!(
+            check_header(&newer),
+            Err(HeaderError::Version { found: FORMAT_VERSION + 1 })
+        );
+    }
+}
