@@ -1,0 +1,170 @@
+//! Reading and checking an artifact's bytes (no mapping, no unsafe code).
+//!
+//! Checks, in order: ELF structure, ELF machine against the host, the
+//! sections every artifact has, the metadata header (magic, version), the
+//! checksum (unless trusted), metadata decoding and validation, the target
+//! triple, and the CPU features. Every range read from the file is checked
+//! by `object` or here, so damaged input gives an error, never a panic.
+
+use object::read::elf::{ElfFile64, FileHeader};
+use object::{Endianness, Object, ObjectSection};
+use wasmc_abi::artifact::{self, CHECKSUM_LEN};
+use wasmc_abi::meta::ModuleMeta;
+use wasmc_targets::{host_arch, Arch};
+
+use crate::error::LoadError;
+
+/// Where a section's bytes lie in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileRange {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl FileRange {
+    pub(crate) fn end(self) -> usize {
+        self.offset + self.len
+    }
+}
+
+/// A checked artifact: its metadata and where its code and data lie.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub meta: ModuleMeta,
+    pub text: FileRange,
+    pub data: FileRange,
+}
+
+/// Whether to verify the file checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checksum {
+    Verify,
+    Skip,
+}
+
+fn arch_of_machine(machine: u16) -> Option<Arch> {
+    match machine {
+        object::elf::EM_X86_64 => Some(Arch::X86_64),
+        object::elf::EM_AARCH64 => Some(Arch::Aarch64),
+        _ => None,
+    }
+}
+
+fn wrong_arch(artifact: String) -> LoadError {
+    LoadError::WrongArchitecture { artifact, host: host_arch().name().to_string() }
+}
+
+/// Runs every check on `bytes` (the whole file): its format, then whether
+/// this host can run it.
+pub(crate) fn parse(bytes: &[u8], checksum: Checksum) -> Result<Parsed, LoadError> {
+    let parsed = read(bytes, checksum)?;
+    check_host(&parsed.meta)?;
+    Ok(parsed)
+}
+
+/// Checks the format of `bytes` (the whole file), whatever architecture it
+/// is for: ELF structure, sections, header, checksum, metadata.
+pub(crate) fn read(bytes: &[u8], checksum: Checksum) -> Result<Parsed, LoadError> {
+    if !bytes.starts_with(&object::elf::ELFMAG) {
+        return Err(LoadError::NotElf("the file does not start with the ELF magic".into()));
+    }
+    let elf = ElfFile64::<Endianness>::parse(bytes)
+        .map_err(|e| LoadError::Corrupt(format!("cannot parse the ELF file: {e}")))?;
+    let machine = elf.elf_header().e_machine(elf.endian());
+    let Some(elf_arch) = arch_of_machine(machine) else {
+        return Err(wrong_arch(format!("ELF machine {machine}")));
+    };
+
+    let section = |name: &'static str| -> Result<(FileRange, &[u8]), LoadError> {
+        let s = elf.section_by_name(name).ok_or(LoadError::MissingSection(name))?;
+        let data = s.data().map_err(|e| LoadError::Corrupt(format!("section {name}: {e}")))?;
+        let offset = match s.file_range() {
+            Some((offset, _)) => usize::try_from(offset)
+                .map_err(|_| LoadError::Corrupt(format!("section {name} lies outside the file")))?,
+            None if data.is_empty() => 0,
+            None => return Err(LoadError::Corrupt(format!("section {name} has no file contents"))),
+        };
+        let range = FileRange { offset, len: data.len() };
+        if range.offset.checked_add(range.len).map_or(true, |end| end > bytes.len()) {
+            return Err(LoadError::Corrupt(format!("section {name} lies outside the file")));
+        }
+        Ok((range, data))
+    };
+    let (_, meta_bytes) = section(artifact::SECTION_META)?;
+    let (text, _) = section(artifact::SECTION_TEXT)?;
+    let (data, _) = section(artifact::SECTION_DATA)?;
+    let (sum, sum_bytes) = section(artifact::SECTION_CHECKSUM)?;
+
+    let encoded = artifact::check_header(meta_bytes).map_err(LoadError::Header)?;
+
+    if sum.len != CHECKSUM_LEN {
+        return Err(LoadError::Corrupt(format!("checksum section is {} bytes, expected {CHECKSUM_LEN}", sum.len)));
+    }
+    if checksum == Checksum::Verify {
+        verify_checksum(bytes, sum, sum_bytes)?;
+    }
+
+    let meta = ModuleMeta::decode(encoded).map_err(LoadError::Metadata)?;
+    meta.validate(text.len as u64, data.len as u64).map_err(LoadError::Metadata)?;
+    match Arch::from_triple(&meta.triple) {
+        None => return Err(wrong_arch(meta.triple.clone())),
+        Some(arch) if arch != elf_arch => {
+            return Err(LoadError::Corrupt(format!(
+                "the ELF machine ({elf_arch}) contradicts the recorded target {}",
+                meta.triple
+            )))
+        }
+        Some(_) => {}
+    }
+    Ok(Parsed { meta, text, data })
+}
+
+/// Refuses an artifact built for another architecture, or needing CPU
+/// features this host lacks (naming them).
+fn check_host(meta: &ModuleMeta) -> Result<(), LoadError> {
+    match Arch::from_triple(&meta.triple) {
+        Some(arch) if arch == host_arch() => {}
+        _ => return Err(wrong_arch(meta.triple.clone())),
+    }
+    let missing = wasmc_targets::missing_features(&meta.cpu_features);
+    if !missing.is_empty() {
+        return Err(LoadError::MissingCpuFeatures { missing });
+    }
+    Ok(())
+}
+
+/// What an artifact says about itself, read without loading it: for tools
+/// such as `wasmc inspect`, on any host, whatever architecture it targets.
+#[derive(Clone, Debug)]
+pub struct ArtifactInfo {
+    /// The decoded and validated metadata.
+    pub meta: ModuleMeta,
+    /// Bytes of machine code.
+    pub text_size: usize,
+    /// Bytes of data-segment contents.
+    pub data_size: usize,
+}
+
+impl ArtifactInfo {
+    /// Checks the artifact's format and checksum and decodes its metadata,
+    /// without mapping it or asking whether this host can run it.
+    pub fn parse(bytes: &[u8]) -> Result<ArtifactInfo, LoadError> {
+        let parsed = read(bytes, Checksum::Verify)?;
+        Ok(ArtifactInfo { meta: parsed.meta, text_size: parsed.text.len, data_size: parsed.data.len })
+    }
+}
+
+/// CRC-32 of the file with the checksum bytes zeroed, compared with the
+/// stored value.
+fn verify_checksum(bytes: &[u8], sum: FileRange, stored: &[u8]) -> Result<(), LoadError> {
+    let expected = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&bytes[..sum.offset]);
+    hasher.update(&[0u8; CHECKSUM_LEN]);
+    hasher.update(&bytes[sum.end()..]);
+    let actual = hasher.finalize();
+    if actual != expected {
+        return Err(LoadError::Checksum { expected, actual });
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! `wasmrun`: runs one exported function of a wasmc artifact.
+//!
+//! ```text
+//! wasmrun [--invoke NAME] plugin.cwasm [ARGS...]
+//! ```
+//!
+//! Instantiates with no imports, calls NAME (default `_start`) with ARGS
+//! parsed by the function's parameter types, and prints each result on its
+//! own line. Any error, including a trap, is printed as `wasmrun: <error>`
+//! and exits with status 1.
+
+use std::process::ExitCode;
+
+use wasmc_loader::{cli, Linker, Module, Store};
+
+const USAGE: &str = "usage: wasmrun [--invoke NAME] FILE.cwasm [ARGS...]";
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("wasmrun: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<Vec<String>, String> {
+    let mut args = args.into_iter();
+    let mut invoke = None;
+    let mut file = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--invoke" => invoke = Some(args.next().ok_or("--invoke needs a function name")?),
+            "-h" | "--help" => return Ok(vec![USAGE.to_string()]),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
+            _ => {
+                file = Some(arg);
+                break;
+            }
+        }
+    }
+    let file = file.ok_or(USAGE)?;
+    let params: Vec<String> = args.collect();
+
+    let module = Module::from_file(&file).map_err(|e| e.to_string())?;
+    let mut store = Store::default();
+    let results = cli::run_module(&mut store, &module, &Linker::new(), invoke.as_deref(), &params)
+        .map_err(|e| e.to_string())?;
+    Ok(results.iter().map(cli::format_val).collect())
+}

@@ -1,0 +1,217 @@
+//! Errors, grouped by who can act on them: [`LoadError`] (the artifact),
+//! [`LinkError`] (the imports offered), [`Trap`] (the running code) and
+//! [`Error`], which wraps them all for operations that can fail in several
+//! ways.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use wasmc_abi::meta::ExternKind;
+use wasmc_abi::TrapKind;
+
+/// Why an artifact was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be opened, read or mapped.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Not an ELF file at all.
+    #[error("not a wasmc artifact: {0}")]
+    NotElf(String),
+    /// An ELF file whose structure is damaged or cut short.
+    #[error("corrupt artifact: {0}")]
+    Corrupt(String),
+    /// A section every artifact has is absent.
+    #[error("not a wasmc artifact: section {0} is missing")]
+    MissingSection(&'static str),
+    /// Wrong metadata magic or format version.
+    #[error("{0}")]
+    Header(wasmc_abi::artifact::HeaderError),
+    /// The file's checksum does not match its contents.
+    #[error("artifact checksum mismatch (expected {expected:#010x}, computed {actual:#010x}): the file is damaged")]
+    Checksum {
+        /// The checksum stored in the file.
+        expected: u32,
+        /// The checksum of the bytes read.
+        actual: u32,
+    },
+    /// The metadata could not be decoded or is inconsistent.
+    #[error("{0}")]
+    Metadata(wasmc_abi::meta::MetaError),
+    /// The artifact was compiled for another architecture.
+    #[error("artifact was compiled for {artifact}, but this host is {host}")]
+    WrongArchitecture {
+        /// The artifact's architecture (or what its file says).
+        artifact: String,
+        /// This host's architecture.
+        host: String,
+    },
+    /// The artifact needs CPU features this host does not have.
+    #[error("artifact needs CPU features this host lacks: {}", missing.join(", "))]
+    MissingCpuFeatures {
+        /// The features the host lacks.
+        missing: Vec<String>,
+    },
+    /// The loader could not map the code.
+    #[error("cannot map the artifact's code: {0}")]
+    Map(std::io::Error),
+}
+
+/// Why the imports offered do not satisfy a module.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// Nothing was defined under this name.
+    #[error("unknown import: {kind} \"{module}\" \"{name}\" is not defined", kind = kind.name())]
+    Missing {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+        /// What the module imports.
+        kind: ExternKind,
+    },
+    /// Something was defined under this name, but it does not fit.
+    #[error("incompatible import type for \"{module}\" \"{name}\": {reason}")]
+    Incompatible {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+        /// Why it does not fit.
+        reason: String,
+    },
+}
+
+/// Wasm code stopped with a trap.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Trap {
+    /// Why it stopped.
+    pub kind: TrapKind,
+    /// Index (imports first) of the function that trapped, if known.
+    pub func_index: Option<u32>,
+    /// That function's name from the name section, if any.
+    pub func_name: Option<String>,
+    /// Offset in the wasm binary of the instruction that trapped, if known.
+    pub wasm_offset: Option<u32>,
+    /// More detail, e.g. a host function's error message.
+    pub message: Option<String>,
+}
+
+impl Trap {
+    /// A trap of `kind` with no location.
+    pub fn new(kind: TrapKind) -> Trap {
+        Trap { kind, func_index: None, func_name: None, wasm_offset: None, message: None }
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "wasm trap: {}", self.kind)?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(index) = self.func_index {
+            write!(f, ", in function {index}")?;
+            if let Some(name) = &self.func_name {
+                write!(f, " ({name})")?;
+            }
+        }
+        if let Some(offset) = self.wasm_offset {
+            write!(f, " at wasm offset {offset:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The error a host function returns to make the calling wasm code trap
+/// (with [`TrapKind::HostError`] and this message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostError {
+    message: String,
+}
+
+impl HostError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> HostError {
+        HostError { message: message.into() }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+impl From<String> for HostError {
+    fn from(message: String) -> HostError {
+        HostError { message }
+    }
+}
+
+impl From<&str> for HostError {
+    fn from(message: &str) -> HostError {
+        HostError::new(message)
+    }
+}
+
+impl From<Error> for HostError {
+    /// Lets a host function propagate a nested call's error with `?`.
+    fn from(error: Error) -> HostError {
+        HostError::new(error.to_string())
+    }
+}
+
+/// Any failure of the loader's operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The artifact was refused.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The imports do not satisfy the module.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// Wasm code trapped.
+    #[error(transparent)]
+    Trap(#[from] Trap),
+    /// A reservation, mapping or configured limit was exceeded.
+    #[error("resource limit: {0}")]
+    Resource(String),
+    /// Arguments, results or a typed signature do not match.
+    #[error("type mismatch: {0}")]
+    Type(String),
+    /// The instance has no export of this name (or not of the kind asked).
+    #[error("no export named \"{0}\"")]
+    ExportNotFound(String),
+    /// A handle was used with a store it does not belong to.
+    #[error("object used with a store it does not belong to")]
+    WrongStore,
+    /// An access outside a memory's or table's current size, by the host.
+    #[error("out of bounds: {0}")]
+    OutOfBounds(String),
+}
+
+impl Error {
+    /// The trap, if this error is one.
+    pub fn as_trap(&self) -> Option<&Trap> {
+        match self {
+            Error::Trap(trap) => Some(trap),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Memory, table and global handles, and [`Extern`].
+
+use std::ptr::NonNull;
+
+use wasmc_abi::meta::{GlobalType, MemoryType, TableType, ValType};
+use wasmc_abi::BoundsChecks;
+
+use crate::error::Error;
+use crate::func::Func;
+use crate::memory::LinearMemory;
+use crate::store::{GlobalData, MemoryData, Store, StoreId, TableData};
+use crate::table::TableElements;
+use crate::values::Val;
+use crate::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition, ValRaw};
+use crate::vmctx::VmBox;
+
+/// Anything an instance can import or export.
+#[derive(Clone, Copy, Debug)]
+pub enum Extern {
+    /// A function.
+    Func(Func),
+    /// A table.
+    Table(Table),
+    /// A linear memory.
+    Memory(Memory),
+    /// A global.
+    Global(Global),
+}
+
+impl Extern {
+    pub(crate) fn store_id(&self) -> StoreId {
+        match self {
+            Extern::Func(f) => f.store,
+            Extern::Table(t) => t.store,
+            Extern::Memory(m) => m.store,
+            Extern::Global(g) => g.store,
+        }
+    }
+}
+
+impl From<Func> for Extern {
+    fn from(f: Func) -> Extern {
+        Extern::Func(f)
+    }
+}
+impl From<Table> for Extern {
+    fn from(t: Table) -> Extern {
+        Extern::Table(t)
+    }
+}
+impl From<Memory> for Extern {
+    fn from(m: Memory) -> Extern {
+        Extern::Memory(m)
+    }
+}
+impl From<Global> for Extern {
+    fn from(g: Global) -> Extern {
+        Extern::Global(g)
+    }
+}
+
+const WRONG_STORE: &str = "handle used with a store it does not belong to";
+
+/// A linear memory in a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memory {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
+
+impl Memory {
+    /// A host-created memory (e.g. the spec tests' `spectest.memory`).
+    ///
+    /// It always has the guard-mode layout (a 4 GiB reservation plus
+    /// guard), so modules compiled in either bounds-check mode can import it.
+    pub fn new(store: &mut Store, ty: MemoryType) -> Result<Memory, Error> {
+        let memory = LinearMemory::new(ty, BoundsChecks::Guard, store.config().max_memory_bytes)?;
+        let owned = VmBox::new(memory.definition());
+        let def = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::Resource("null box".into()))?;
+        Ok(store.push_memory(MemoryData { memory, ty, def, _owned_def: Some(owned) }))
+    }
+
+    fn data_of<'s>(&self, store: &'s Store) -> Result<&'s MemoryData, Error> {
+        store.check(self.store)?;
+        Ok(&store.memories[self.index as usize])
+    }
+
+    /// Current size in bytes.
+    ///
+    /// # Panics
+    /// If the memory belongs to another store (as do all accessors that
+    /// cannot return an error).
+    pub fn size(&self, store: &Store) -> u64 {
+        self.data_of(store).expect(WRONG_STORE).memory.len() as u64
+    }
+
+    /// The memory's type, with its current size as minimum.
+    pub fn ty(&self, store: &Store) -> MemoryType {
+        let data = self.data_of(store).expect(WRONG_STORE);
+        MemoryType { min_pages: data.memory.pages(), max_pages: data.ty.max_pages }
+    }
+
+    /// The accessible bytes.
+    pub fn data<'s>(&self, store: &'s Store) -> &'s [u8] {
+        self.data_of(store).expect(WRONG_STORE).memory.bytes()
+    }
+
+    /// The accessible bytes, mutably.
+    pub fn data_mut<'s>(&self, store: &'s mut Store) -> &'s mut [u8] {
+        store.check(self.store).expect(WRONG_STORE);
+        store.memories[self.index as usize].memory.bytes_mut()
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    pub fn read(&self, store: &Store, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let bytes = self.data_of(store)?.memory.bytes();
+        let range = byte_range(offset, buf.len(), bytes.len())?;
+        buf.copy_from_slice(&bytes[range]);
+        Ok(())
+    }
+
+    /// Copies `data` to `offset`.
+    pub fn write(&self, store: &mut Store, offset: u64, data: &[u8]) -> Result<(), Error> {
+        store.check(self.store)?;
+        let bytes = store.memories[self.index as usize].memory.bytes_mut();
+        let range = byte_range(offset, data.len(), bytes.len())?;
+        bytes[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    /// Grows by `delta_pages`; returns the old size in pages.
+    ///
+    /// # Errors
+    /// [`Error::Resource`] past the memory's maximum or the store's limit.
+    pub fn grow(&self, store: &mut Store, delta_pages: u32) -> Result<u32, Error> {
+        store.check(self.store)?;
+        store
+            .grow_memory(self.index, delta_pages)
+            .ok_or_else(|| Error::Resource(format!("memory cannot grow by {delta_pages} pages")))
+    }
+}
+
+fn byte_range(offset: u64, len: usize, size: usize) -> Result<std::ops::Range<usize>, Error> {
+    let start = usize::try_from(offset).ok();
+    match start.and_then(|s| s.checked_add(len).map(|e| (s, e))) {
+        Some((s, e)) if e <= size => Ok(s..e),
+        _ => Err(Error::OutOfBounds(format!("{len} bytes at offset {offset} in a memory of {size} bytes"))),
+    }
+}
+
+/// A table in a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
+
+impl Table {
+    /// A host-created table of `ty.min` elements set to `init`.
+    pub fn new(store: &mut Store, ty: TableType, init: Val) -> Result<Table, Error> {
+        check_ref(ty.element, &init)?;
+        let word = init.ref_word(store)?;
+        let elements = TableElements::new(ty, word, store.config().max_table_elements)?;
+        let owned = VmBox::new(VMTableDefinition { base: elements.base(), current_elements: elements.len(), _pad: 0 });
+        let def = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::Resource("null box".into()))?;
+        Ok(store.push_table(TableData { elements, ty, def, _owned_def: Some(owned) }))
+    }
+
+    fn data_of<'s>(&self, store: &'s Store) -> Result<&'s TableData, Error> {
+        store.check(self.store)?;
+        Ok(&store.tables[self.index as usize])
+    }
+
+    /// Current number of elements.
+    pub fn size(&self, store: &Store) -> u32 {
+        self.data_of(store).expect(WRONG_STORE).elements.len()
+    }
+
+    /// The table's type, with its current size as minimum.
+    pub fn ty(&self, store: &Store) -> TableType {
+        let data = self.data_of(store).expect(WRONG_STORE);
+        TableType { min: data.elements.len(), ..data.ty }
+    }
+
+    /// Element `index`, or `None` out of bounds (or for another store).
+    pub fn get(&self, store: &Store, index: u32) -> Option<Val> {
+        let data = self.data_of(store).ok()?;
+        let word = *data.elements.as_slice().get(index as usize)?;
+        Some(Val::from_ref_word(store, data.ty.element, word))
+    }
+
+    /// Sets element `index`.
+    pub fn set(&self, store: &mut Store, index: u32, value: Val) -> Result<(), Error> {
+        let data = self.data_of(store)?;
+        check_ref(data.ty.element, &value)?;
+        let word = value.ref_word(store)?;
+        let elements = store.tables[self.index as usize].elements.as_mut_slice();
+        let len = elements.len();
+        let slot = elements
+            .get_mut(index as usize)
+            .ok_or_else(|| Error::OutOfBounds(format!("element {index} of a table of {len}")))?;
+        *slot = word;
+        Ok(())
+    }
+
+    /// Grows by `delta` elements set to `init`; returns the old size.
+    pub fn grow(&self, store: &mut Store, delta: u32, init: Val) -> Result<u32, Error> {
+        let data = self.data_of(store)?;
+        check_ref(data.ty.element, &init)?;
+        let word = init.ref_word(store)?;
+        store
+            .grow_table(self.index, delta, word)
+            .ok_or_else(|| Error::Resource(format!("table cannot grow by {delta} elements")))
+    }
+}
+
+fn check_ref(element: ValType, value: &Val) -> Result<(), Error> {
+    if value.ty() == element {
+        Ok(())
+    } else {
+        Err(Error::Type(format!("a {element} table cannot hold a {}", value.ty())))
+    }
+}
+
+/// A global in a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Global {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
+
+impl Global {
+    /// A host-created global.
+    pub fn new(store: &mut Store, ty: GlobalType, value: Val) -> Result<Global, Error> {
+        if value.ty() != ty.ty {
+            return Err(Error::Type(format!("a {} global cannot hold a {}", ty.ty, value.ty())));
+        }
+        let owned = VmBox::new(VMGlobal { bytes: value.to_raw(store)?.0 });
+        let storage = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::Resource("null box".into()))?;
+        Ok(store.push_global(GlobalData { ty, storage, _owned: Some(owned) }))
+    }
+
+    /// The global's type.
+    pub fn ty(&self, store: &Store) -> GlobalType {
+        store.check(self.store).expect(WRONG_STORE);
+        store.globals[self.index as usize].ty
+    }
+
+    /// The current value.
+    pub fn get(&self, store: &Store) -> Val {
+        store.check(self.store).expect(WRONG_STORE);
+        let data = &store.globals[self.index as usize];
+        // SAFETY: the storage is owned by the store (vmctx or box) and
+        // wasm code writes it only while the store is mutably borrowed.
+        let raw = ValRaw(unsafe { (*data.storage.as_ptr()).bytes });
+        Val::from_raw(store, data.ty.ty, &raw)
+    }
+
+    /// Sets the value of a mutable global.
+    pub fn set(&self, store: &mut Store, value: Val) -> Result<(), Error> {
+        store.check(self.store)?;
+        let data = &store.globals[self.index as usize];
+        if !data.ty.mutable {
+            return Err(Error::Type("cannot set an immutable global".into()));
+        }
+        if value.ty() != data.ty.ty {
+            return Err(Error::Type(format!("a {} global cannot hold a {}", data.ty.ty, value.ty())));
+        }
+        let raw = value.to_raw(store)?;
+        // SAFETY: as in `get`, with `&mut Store` excluding running code.
+        unsafe { (*store.globals[self.index as usize].storage.as_ptr()).bytes = raw.0 };
+        Ok(())
+    }
+}
+
+impl Store {
+    pub(crate) fn push_memory(&mut self, mut data: MemoryData) -> Memory {
+        data.sync();
+        self.memories.push(data);
+        Memory { store: self.id, index: self.memories.len() as u32 - 1 }
+    }
+
+    pub(crate) fn push_table(&mut self, mut data: TableData) -> Table {
+        data.sync();
+        self.tables.push(data);
+        Table { store: self.id, index: self.tables.len() as u32 - 1 }
+    }
+
+    pub(crate) fn push_global(&mut self, data: GlobalData) -> Global {
+        self.globals.push(data);
+        Global { store: self.id, index: self.globals.len() as u32 - 1 }
+    }
+
+    /// Grows memory `index` of the store; `None` past its limits.
+    pub(crate) fn grow_memory(&mut self, index: u32, delta: u32) -> Option<u32> {
+        let data = &mut self.memories[index as usize];
+        let old = data.memory.grow(delta)?;
+        data.sync();
+        Some(old)
+    }
+
+    /// Grows table `index` of the store; `None` past its limits.
+    pub(crate) fn grow_table(&mut self, index: u32, delta: u32, init: usize) -> Option<u32> {
+        let data = &mut self.tables[index as usize];
+        let old = data.elements.grow(delta, init)?;
+        data.sync();
+        Some(old)
+    }
+}
+
+/// The definition pointers of store entities, for import slots.
+impl Store {
+    pub(crate) fn memory_def(&self, index: u32) -> *mut VMMemoryDefinition {
+        self.memories[index as usize].def.as_ptr()
+    }
+    pub(crate) fn table_def(&self, index: u32) -> *mut VMTableDefinition {
+        self.tables[index as usize].def.as_ptr()
+    }
+    pub(crate) fn global_storage(&self, index: u32) -> *mut VMGlobal {
+        self.globals[index as usize].storage.as_ptr()
+    }
+}

@@ -1,0 +1,228 @@
+//! Functions: [`Func`] handles, host functions ([`HostFunc`], [`Caller`])
+//! and calls in both directions.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use wasmc_abi::meta::FuncType;
+use wasmc_abi::TrapKind;
+
+use crate::error::{Error, HostError, Trap};
+use crate::externals::{Extern, Memory};
+use crate::instance::Instance;
+use crate::store::{Store, StoreId};
+use crate::traphandler::{self, Unwind};
+use crate::values::Val;
+use crate::vm::{VMFuncRef, VMHostFuncContextHeader, ValRaw};
+
+/// The dynamic form every host function is kept in.
+pub(crate) type HostFn = dyn Fn(Caller<'_>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync;
+
+/// A host function and its type. (Public but unnameable outside the crate:
+/// it appears in [`crate::IntoFunc`]'s hidden method.)
+pub struct HostFunc {
+    pub(crate) ty: FuncType,
+    pub(crate) func: Box<HostFn>,
+}
+
+impl HostFunc {
+    /// Calls the function, checking the result types it produced.
+    fn call(&self, caller: Caller<'_>, args: &[Val], results: &mut [Val]) -> Result<(), Trap> {
+        let host_trap = |message: String| Trap { message: Some(message), ..Trap::new(TrapKind::HostError) };
+        (self.func)(caller, args, results).map_err(|e| host_trap(e.message().to_string()))?;
+        for (v, &t) in results.iter().zip(&self.ty.results) {
+            if v.ty() != t {
+                return Err(host_trap(format!("host function returned {} where {t} was expected", v.ty())));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A host function's context as wasm code sees it: the ABI header, then
+/// the loader's private fields.
+#[repr(C)]
+pub(crate) struct HostFuncContext {
+    pub header: VMHostFuncContextHeader,
+    pub func: Arc<HostFunc>,
+}
+
+/// What a host function gets besides its arguments: the store, and the
+/// instance whose code called it (for its exports, e.g. its memory).
+pub struct Caller<'a> {
+    store: &'a mut Store,
+    instance: Option<Instance>,
+}
+
+impl<'a> Caller<'a> {
+    /// The store the call runs in.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// The store, mutably: to call back into wasm, grow memories, ...
+    pub fn store_mut(&mut self) -> &mut Store {
+        self.store
+    }
+
+    /// The calling instance; `None` when the host called the function.
+    pub fn instance(&self) -> Option<Instance> {
+        self.instance
+    }
+
+    /// An export of the calling instance.
+    pub fn get_export(&self, name: &str) -> Option<Extern> {
+        self.instance?.get_export(self.store, name)
+    }
+
+    /// The calling instance's memory exported as `"memory"`.
+    pub fn memory(&self) -> Option<Memory> {
+        match self.get_export("memory")? {
+            Extern::Memory(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Reads from the caller's exported `"memory"`.
+    pub fn memory_read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let memory = self.memory().ok_or_else(|| Error::ExportNotFound("memory".into()))?;
+        memory.read(self.store, offset, buf)
+    }
+
+    /// Writes to the caller's exported `"memory"`.
+    pub fn memory_write(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let memory = self.memory().ok_or_else(|| Error::ExportNotFound("memory".into()))?;
+        memory.write(self.store, offset, data)
+    }
+}
+
+/// A function in a [`Store`]: defined by an instance, or a host function
+/// an instance imported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Func {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
+
+impl Func {
+    /// The handle of the function whose funcref is at `word` (0: null).
+    pub(crate) fn from_ref_word(store: &Store, word: usize) -> Option<Func> {
+        let index = *store.func_by_ref.get(&word)?;
+        Some(Func { store: store.id, index })
+    }
+
+    /// This function's funcref.
+    pub(crate) fn func_ref_ptr(&self, store: &Store) -> Result<*const VMFuncRef, Error> {
+        store.check(self.store)?;
+        Ok(store.funcs[self.index as usize].func_ref.as_ptr())
+    }
+
+    /// The function's type.
+    ///
+    /// # Panics
+    /// If the function belongs to another store.
+    pub fn ty(&self, store: &Store) -> FuncType {
+        assert!(store.check(self.store).is_ok(), "Func used with a store it does not belong to");
+        store.funcs[self.index as usize].ty.clone()
+    }
+
+    /// Calls the function with `args`, returning its results.
+    ///
+    /// # Errors
+    /// [`Error::WrongStore`], [`Error::Type`] for arguments that do not
+    /// match the function's parameters, or [`Error::Trap`].
+    pub fn call(&self, store: &mut Store, args: &[Val]) -> Result<Vec<Val>, Error> {
+        store.check(self.store)?;
+        let data = &store.funcs[self.index as usize];
+        let ty = data.ty.clone();
+        check_args(&ty, args)?;
+        if let Some(host) = data.host.clone() {
+            let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::zero(t)).collect();
+            let caller = Caller { store, instance: None };
+            host.call(caller, args, &mut results)?;
+            return Ok(results);
+        }
+        // SAFETY: the funcref is owned by the store and stays valid.
+        let func_ref = unsafe { *data.func_ref.as_ptr() };
+        let mut values = vec![ValRaw::default(); ty.params.len().max(ty.results.len()).max(1)];
+        for (slot, arg) in values.iter_mut().zip(args) {
+            *slot = arg.to_raw(store)?;
+        }
+        // SAFETY: a wasm funcref of this store, a values array as large as
+        // its parameters and results, holding arguments of its types
+        // (checked above).
+        unsafe { traphandler::invoke(store, func_ref, &mut values)? };
+        Ok(ty.results.iter().zip(&values).map(|(&t, raw)| Val::from_raw(store, t, raw)).collect())
+    }
+}
+
+/// Checks `args` against the parameters of `ty`.
+pub(crate) fn check_args(ty: &FuncType, args: &[Val]) -> Result<(), Error> {
+    if args.len() != ty.params.len() {
+        return Err(Error::Type(format!("function {ty} takes {} arguments, {} given", ty.params.len(), args.len())));
+    }
+    for (i, (a, &p)) in args.iter().zip(&ty.params).enumerate() {
+        if a.ty() != p {
+            return Err(Error::Type(format!("argument {i} is {}, expected {p}", a.ty())));
+        }
+    }
+    Ok(())
+}
+
+/// The entry point every host trampoline calls (`HOST_CTX_FUNC`).
+///
+/// Never unwinds through wasm frames: errors and panics are moved into the
+/// thread's unwind slot and jumped back to the host entry.
+pub(crate) unsafe extern "C" fn host_entry(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, len: usize) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the host trampoline passes the context we registered and
+        // its values array of `len` slots.
+        unsafe { dispatch(host_ctx, caller_vmctx, values, len) }
+    }));
+    let reason = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(trap)) => Unwind::Trap(trap),
+        Err(payload) => Unwind::Panic(payload),
+    };
+    // SAFETY: called from wasm via a host trampoline; `reason` is moved
+    // into `raise`, so this frame owns nothing when it is skipped.
+    unsafe { traphandler::raise(reason) }
+}
+
+/// Reads the arguments, runs the host function, writes the results.
+///
+/// # Safety
+/// `host_ctx` must be a live [`HostFuncContext`], `values` an array of at
+/// least `len` slots, and the thread's current store the one owning it.
+unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, len: usize) -> Result<(), Trap> {
+    // SAFETY: per the contract; the Arc clone keeps the function alive even
+    // if the store drops the context meanwhile.
+    let func = unsafe { (*host_ctx.cast::<HostFuncContext>()).func.clone() };
+    let store_ptr = traphandler::current_store();
+    if store_ptr.is_null() {
+        return Err(Trap::new(TrapKind::UnknownFault));
+    }
+    // SAFETY: the entry that set the current store holds its `&mut` and
+    // does not use it until we return.
+    let store = unsafe { &mut *store_ptr };
+    let slots_needed = func.ty.params.len().max(func.ty.results.len());
+    if len < slots_needed {
+        return Err(Trap { message: Some("values array too short".into()), ..Trap::new(TrapKind::UnknownFault) });
+    }
+    let slots = values.cast::<ValRaw>();
+    // SAFETY: `values` holds `len >= slots_needed` 16-byte slots (trampoline
+    // contract); they may be unaligned, hence `read_unaligned`.
+    let read = |i: usize| unsafe { slots.add(i).read_unaligned() };
+    let args: Vec<Val> = func.ty.params.iter().enumerate().map(|(i, &t)| Val::from_raw(store, t, &read(i))).collect();
+    let mut results: Vec<Val> = func.ty.results.iter().map(|&t| Val::zero(t)).collect();
+    // SAFETY: `caller_vmctx` is the calling instance's vmctx.
+    let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
+    func.call(Caller { store: &mut *store, instance }, &args, &mut results)?;
+    for (i, v) in results.iter().enumerate() {
+        let raw =
+            v.to_raw(store).map_err(|e| Trap { message: Some(e.to_string()), ..Trap::new(TrapKind::HostError) })?;
+        // SAFETY: as for `read`.
+        unsafe { slots.add(i).write_unaligned(raw) };
+    }
+    Ok(())
+}

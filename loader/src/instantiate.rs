@@ -1,0 +1,251 @@
+//! Instantiation (WebAssembly 2.0 order): resolve imports, build the
+//! `VMContext`, create tables and memories, initialise globals, apply
+//! element then data segments in order, run the start function.
+//!
+//! Everything that can fail for lack of resources happens before the store
+//! is touched. Segment application and the start function can trap; the
+//! instance then stays in the store, and writes already made to imported
+//! tables and memories remain visible, as the spec requires.
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use wasmc_abi::meta::{DataMode, ElemMode, ImportType};
+use wasmc_abi::vmctx::{VMOffsets, HOST_CTX_MAGIC};
+use wasmc_abi::TrapKind;
+
+use crate::error::{Error, Trap};
+use crate::func::{host_entry, Func, HostFunc, HostFuncContext};
+use crate::instance::{eval_const, Instance, InstanceData, InstanceRef};
+use crate::linker::{Linker, Resolved};
+use crate::memory::LinearMemory;
+use crate::module::Module;
+use crate::store::{GlobalData, MemoryData, Store, TableData};
+use crate::table::TableElements;
+use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobal, VMHostFuncContextHeader};
+use crate::vmctx::{VmBox, VmCtx};
+
+impl Instance {
+    /// Instantiates `module` in `store`, taking imports from `linker`.
+    ///
+    /// # Errors
+    /// [`Error::Link`] for a missing or mismatched import,
+    /// [`Error::WrongStore`] for a linker item from another store,
+    /// [`Error::Resource`] when a table or memory cannot be created, and
+    /// [`Error::Trap`] when a segment does not fit or the start function
+    /// traps (the partly initialised instance then stays in the store).
+    pub fn new(store: &mut Store, module: &Module, linker: &Linker) -> Result<Instance, Error> {
+        let imports = linker.resolve(store, module)?;
+        let instance = allocate(store, module, imports)?;
+        initialize(store, instance)?;
+        Ok(instance)
+    }
+}
+
+fn null_ptr<T>(p: *mut T) -> Result<NonNull<T>, Error> {
+    NonNull::new(p).ok_or_else(|| Error::Resource("null pointer".into()))
+}
+
+/// Builds the instance and adds it and its entities to the store.
+fn allocate(store: &mut Store, module: &Module, imports: Vec<Resolved>) -> Result<Instance, Error> {
+    let meta = module.meta();
+    let counts = meta.vm_counts();
+    let index = store.instances.len() as u32;
+    let backref = VmBox::new(InstanceRef { store: store.id, index });
+    let vmctx = VmCtx::new(
+        VMOffsets::new(counts),
+        crate::builtins::array(),
+        module.type_ids().as_ptr(),
+        backref.as_ptr().cast(),
+    );
+
+    // Fallible resources first, before the store changes.
+    let config = store.config().clone();
+    let tables = meta
+        .tables
+        .iter()
+        .map(|&ty| TableElements::new(ty, 0, config.max_table_elements))
+        .collect::<Result<Vec<_>, _>>()?;
+    let memories = meta
+        .memories
+        .iter()
+        .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, config.max_memory_bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Imports.
+    let mut data = InstanceData {
+        module: module.clone(),
+        vmctx,
+        _backref: backref,
+        funcs: Vec::new(),
+        tables: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+        _host_ctxs: Vec::new(),
+        dropped_elems: vec![false; meta.elements.len()],
+        dropped_data: vec![false; meta.data.len()],
+    };
+    let mut host_funcs: Vec<(u32, Arc<HostFunc>)> = Vec::new();
+    let mut aliases: Vec<(u32, u32)> = Vec::new();
+    for (import, resolved) in meta.imports.iter().zip(imports) {
+        match (import.ty, resolved) {
+            (ImportType::Func(t), resolved) => {
+                let i = data.funcs.len() as u32;
+                let type_id = module.type_ids()[t as usize];
+                let func_ref = match resolved {
+                    Resolved::HostFunc(host) => {
+                        let ctx = VmBox::new(HostFuncContext {
+                            header: VMHostFuncContextHeader {
+                                magic: HOST_CTX_MAGIC,
+                                _pad: 0,
+                                stack_limit: 0,
+                                func: host_entry,
+                            },
+                            func: host.clone(),
+                        });
+                        // `validate` guarantees imported types have a host trampoline.
+                        let trampoline = meta.trampolines[t as usize].host.unwrap_or(0);
+                        let func_ref = VMFuncRef {
+                            wasm_call: module.code_at(trampoline),
+                            array_call: std::ptr::null(),
+                            vmctx: ctx.as_ptr().cast(),
+                            type_id,
+                            _pad: 0,
+                        };
+                        data._host_ctxs.push(ctx);
+                        host_funcs.push((i, host));
+                        data.funcs.push(u32::MAX); // filled in below
+                        func_ref
+                    }
+                    Resolved::Func(f) => {
+                        data.funcs.push(f);
+                        aliases.push((i, f));
+                        // SAFETY: funcrefs of store functions stay valid while the store lives.
+                        unsafe { *store.funcs[f as usize].func_ref.as_ptr() }
+                    }
+                    _ => unreachable_import(),
+                };
+                data.vmctx
+                    .set_function_import(i, VMFunctionImport { wasm_call: func_ref.wasm_call, vmctx: func_ref.vmctx });
+                // SAFETY: the slot lies in the vmctx (index checked by VMOffsets).
+                unsafe { data.vmctx.func_ref(i).write(func_ref) };
+            }
+            (ImportType::Table(_), Resolved::Table(t)) => {
+                data.vmctx.set_imported_table(data.tables.len() as u32, store.table_def(t));
+                data.tables.push(t);
+            }
+            (ImportType::Memory(_), Resolved::Memory(m)) => {
+                data.vmctx.set_imported_memory(data.memories.len() as u32, store.memory_def(m));
+                data.memories.push(m);
+            }
+            (ImportType::Global(_), Resolved::Global(g)) => {
+                data.vmctx.set_imported_global(data.globals.len() as u32, store.global_storage(g));
+                data.globals.push(g);
+            }
+            _ => unreachable_import(),
+        }
+    }
+
+    // Defined functions' funcrefs.
+    let imported_funcs = data.funcs.len() as u32;
+    for (j, f) in meta.funcs.iter().enumerate() {
+        let func_ref = VMFuncRef {
+            wasm_call: module.code_at(f.code_offset),
+            array_call: module.code_at(meta.trampolines[f.type_index as usize].entry),
+            vmctx: data.vmctx.as_ptr(),
+            type_id: module.type_ids()[f.type_index as usize],
+            _pad: 0,
+        };
+        // SAFETY: the slot lies in the vmctx (index checked by VMOffsets).
+        unsafe { data.vmctx.func_ref(imported_funcs + j as u32).write(func_ref) };
+    }
+
+    // Defined globals (initialisers may read imported globals and funcrefs).
+    for (j, g) in meta.globals.iter().enumerate() {
+        let value = eval_const(&g.init, &data.vmctx, |k| store.global_storage(data.globals[k as usize]));
+        // SAFETY: the slot lies in the vmctx and is 16-byte aligned.
+        unsafe { data.vmctx.defined_global(j as u32).write(VMGlobal { bytes: value.0 }) };
+    }
+
+    // From here on nothing fails: publish everything to the store.
+    for (i, host) in host_funcs {
+        let ty = host.ty.clone();
+        let f = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, Some(host));
+        data.funcs[i as usize] = f;
+    }
+    for (i, f) in aliases {
+        store.alias_func(null_ptr(data.vmctx.func_ref(i))?, f);
+    }
+    for (j, f) in meta.funcs.iter().enumerate() {
+        let i = imported_funcs + j as u32;
+        let ty = meta.types[f.type_index as usize].clone();
+        let index = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, None);
+        data.funcs.push(index);
+    }
+    for (j, (elements, &ty)) in tables.into_iter().zip(&meta.tables).enumerate() {
+        let def = null_ptr(data.vmctx.defined_table(j as u32))?;
+        data.tables.push(store.push_table(TableData { elements, ty, def, _owned_def: None }).index);
+    }
+    for (j, (memory, &ty)) in memories.into_iter().zip(&meta.memories).enumerate() {
+        let def = null_ptr(data.vmctx.defined_memory(j as u32))?;
+        data.memories.push(store.push_memory(MemoryData { memory, ty, def, _owned_def: None }).index);
+    }
+    for (j, g) in meta.globals.iter().enumerate() {
+        let storage = null_ptr(data.vmctx.defined_global(j as u32))?;
+        data.globals.push(store.push_global(GlobalData { ty: g.ty, storage, _owned: None }).index);
+    }
+    store.instances.push(data);
+    Ok(Instance { store: store.id, index })
+}
+
+/// `Linker::resolve` returns one entry of the import's kind per import.
+fn unreachable_import() -> ! {
+    unreachable!("resolved import of the wrong kind")
+}
+
+/// Applies segments and runs the start function.
+fn initialize(store: &mut Store, instance: Instance) -> Result<(), Error> {
+    let module = store.instances[instance.index as usize].module.clone();
+    let meta = module.meta();
+    for (k, segment) in meta.elements.iter().enumerate() {
+        match segment.mode {
+            ElemMode::Active { table, offset } => {
+                let data = &store.instances[instance.index as usize];
+                let global = |g: u32| store.global_storage(data.globals[g as usize]);
+                let offset = eval_const(&offset, &data.vmctx, global).u32();
+                let words: Vec<usize> =
+                    segment.items.iter().map(|e| eval_const(e, &data.vmctx, global).u64() as usize).collect();
+                let t = data.tables[table as usize];
+                let elements = store.tables[t as usize].elements.as_mut_slice();
+                let start = offset as usize;
+                match elements.get_mut(start..start + words.len()) {
+                    Some(dst) => dst.copy_from_slice(&words),
+                    None => return Err(Trap::new(TrapKind::TableOutOfBounds).into()),
+                }
+                store.instances[instance.index as usize].dropped_elems[k] = true;
+            }
+            ElemMode::Declared => store.instances[instance.index as usize].dropped_elems[k] = true,
+            ElemMode::Passive => {}
+        }
+    }
+    let bytes = module.data_bytes();
+    for (k, segment) in meta.data.iter().enumerate() {
+        let DataMode::Active { memory, offset } = segment.mode else { continue };
+        let data = &store.instances[instance.index as usize];
+        let global = |g: u32| store.global_storage(data.globals[g as usize]);
+        let offset = eval_const(&offset, &data.vmctx, global).u32() as usize;
+        let m = data.memories[memory as usize];
+        let src = &bytes[segment.data_offset as usize..][..segment.len as usize];
+        let dst = store.memories[m as usize].memory.bytes_mut();
+        match dst.get_mut(offset..offset + src.len()) {
+            Some(dst) => dst.copy_from_slice(src),
+            None => return Err(Trap::new(TrapKind::MemoryOutOfBounds).into()),
+        }
+        store.instances[instance.index as usize].dropped_data[k] = true;
+    }
+    if let Some(start) = meta.start {
+        let index = store.instances[instance.index as usize].funcs[start as usize];
+        Func { store: store.id, index }.call(store, &[])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The wasmc loader: maps artifacts written by the wasmc compiler,
+//! instantiates them, calls into them and turns faults into [`Trap`]s.
+//!
+//! ```no_run
+//! use wasmc_loader::{Caller, Linker, Module, Store, Instance};
+//!
+//! # fn main() -> Result<(), wasmc_loader::Error> {
+//! let module = Module::from_file("plugin.cwasm")?;
+//! let mut linker = Linker::new();
+//! linker.func_wrap("env", "log", |caller: Caller<'_>, ptr: i32, len: i32| {
+//!     let mut buf = vec![0; len as usize];
+//!     caller.memory_read(ptr as u64, &mut buf)?;
+//!     println!("{}", String::from_utf8_lossy(&buf));
+//!     Ok::<(), wasmc_loader::HostError>(())
+//! });
+//! let mut store = Store::default();
+//! let instance = Instance::new(&mut store, &module, &linker)?;
+//! let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
+//! assert_eq!(add.call(&mut store, (2, 3))?, 5);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A [`Store`] owns everything instantiated in it; [`Instance`], [`Func`],
+//! [`Memory`], [`Table`] and [`Global`] are handles into one store, and
+//! using one with another store returns [`Error::WrongStore`] (or panics,
+//! for the few accessors that cannot return an error).
+//!
+//! Faults in wasm code are caught by signal handlers for SIGSEGV, SIGBUS,
+//! SIGILL and SIGFPE that the loader installs once per process (when the
+//! first [`Store`] is created); faults elsewhere go to the handlers that
+//! were installed before.
+
+mod artifact;
+mod builtins;
+pub mod cli;
+mod error;
+mod externals;
+mod func;
+mod instance;
+mod instantiate;
+mod into_func;
+mod linker;
+mod memory;
+mod module;
+mod registry;
+mod store;
+mod sys;
+mod table;
+mod traphandler;
+mod typed;
+mod types;
+mod values;
+#[doc(hidden)]
+pub mod vm;
+mod vmctx;
+
+pub use artifact::ArtifactInfo;
+pub use error::{Error, HostError, LinkError, LoadError, Trap};
+pub use externals::{Extern, Global, Memory, Table};
+pub use func::{Caller, Func};
+pub use instance::Instance;
+pub use into_func::{IntoFunc, WasmRet, WasmTy};
+pub use linker::Linker;
+pub use module::Module;
+pub use store::{Config, Store};
+pub use typed::{TypedFunc, WasmParams, WasmResults};
+pub use values::Val;
+pub use wasmc_abi::meta::{
+    Export, ExternKind, FuncType, GlobalType, Import, ImportType, MemoryType, ModuleMeta, TableType, ValType,
+};
+pub use wasmc_abi::{BoundsChecks, TrapKind};
+
+/// Installs the loader's signal handlers now (otherwise done when the
+/// first [`Store`] is created). Handlers installed before this call keep
+/// receiving every fault that is not a wasm trap.
+pub fn init_trap_handlers() {
+    sys::unix::signals::init();
+}

@@ -1,0 +1,208 @@
+//! [`Linker`]: names for host functions and store items, and import
+//! matching ("import matching" in the WebAssembly spec).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasmc_abi::meta::{ExternKind, FuncType, Import, ImportType};
+use wasmc_abi::BoundsChecks;
+
+use crate::error::{Error, HostError, LinkError};
+use crate::externals::Extern;
+use crate::func::{Caller, HostFunc};
+use crate::instance::Instance;
+use crate::into_func::IntoFunc;
+use crate::module::Module;
+use crate::store::Store;
+use crate::values::Val;
+
+#[derive(Clone)]
+enum Definition {
+    /// Works in any store: instantiated per importing instance.
+    Host(Arc<HostFunc>),
+    /// Bound to one store.
+    Extern(Extern),
+}
+
+/// Definitions to satisfy imports with. `Send + Sync`; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Linker {
+    defs: HashMap<(String, String), Definition>,
+}
+
+impl std::fmt::Debug for Linker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linker").field("definitions", &self.defs.len()).finish()
+    }
+}
+
+/// One import, resolved.
+pub(crate) enum Resolved {
+    HostFunc(Arc<HostFunc>),
+    Func(u32),
+    Table(u32),
+    Memory(u32),
+    Global(u32),
+}
+
+impl Linker {
+    /// An empty linker.
+    pub fn new() -> Linker {
+        Linker::default()
+    }
+
+    /// Defines a host function from a closure `Fn(A1, ..., An) -> R` or
+    /// `Fn(Caller<'_>, A1, ..., An) -> R`, with `Ai` among `i32`, `i64`,
+    /// `f32`, `f64`, `u128` (v128) and `R` one of those, `()`, a tuple of
+    /// them, or a `Result<_, HostError>` of any of these.
+    pub fn func_wrap<Params, Results>(
+        &mut self,
+        module: &str,
+        name: &str,
+        f: impl IntoFunc<Params, Results>,
+    ) -> &mut Self {
+        let host = f.into_host_func();
+        self.insert(module, name, Definition::Host(Arc::new(host)))
+    }
+
+    /// Defines a host function of type `ty` working on [`Val`]s: it gets
+    /// the arguments and fills the results (pre-set to zero values).
+    pub fn func_new(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        f: impl Fn(Caller<'_>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let host = HostFunc { ty, func: Box::new(f) };
+        self.insert(module, name, Definition::Host(Arc::new(host)))
+    }
+
+    /// Defines a store-bound item. Instantiating in another store with it
+    /// fails with [`Error::WrongStore`].
+    pub fn define(&mut self, module: &str, name: &str, item: impl Into<Extern>) -> &mut Self {
+        self.insert(module, name, Definition::Extern(item.into()))
+    }
+
+    /// Defines every export of `instance` under `module_name`.
+    pub fn instance(&mut self, store: &Store, module_name: &str, instance: Instance) -> &mut Self {
+        for (name, item) in instance.exports(store) {
+            self.define(module_name, &name, item);
+        }
+        self
+    }
+
+    fn insert(&mut self, module: &str, name: &str, def: Definition) -> &mut Self {
+        self.defs.insert((module.to_string(), name.to_string()), def);
+        self
+    }
+
+    /// Resolves every import of `module`, checking types.
+    pub(crate) fn resolve(&self, store: &Store, module: &Module) -> Result<Vec<Resolved>, Error> {
+        module.imports().iter().map(|import| self.resolve_one(store, module, import)).collect()
+    }
+
+    fn resolve_one(&self, store: &Store, module: &Module, import: &Import) -> Result<Resolved, Error> {
+        let key = (import.module.clone(), import.name.clone());
+        let Some(def) = self.defs.get(&key) else {
+            return Err(LinkError::Missing {
+                module: import.module.clone(),
+                name: import.name.clone(),
+                kind: import.ty.kind(),
+            }
+            .into());
+        };
+        let incompatible = |reason: String| -> Error {
+            LinkError::Incompatible { module: import.module.clone(), name: import.name.clone(), reason }.into()
+        };
+        if let Definition::Extern(item) = def {
+            store.check(item.store_id())?;
+        }
+        let meta = module.meta();
+        match (import.ty, def) {
+            (ImportType::Func(t), Definition::Host(host)) => {
+                let expected = &meta.types[t as usize];
+                if host.ty != *expected {
+                    return Err(incompatible(format!("expected function type {expected}, found {}", host.ty)));
+                }
+                Ok(Resolved::HostFunc(host.clone()))
+            }
+            (ImportType::Func(t), Definition::Extern(Extern::Func(f))) => {
+                let expected = &meta.types[t as usize];
+                let found = &store.funcs[f.index as usize].ty;
+                if found != expected {
+                    return Err(incompatible(format!("expected function type {expected}, found {found}")));
+                }
+                Ok(Resolved::Func(f.index))
+            }
+            (ImportType::Table(want), Definition::Extern(Extern::Table(t))) => {
+                let data = &store.tables[t.index as usize];
+                if data.ty.element != want.element {
+                    return Err(incompatible(format!(
+                        "expected a table of {}, found one of {}",
+                        want.element, data.ty.element
+                    )));
+                }
+                limits_match(
+                    u64::from(data.elements.len()),
+                    data.ty.max.map(u64::from),
+                    u64::from(want.min),
+                    want.max.map(u64::from),
+                )
+                .map_err(|why| incompatible(format!("table {why}")))?;
+                Ok(Resolved::Table(t.index))
+            }
+            (ImportType::Memory(want), Definition::Extern(Extern::Memory(m))) => {
+                let data = &store.memories[m.index as usize];
+                limits_match(
+                    u64::from(data.memory.pages()),
+                    data.ty.max_pages.map(u64::from),
+                    u64::from(want.min_pages),
+                    want.max_pages.map(u64::from),
+                )
+                .map_err(|why| incompatible(format!("memory {why}")))?;
+                if meta.bounds_checks == BoundsChecks::Guard && data.memory.mode() != BoundsChecks::Guard {
+                    return Err(incompatible(
+                        "bounds-check mode: a module compiled with guard-page bounds checks cannot import a memory laid out for explicit checks".into(),
+                    ));
+                }
+                Ok(Resolved::Memory(m.index))
+            }
+            (ImportType::Global(want), Definition::Extern(Extern::Global(g))) => {
+                let found = store.globals[g.index as usize].ty;
+                if found != want {
+                    let show =
+                        |t: wasmc_abi::meta::GlobalType| format!("{}{}", if t.mutable { "mut " } else { "" }, t.ty);
+                    return Err(incompatible(format!("expected global {}, found {}", show(want), show(found))));
+                }
+                Ok(Resolved::Global(g.index))
+            }
+            (want, found) => {
+                let found_kind = match found {
+                    Definition::Host(_) => ExternKind::Func,
+                    Definition::Extern(Extern::Func(_)) => ExternKind::Func,
+                    Definition::Extern(Extern::Table(_)) => ExternKind::Table,
+                    Definition::Extern(Extern::Memory(_)) => ExternKind::Memory,
+                    Definition::Extern(Extern::Global(_)) => ExternKind::Global,
+                };
+                Err(incompatible(format!("expected a {}, found a {}", want.kind().name(), found_kind.name())))
+            }
+        }
+    }
+}
+
+/// Spec limits matching: the actual size at least the required minimum,
+/// and, if a maximum is required, an actual maximum no larger.
+fn limits_match(size: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> Result<(), String> {
+    if size < want_min {
+        return Err(format!("has {size}, at least {want_min} required"));
+    }
+    if let Some(want_max) = want_max {
+        match max {
+            None => return Err(format!("has no maximum, at most {want_max} required")),
+            Some(max) if max > want_max => return Err(format!("maximum {max} exceeds the required {want_max}")),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Linear memories, laid out for the bounds-check mode of the code using
+//! them.
+//!
+//! ```text
+//! guard mode (never moves)
+//! base                                  base+4GiB                 base+6GiB
+//! |<- accessible (RW) ->|<- reserved, PROT_NONE ->|<- guard, PROT_NONE ->|
+//!
+//! explicit mode (may move on growth)
+//! base
+//! |<- accessible (RW) ->|        (no mapping at all while empty)
+//! ```
+
+use wasmc_abi::meta::MemoryType;
+use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
+
+use crate::error::Error;
+use crate::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::VMMemoryDefinition;
+
+/// The backing store of one linear memory.
+#[derive(Debug)]
+pub(crate) struct LinearMemory {
+    mode: BoundsChecks,
+    /// Guard: the whole reservation. Explicit: exactly the accessible
+    /// bytes, or `None` while there are none.
+    mapping: Option<Mmap>,
+    /// Accessible bytes (a multiple of the wasm page size).
+    len: usize,
+    /// Largest size growth may reach, in pages.
+    max_pages: u64,
+}
+
+/// Where an empty explicit-mode memory "starts": non-null, aligned, never
+/// dereferenced (every access is checked against a length of zero).
+fn dangling() -> *mut u8 {
+    std::ptr::NonNull::<u128>::dangling().as_ptr().cast()
+}
+
+impl LinearMemory {
+    /// A memory of `ty.min_pages` zeroed pages. `limit_bytes` is the
+    /// store's configured maximum, if any.
+    pub(crate) fn new(ty: MemoryType, mode: BoundsChecks, limit_bytes: Option<u64>) -> Result<Self, Error> {
+        let mut max_pages = u64::from(ty.max_pages.unwrap_or(u32::MAX)).min(WASM_MAX_PAGES);
+        if let Some(limit) = limit_bytes {
+            max_pages = max_pages.min(limit / WASM_PAGE_SIZE);
+        }
+        let min = u64::from(ty.min_pages);
+        if min > max_pages {
+            return Err(Error::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
+        }
+        let resource = |e: std::io::Error| Error::Resource(format!("cannot map linear memory: {e}"));
+        let mapping = match mode {
+            BoundsChecks::Guard => {
+                let total = usize::try_from(GUARD_RESERVATION + GUARD_SIZE)
+                    .map_err(|_| Error::Resource("address space too small".into()))?;
+                Some(Mmap::reserve(total).map_err(resource)?)
+            }
+            BoundsChecks::Explicit => None,
+        };
+        let mut memory = LinearMemory { mode, mapping, len: 0, max_pages };
+        if memory.grow(ty.min_pages).is_none() {
+            return Err(Error::Resource(format!("cannot allocate {min} pages of linear memory")));
+        }
+        Ok(memory)
+    }
+
+    /// The layout this memory has.
+    pub(crate) fn mode(&self) -> BoundsChecks {
+        self.mode
+    }
+
+    /// Accessible bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Current size in pages.
+    pub(crate) fn pages(&self) -> u32 {
+        (self.len as u64 / WASM_PAGE_SIZE) as u32
+    }
+
+    /// First byte; non-null even when the memory is empty.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.mapping.as_ref().map_or_else(dangling, Mmap::as_ptr)
+    }
+
+    /// What generated code sees.
+    pub(crate) fn definition(&self) -> VMMemoryDefinition {
+        VMMemoryDefinition { base: self.base(), current_length: self.len }
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages, or `None`
+    /// (leaving the memory unchanged) past the limits or when the system
+    /// refuses.
+    pub(crate) fn grow(&mut self, delta: u32) -> Option<u32> {
+        let old_pages = self.len as u64 / WASM_PAGE_SIZE;
+        let new_pages = old_pages + u64::from(delta);
+        if new_pages > self.max_pages {
+            return None;
+        }
+        if delta == 0 {
+            return Some(old_pages as u32);
+        }
+        let new_len = usize::try_from(new_pages * WASM_PAGE_SIZE).ok()?;
+        match self.mode {
+            BoundsChecks::Guard => {
+                let mapping = self.mapping.as_ref()?;
+                mapping.protect(self.len, new_len - self.len, Protection::ReadWrite).ok()?;
+            }
+            BoundsChecks::Explicit => match &mut self.mapping {
+                Some(mapping) => mapping.remap(new_len).ok()?,
+                None => self.mapping = Some(Mmap::anonymous(new_len).ok()?),
+            },
+        }
+        self.len = new_len;
+        Some(old_pages as u32)
+    }
+
+    /// Whether `addr` lies in this memory's reserved address range
+    /// (accessible bytes, reservation or guard).
+    pub(crate) fn reservation_contains(&self, addr: usize) -> bool {
+        self.mapping.as_ref().is_some_and(|m| addr >= m.as_ptr() as usize && addr - (m.as_ptr() as usize) < m.len())
+    }
+
+    /// The accessible bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: `base` is valid for `len` readable bytes (or dangling and
+        // aligned with `len == 0`); wasm code that writes to the memory runs
+        // only while the store is mutably borrowed, so not while this
+        // shared borrow lives.
+        unsafe { std::slice::from_raw_parts(self.base(), self.len) }
+    }
+
+    /// The accessible bytes, mutably.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, with `&mut self` excluding other borrows.
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len) }
+    }
+}

@@ -1,0 +1,204 @@
+//! [`Module`]: a checked artifact with its code mapped executable.
+//!
+//! `from_file` maps the file privately and makes the text pages (64 KiB
+//! aligned in the file) readable and executable in place, without copying
+//! the code. When that is impossible (text not page aligned, a `noexec`
+//! file system), or for `from_bytes`, the code is copied into an anonymous
+//! mapping first. The code range is registered with the signal handler's
+//! registry until the last clone of the module is dropped.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmc_abi::meta::{Export, Import, ModuleMeta};
+
+use crate::artifact::{self, Checksum, FileRange, Parsed};
+use crate::error::LoadError;
+use crate::registry;
+use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
+use crate::sys::unix::unwind::wasmc_flush_icache;
+
+/// A compiled module, ready to instantiate. Cheap to clone, `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ModuleInner {
+    meta: ModuleMeta,
+    /// The whole file, read-only (text pages possibly read-execute).
+    image: Mmap,
+    /// The code, when it could not be executed in place.
+    _copied_text: Option<Mmap>,
+    text_base: usize,
+    text_len: usize,
+    data: FileRange,
+    /// Canonical type id of each of the module's types.
+    type_ids: Box<[u32]>,
+    /// `(code_offset, code_end, defined function index)`, sorted.
+    code_ranges: Vec<(u32, u32, u32)>,
+}
+
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        if self.text_len != 0 {
+            registry::unregister(self.text_base);
+        }
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> LoadError {
+    LoadError::Io { path: path.to_path_buf(), source }
+}
+
+impl Module {
+    /// Loads an artifact from a file, running every check including the
+    /// checksum.
+    ///
+    /// The file must not be modified while the module is loaded: its pages
+    /// are mapped, not copied.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Module, LoadError> {
+        Module::load_file(path.as_ref(), Checksum::Verify)
+    }
+
+    /// Like [`Module::from_file`] but skips the checksum (the only check
+    /// skipped), saving one pass over the file.
+    ///
+    /// # Safety
+    /// The caller vouches for the file's origin and integrity: a damaged
+    /// file whose metadata still decodes may make the loaded code misbehave.
+    pub unsafe fn from_file_trusted(path: impl AsRef<Path>) -> Result<Module, LoadError> {
+        Module::load_file(path.as_ref(), Checksum::Skip)
+    }
+
+    /// Loads an artifact from bytes in memory (they are copied).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Module, LoadError> {
+        let parsed = artifact::parse(bytes, Checksum::Verify)?;
+        let image = Mmap::anonymous(bytes.len()).map_err(LoadError::Map)?;
+        // SAFETY: the mapping is fresh, read-write and `bytes.len()` long, and
+        // nothing else refers to it yet.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), image.as_ptr(), bytes.len()) };
+        let whole = round_up_to_page(image.len()).unwrap_or(image.len());
+        image.protect(0, whole, Protection::Read).map_err(LoadError::Map)?;
+        Module::from_image(image, parsed)
+    }
+
+    fn load_file(path: &Path, checksum: Checksum) -> Result<Module, LoadError> {
+        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let len = file.metadata().map_err(|e| io_error(path, e))?.len();
+        let len = usize::try_from(len).map_err(|_| LoadError::Corrupt("file too large".into()))?;
+        if len == 0 {
+            return Err(LoadError::NotElf("the file is empty".into()));
+        }
+        let image = Mmap::file_private(&file, len).map_err(|e| io_error(path, e))?;
+        // SAFETY: the private mapping is readable, and we never write to it.
+        // (Another process truncating the file would fault; documented above.)
+        let parsed = artifact::parse(unsafe { image.as_slice() }, checksum)?;
+        Module::from_image(image, parsed)
+    }
+
+    fn from_image(image: Mmap, parsed: Parsed) -> Result<Module, LoadError> {
+        let Parsed { meta, text, data } = parsed;
+        let (text_base, copied) = map_text(&image, text)?;
+        let type_ids = meta.types.iter().map(crate::types::intern).collect();
+        let mut code_ranges: Vec<(u32, u32, u32)> =
+            meta.funcs.iter().enumerate().map(|(i, f)| (f.code_offset, f.code_offset + f.code_len, i as u32)).collect();
+        code_ranges.sort_unstable();
+        registry::register(text_base, text.len);
+        let inner = ModuleInner {
+            meta,
+            image,
+            _copied_text: copied,
+            text_base,
+            text_len: text.len,
+            data,
+            type_ids,
+            code_ranges,
+        };
+        Ok(Module { inner: Arc::new(inner) })
+    }
+
+    /// The module's metadata.
+    pub fn meta(&self) -> &ModuleMeta {
+        &self.inner.meta
+    }
+
+    /// The module's imports, in order.
+    pub fn imports(&self) -> &[Import] {
+        &self.inner.meta.imports
+    }
+
+    /// The module's exports.
+    pub fn exports(&self) -> &[Export] {
+        &self.inner.meta.exports
+    }
+
+    /// Bytes of machine code.
+    pub fn text_size(&self) -> usize {
+        self.inner.text_len
+    }
+
+    /// Bytes of data-segment contents.
+    pub fn data_size(&self) -> usize {
+        self.inner.data.len
+    }
+
+    pub(crate) fn text_base(&self) -> usize {
+        self.inner.text_base
+    }
+
+    /// Address of the code at text `offset` (validated by the metadata).
+    pub(crate) fn code_at(&self, offset: u32) -> *const u8 {
+        (self.inner.text_base + offset as usize) as *const u8
+    }
+
+    pub(crate) fn type_ids(&self) -> &[u32] {
+        &self.inner.type_ids
+    }
+
+    /// The data section's bytes.
+    pub(crate) fn data_bytes(&self) -> &[u8] {
+        // SAFETY: every page of the image is readable (read-only, or
+        // read-execute for the text), nothing writes to it, and the data
+        // range was checked against the file by `artifact::parse`.
+        let image = unsafe { self.inner.image.as_slice() };
+        &image[self.inner.data.offset..self.inner.data.end()]
+    }
+
+    /// Whether `pc` lies in this module's text.
+    pub(crate) fn contains_pc(&self, pc: usize) -> bool {
+        pc >= self.inner.text_base && pc < self.inner.text_base + self.inner.text_len
+    }
+
+    /// The defined function (index among defined functions) whose code
+    /// contains text `offset`.
+    pub(crate) fn defined_func_at(&self, offset: u32) -> Option<u32> {
+        let ranges = &self.inner.code_ranges;
+        let i = ranges.partition_point(|&(start, _, _)| start <= offset);
+        let &(_, end, index) = ranges.get(i.checked_sub(1)?)?;
+        (offset < end).then_some(index)
+    }
+}
+
+/// Makes the text executable in place, or copies it into its own mapping.
+/// Returns the text's address and the copy, if one was made.
+fn map_text(image: &Mmap, text: FileRange) -> Result<(usize, Option<Mmap>), LoadError> {
+    if text.len == 0 {
+        return Ok((image.as_ptr() as usize + text.offset, None));
+    }
+    let rounded = round_up_to_page(text.len).ok_or_else(|| LoadError::Corrupt("text too large".into()))?;
+    if text.offset % page_size() == 0 && image.protect(text.offset, rounded, Protection::ReadExec).is_ok() {
+        return Ok((image.as_ptr() as usize + text.offset, None));
+    }
+    let copy = Mmap::anonymous(text.len).map_err(LoadError::Map)?;
+    // SAFETY: `text` lies inside the image (checked by `artifact::parse`)
+    // and the fresh copy is `text.len` bytes, read-write, unshared.
+    unsafe {
+        std::ptr::copy_nonoverlapping(image.as_ptr().add(text.offset), copy.as_ptr(), text.len);
+        wasmc_flush_icache(copy.as_ptr(), text.len);
+    }
+    copy.protect(0, rounded, Protection::ReadExec).map_err(LoadError::Map)?;
+    Ok((copy.as_ptr() as usize, Some(copy)))
+}

@@ -1,0 +1,3 @@
+//! Operating-system code. Only Unix-like systems (Linux) are supported.
+
+pub(crate) mod unix;

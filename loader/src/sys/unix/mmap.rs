@@ -1,0 +1,163 @@
+//! Owned memory mappings.
+//!
+//! [`Mmap`] owns one `mmap` region and unmaps it on drop. Every other module
+//! reaches the operating system's mapping calls through here.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
+
+/// Access rights of mapped pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protection {
+    /// No access: reserved address space.
+    None,
+    /// Read only.
+    Read,
+    /// Read and write.
+    ReadWrite,
+    /// Read and execute: loaded machine code.
+    ReadExec,
+}
+
+impl Protection {
+    fn flags(self) -> libc::c_int {
+        match self {
+            Protection::None => libc::PROT_NONE,
+            Protection::Read => libc::PROT_READ,
+            Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
+            Protection::ReadExec => libc::PROT_READ | libc::PROT_EXEC,
+        }
+    }
+}
+
+/// The host's page size.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).ok().filter(|s| s.is_power_of_two()).unwrap_or(4096)
+}
+
+/// Rounds `n` up to a multiple of the page size, or `None` on overflow.
+pub(crate) fn round_up_to_page(n: usize) -> Option<usize> {
+    let page = page_size();
+    n.checked_add(page - 1).map(|v| v & !(page - 1))
+}
+
+/// One mapping, unmapped on drop. Never empty.
+#[derive(Debug)]
+pub(crate) struct Mmap {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a mapping is plain memory; whoever hands out references to its
+// contents (always through `&self`/`&mut self`) is responsible for aliasing.
+unsafe impl Send for Mmap {}
+// SAFETY: as above; `&Mmap` only allows reads.
+unsafe impl Sync for Mmap {}
+
+impl Mmap {
+    fn map(len: usize, prot: Protection, flags: libc::c_int, fd: libc::c_int) -> io::Result<Mmap> {
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
+        }
+        // SAFETY: a fresh mapping at an address the kernel chooses cannot
+        // alias any existing Rust object; the result is checked below.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot.flags(), flags, fd, 0) };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Mmap { ptr, len })
+    }
+
+    /// Zeroed, private, read-write anonymous memory of `len` bytes.
+    pub(crate) fn anonymous(len: usize) -> io::Result<Mmap> {
+        Mmap::map(len, Protection::ReadWrite, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)
+    }
+
+    /// `len` bytes of inaccessible address space that commit no memory.
+    pub(crate) fn reserve(len: usize) -> io::Result<Mmap> {
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        Mmap::map(len, Protection::None, flags, -1)
+    }
+
+    /// The first `len` bytes of `file`, mapped private (copy-on-write) and
+    /// read-only.
+    pub(crate) fn file_private(file: &File, len: usize) -> io::Result<Mmap> {
+        Mmap::map(len, Protection::Read, libc::MAP_PRIVATE, file.as_raw_fd())
+    }
+
+    /// Start of the mapping (page aligned).
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The whole mapping as bytes.
+    ///
+    /// # Safety
+    /// Every page of the mapping must be readable, and nobody may write to
+    /// it while the slice lives.
+    pub(crate) unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` bytes long and alive while `self` is;
+        // readability and the absence of writers are the caller's promise.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Changes the protection of `len` bytes at `offset`; both must be page
+    /// aligned and inside the mapping (whose last page counts whole).
+    pub(crate) fn protect(&self, offset: usize, len: usize, prot: Protection) -> io::Result<()> {
+        let page = page_size();
+        let mapped = round_up_to_page(self.len).unwrap_or(self.len);
+        let in_range = offset.checked_add(len).is_some_and(|end| end <= mapped);
+        if !in_range || offset % page != 0 || len % page != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "unaligned or out-of-range protect"));
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range lies inside this mapping (checked above), which
+        // only this object owns; references into it are handed out through
+        // `&self`/`&mut self` by callers that know the current protection.
+        let rc = unsafe { libc::mprotect(self.ptr.as_ptr().add(offset).cast(), len, prot.flags()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Resizes the mapping to `new_len` bytes, moving it if needed; new
+    /// bytes are zero. Only for anonymous read-write mappings.
+    pub(crate) fn remap(&mut self, new_len: usize) -> io::Result<()> {
+        if new_len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
+        }
+        // SAFETY: `self` owns the whole old range and `&mut self` guarantees
+        // no references into it survive; the kernel returns a valid mapping
+        // of `new_len` bytes or MAP_FAILED (checked below).
+        let ptr = unsafe { libc::mremap(self.ptr.as_ptr().cast(), self.len, new_len, libc::MREMAP_MAYMOVE) };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        self.ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mremap returned null"))?;
+        self.len = new_len;
+        Ok(())
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        // SAFETY: the range is a mapping this object owns and nothing
+        // borrows it any more (we are being dropped).
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
