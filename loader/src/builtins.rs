@@ -58,11 +58,18 @@ unsafe fn with_instance<T>(vmctx: *mut u8, f: impl FnOnce(&mut Store, Instance) 
             }
         }
     };
-    match result {
-        Ok(v) => v,
-        // SAFETY: called from wasm; this frame owns only the `Copy` kind.
-        Err(kind) => unsafe { traphandler::raise(Unwind::Trap(Trap::new(kind))) },
-    }
+    let trap = match result {
+        Ok(v) => return v,
+        Err(kind) => {
+            let mut trap = Trap::new(kind);
+            // SAFETY: wasm code passed its own live vmctx, and is suspended.
+            unsafe { traphandler::locate_call(&mut trap, vmctx) };
+            trap
+        }
+    };
+    // SAFETY: called from wasm; the trap is moved into `raise`, so this
+    // frame owns nothing when it is skipped.
+    unsafe { traphandler::raise(Unwind::Trap(trap)) }
 }
 
 /// `start..start + len` if it lies within `size`.

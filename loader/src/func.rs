@@ -181,7 +181,12 @@ pub(crate) unsafe extern "C" fn host_entry(host_ctx: *mut u8, caller_vmctx: *mut
     }));
     let reason = match outcome {
         Ok(Ok(())) => return,
-        Ok(Err(trap)) => Unwind::Trap(trap),
+        Ok(Err(mut trap)) => {
+            // SAFETY: the host trampoline passes its caller's live vmctx;
+            // the caller is suspended.
+            unsafe { traphandler::locate_call(&mut trap, caller_vmctx) };
+            Unwind::Trap(trap)
+        }
         Err(payload) => Unwind::Panic(payload),
     };
     // SAFETY: called from wasm via a host trampoline; `reason` is moved

@@ -193,12 +193,49 @@ fn trap_for_fault(store: &Store, fault: Fault) -> Trap {
     let mut trap = Trap::new(kind);
     trap.wasm_offset = site.map(|s| s.wasm_offset);
     if let Some(defined) = module.defined_func_at(offset) {
-        let index = meta.imported(wasmc_abi::meta::ExternKind::Func) + defined;
-        trap.func_index = Some(index);
-        trap.func_name =
-            meta.func_names.binary_search_by_key(&index, |(i, _)| *i).ok().map(|i| meta.func_names[i].1.clone());
+        name_function(&mut trap, meta, meta.imported(wasmc_abi::meta::ExternKind::Func) + defined);
     }
     trap
+}
+
+/// Sets the function index and name of `trap`.
+fn name_function(trap: &mut Trap, meta: &wasmc_abi::meta::ModuleMeta, index: u32) {
+    trap.func_index = Some(index);
+    trap.func_name =
+        meta.func_names.binary_search_by_key(&index, |(i, _)| *i).ok().map(|i| meta.func_names[i].1.clone());
+}
+
+/// Gives a trap raised outside wasm code (by a builtin or a host function
+/// that `vmctx`'s code called) the wasm location of that call, which
+/// generated code stores at `VMCTX_LAST_WASM_OFFSET` before calling out.
+///
+/// # Safety
+/// `vmctx` must be null or a live `VMContext` or `VMHostFuncContext`, and
+/// this must run on the thread that entered wasm, while wasm is suspended.
+pub(crate) unsafe fn locate_call(trap: &mut Trap, vmctx: *mut u8) {
+    let store_ptr = current_store();
+    if store_ptr.is_null() || trap.wasm_offset.is_some() {
+        return;
+    }
+    // SAFETY: the entry that set the current store holds its `&mut` and
+    // does not use it until wasm returns to it; we only read.
+    let store = unsafe { &*store_ptr };
+    // SAFETY: per the contract.
+    let Some(instance) = (unsafe { crate::instance::Instance::from_vmctx(store, vmctx) }) else { return };
+    // SAFETY: `from_vmctx` found a live instance `VMContext`, whose header
+    // has this field.
+    let offset = unsafe { (*vmctx.cast::<crate::vm::VMContextHeader>()).last_wasm_offset };
+    if offset == u32::MAX {
+        return;
+    }
+    let meta = store.instances[instance.index as usize].module().meta();
+    // Function bodies lie in the binary in index order: the call is in the
+    // last body that starts at or before its offset.
+    let i = meta.funcs.partition_point(|f| f.wasm_offset <= offset);
+    if let Some(defined) = i.checked_sub(1) {
+        trap.wasm_offset = Some(offset);
+        name_function(trap, meta, meta.imported(wasmc_abi::meta::ExternKind::Func) + defined as u32);
+    }
 }
 
 /// Whether `address` is in or just below this thread's stack guard.

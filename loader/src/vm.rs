@@ -27,6 +27,10 @@ pub struct VMContextHeader {
     pub instance: *mut c_void,
     /// Pointer to the current epoch (reserved).
     pub epoch_ptr: *const u64,
+    /// Wasm offset of the latest builtin or import call.
+    pub last_wasm_offset: u32,
+    /// Padding to the header size.
+    pub _pad2: [u32; 3],
 }
 
 /// An imported function as the importer's code calls it.

@@ -15,6 +15,7 @@ fn vmctx_header() {
     assert_eq!(offset_of!(VMContextHeader, type_ids), VMCTX_TYPE_IDS as usize);
     assert_eq!(offset_of!(VMContextHeader, instance), VMCTX_INSTANCE as usize);
     assert_eq!(offset_of!(VMContextHeader, epoch_ptr), VMCTX_EPOCH_PTR as usize);
+    assert_eq!(offset_of!(VMContextHeader, last_wasm_offset), VMCTX_LAST_WASM_OFFSET as usize);
     assert_eq!(size_of::<VMContextHeader>(), HEADER_SIZE as usize);
     assert_eq!(align_of::<VMContextHeader>(), 16);
 }

@@ -66,6 +66,10 @@ pub struct Preset {
     pub features: &'static [&'static str],
 }
 
+/// What wasmc requires of every x86_64 CPU: Cranelift 0.112 needs SSSE3 and
+/// SSE4.1 to compile float rounding and byte shuffles inline (every x86_64
+/// server CPU since 2008 has them).
+const X86_64_BASE: &[&str] = &["sse3", "ssse3", "sse4.1"];
 const X86_64_V2: &[&str] = &["sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b"];
 const X86_64_V3: &[&str] = &[
     "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "bmi1", "bmi2",
@@ -77,8 +81,8 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "x86_64",
         arch: Arch::X86_64,
-        description: "any x86_64 CPU (SSE2 baseline)",
-        features: &[],
+        description: "any x86_64 CPU with SSE4.1 (Penryn, Bulldozer and later)",
+        features: X86_64_BASE,
     },
     Preset {
         name: "x86_64-v2",
@@ -298,8 +302,17 @@ mod tests {
     fn default_is_host_baseline() {
         let t = resolve(None).unwrap();
         assert_eq!(t.arch, host_arch());
-        assert!(t.features.is_empty());
+        assert_eq!(t.preset, baseline(host_arch()).name);
         assert!(missing_features(&t.features).is_empty());
+    }
+
+    #[test]
+    fn every_preset_includes_its_baseline() {
+        for p in PRESETS {
+            for f in baseline(p.arch).features {
+                assert!(p.features.contains(f), "{} lacks baseline feature {f}", p.name);
+            }
+        }
     }
 
     #[test]
@@ -311,6 +324,8 @@ mod tests {
         let t = resolve(Some("aarch64-unknown-linux-gnu")).unwrap();
         assert_eq!(t.arch, Arch::Aarch64);
         assert!(t.features.is_empty());
+        let t = resolve(Some("x86_64-unknown-linux-gnu")).unwrap();
+        assert_eq!(t.features, vec!["sse3", "sse4.1", "ssse3"]);
         assert!(matches!(resolve(Some("riscv64gc-unknown-linux-gnu")), Err(TargetError::Unsupported(_))));
         assert!(matches!(resolve(Some("pentium")), Err(TargetError::Unknown(_))));
     }

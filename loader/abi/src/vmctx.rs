@@ -50,8 +50,13 @@ pub const VMCTX_TYPE_IDS: u32 = 40;
 pub const VMCTX_INSTANCE: u32 = 48;
 /// `*const u64` at offset 56: the current epoch (reserved for interruption).
 pub const VMCTX_EPOCH_PTR: u32 = 56;
-/// Size of the fixed header.
-pub const HEADER_SIZE: u32 = 64;
+/// `u32` at offset 64: the wasm offset of the latest builtin or import call.
+/// Generated code stores it just before such a call, so a trap raised
+/// outside wasm code (by a builtin or a host function) can name the wasm
+/// function and offset that caused it.
+pub const VMCTX_LAST_WASM_OFFSET: u32 = 64;
+/// Size of the fixed header (16-byte multiple).
+pub const HEADER_SIZE: u32 = 80;
 
 /// Value of the magic field of an instance's `VMContext` ("wasm" in ASCII).
 pub const VMCTX_MAGIC: u32 = u32::from_le_bytes(*b"wasm");

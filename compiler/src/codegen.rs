@@ -1,0 +1,234 @@
+//! Translating and compiling function bodies, in parallel.
+
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, UserFuncName};
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_wasm::{FuncTranslator, WasmError};
+use rayon::prelude::*;
+use wasmc_abi::BoundsChecks;
+use wasmc_abi::TrapKind;
+use wasmparser::FuncValidatorAllocations;
+
+use crate::func_env::{wasm_signature, FuncEnv};
+use crate::isa::TargetIsa as Target;
+use crate::module::{Body, ModuleInfo};
+use crate::CompileError;
+
+/// A call site to patch: a direct call to a wasm function.
+#[derive(Clone, Debug)]
+pub(crate) struct CallReloc {
+    /// Offset of the relocated field in the function's code.
+    pub offset: u32,
+    /// Relocation kind (PC-relative call or address).
+    pub kind: Reloc,
+    /// The called function's index (imports first).
+    pub callee: u32,
+    /// Constant added to the target address.
+    pub addend: i64,
+}
+
+/// A trapping instruction, relative to its function.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Trap {
+    /// Offset in the function's code.
+    pub offset: u32,
+    /// Why it traps.
+    pub kind: TrapKind,
+    /// Offset in the wasm binary of the operator it came from.
+    pub wasm_offset: u32,
+}
+
+/// Machine code for one function or trampoline.
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledCode {
+    /// Function index (imports first), or `u32::MAX` for trampolines.
+    pub func: u32,
+    /// The machine code.
+    pub code: Vec<u8>,
+    /// Calls to patch.
+    pub relocs: Vec<CallReloc>,
+    /// Trapping instructions, sorted by offset.
+    pub traps: Vec<Trap>,
+}
+
+/// Maps a Cranelift trap code to the artifact's trap kind.
+pub(crate) fn trap_kind(code: ir::TrapCode) -> TrapKind {
+    use ir::TrapCode as T;
+    match code {
+        T::StackOverflow => TrapKind::StackOverflow,
+        T::HeapOutOfBounds => TrapKind::MemoryOutOfBounds,
+        T::HeapMisaligned => TrapKind::HeapMisaligned,
+        T::TableOutOfBounds => TrapKind::TableOutOfBounds,
+        T::IndirectCallToNull => TrapKind::IndirectCallToNull,
+        T::BadSignature => TrapKind::BadSignature,
+        T::IntegerOverflow => TrapKind::IntegerOverflow,
+        T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+        T::BadConversionToInteger => TrapKind::BadConversionToInteger,
+        T::UnreachableCodeReached => TrapKind::UnreachableCodeReached,
+        T::Interrupt => TrapKind::Interrupted,
+        T::NullReference => TrapKind::NullReference,
+        _ => TrapKind::UnknownFault,
+    }
+}
+
+/// Turns a translation error into a [`CompileError`] for function `func`.
+fn wasm_error(e: WasmError, func: u32, body_offset: usize) -> CompileError {
+    match e {
+        WasmError::InvalidWebAssembly { message, offset } => {
+            CompileError::Invalid { offset, message }
+        }
+        WasmError::Unsupported(message) => CompileError::Unsupported {
+            offset: body_offset,
+            message,
+        },
+        WasmError::ImplLimitExceeded => CompileError::Unsupported {
+            offset: body_offset,
+            message: "implementation limit exceeded".into(),
+        },
+        WasmError::User(message) => CompileError::Codegen { func, message },
+    }
+}
+
+/// Compiles a CLIF function and collects its code, calls and traps. Traps
+/// get the wasm offset of their source location, or `default_wasm_offset`.
+pub(crate) fn compile_clif(
+    isa: &dyn TargetIsa,
+    ctx: &mut Context,
+    func: u32,
+    default_wasm_offset: u32,
+) -> Result<CompiledCode, CompileError> {
+    let user_names = ctx.func.params.user_named_funcs().clone();
+    let mut ctrl = ControlPlane::default();
+    let compiled = ctx
+        .compile(isa, &mut ctrl)
+        .map_err(|e| CompileError::Codegen {
+            func,
+            message: format!("{:?}", e.inner),
+        })?;
+    let buffer = &compiled.buffer;
+    let srclocs = buffer.get_srclocs_sorted();
+    let wasm_offset_at = |offset: u32| -> u32 {
+        // Source-location ranges are sorted and disjoint.
+        let i = srclocs.partition_point(|s| s.end <= offset);
+        match srclocs.get(i) {
+            Some(s) if s.start <= offset && !s.loc.is_default() => s.loc.bits(),
+            _ => default_wasm_offset,
+        }
+    };
+    let mut traps: Vec<Trap> = buffer
+        .traps()
+        .iter()
+        .map(|t| Trap {
+            offset: t.offset,
+            kind: trap_kind(t.code),
+            wasm_offset: wasm_offset_at(t.offset),
+        })
+        .collect();
+    traps.sort_by_key(|t| t.offset);
+
+    let mut relocs = Vec::new();
+    for r in buffer.relocs() {
+        let callee = match &r.target {
+            FinalizedRelocTarget::ExternalName(ir::ExternalName::User(name)) => {
+                let name = &user_names[*name];
+                if name.namespace != crate::func_env::WASM_FUNC_NAMESPACE {
+                    return Err(CompileError::Codegen {
+                        func,
+                        message: format!("relocation to unknown name {name:?}"),
+                    });
+                }
+                name.index
+            }
+            other => {
+                return Err(CompileError::Codegen {
+                    func,
+                    message: format!("unsupported relocation {:?} to {other:?}", r.kind),
+                })
+            }
+        };
+        relocs.push(CallReloc {
+            offset: r.offset,
+            kind: r.kind,
+            callee,
+            addend: r.addend,
+        });
+    }
+    Ok(CompiledCode {
+        func,
+        code: buffer.data().to_vec(),
+        relocs,
+        traps,
+    })
+}
+
+/// Translates and compiles one function body.
+fn compile_body(
+    module: &ModuleInfo,
+    target: &Target,
+    bounds_checks: BoundsChecks,
+    body: Body<'_>,
+) -> Result<CompiledCode, CompileError> {
+    let index = body.func_index;
+    let body_offset = body.body.range().start;
+    let ty = module
+        .func_type(index)
+        .ok_or_else(|| CompileError::Invalid {
+            offset: body_offset,
+            message: "function without a type".into(),
+        })?;
+    let mut ctx = Context::new();
+    ctx.func.signature = wasm_signature(ty);
+    ctx.func.name = UserFuncName::user(crate::func_env::WASM_FUNC_NAMESPACE, index);
+    let mut env = FuncEnv::new(module, &*target.isa, bounds_checks);
+    env.set_stack_limit(&mut ctx.func)
+        .map_err(|e| wasm_error(e, index, body_offset))?;
+    let mut validator = body
+        .validator
+        .into_validator(FuncValidatorAllocations::default());
+    FuncTranslator::new()
+        .translate_body(&mut validator, body.body, &mut ctx.func, &mut env)
+        .map_err(|e| wasm_error(e, index, body_offset))?;
+    let default_offset = u32::try_from(body_offset).unwrap_or(u32::MAX);
+    compile_clif(&*target.isa, &mut ctx, index, default_offset)
+}
+
+/// Runs `f`, turning a panic (a Cranelift bug, not bad input: the input was
+/// validated) into a [`CompileError::Codegen`] for `func`, so one function
+/// cannot take down a server that compiles modules.
+pub(crate) fn catch_panic<T>(
+    func: u32,
+    f: impl FnOnce() -> Result<T, CompileError>,
+) -> Result<T, CompileError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        Err(CompileError::Codegen {
+            func,
+            message: format!("internal compiler error: {message}"),
+        })
+    })
+}
+
+/// Compiles every defined function, in parallel; the result is in function
+/// index order. On failure, the error of the lowest-indexed failing function.
+pub(crate) fn compile_functions(
+    module: &ModuleInfo,
+    bodies: Vec<Body<'_>>,
+    target: &Target,
+    bounds_checks: BoundsChecks,
+) -> Result<Vec<CompiledCode>, CompileError> {
+    bodies
+        .into_par_iter()
+        .map(|body| {
+            let func = body.func_index;
+            catch_panic(func, || compile_body(module, target, bounds_checks, body))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! `wasmc`: compile WebAssembly ahead of time, run, inspect and test it.
+//!
+//! Argument parsing and glue only; the work lives in the `wasmc` and
+//! `wasmc_loader` libraries.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use rayon::prelude::*;
+
+use wasmc::wast::{run_file, WastReport};
+use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
+use wasmc_loader::{cli, Linker, Module, Store};
+
+#[derive(Parser)]
+#[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a .wasm or .wat module into a native artifact.
+    Compile {
+        /// The module: binary .wasm or text .wat.
+        input: PathBuf,
+        /// Where to write the artifact.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        codegen: CodegenArgs,
+    },
+    /// Run an artifact, or a .wasm/.wat module compiled on the fly.
+    Run {
+        /// Call this export with ARGS and print its results (default: `_start`).
+        #[arg(long)]
+        invoke: Option<String>,
+        #[command(flatten)]
+        codegen: CodegenArgs,
+        /// Artifact (.cwasm), or module (.wasm/.wat).
+        file: PathBuf,
+        /// Arguments for the export, parsed by its parameter types.
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Describe an artifact: target, CPU features, imports, exports, sizes.
+    Inspect {
+        /// The artifact.
+        file: PathBuf,
+    },
+    /// Run WebAssembly spec-test scripts through the compiler and loader.
+    Wast {
+        /// How linear-memory accesses are checked.
+        #[arg(long, value_parser = parse_bounds, default_value = "guard")]
+        bounds_checks: BoundsChecks,
+        /// Optimisation level.
+        #[arg(short = 'O', value_parser = parse_opt, default_value = "speed")]
+        opt_level: OptLevel,
+        /// Print every failure, not only the counts.
+        #[arg(short, long)]
+        verbose: bool,
+        /// .wast files, or directories whose .wast files to run.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the target presets.
+    Targets,
+}
+
+#[derive(Args)]
+struct CodegenArgs {
+    /// Target: a preset (see `wasmc targets`), `native`, or a triple.
+    /// Default: the host architecture's portable baseline.
+    #[arg(long)]
+    target: Option<String>,
+    /// Optimisation level.
+    #[arg(short = 'O', value_parser = parse_opt, default_value = "speed")]
+    opt_level: OptLevel,
+    /// How linear-memory accesses are checked.
+    #[arg(long, value_parser = parse_bounds, default_value = "guard")]
+    bounds_checks: BoundsChecks,
+}
+
+impl CodegenArgs {
+    fn options(&self) -> Result<CompileOptions> {
+        let target = wasmc_targets::resolve(self.target.as_deref())?;
+        Ok(CompileOptions { target, opt_level: self.opt_level, bounds_checks: self.bounds_checks })
+    }
+}
+
+fn parse_bounds(s: &str) -> Result<BoundsChecks, String> {
+    BoundsChecks::from_name(s).ok_or_else(|| format!("expected guard or explicit, got {s:?}"))
+}
+
+fn parse_opt(s: &str) -> Result<OptLevel, String> {
+    OptLevel::from_name(s).ok_or_else(|| format!("expected none, speed or size, got {s:?}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed stdout (`wasmc ... | head`) is not an error worth a message.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("wasmc: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Compile { input, output, codegen } => {
+            let wasm = read_module(&input)?;
+            let artifact = compile(&wasm, &codegen.options()?)
+                .with_context(|| format!("compiling {}", input.display()))?;
+            std::fs::write(&output, artifact)
+                .with_context(|| format!("writing {}", output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { invoke, codegen, file, args } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let module = if bytes.starts_with(b"\x7fELF") {
+                Module::from_bytes(&bytes).with_context(|| format!("loading {}", file.display()))?
+            } else {
+                let wasm = wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let artifact = compile(&wasm, &codegen.options()?)
+                    .with_context(|| format!("compiling {}", file.display()))?;
+                Module::from_bytes(&artifact)?
+            };
+            let mut store = Store::default();
+            let results = cli::run_module(&mut store, &module, &Linker::new(), invoke.as_deref(), &args)?;
+            let mut out = std::io::stdout().lock();
+            for value in &results {
+                writeln!(out, "{}", cli::format_val(value))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let info = wasmc_loader::ArtifactInfo::parse(&bytes)
+                .with_context(|| format!("reading {}", file.display()))?;
+            print!("{}", cli::describe(&info));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Wast { bounds_checks, opt_level, verbose, files } => {
+            let options = CompileOptions { bounds_checks, opt_level, ..CompileOptions::default() };
+            let scripts = expand_wast_paths(&files)?;
+            let reports: Vec<(PathBuf, WastReport)> =
+                scripts.into_par_iter().map(|p| (p.clone(), run_file(&p, &options))).collect();
+            let mut total = WastReport::default();
+            let mut out = std::io::stdout().lock();
+            for (path, report) in reports {
+                writeln!(out, "{}: {} passed, {} failed", path.display(), report.passed, report.failed)?;
+                if verbose || report.failed > 0 {
+                    for failure in report.failures.iter().take(if verbose { usize::MAX } else { 10 }) {
+                        writeln!(out, "  {failure}")?;
+                    }
+                }
+                total.absorb(report);
+            }
+            writeln!(out, "{} passed, {} failed", total.passed, total.failed)?;
+            Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Targets => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{:<11} {:<26} {:<22} description", "preset", "triple", "features")?;
+            for p in wasmc_targets::PRESETS {
+                let features = if p.features.is_empty() { "-".to_string() } else { p.features.join(",") };
+                writeln!(out, "{:<11} {:<26} {:<22} {}", p.name, p.arch.linux_triple(), features, p.description)?;
+            }
+            writeln!(out, "native: this host's {} with {}", wasmc_targets::host_arch(), {
+                let f = wasmc_targets::host_features();
+                if f.is_empty() { "no optional features".to_string() } else { f.join(",") }
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads a module given as binary or text; text is turned into binary.
+fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.starts_with(b"\x7fELF") {
+        bail!("{} is already a compiled artifact", path.display());
+    }
+    wat::parse_bytes(&bytes)
+        .map(|wasm| wasm.into_owned())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Files as given, directories replaced by their `.wast` files, sorted.
+fn expand_wast_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "wast"))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,474 @@
+//! Parsing a validated module into its description.
+//!
+//! The result is a [`ModuleMeta`] (everything but code offsets, trampolines
+//! and traps, which linking fills in), the data-section bytes, lookup tables
+//! the function environment needs, and the function bodies to compile.
+
+use wasmc_abi::meta::{
+    ConstExpr, DataMode, DataSegment, ElemMode, ElemSegment, Export, ExternKind, FuncDef, FuncType,
+    GlobalDef, GlobalType, Import, ImportType, MemoryType, ModuleMeta, TableType, ValType,
+};
+use wasmc_abi::vmctx::VMOffsets;
+use wasmparser::{
+    AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody,
+    HeapType, KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload,
+    ValidatorResources,
+};
+
+use crate::CompileError;
+
+/// What the function environment and the linker need to know about a module.
+pub(crate) struct ModuleInfo {
+    /// The metadata, partly filled: see the module documentation.
+    pub meta: ModuleMeta,
+    /// Type index of every function, imports first.
+    pub func_types: Vec<u32>,
+    /// Every table, imports first.
+    pub tables: Vec<TableType>,
+    /// Every memory, imports first.
+    pub memories: Vec<MemoryType>,
+    /// Every global, imports first.
+    pub globals: Vec<GlobalType>,
+    /// Number of imported functions.
+    pub imported_funcs: u32,
+    /// Number of imported tables.
+    pub imported_tables: u32,
+    /// Number of imported memories.
+    pub imported_memories: u32,
+    /// Number of imported globals.
+    pub imported_globals: u32,
+    /// The module's `VMContext` layout.
+    pub offsets: VMOffsets,
+}
+
+/// One function body to compile, with the validator that types its operators.
+pub(crate) struct Body<'a> {
+    /// Function index (imports included).
+    pub func_index: u32,
+    /// The body, positioned in the whole module binary.
+    pub body: FunctionBody<'a>,
+    /// Validator state for this body (the translator needs its type info).
+    pub validator: FuncToValidate<ValidatorResources>,
+}
+
+/// A parsed module.
+pub(crate) struct ParsedModule<'a> {
+    /// Description and lookup tables.
+    pub info: ModuleInfo,
+    /// Every data segment's bytes, back to back.
+    pub data: Vec<u8>,
+    /// Defined function bodies, in index order.
+    pub bodies: Vec<Body<'a>>,
+}
+
+fn unsupported(offset: usize, message: impl Into<String>) -> CompileError {
+    CompileError::Unsupported {
+        offset,
+        message: message.into(),
+    }
+}
+
+/// Converts a value type of the Wasm 2.0 subset.
+pub(crate) fn val_type(ty: wasmparser::ValType, offset: usize) -> Result<ValType, CompileError> {
+    Ok(match ty {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => ValType::V128,
+        wasmparser::ValType::Ref(r) => ref_type(r, offset)?,
+    })
+}
+
+fn ref_type(ty: RefType, offset: usize) -> Result<ValType, CompileError> {
+    heap_type(ty.heap_type(), offset)
+}
+
+fn heap_type(ty: HeapType, offset: usize) -> Result<ValType, CompileError> {
+    match ty {
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Func,
+        } => Ok(ValType::FuncRef),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Extern,
+        } => Ok(ValType::ExternRef),
+        other => Err(unsupported(offset, format!("reference type {other:?}"))),
+    }
+}
+
+fn table_type(t: &wasmparser::TableType, offset: usize) -> Result<TableType, CompileError> {
+    if t.table64 || t.shared {
+        return Err(unsupported(offset, "64-bit or shared table"));
+    }
+    let limit =
+        |v: u64| u32::try_from(v).map_err(|_| unsupported(offset, "table limit above 2^32"));
+    Ok(TableType {
+        element: ref_type(t.element_type, offset)?,
+        min: limit(t.initial)?,
+        max: t.maximum.map(limit).transpose()?,
+    })
+}
+
+fn memory_type(m: &wasmparser::MemoryType, offset: usize) -> Result<MemoryType, CompileError> {
+    if m.memory64 || m.shared || m.page_size_log2.is_some() {
+        return Err(unsupported(
+            offset,
+            "64-bit, shared or custom-page-size memory",
+        ));
+    }
+    let limit =
+        |v: u64| u32::try_from(v).map_err(|_| unsupported(offset, "memory limit above 2^32 pages"));
+    Ok(MemoryType {
+        min_pages: limit(m.initial)?,
+        max_pages: m.maximum.map(limit).transpose()?,
+    })
+}
+
+fn global_type(g: &wasmparser::GlobalType, offset: usize) -> Result<GlobalType, CompileError> {
+    if g.shared {
+        return Err(unsupported(offset, "shared global"));
+    }
+    Ok(GlobalType {
+        ty: val_type(g.content_type, offset)?,
+        mutable: g.mutable,
+    })
+}
+
+/// Converts a Wasm 2.0 constant expression: one instruction, then `end`.
+fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileError> {
+    let mut ops = expr.get_operators_reader();
+    let offset = ops.original_position();
+    let value = match ops.read()? {
+        Operator::I32Const { value } => ConstExpr::I32(value),
+        Operator::I64Const { value } => ConstExpr::I64(value),
+        Operator::F32Const { value } => ConstExpr::F32(value.bits()),
+        Operator::F64Const { value } => ConstExpr::F64(value.bits()),
+        Operator::V128Const { value } => ConstExpr::V128(u128::from_le_bytes(*value.bytes())),
+        Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
+        Operator::RefNull { hty } => ConstExpr::RefNull(heap_type(hty, offset)?),
+        Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
+        other => {
+            return Err(unsupported(
+                offset,
+                format!("constant expression {other:?}"),
+            ))
+        }
+    };
+    let end_offset = ops.original_position();
+    match ops.read()? {
+        Operator::End if ops.eof() => Ok(value),
+        _ => Err(unsupported(
+            end_offset,
+            "constant expression of more than one instruction",
+        )),
+    }
+}
+
+fn extern_kind(kind: wasmparser::ExternalKind, offset: usize) -> Result<ExternKind, CompileError> {
+    match kind {
+        wasmparser::ExternalKind::Func => Ok(ExternKind::Func),
+        wasmparser::ExternalKind::Table => Ok(ExternKind::Table),
+        wasmparser::ExternalKind::Memory => Ok(ExternKind::Memory),
+        wasmparser::ExternalKind::Global => Ok(ExternKind::Global),
+        wasmparser::ExternalKind::Tag => Err(unsupported(offset, "tag export")),
+    }
+}
+
+fn len_u32(n: usize, offset: usize, what: &str) -> Result<u32, CompileError> {
+    u32::try_from(n).map_err(|_| unsupported(offset, format!("{what} larger than 4 GiB")))
+}
+
+/// Reads the function names of a name section. A malformed name section is
+/// not an error (custom sections do not affect validity): whatever was read
+/// before the problem is kept.
+fn read_names(
+    reader: wasmparser::NameSectionReader<'_>,
+    module_name: &mut Option<String>,
+    names: &mut Vec<(u32, String)>,
+) {
+    for subsection in reader {
+        match subsection {
+            Ok(Name::Module { name, .. }) => *module_name = Some(name.to_string()),
+            Ok(Name::Function(map)) => {
+                for naming in map {
+                    match naming {
+                        Ok(n) => names.push((n.index, n.name.to_string())),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// Parses a module that [`crate::validate::validate`] accepted.
+pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
+    let mut validator = crate::validate::validator();
+    let mut meta = ModuleMeta {
+        compiler_version: env!("CARGO_PKG_VERSION").to_string(),
+        triple: String::new(),
+        preset: String::new(),
+        cpu_features: Vec::new(),
+        bounds_checks: wasmc_abi::BoundsChecks::Guard,
+        opt_level: String::new(),
+        name: None,
+        types: Vec::new(),
+        imports: Vec::new(),
+        funcs: Vec::new(),
+        tables: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+        exports: Vec::new(),
+        start: None,
+        elements: Vec::new(),
+        data: Vec::new(),
+        trampolines: Vec::new(),
+        traps: Vec::new(),
+        func_names: Vec::new(),
+    };
+    let mut func_types = Vec::new();
+    let mut tables = Vec::new();
+    let mut memories = Vec::new();
+    let mut globals = Vec::new();
+    let mut data = Vec::new();
+    let mut bodies = Vec::new();
+
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload?;
+        let valid = validator.payload(&payload)?;
+        match payload {
+            Payload::TypeSection(reader) => {
+                let offset = reader.range().start;
+                for group in reader {
+                    for sub in group?.into_types() {
+                        let CompositeInnerType::Func(f) = &sub.composite_type.inner else {
+                            return Err(unsupported(offset, "non-function type"));
+                        };
+                        let params = f
+                            .params()
+                            .iter()
+                            .map(|t| val_type(*t, offset))
+                            .collect::<Result<_, _>>()?;
+                        let results = f
+                            .results()
+                            .iter()
+                            .map(|t| val_type(*t, offset))
+                            .collect::<Result<_, _>>()?;
+                        meta.types.push(FuncType { params, results });
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                let offset = reader.range().start;
+                for import in reader {
+                    let import = import?;
+                    let ty = match import.ty {
+                        TypeRef::Func(t) => {
+                            func_types.push(t);
+                            ImportType::Func(t)
+                        }
+                        TypeRef::Table(t) => {
+                            let t = table_type(&t, offset)?;
+                            tables.push(t);
+                            ImportType::Table(t)
+                        }
+                        TypeRef::Memory(m) => {
+                            let m = memory_type(&m, offset)?;
+                            memories.push(m);
+                            ImportType::Memory(m)
+                        }
+                        TypeRef::Global(g) => {
+                            let g = global_type(&g, offset)?;
+                            globals.push(g);
+                            ImportType::Global(g)
+                        }
+                        TypeRef::Tag(_) => return Err(unsupported(offset, "tag import")),
+                    };
+                    meta.imports.push(Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        ty,
+                    });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for t in reader {
+                    let t = t?;
+                    func_types.push(t);
+                    meta.funcs.push(FuncDef {
+                        type_index: t,
+                        code_offset: 0,
+                        code_len: 0,
+                        wasm_offset: 0,
+                    });
+                }
+            }
+            Payload::TableSection(reader) => {
+                let offset = reader.range().start;
+                for table in reader {
+                    let table = table?;
+                    if !matches!(table.init, wasmparser::TableInit::RefNull) {
+                        return Err(unsupported(offset, "table with an initialiser expression"));
+                    }
+                    let t = table_type(&table.ty, offset)?;
+                    tables.push(t);
+                    meta.tables.push(t);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                let offset = reader.range().start;
+                for m in reader {
+                    let m = memory_type(&m?, offset)?;
+                    memories.push(m);
+                    meta.memories.push(m);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                let offset = reader.range().start;
+                for g in reader {
+                    let g = g?;
+                    let ty = global_type(&g.ty, offset)?;
+                    globals.push(ty);
+                    meta.globals.push(GlobalDef {
+                        ty,
+                        init: const_expr(&g.init_expr)?,
+                    });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                let offset = reader.range().start;
+                for e in reader {
+                    let e = e?;
+                    meta.exports.push(Export {
+                        name: e.name.to_string(),
+                        kind: extern_kind(e.kind, offset)?,
+                        index: e.index,
+                    });
+                }
+            }
+            Payload::StartSection { func, .. } => meta.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for elem in reader {
+                    let elem = elem?;
+                    let offset = elem.range.start;
+                    let mode = match &elem.kind {
+                        ElementKind::Passive => ElemMode::Passive,
+                        ElementKind::Declared => ElemMode::Declared,
+                        ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => ElemMode::Active {
+                            table: table_index.unwrap_or(0),
+                            offset: const_expr(offset_expr)?,
+                        },
+                    };
+                    let (ty, items) = match elem.items {
+                        ElementItems::Functions(funcs) => (
+                            ValType::FuncRef,
+                            funcs
+                                .into_iter()
+                                .map(|f| f.map(ConstExpr::RefFunc))
+                                .collect::<Result<Vec<_>, _>>()?,
+                        ),
+                        ElementItems::Expressions(ty, exprs) => {
+                            let mut items = Vec::new();
+                            for e in exprs {
+                                items.push(const_expr(&e?)?);
+                            }
+                            (ref_type(ty, offset)?, items)
+                        }
+                    };
+                    meta.elements.push(ElemSegment { mode, ty, items });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for d in reader {
+                    let d = d?;
+                    let offset = d.range.start;
+                    let mode = match &d.kind {
+                        wasmparser::DataKind::Passive => DataMode::Passive,
+                        wasmparser::DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => DataMode::Active {
+                            memory: *memory_index,
+                            offset: const_expr(offset_expr)?,
+                        },
+                    };
+                    let data_offset = len_u32(data.len(), offset, "data")?;
+                    let len = len_u32(d.data.len(), offset, "data segment")?;
+                    data.extend_from_slice(d.data);
+                    len_u32(data.len(), offset, "data")?;
+                    meta.data.push(DataSegment {
+                        mode,
+                        data_offset,
+                        len,
+                    });
+                }
+            }
+            Payload::CustomSection(reader) => {
+                if let KnownCustom::Name(names) = reader.as_known() {
+                    read_names(names, &mut meta.name, &mut meta.func_names);
+                }
+            }
+            Payload::CodeSectionEntry(_) => {
+                let ValidPayload::Func(validator, body) = valid else {
+                    return Err(unsupported(0, "code entry without a function validator"));
+                };
+                // Imports precede the code section, so this is the index.
+                let func_index = u32::try_from(func_types.len() - meta.funcs.len() + bodies.len())
+                    .map_err(|_| unsupported(body.range().start, "more than 2^32 functions"))?;
+                let wasm_offset = len_u32(body.range().start, body.range().start, "module")?;
+                if let Some(def) = meta.funcs.get_mut(bodies.len()) {
+                    def.wasm_offset = wasm_offset;
+                }
+                bodies.push(Body {
+                    func_index,
+                    body,
+                    validator,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    // Keep the last name of each function, sorted by index (the contract).
+    meta.func_names.sort_by_key(|(i, _)| *i);
+    meta.func_names.dedup_by(|later, earlier| {
+        if later.0 == earlier.0 {
+            earlier.1 = std::mem::take(&mut later.1);
+            true
+        } else {
+            false
+        }
+    });
+    let n_funcs = func_types.len();
+    meta.func_names.retain(|(i, _)| (*i as usize) < n_funcs);
+
+    let counts = meta.vm_counts();
+    let info = ModuleInfo {
+        func_types,
+        tables,
+        memories,
+        globals,
+        imported_funcs: counts.imported_functions,
+        imported_tables: counts.imported_tables,
+        imported_memories: counts.imported_memories,
+        imported_globals: counts.imported_globals,
+        offsets: VMOffsets::new(counts),
+        meta,
+    };
+    Ok(ParsedModule { info, data, bodies })
+}
+
+impl ModuleInfo {
+    /// The type of function `index` (imports first).
+    pub fn func_type(&self, index: u32) -> Option<&FuncType> {
+        let t = *self.func_types.get(index as usize)?;
+        self.meta.types.get(t as usize)
+    }
+}

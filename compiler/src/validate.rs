@@ -1,0 +1,37 @@
+//! Validation against exactly the WebAssembly 2.0 feature set.
+
+use wasmparser::{Validator, WasmFeatures};
+
+use crate::CompileError;
+
+/// The features of WebAssembly 2.0 and nothing else.
+///
+/// `GC_TYPES` is not a proposal: wasmparser gates `externref` on it (its own
+/// `WASM1` set includes it), so Wasm 2.0's reference types need it.
+pub(crate) fn features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::SIMD
+        | WasmFeatures::FLOATS
+        | WasmFeatures::GC_TYPES
+}
+
+/// A validator for [`features`].
+pub(crate) fn validator() -> Validator {
+    Validator::new_with_features(features())
+}
+
+/// Validates the whole module, function bodies included.
+///
+/// # Errors
+///
+/// [`CompileError::Invalid`] with the offset wasmparser reports, for
+/// malformed and invalid input alike.
+pub(crate) fn validate(wasm: &[u8]) -> Result<(), CompileError> {
+    validator().validate_all(wasm)?;
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! Helpers shared by the end-to-end tests: compile text with given options
+//! and instantiate the artifact through the loader, as a server would.
+
+#![allow(dead_code, reason = "each test file uses a different subset")]
+
+use wasmc::{compile, BoundsChecks, CompileOptions};
+use wasmc_loader::{Config, Instance, Linker, Module, Store};
+
+/// Both bounds-check modes, for tests that must hold in each.
+pub const MODES: [BoundsChecks; 2] = [BoundsChecks::Guard, BoundsChecks::Explicit];
+
+/// Host-baseline options with the given bounds-check mode.
+pub fn options(mode: BoundsChecks) -> CompileOptions {
+    CompileOptions { bounds_checks: mode, ..CompileOptions::default() }
+}
+
+/// Compiles WebAssembly text to artifact bytes.
+pub fn artifact(wat: &str, mode: BoundsChecks) -> Vec<u8> {
+    let wasm = wat::parse_str(wat).expect("test module should be valid text");
+    compile(&wasm, &options(mode)).expect("test module should compile")
+}
+
+/// Compiles and loads WebAssembly text.
+pub fn module(wat: &str, mode: BoundsChecks) -> Module {
+    Module::from_bytes(&artifact(wat, mode)).expect("fresh artifact should load")
+}
+
+/// Compiles, loads and instantiates WebAssembly text with no imports.
+pub fn instance(wat: &str, mode: BoundsChecks) -> (Store, Instance) {
+    instance_with(wat, mode, &Linker::new(), Config::default())
+}
+
+/// Compiles, loads and instantiates WebAssembly text.
+pub fn instance_with(wat: &str, mode: BoundsChecks, linker: &Linker, config: Config) -> (Store, Instance) {
+    let mut store = Store::new(config);
+    let instance = Instance::new(&mut store, &module(wat, mode), linker).expect("instantiation should succeed");
+    (store, instance)
+}

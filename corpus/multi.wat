@@ -1,0 +1,28 @@
+;; Multi-value results, tables and call_indirect, globals, bulk memory.
+(module
+  (type $binop (func (param i32 i32) (result i32)))
+  (table 4 funcref)
+  (elem (i32.const 0) $add $sub $mul)
+  (global $calls (mut i32) (i32.const 0))
+  (memory 1)
+  (data $greeting "hello, plugin")
+  (func $add (type $binop) (i32.add (local.get 0) (local.get 1)))
+  (func $sub (type $binop) (i32.sub (local.get 0) (local.get 1)))
+  (func $mul (type $binop) (i32.mul (local.get 0) (local.get 1)))
+  (func (export "apply") (param $op i32) (param $a i32) (param $b i32) (result i32)
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (call_indirect (type $binop) (local.get $a) (local.get $b) (local.get $op)))
+  (func (export "divmod") (param $a i32) (param $b i32) (result i32 i32)
+    (i32.div_u (local.get $a) (local.get $b))
+    (i32.rem_u (local.get $a) (local.get $b)))
+  (func (export "calls") (result i32) (global.get $calls))
+  (func (export "greeting_sum") (result i32)
+    (local $i i32) (local $sum i32)
+    (memory.init $greeting (i32.const 100) (i32.const 0) (i32.const 13))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.const 13)))
+        (local.set $sum (i32.add (local.get $sum) (i32.load8_u offset=100 (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $sum)))
