@@ -3,12 +3,11 @@
 
 use object::write::{Object, Symbol as ObjSymbol, SymbolSection};
 use object::{
-    Architecture, BinaryFormat, Endianness, Object as _, ObjectSection as _, SectionKind,
-    SymbolFlags, SymbolKind, SymbolScope,
+    Architecture, BinaryFormat, Endianness, Object as _, ObjectSection as _, SectionKind, SymbolFlags, SymbolKind,
+    SymbolScope,
 };
 use wasmc_abi::artifact::{
-    encode_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_TEXT,
-    TEXT_ALIGN,
+    encode_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_TEXT, TEXT_ALIGN,
 };
 use wasmc_abi::meta::ModuleMeta;
 use wasmc_targets::Arch;
@@ -17,10 +16,7 @@ use crate::link::{padding_byte, Symbol};
 use crate::CompileError;
 
 fn write_err(e: impl std::fmt::Display) -> CompileError {
-    CompileError::Codegen {
-        func: u32::MAX,
-        message: format!("writing the artifact: {e}"),
-    }
+    CompileError::Codegen { func: u32::MAX, message: format!("writing the artifact: {e}") }
 }
 
 /// The text padded to a non-zero multiple of [`TEXT_ALIGN`], so the loader
@@ -51,34 +47,18 @@ pub(crate) fn write(
     let no_segment = Vec::new;
 
     let text = padded_text(text, arch);
-    let text_id = obj.add_section(
-        no_segment(),
-        SECTION_TEXT.as_bytes().to_vec(),
-        SectionKind::Text,
-    );
+    let text_id = obj.add_section(no_segment(), SECTION_TEXT.as_bytes().to_vec(), SectionKind::Text);
     obj.section_mut(text_id).set_data(text, TEXT_ALIGN);
 
     let mut meta_bytes = encode_header().to_vec();
     meta_bytes.extend_from_slice(&meta.encode());
-    let meta_id = obj.add_section(
-        no_segment(),
-        SECTION_META.as_bytes().to_vec(),
-        SectionKind::ReadOnlyData,
-    );
+    let meta_id = obj.add_section(no_segment(), SECTION_META.as_bytes().to_vec(), SectionKind::ReadOnlyData);
     obj.section_mut(meta_id).set_data(meta_bytes, 8);
 
-    let data_id = obj.add_section(
-        no_segment(),
-        SECTION_DATA.as_bytes().to_vec(),
-        SectionKind::ReadOnlyData,
-    );
+    let data_id = obj.add_section(no_segment(), SECTION_DATA.as_bytes().to_vec(), SectionKind::ReadOnlyData);
     obj.section_mut(data_id).set_data(data.to_vec(), 16);
 
-    let sum_id = obj.add_section(
-        no_segment(),
-        SECTION_CHECKSUM.as_bytes().to_vec(),
-        SectionKind::Other,
-    );
+    let sum_id = obj.add_section(no_segment(), SECTION_CHECKSUM.as_bytes().to_vec(), SectionKind::Other);
     obj.section_mut(sum_id).set_data(vec![0u8; CHECKSUM_LEN], 8);
 
     for s in symbols {
@@ -107,12 +87,8 @@ pub(crate) fn write(
 /// File offset and length of the checksum section's contents.
 pub(crate) fn checksum_range(file: &[u8]) -> Result<(usize, usize), CompileError> {
     let parsed = object::File::parse(file).map_err(write_err)?;
-    let section = parsed
-        .section_by_name(SECTION_CHECKSUM)
-        .ok_or_else(|| write_err("no checksum section"))?;
-    let (start, len) = section
-        .file_range()
-        .ok_or_else(|| write_err("checksum section has no file range"))?;
+    let section = parsed.section_by_name(SECTION_CHECKSUM).ok_or_else(|| write_err("no checksum section"))?;
+    let (start, len) = section.file_range().ok_or_else(|| write_err("checksum section has no file range"))?;
     let start = usize::try_from(start).map_err(write_err)?;
     let len = usize::try_from(len).map_err(write_err)?;
     if start.checked_add(len).map_or(true, |end| end > file.len()) {

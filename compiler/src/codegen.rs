@@ -76,17 +76,11 @@ pub(crate) fn trap_kind(code: ir::TrapCode) -> TrapKind {
 /// Turns a translation error into a [`CompileError`] for function `func`.
 fn wasm_error(e: WasmError, func: u32, body_offset: usize) -> CompileError {
     match e {
-        WasmError::InvalidWebAssembly { message, offset } => {
-            CompileError::Invalid { offset, message }
+        WasmError::InvalidWebAssembly { message, offset } => CompileError::Invalid { offset, message },
+        WasmError::Unsupported(message) => CompileError::Unsupported { offset: body_offset, message },
+        WasmError::ImplLimitExceeded => {
+            CompileError::Unsupported { offset: body_offset, message: "implementation limit exceeded".into() }
         }
-        WasmError::Unsupported(message) => CompileError::Unsupported {
-            offset: body_offset,
-            message,
-        },
-        WasmError::ImplLimitExceeded => CompileError::Unsupported {
-            offset: body_offset,
-            message: "implementation limit exceeded".into(),
-        },
         WasmError::User(message) => CompileError::Codegen { func, message },
     }
 }
@@ -101,12 +95,8 @@ pub(crate) fn compile_clif(
 ) -> Result<CompiledCode, CompileError> {
     let user_names = ctx.func.params.user_named_funcs().clone();
     let mut ctrl = ControlPlane::default();
-    let compiled = ctx
-        .compile(isa, &mut ctrl)
-        .map_err(|e| CompileError::Codegen {
-            func,
-            message: format!("{:?}", e.inner),
-        })?;
+    let compiled =
+        ctx.compile(isa, &mut ctrl).map_err(|e| CompileError::Codegen { func, message: format!("{:?}", e.inner) })?;
     let buffer = &compiled.buffer;
     let srclocs = buffer.get_srclocs_sorted();
     let wasm_offset_at = |offset: u32| -> u32 {
@@ -120,11 +110,7 @@ pub(crate) fn compile_clif(
     let mut traps: Vec<Trap> = buffer
         .traps()
         .iter()
-        .map(|t| Trap {
-            offset: t.offset,
-            kind: trap_kind(t.code),
-            wasm_offset: wasm_offset_at(t.offset),
-        })
+        .map(|t| Trap { offset: t.offset, kind: trap_kind(t.code), wasm_offset: wasm_offset_at(t.offset) })
         .collect();
     traps.sort_by_key(|t| t.offset);
 
@@ -148,19 +134,9 @@ pub(crate) fn compile_clif(
                 })
             }
         };
-        relocs.push(CallReloc {
-            offset: r.offset,
-            kind: r.kind,
-            callee,
-            addend: r.addend,
-        });
+        relocs.push(CallReloc { offset: r.offset, kind: r.kind, callee, addend: r.addend });
     }
-    Ok(CompiledCode {
-        func,
-        code: buffer.data().to_vec(),
-        relocs,
-        traps,
-    })
+    Ok(CompiledCode { func, code: buffer.data().to_vec(), relocs, traps })
 }
 
 /// Translates and compiles one function body.
@@ -174,19 +150,13 @@ fn compile_body(
     let body_offset = body.body.range().start;
     let ty = module
         .func_type(index)
-        .ok_or_else(|| CompileError::Invalid {
-            offset: body_offset,
-            message: "function without a type".into(),
-        })?;
+        .ok_or_else(|| CompileError::Invalid { offset: body_offset, message: "function without a type".into() })?;
     let mut ctx = Context::new();
     ctx.func.signature = wasm_signature(ty);
     ctx.func.name = UserFuncName::user(crate::func_env::WASM_FUNC_NAMESPACE, index);
     let mut env = FuncEnv::new(module, &*target.isa, bounds_checks);
-    env.set_stack_limit(&mut ctx.func)
-        .map_err(|e| wasm_error(e, index, body_offset))?;
-    let mut validator = body
-        .validator
-        .into_validator(FuncValidatorAllocations::default());
+    env.set_stack_limit(&mut ctx.func).map_err(|e| wasm_error(e, index, body_offset))?;
+    let mut validator = body.validator.into_validator(FuncValidatorAllocations::default());
     FuncTranslator::new()
         .translate_body(&mut validator, body.body, &mut ctx.func, &mut env)
         .map_err(|e| wasm_error(e, index, body_offset))?;
@@ -197,20 +167,14 @@ fn compile_body(
 /// Runs `f`, turning a panic (a Cranelift bug, not bad input: the input was
 /// validated) into a [`CompileError::Codegen`] for `func`, so one function
 /// cannot take down a server that compiles modules.
-pub(crate) fn catch_panic<T>(
-    func: u32,
-    f: impl FnOnce() -> Result<T, CompileError>,
-) -> Result<T, CompileError> {
+pub(crate) fn catch_panic<T>(func: u32, f: impl FnOnce() -> Result<T, CompileError>) -> Result<T, CompileError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_string());
-        Err(CompileError::Codegen {
-            func,
-            message: format!("internal compiler error: {message}"),
-        })
+        Err(CompileError::Codegen { func, message: format!("internal compiler error: {message}") })
     })
 }
 

@@ -24,9 +24,8 @@ use cranelift_codegen::isa::{CallConv, TargetFrontendConfig, TargetIsa};
 use cranelift_entity::{EntityRef, PrimaryMap};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_wasm::{
-    FuncIndex, FuncTranslationState, GlobalIndex, GlobalVariable, Heap, HeapData, MemoryIndex,
-    TableData, TableIndex, TargetEnvironment, TypeConvert, TypeIndex, WasmError, WasmHeapType,
-    WasmResult,
+    FuncIndex, FuncTranslationState, GlobalIndex, GlobalVariable, Heap, HeapData, MemoryIndex, TableData, TableIndex,
+    TargetEnvironment, TypeConvert, TypeIndex, WasmError, WasmHeapType, WasmResult,
 };
 use wasmc_abi::meta::{FuncType, ValType};
 use wasmc_abi::vmctx::VMCTX_STACK_LIMIT;
@@ -50,13 +49,10 @@ pub(crate) fn clif_type(ty: ValType) -> ir::Type {
 /// The CLIF signature of a wasm function of type `ty`.
 pub(crate) fn wasm_signature(ty: &FuncType) -> ir::Signature {
     let mut sig = ir::Signature::new(CallConv::Tail);
-    sig.params
-        .push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
+    sig.params.push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
     sig.params.push(AbiParam::new(types::I64));
-    sig.params
-        .extend(ty.params.iter().map(|t| AbiParam::new(clif_type(*t))));
-    sig.returns
-        .extend(ty.results.iter().map(|t| AbiParam::new(clif_type(*t))));
+    sig.params.extend(ty.params.iter().map(|t| AbiParam::new(clif_type(*t))));
+    sig.returns.extend(ty.results.iter().map(|t| AbiParam::new(clif_type(*t))));
     sig
 }
 
@@ -71,9 +67,7 @@ pub(crate) fn readonly() -> ir::MemFlags {
 
 /// Converts a vmctx offset from the ABI into a CLIF offset.
 pub(crate) fn offset32(offset: u32) -> WasmResult<Offset32> {
-    i32::try_from(offset)
-        .map(Offset32::new)
-        .map_err(|_| WasmError::ImplLimitExceeded)
+    i32::try_from(offset).map(Offset32::new).map_err(|_| WasmError::ImplLimitExceeded)
 }
 
 fn unsupported<T>(what: &str) -> WasmResult<T> {
@@ -95,11 +89,7 @@ pub(crate) struct FuncEnv<'m> {
 
 impl<'m> FuncEnv<'m> {
     /// An environment for translating one function of `module`.
-    pub fn new(
-        module: &'m ModuleInfo,
-        isa: &'m dyn TargetIsa,
-        bounds_checks: BoundsChecks,
-    ) -> Self {
+    pub fn new(module: &'m ModuleInfo, isa: &'m dyn TargetIsa, bounds_checks: BoundsChecks) -> Self {
         FuncEnv {
             module,
             isa,
@@ -114,9 +104,7 @@ impl<'m> FuncEnv<'m> {
 
     /// The `vmctx` global value (the callee vmctx parameter).
     fn vmctx_gv(&mut self, func: &mut ir::Function) -> ir::GlobalValue {
-        *self
-            .vmctx
-            .get_or_insert_with(|| func.create_global_value(ir::GlobalValueData::VMContext))
+        *self.vmctx.get_or_insert_with(|| func.create_global_value(ir::GlobalValueData::VMContext))
     }
 
     /// The vmctx parameter as a value at the cursor.
@@ -146,13 +134,7 @@ impl<'m> FuncEnv<'m> {
     /// limit between calls, so it is a plain load, not a read-only one.
     pub fn set_stack_limit(&mut self, func: &mut ir::Function) -> WasmResult<()> {
         let vmctx = self.vmctx_gv(func);
-        let limit = Self::load_gv(
-            func,
-            vmctx,
-            VMCTX_STACK_LIMIT,
-            types::I64,
-            ir::MemFlags::trusted(),
-        )?;
+        let limit = Self::load_gv(func, vmctx, VMCTX_STACK_LIMIT, types::I64, ir::MemFlags::trusted())?;
         func.stack_limit = Some(limit);
         Ok(())
     }
@@ -162,10 +144,7 @@ impl<'m> FuncEnv<'m> {
             .meta
             .types
             .get(index.index())
-            .ok_or_else(|| WasmError::InvalidWebAssembly {
-                message: "type index out of range".into(),
-                offset: 0,
-            })
+            .ok_or_else(|| WasmError::InvalidWebAssembly { message: "type index out of range".into(), offset: 0 })
     }
 }
 
@@ -176,14 +155,9 @@ impl TypeConvert for FuncEnv<'_> {
         WasmHeapType::Func
     }
 
-    fn lookup_type_index(
-        &self,
-        index: wasmparser::UnpackedIndex,
-    ) -> cranelift_wasm::EngineOrModuleTypeIndex {
+    fn lookup_type_index(&self, index: wasmparser::UnpackedIndex) -> cranelift_wasm::EngineOrModuleTypeIndex {
         let i = index.as_module_index().unwrap_or(0);
-        cranelift_wasm::EngineOrModuleTypeIndex::Module(
-            cranelift_wasm::ModuleInternedTypeIndex::from_u32(i),
-        )
+        cranelift_wasm::EngineOrModuleTypeIndex::Module(cranelift_wasm::ModuleInternedTypeIndex::from_u32(i))
     }
 }
 
@@ -218,20 +192,11 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         false
     }
 
-    fn func_ref_result_needs_stack_map(
-        &self,
-        _func: &ir::Function,
-        _func_ref: ir::FuncRef,
-        _index: usize,
-    ) -> bool {
+    fn func_ref_result_needs_stack_map(&self, _func: &ir::Function, _func_ref: ir::FuncRef, _index: usize) -> bool {
         false
     }
 
-    fn make_global(
-        &mut self,
-        func: &mut ir::Function,
-        index: GlobalIndex,
-    ) -> WasmResult<GlobalVariable> {
+    fn make_global(&mut self, func: &mut ir::Function, index: GlobalIndex) -> WasmResult<GlobalVariable> {
         self.global(func, index.as_u32())
     }
 
@@ -243,20 +208,12 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         self.heap(func, index.as_u32())
     }
 
-    fn make_indirect_sig(
-        &mut self,
-        func: &mut ir::Function,
-        index: TypeIndex,
-    ) -> WasmResult<ir::SigRef> {
+    fn make_indirect_sig(&mut self, func: &mut ir::Function, index: TypeIndex) -> WasmResult<ir::SigRef> {
         let ty = self.type_of(index)?;
         Ok(func.import_signature(wasm_signature(ty)))
     }
 
-    fn make_direct_func(
-        &mut self,
-        func: &mut ir::Function,
-        index: FuncIndex,
-    ) -> WasmResult<ir::FuncRef> {
+    fn make_direct_func(&mut self, func: &mut ir::Function, index: FuncIndex) -> WasmResult<ir::FuncRef> {
         self.direct_func(func, index.as_u32())
     }
 
@@ -279,15 +236,7 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         callee: ir::Value,
         call_args: &[ir::Value],
     ) -> WasmResult<Option<ir::Inst>> {
-        self.call_indirect(
-            builder,
-            table_index.as_u32(),
-            sig_index.as_u32(),
-            sig_ref,
-            callee,
-            call_args,
-        )
-        .map(Some)
+        self.call_indirect(builder, table_index.as_u32(), sig_index.as_u32(), sig_ref, callee, call_args).map(Some)
     }
 
     fn translate_return_call(
@@ -342,12 +291,7 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         self.memory_grow(pos, index.as_u32(), val)
     }
 
-    fn translate_memory_size(
-        &mut self,
-        pos: FuncCursor,
-        _index: MemoryIndex,
-        heap: Heap,
-    ) -> WasmResult<ir::Value> {
+    fn translate_memory_size(&mut self, pos: FuncCursor, _index: MemoryIndex, heap: Heap) -> WasmResult<ir::Value> {
         self.memory_size(pos, heap)
     }
 
@@ -394,11 +338,7 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         self.data_drop(pos, seg_index)
     }
 
-    fn translate_table_size(
-        &mut self,
-        pos: FuncCursor,
-        index: TableIndex,
-    ) -> WasmResult<ir::Value> {
+    fn translate_table_size(&mut self, pos: FuncCursor, index: TableIndex) -> WasmResult<ir::Value> {
         self.table_size(pos, index.as_u32())
     }
 
@@ -440,14 +380,7 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         src: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        self.table_copy(
-            pos,
-            dst_table_index.as_u32(),
-            src_table_index.as_u32(),
-            dst,
-            src,
-            len,
-        )
+        self.table_copy(pos, dst_table_index.as_u32(), src_table_index.as_u32(), dst, src, len)
     }
 
     fn translate_table_fill(
@@ -477,34 +410,19 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         self.elem_drop(pos, seg_index)
     }
 
-    fn translate_ref_null(
-        &mut self,
-        mut pos: FuncCursor,
-        _ty: WasmHeapType,
-    ) -> WasmResult<ir::Value> {
+    fn translate_ref_null(&mut self, mut pos: FuncCursor, _ty: WasmHeapType) -> WasmResult<ir::Value> {
         Ok(pos.ins().iconst(types::I64, 0))
     }
 
-    fn translate_ref_is_null(
-        &mut self,
-        mut pos: FuncCursor,
-        value: ir::Value,
-    ) -> WasmResult<ir::Value> {
+    fn translate_ref_is_null(&mut self, mut pos: FuncCursor, value: ir::Value) -> WasmResult<ir::Value> {
         let is_null = pos.ins().icmp_imm(IntCC::Equal, value, 0);
         Ok(pos.ins().uextend(types::I32, is_null))
     }
 
-    fn translate_ref_func(
-        &mut self,
-        mut pos: FuncCursor,
-        func_index: FuncIndex,
-    ) -> WasmResult<ir::Value> {
+    fn translate_ref_func(&mut self, mut pos: FuncCursor, func_index: FuncIndex) -> WasmResult<ir::Value> {
         let index = func_index.as_u32();
         if index as usize >= self.module.func_types.len() {
-            return Err(WasmError::InvalidWebAssembly {
-                message: "function index out of range".into(),
-                offset: 0,
-            });
+            return Err(WasmError::InvalidWebAssembly { message: "function index out of range".into(), offset: 0 });
         }
         let offset = self.module.offsets.func_ref(index);
         let vmctx = self.vmctx_value(&mut pos);
@@ -555,19 +473,11 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
         unsupported("gc (ref.i31)")
     }
 
-    fn translate_i31_get_s(
-        &mut self,
-        _pos: FuncCursor,
-        _i31ref: ir::Value,
-    ) -> WasmResult<ir::Value> {
+    fn translate_i31_get_s(&mut self, _pos: FuncCursor, _i31ref: ir::Value) -> WasmResult<ir::Value> {
         unsupported("gc (i31.get_s)")
     }
 
-    fn translate_i31_get_u(
-        &mut self,
-        _pos: FuncCursor,
-        _i31ref: ir::Value,
-    ) -> WasmResult<ir::Value> {
+    fn translate_i31_get_u(&mut self, _pos: FuncCursor, _i31ref: ir::Value) -> WasmResult<ir::Value> {
         unsupported("gc (i31.get_u)")
     }
 
@@ -586,10 +496,9 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
 fn reject_non_wasm2(op: &wasmparser::Operator) -> WasmResult<()> {
     use wasmparser::Operator as O;
     match op {
-        O::MemoryAtomicNotify { .. }
-        | O::MemoryAtomicWait32 { .. }
-        | O::MemoryAtomicWait64 { .. }
-        | O::AtomicFence => unsupported("threads"),
+        O::MemoryAtomicNotify { .. } | O::MemoryAtomicWait32 { .. } | O::MemoryAtomicWait64 { .. } | O::AtomicFence => {
+            unsupported("threads")
+        }
         _ => Ok(()),
     }
 }

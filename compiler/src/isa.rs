@@ -6,7 +6,6 @@ use wasmc_targets::Arch;
 
 use crate::{CompileError, CompileOptions, OptLevel};
 
-
 /// A configured Cranelift ISA plus what the artifact records about it.
 pub(crate) struct TargetIsa {
     /// The Cranelift ISA.
@@ -23,8 +22,7 @@ fn target_err(what: impl std::fmt::Display) -> CompileError {
 }
 
 fn set(b: &mut dyn Configurable, name: &str, value: &str) -> Result<(), CompileError> {
-    b.set(name, value)
-        .map_err(|e| target_err(format!("setting {name}={value}: {e}")))
+    b.set(name, value).map_err(|e| target_err(format!("setting {name}={value}: {e}")))
 }
 
 /// Maps a `wasmc-targets` feature to the Cranelift ISA flags it enables.
@@ -57,10 +55,8 @@ fn isa_flags(arch: Arch, feature: &str) -> &'static [&'static str] {
 /// not support it.
 pub(crate) fn build(options: &CompileOptions) -> Result<TargetIsa, CompileError> {
     let target = &options.target;
-    let triple: target_lexicon::Triple = target
-        .triple
-        .parse()
-        .map_err(|e| target_err(format!("{:?}: {e}", target.triple)))?;
+    let triple: target_lexicon::Triple =
+        target.triple.parse().map_err(|e| target_err(format!("{:?}: {e}", target.triple)))?;
 
     let mut shared = settings::builder();
     let opt = match options.opt_level {
@@ -69,11 +65,7 @@ pub(crate) fn build(options: &CompileOptions) -> Result<TargetIsa, CompileError>
         OptLevel::Size => "speed_and_size",
     };
     set(&mut shared, "opt_level", opt)?;
-    let verifier = if cfg!(debug_assertions) {
-        "true"
-    } else {
-        "false"
-    };
+    let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
     set(&mut shared, "enable_verifier", verifier)?;
     // Prologues compare the stack pointer with vmctx.stack_limit, covering
     // the whole frame, so no stack probes are needed.
@@ -81,18 +73,13 @@ pub(crate) fn build(options: &CompileOptions) -> Result<TargetIsa, CompileError>
     set(&mut shared, "unwind_info", "false")?;
     set(&mut shared, "preserve_frame_pointers", "true")?;
     set(&mut shared, "enable_heap_access_spectre_mitigation", "true")?;
-    set(
-        &mut shared,
-        "enable_table_access_spectre_mitigation",
-        "true",
-    )?;
+    set(&mut shared, "enable_table_access_spectre_mitigation", "true")?;
     set(&mut shared, "enable_nan_canonicalization", "false")?;
     set(&mut shared, "enable_llvm_abi_extensions", "false")?;
     set(&mut shared, "regalloc_checker", "false")?;
     set(&mut shared, "is_pic", "false")?;
 
-    let mut builder =
-        isa::lookup(triple).map_err(|e| target_err(format!("{}: {e}", target.triple)))?;
+    let mut builder = isa::lookup(triple).map_err(|e| target_err(format!("{}: {e}", target.triple)))?;
     // Every target gets at least its architecture's baseline: for x86_64,
     // SSE4.1 and SSSE3, without which Cranelift 0.112 turns float rounding
     // and byte shuffles into libcalls that an artifact cannot contain. This
@@ -107,12 +94,7 @@ pub(crate) fn build(options: &CompileOptions) -> Result<TargetIsa, CompileError>
             set(&mut builder, flag, "true")?;
         }
     }
-    let isa = builder
-        .finish(settings::Flags::new(shared))
-        .map_err(|e| target_err(format!("{}: {e}", target.triple)))?;
-    Ok(TargetIsa {
-        isa,
-        arch: target.arch,
-        features,
-    })
+    let isa =
+        builder.finish(settings::Flags::new(shared)).map_err(|e| target_err(format!("{}: {e}", target.triple)))?;
+    Ok(TargetIsa { isa, arch: target.arch, features })
 }

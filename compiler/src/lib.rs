@@ -89,13 +89,8 @@ impl Default for CompileOptions {
     /// The host architecture's portable baseline, optimised for speed, with
     /// guard-page bounds checks.
     fn default() -> Self {
-        let target =
-            wasmc_targets::resolve(None).expect("the host baseline target always resolves");
-        CompileOptions {
-            target,
-            opt_level: OptLevel::Speed,
-            bounds_checks: BoundsChecks::Guard,
-        }
+        let target = wasmc_targets::resolve(None).expect("the host baseline target always resolves");
+        CompileOptions { target, opt_level: OptLevel::Speed, bounds_checks: BoundsChecks::Guard }
     }
 }
 
@@ -133,10 +128,7 @@ pub enum CompileError {
 
 impl From<wasmparser::BinaryReaderError> for CompileError {
     fn from(e: wasmparser::BinaryReaderError) -> Self {
-        CompileError::Invalid {
-            offset: e.offset(),
-            message: e.message().to_string(),
-        }
+        CompileError::Invalid { offset: e.offset(), message: e.message().to_string() }
     }
 }
 
@@ -151,20 +143,10 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, CompileError> {
     validate::validate(wasm)?;
     let target = isa::build(options)?;
-    let module::ParsedModule {
-        mut info,
-        data,
-        bodies,
-    } = module::parse(wasm)?;
+    let module::ParsedModule { mut info, data, bodies } = module::parse(wasm)?;
     let funcs = codegen::compile_functions(&info, bodies, &target, options.bounds_checks)?;
     let tramps = trampolines::compile(&info, &target)?;
-    let linked = link::link(
-        &mut info.meta,
-        target.arch,
-        info.imported_funcs,
-        funcs,
-        tramps,
-    )?;
+    let linked = link::link(&mut info.meta, target.arch, info.imported_funcs, funcs, tramps)?;
 
     let mut meta = info.meta;
     meta.triple = options.target.triple.clone();
@@ -173,10 +155,9 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, Compile
     meta.bounds_checks = options.bounds_checks;
     meta.opt_level = options.opt_level.name().to_string();
     let text_len = artifact::padded_text(&linked.text, target.arch).len() as u64;
-    meta.validate(text_len, data.len() as u64)
-        .map_err(|e| CompileError::Codegen {
-            func: u32::MAX,
-            message: format!("produced inconsistent metadata: {e}"),
-        })?;
+    meta.validate(text_len, data.len() as u64).map_err(|e| CompileError::Codegen {
+        func: u32::MAX,
+        message: format!("produced inconsistent metadata: {e}"),
+    })?;
     artifact::write(target.arch, &meta, &linked.text, &linked.symbols, &data)
 }

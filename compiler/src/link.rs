@@ -46,10 +46,7 @@ pub(crate) fn padding_byte(arch: Arch) -> u8 {
 }
 
 fn codegen_err(func: u32, message: impl Into<String>) -> CompileError {
-    CompileError::Codegen {
-        func,
-        message: message.into(),
-    }
+    CompileError::Codegen { func, message: message.into() }
 }
 
 fn to_u32(v: usize, func: u32) -> Result<u32, CompileError> {
@@ -78,32 +75,21 @@ fn patch(
 ) -> Result<(), CompileError> {
     let delta = i64::from(target) + addend - i64::from(site);
     let at = site as usize;
-    let field = text
-        .get_mut(at..at + 4)
-        .ok_or_else(|| codegen_err(func, "relocation outside the function"))?;
+    let field = text.get_mut(at..at + 4).ok_or_else(|| codegen_err(func, "relocation outside the function"))?;
     match (arch, kind) {
         (Arch::X86_64, Reloc::X86CallPCRel4 | Reloc::X86PCRel4) => {
-            let v = i32::try_from(delta)
-                .map_err(|_| codegen_err(func, "call displacement out of range"))?;
+            let v = i32::try_from(delta).map_err(|_| codegen_err(func, "call displacement out of range"))?;
             field.copy_from_slice(&v.to_le_bytes());
         }
         (Arch::Aarch64, Reloc::Arm64Call) => {
             if delta % 4 != 0 || !(-(1i64 << 27)..(1i64 << 27)).contains(&delta) {
-                return Err(codegen_err(
-                    func,
-                    "call displacement out of the ±128 MiB branch range",
-                ));
+                return Err(codegen_err(func, "call displacement out of the ±128 MiB branch range"));
             }
             let insn = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
             let imm26 = ((delta >> 2) as u32) & 0x03ff_ffff;
             field.copy_from_slice(&((insn & 0xfc00_0000) | imm26).to_le_bytes());
         }
-        _ => {
-            return Err(codegen_err(
-                func,
-                format!("unsupported relocation {kind:?} on {arch}"),
-            ))
-        }
+        _ => return Err(codegen_err(func, format!("unsupported relocation {kind:?} on {arch}"))),
     }
     Ok(())
 }
@@ -125,11 +111,7 @@ fn func_symbol_names(meta: &ModuleMeta, imported: u32, count: usize) -> Vec<Stri
         let mut name = base.clone();
         let mut k = 0u32;
         while !used.insert(name.clone()) {
-            name = if k == 0 {
-                format!("{base}.{index}")
-            } else {
-                format!("{base}.{index}.{k}")
-            };
+            name = if k == 0 { format!("{base}.{index}") } else { format!("{base}.{index}.{k}") };
             k += 1;
         }
         names.push(name);
@@ -157,43 +139,18 @@ pub(crate) fn link(
     for (f, name) in funcs.iter().zip(names) {
         let offset = place(&mut text, f, pad)?;
         func_offsets.push(offset);
-        symbols.push(Symbol {
-            name,
-            offset: u64::from(offset),
-            size: f.code.len() as u64,
-        });
+        symbols.push(Symbol { name, offset: u64::from(offset), size: f.code.len() as u64 });
     }
     for (f, &offset) in funcs.iter().zip(&func_offsets) {
         for r in &f.relocs {
-            let callee = r
-                .callee
-                .checked_sub(imported_funcs)
-                .and_then(|d| func_offsets.get(d as usize))
-                .ok_or_else(|| {
-                    codegen_err(
-                        f.func,
-                        format!(
-                            "direct call to function {} which is not defined here",
-                            r.callee
-                        ),
-                    )
+            let callee =
+                r.callee.checked_sub(imported_funcs).and_then(|d| func_offsets.get(d as usize)).ok_or_else(|| {
+                    codegen_err(f.func, format!("direct call to function {} which is not defined here", r.callee))
                 })?;
-            patch(
-                &mut text,
-                arch,
-                r.kind,
-                offset + r.offset,
-                *callee,
-                r.addend,
-                f.func,
-            )?;
+            patch(&mut text, arch, r.kind, offset + r.offset, *callee, r.addend, f.func)?;
         }
         for t in &f.traps {
-            traps.push(TrapSite {
-                code_offset: offset + t.offset,
-                kind: t.kind,
-                wasm_offset: t.wasm_offset,
-            });
+            traps.push(TrapSite { code_offset: offset + t.offset, kind: t.kind, wasm_offset: t.wasm_offset });
         }
     }
 
@@ -201,41 +158,23 @@ pub(crate) fn link(
     for (t, name) in tramps.code.iter().zip(&tramps.names) {
         let offset = place(&mut text, t, pad)?;
         tramp_offsets.push(offset);
-        symbols.push(Symbol {
-            name: name.clone(),
-            offset: u64::from(offset),
-            size: t.code.len() as u64,
-        });
+        symbols.push(Symbol { name: name.clone(), offset: u64::from(offset), size: t.code.len() as u64 });
         for trap in &t.traps {
-            traps.push(TrapSite {
-                code_offset: offset + trap.offset,
-                kind: trap.kind,
-                wasm_offset: trap.wasm_offset,
-            });
+            traps.push(TrapSite { code_offset: offset + trap.offset, kind: trap.kind, wasm_offset: trap.wasm_offset });
         }
     }
 
     if meta.funcs.len() != funcs.len() {
-        return Err(codegen_err(
-            u32::MAX,
-            "function count does not match the bodies",
-        ));
+        return Err(codegen_err(u32::MAX, "function count does not match the bodies"));
     }
     for ((def, f), offset) in meta.funcs.iter_mut().zip(&funcs).zip(&func_offsets) {
-        *def = FuncDef {
-            code_offset: *offset,
-            code_len: to_u32(f.code.len(), f.func)?,
-            ..*def
-        };
+        *def = FuncDef { code_offset: *offset, code_len: to_u32(f.code.len(), f.func)?, ..*def };
     }
     meta.trampolines = tramps
         .entry
         .iter()
         .zip(&tramps.host)
-        .map(|(&e, h)| TypeTrampolines {
-            entry: tramp_offsets[e],
-            host: h.map(|h| tramp_offsets[h]),
-        })
+        .map(|(&e, h)| TypeTrampolines { entry: tramp_offsets[e], host: h.map(|h| tramp_offsets[h]) })
         .collect();
     traps.sort_by_key(|t| t.code_offset);
     meta.traps = traps;

@@ -5,14 +5,13 @@
 //! the function environment needs, and the function bodies to compile.
 
 use wasmc_abi::meta::{
-    ConstExpr, DataMode, DataSegment, ElemMode, ElemSegment, Export, ExternKind, FuncDef, FuncType,
-    GlobalDef, GlobalType, Import, ImportType, MemoryType, ModuleMeta, TableType, ValType,
+    ConstExpr, DataMode, DataSegment, ElemMode, ElemSegment, Export, ExternKind, FuncDef, FuncType, GlobalDef,
+    GlobalType, Import, ImportType, MemoryType, ModuleMeta, TableType, ValType,
 };
 use wasmc_abi::vmctx::VMOffsets;
 use wasmparser::{
-    AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody,
-    HeapType, KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload,
-    ValidatorResources,
+    AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody, HeapType,
+    KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload, ValidatorResources,
 };
 
 use crate::CompileError;
@@ -62,10 +61,7 @@ pub(crate) struct ParsedModule<'a> {
 }
 
 fn unsupported(offset: usize, message: impl Into<String>) -> CompileError {
-    CompileError::Unsupported {
-        offset,
-        message: message.into(),
-    }
+    CompileError::Unsupported { offset, message: message.into() }
 }
 
 /// Converts a value type of the Wasm 2.0 subset.
@@ -86,14 +82,8 @@ fn ref_type(ty: RefType, offset: usize) -> Result<ValType, CompileError> {
 
 fn heap_type(ty: HeapType, offset: usize) -> Result<ValType, CompileError> {
     match ty {
-        HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Func,
-        } => Ok(ValType::FuncRef),
-        HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Extern,
-        } => Ok(ValType::ExternRef),
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => Ok(ValType::FuncRef),
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => Ok(ValType::ExternRef),
         other => Err(unsupported(offset, format!("reference type {other:?}"))),
     }
 }
@@ -102,8 +92,7 @@ fn table_type(t: &wasmparser::TableType, offset: usize) -> Result<TableType, Com
     if t.table64 || t.shared {
         return Err(unsupported(offset, "64-bit or shared table"));
     }
-    let limit =
-        |v: u64| u32::try_from(v).map_err(|_| unsupported(offset, "table limit above 2^32"));
+    let limit = |v: u64| u32::try_from(v).map_err(|_| unsupported(offset, "table limit above 2^32"));
     Ok(TableType {
         element: ref_type(t.element_type, offset)?,
         min: limit(t.initial)?,
@@ -113,27 +102,17 @@ fn table_type(t: &wasmparser::TableType, offset: usize) -> Result<TableType, Com
 
 fn memory_type(m: &wasmparser::MemoryType, offset: usize) -> Result<MemoryType, CompileError> {
     if m.memory64 || m.shared || m.page_size_log2.is_some() {
-        return Err(unsupported(
-            offset,
-            "64-bit, shared or custom-page-size memory",
-        ));
+        return Err(unsupported(offset, "64-bit, shared or custom-page-size memory"));
     }
-    let limit =
-        |v: u64| u32::try_from(v).map_err(|_| unsupported(offset, "memory limit above 2^32 pages"));
-    Ok(MemoryType {
-        min_pages: limit(m.initial)?,
-        max_pages: m.maximum.map(limit).transpose()?,
-    })
+    let limit = |v: u64| u32::try_from(v).map_err(|_| unsupported(offset, "memory limit above 2^32 pages"));
+    Ok(MemoryType { min_pages: limit(m.initial)?, max_pages: m.maximum.map(limit).transpose()? })
 }
 
 fn global_type(g: &wasmparser::GlobalType, offset: usize) -> Result<GlobalType, CompileError> {
     if g.shared {
         return Err(unsupported(offset, "shared global"));
     }
-    Ok(GlobalType {
-        ty: val_type(g.content_type, offset)?,
-        mutable: g.mutable,
-    })
+    Ok(GlobalType { ty: val_type(g.content_type, offset)?, mutable: g.mutable })
 }
 
 /// Converts a Wasm 2.0 constant expression: one instruction, then `end`.
@@ -149,20 +128,12 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileErro
         Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
         Operator::RefNull { hty } => ConstExpr::RefNull(heap_type(hty, offset)?),
         Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
-        other => {
-            return Err(unsupported(
-                offset,
-                format!("constant expression {other:?}"),
-            ))
-        }
+        other => return Err(unsupported(offset, format!("constant expression {other:?}"))),
     };
     let end_offset = ops.original_position();
     match ops.read()? {
         Operator::End if ops.eof() => Ok(value),
-        _ => Err(unsupported(
-            end_offset,
-            "constant expression of more than one instruction",
-        )),
+        _ => Err(unsupported(end_offset, "constant expression of more than one instruction")),
     }
 }
 
@@ -248,16 +219,8 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                         let CompositeInnerType::Func(f) = &sub.composite_type.inner else {
                             return Err(unsupported(offset, "non-function type"));
                         };
-                        let params = f
-                            .params()
-                            .iter()
-                            .map(|t| val_type(*t, offset))
-                            .collect::<Result<_, _>>()?;
-                        let results = f
-                            .results()
-                            .iter()
-                            .map(|t| val_type(*t, offset))
-                            .collect::<Result<_, _>>()?;
+                        let params = f.params().iter().map(|t| val_type(*t, offset)).collect::<Result<_, _>>()?;
+                        let results = f.results().iter().map(|t| val_type(*t, offset)).collect::<Result<_, _>>()?;
                         meta.types.push(FuncType { params, results });
                     }
                 }
@@ -288,23 +251,14 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                         }
                         TypeRef::Tag(_) => return Err(unsupported(offset, "tag import")),
                     };
-                    meta.imports.push(Import {
-                        module: import.module.to_string(),
-                        name: import.name.to_string(),
-                        ty,
-                    });
+                    meta.imports.push(Import { module: import.module.to_string(), name: import.name.to_string(), ty });
                 }
             }
             Payload::FunctionSection(reader) => {
                 for t in reader {
                     let t = t?;
                     func_types.push(t);
-                    meta.funcs.push(FuncDef {
-                        type_index: t,
-                        code_offset: 0,
-                        code_len: 0,
-                        wasm_offset: 0,
-                    });
+                    meta.funcs.push(FuncDef { type_index: t, code_offset: 0, code_len: 0, wasm_offset: 0 });
                 }
             }
             Payload::TableSection(reader) => {
@@ -333,10 +287,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                     let g = g?;
                     let ty = global_type(&g.ty, offset)?;
                     globals.push(ty);
-                    meta.globals.push(GlobalDef {
-                        ty,
-                        init: const_expr(&g.init_expr)?,
-                    });
+                    meta.globals.push(GlobalDef { ty, init: const_expr(&g.init_expr)? });
                 }
             }
             Payload::ExportSection(reader) => {
@@ -358,21 +309,14 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                     let mode = match &elem.kind {
                         ElementKind::Passive => ElemMode::Passive,
                         ElementKind::Declared => ElemMode::Declared,
-                        ElementKind::Active {
-                            table_index,
-                            offset_expr,
-                        } => ElemMode::Active {
-                            table: table_index.unwrap_or(0),
-                            offset: const_expr(offset_expr)?,
-                        },
+                        ElementKind::Active { table_index, offset_expr } => {
+                            ElemMode::Active { table: table_index.unwrap_or(0), offset: const_expr(offset_expr)? }
+                        }
                     };
                     let (ty, items) = match elem.items {
                         ElementItems::Functions(funcs) => (
                             ValType::FuncRef,
-                            funcs
-                                .into_iter()
-                                .map(|f| f.map(ConstExpr::RefFunc))
-                                .collect::<Result<Vec<_>, _>>()?,
+                            funcs.into_iter().map(|f| f.map(ConstExpr::RefFunc)).collect::<Result<Vec<_>, _>>()?,
                         ),
                         ElementItems::Expressions(ty, exprs) => {
                             let mut items = Vec::new();
@@ -391,23 +335,15 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                     let offset = d.range.start;
                     let mode = match &d.kind {
                         wasmparser::DataKind::Passive => DataMode::Passive,
-                        wasmparser::DataKind::Active {
-                            memory_index,
-                            offset_expr,
-                        } => DataMode::Active {
-                            memory: *memory_index,
-                            offset: const_expr(offset_expr)?,
-                        },
+                        wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr)? }
+                        }
                     };
                     let data_offset = len_u32(data.len(), offset, "data")?;
                     let len = len_u32(d.data.len(), offset, "data segment")?;
                     data.extend_from_slice(d.data);
                     len_u32(data.len(), offset, "data")?;
-                    meta.data.push(DataSegment {
-                        mode,
-                        data_offset,
-                        len,
-                    });
+                    meta.data.push(DataSegment { mode, data_offset, len });
                 }
             }
             Payload::CustomSection(reader) => {
@@ -426,11 +362,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                 if let Some(def) = meta.funcs.get_mut(bodies.len()) {
                     def.wasm_offset = wasm_offset;
                 }
-                bodies.push(Body {
-                    func_index,
-                    body,
-                    validator,
-                });
+                bodies.push(Body { func_index, body, validator });
             }
             _ => {}
         }

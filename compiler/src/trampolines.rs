@@ -58,10 +58,7 @@ fn slot_offset(i: usize) -> Result<i32, CompileError> {
     i32::try_from(i)
         .ok()
         .and_then(|i| i.checked_mul(VAL_RAW_SIZE as i32))
-        .ok_or_else(|| CompileError::Codegen {
-            func: TRAMPOLINE_FUNC,
-            message: "too many values".into(),
-        })
+        .ok_or_else(|| CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "too many values".into() })
 }
 
 fn build_entry(
@@ -79,17 +76,11 @@ fn build_entry(
     b.switch_to_block(block);
     b.seal_block(block);
     let &[code, callee_vmctx, caller_vmctx, values] = b.block_params(block) else {
-        return Err(CompileError::Codegen {
-            func: TRAMPOLINE_FUNC,
-            message: "entry trampoline parameters".into(),
-        });
+        return Err(CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "entry trampoline parameters".into() });
     };
     let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, t) in ty.params.iter().enumerate() {
-        args.push(
-            b.ins()
-                .load(clif_type(*t), values_flags(), values, slot_offset(i)?),
-        );
+        args.push(b.ins().load(clif_type(*t), values_flags(), values, slot_offset(i)?));
     }
     let wasm_sig = b.import_signature(wasm_signature(ty));
     let call = b.ins().call_indirect(wasm_sig, code, &args);
@@ -109,23 +100,20 @@ fn build_host(
 ) -> Result<(), CompileError> {
     func.signature = wasm_signature(ty);
     let vmctx = func.create_global_value(ir::GlobalValueData::VMContext);
-    func.stack_limit = Some(func.create_global_value(ir::GlobalValueData::Load {
-        base: vmctx,
-        offset: offset32(VMCTX_STACK_LIMIT).map_err(|_| CompileError::Codegen {
-            func: TRAMPOLINE_FUNC,
-            message: "offset".into(),
-        })?,
-        global_type: types::I64,
-        flags: ir::MemFlags::trusted(),
-    }));
+    func.stack_limit = Some(
+        func.create_global_value(ir::GlobalValueData::Load {
+            base: vmctx,
+            offset: offset32(VMCTX_STACK_LIMIT)
+                .map_err(|_| CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "offset".into() })?,
+            global_type: types::I64,
+            flags: ir::MemFlags::trusted(),
+        }),
+    );
     let slots = ty.params.len().max(ty.results.len()).max(1);
     let size = u32::try_from(slots)
         .ok()
         .and_then(|n| n.checked_mul(VAL_RAW_SIZE))
-        .ok_or_else(|| CompileError::Codegen {
-            func: TRAMPOLINE_FUNC,
-            message: "too many values".into(),
-        })?;
+        .ok_or_else(|| CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "too many values".into() })?;
 
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(func, &mut fctx);
@@ -140,21 +128,14 @@ fn build_host(
         b.ins().stack_store(*v, slot, slot_offset(i)?);
     }
     let values = b.ins().stack_addr(types::I64, slot, 0);
-    let len = b
-        .ins()
-        .iconst(types::I64, i64::try_from(slots).unwrap_or(i64::MAX));
-    let host_func_offset = offset32(HOST_CTX_FUNC).map_err(|_| CompileError::Codegen {
-        func: TRAMPOLINE_FUNC,
-        message: "offset".into(),
-    })?;
-    let host_func = b
-        .ins()
-        .load(types::I64, readonly(), host_ctx, host_func_offset);
+    let len = b.ins().iconst(types::I64, i64::try_from(slots).unwrap_or(i64::MAX));
+    let host_func_offset = offset32(HOST_CTX_FUNC)
+        .map_err(|_| CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "offset".into() })?;
+    let host_func = b.ins().load(types::I64, readonly(), host_ctx, host_func_offset);
     let mut host_sig = ir::Signature::new(call_conv);
     host_sig.params.extend([AbiParam::new(types::I64); 4]);
     let host_sig = b.import_signature(host_sig);
-    b.ins()
-        .call_indirect(host_sig, host_func, &[host_ctx, caller_vmctx, values, len]);
+    b.ins().call_indirect(host_sig, host_func, &[host_ctx, caller_vmctx, values, len]);
     let mut results = Vec::with_capacity(ty.results.len());
     for (i, t) in ty.results.iter().enumerate() {
         results.push(b.ins().stack_load(clif_type(*t), slot, slot_offset(i)?));
@@ -173,10 +154,7 @@ fn compile_one(target: &Target, ty: &FuncType, kind: Kind) -> Result<CompiledCod
     }
     let code = compile_clif(&*target.isa, &mut ctx, TRAMPOLINE_FUNC, 0)?;
     if !code.relocs.is_empty() {
-        return Err(CompileError::Codegen {
-            func: TRAMPOLINE_FUNC,
-            message: "trampoline needs relocations".into(),
-        });
+        return Err(CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "trampoline needs relocations".into() });
     }
     Ok(code)
 }
@@ -221,9 +199,7 @@ pub(crate) fn compile(module: &ModuleInfo, target: &Target) -> Result<Trampoline
 
     let code = jobs
         .par_iter()
-        .map(|&(kind, t)| {
-            crate::codegen::catch_panic(TRAMPOLINE_FUNC, || compile_one(target, &types[t], kind))
-        })
+        .map(|&(kind, t)| crate::codegen::catch_panic(TRAMPOLINE_FUNC, || compile_one(target, &types[t], kind)))
         .collect::<Vec<_>>()
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
@@ -234,10 +210,5 @@ pub(crate) fn compile(module: &ModuleInfo, target: &Target) -> Result<Trampoline
             Kind::Host => format!("wasmc_host_trampoline_{t}"),
         })
         .collect();
-    Ok(Trampolines {
-        code,
-        entry,
-        host,
-        names,
-    })
+    Ok(Trampolines { code, entry, host, names })
 }

@@ -83,7 +83,11 @@ fn invalid_input_is_one_line_with_an_offset() {
 fn traps_and_bad_artifacts_exit_1_with_a_message() {
     let dir = scratch("traps");
     let wat = dir.join("trap.wat");
-    std::fs::write(&wat, r#"(module (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0))))"#).unwrap();
+    std::fs::write(
+        &wat,
+        r#"(module (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0))))"#,
+    )
+    .unwrap();
     let out = wasmc(&["run", "--invoke", "div", wat.to_str().unwrap(), "0"]);
     assert_clean_failure(&out);
     assert!(text(&out.stderr).contains("integer divide by zero"), "{}", text(&out.stderr));

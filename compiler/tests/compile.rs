@@ -4,8 +4,7 @@
 use object::{Object, ObjectSection};
 use wasmc::{compile, BoundsChecks, CompileError, CompileOptions, OptLevel};
 use wasmc_abi::artifact::{
-    check_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_TEXT,
-    TEXT_ALIGN,
+    check_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_TEXT, TEXT_ALIGN,
 };
 use wasmc_abi::meta::{ExternKind, ImportType, ModuleMeta, ValType};
 use wasmc_abi::TrapKind;
@@ -38,58 +37,29 @@ fn inspect(bytes: &[u8], target: &str) -> Artifact {
     assert_eq!(file.architecture(), expected);
     assert!(file.is_little_endian());
     for section in file.sections() {
-        assert_eq!(
-            section.relocations().count(),
-            0,
-            "section {:?} has relocations",
-            section.name()
-        );
+        assert_eq!(section.relocations().count(), 0, "section {:?} has relocations", section.name());
     }
 
     let text = file.section_by_name(SECTION_TEXT).expect(".text");
     let (text_offset, text_len) = text.file_range().expect(".text is in the file");
-    assert_eq!(
-        text_offset % TEXT_ALIGN,
-        0,
-        ".text file offset is not TEXT_ALIGN-aligned"
-    );
-    assert!(
-        text_len > 0 && text_len % TEXT_ALIGN == 0,
-        ".text is not padded to TEXT_ALIGN"
-    );
+    assert_eq!(text_offset % TEXT_ALIGN, 0, ".text file offset is not TEXT_ALIGN-aligned");
+    assert!(text_len > 0 && text_len % TEXT_ALIGN == 0, ".text is not padded to TEXT_ALIGN");
 
-    let sum = file
-        .section_by_name(SECTION_CHECKSUM)
-        .expect("checksum section");
+    let sum = file.section_by_name(SECTION_CHECKSUM).expect("checksum section");
     let (sum_offset, sum_len) = sum.file_range().unwrap();
     assert_eq!(sum_len as usize, CHECKSUM_LEN);
     let mut zeroed = bytes.to_vec();
     let range = sum_offset as usize..(sum_offset + sum_len) as usize;
     let stored = zeroed[range.clone()].to_vec();
     zeroed[range].fill(0);
-    assert_eq!(
-        &stored[..4],
-        &crc32fast_hash(&zeroed).to_le_bytes(),
-        "checksum"
-    );
+    assert_eq!(&stored[..4], &crc32fast_hash(&zeroed).to_le_bytes(), "checksum");
     assert_eq!(&stored[4..], &[0; 4]);
 
-    let meta_bytes = file
-        .section_by_name(SECTION_META)
-        .expect("meta")
-        .data()
-        .unwrap();
-    let meta =
-        ModuleMeta::decode(check_header(meta_bytes).expect("header")).expect("metadata decodes");
-    let data = file
-        .section_by_name(SECTION_DATA)
-        .expect("data")
-        .data()
-        .unwrap()
-        .to_vec();
+    let meta_bytes = file.section_by_name(SECTION_META).expect("meta").data().unwrap();
+    let meta = ModuleMeta::decode(check_header(meta_bytes).expect("header")).expect("metadata decodes");
+    let data = file.section_by_name(SECTION_DATA).expect("data").data().unwrap().to_vec();
     let text = text.data().unwrap().to_vec();
-    meta.validate(text.len() as u64, data.len() as u64)
-        .expect("metadata validates");
+    meta.validate(text.len() as u64, data.len() as u64).expect("metadata validates");
     Artifact { meta, text, data }
 }
 
@@ -99,11 +69,7 @@ fn crc32fast_hash(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -115,31 +81,18 @@ fn for_all(wat: &str, check: impl Fn(&Artifact, &str, BoundsChecks)) {
     let wasm = wat::parse_str(wat).unwrap();
     for target in TARGETS {
         for mode in MODES {
-            let bytes = compile(&wasm, &options(target, mode))
-                .unwrap_or_else(|e| panic!("{target} {mode:?}: {e}"));
+            let bytes = compile(&wasm, &options(target, mode)).unwrap_or_else(|e| panic!("{target} {mode:?}: {e}"));
             let a = inspect(&bytes, target);
             assert_eq!(a.meta.bounds_checks, mode);
             assert_eq!(a.meta.preset, target);
             assert_eq!(a.meta.opt_level, "speed");
             assert_eq!(a.meta.trampolines.len(), a.meta.types.len());
-            let mut ranges: Vec<_> = a
-                .meta
-                .funcs
-                .iter()
-                .map(|f| (f.code_offset, f.code_offset + f.code_len))
-                .collect();
+            let mut ranges: Vec<_> = a.meta.funcs.iter().map(|f| (f.code_offset, f.code_offset + f.code_len)).collect();
             ranges.sort();
-            assert!(
-                ranges.windows(2).all(|w| w[0].1 <= w[1].0),
-                "function code overlaps"
-            );
+            assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "function code overlaps");
             assert!(ranges.iter().all(|r| r.0 % 16 == 0 && r.1 > r.0));
             for t in &a.meta.traps {
-                assert!(
-                    (t.wasm_offset as usize) < wasm.len(),
-                    "trap wasm offset {} outside the module",
-                    t.wasm_offset
-                );
+                assert!((t.wasm_offset as usize) < wasm.len(), "trap wasm offset {} outside the module", t.wasm_offset);
             }
             check(&a, target, mode);
         }
@@ -147,10 +100,7 @@ fn for_all(wat: &str, check: impl Fn(&Artifact, &str, BoundsChecks)) {
 }
 
 fn export<'a>(meta: &'a ModuleMeta, name: &str) -> &'a wasmc_abi::meta::Export {
-    meta.exports
-        .iter()
-        .find(|e| e.name == name)
-        .unwrap_or_else(|| panic!("no export {name}"))
+    meta.exports.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("no export {name}"))
 }
 
 #[test]
@@ -171,12 +121,7 @@ fn memory_and_data() {
         assert_eq!(&a.data[..12], b"hellopassive");
         assert_eq!(export(&a.meta, "mem").kind, ExternKind::Memory);
         assert_eq!(export(&a.meta, "load").index, 0);
-        let heap_traps = a
-            .meta
-            .traps
-            .iter()
-            .filter(|t| t.kind == TrapKind::MemoryOutOfBounds)
-            .count();
+        let heap_traps = a.meta.traps.iter().filter(|t| t.kind == TrapKind::MemoryOutOfBounds).count();
         // Loads and stores are recorded as possibly faulting in both modes
         // (explicit mode with Spectre mitigation turns an out-of-bounds
         // address into null, which then faults).
@@ -208,21 +153,10 @@ fn tables_call_indirect_and_elements() {
         assert_eq!(a.meta.tables[0].element, ValType::FuncRef);
         assert_eq!(a.meta.elements.len(), 3);
         let kinds: Vec<_> = a.meta.traps.iter().map(|t| t.kind).collect();
-        for k in [
-            TrapKind::TableOutOfBounds,
-            TrapKind::IndirectCallToNull,
-            TrapKind::BadSignature,
-        ] {
+        for k in [TrapKind::TableOutOfBounds, TrapKind::IndirectCallToNull, TrapKind::BadSignature] {
             assert!(kinds.contains(&k), "no {k:?} trap site");
         }
-        assert_eq!(
-            a.meta
-                .func_names
-                .iter()
-                .find(|(i, _)| *i == 0)
-                .map(|(_, n)| n.as_str()),
-            Some("double")
-        );
+        assert_eq!(a.meta.func_names.iter().find(|(i, _)| *i == 0).map(|(_, n)| n.as_str()), Some("double"));
     });
 }
 
@@ -243,14 +177,9 @@ fn imports_get_host_trampolines() {
         (call $f (local.get 0) (i64.const 2))))"#;
     for_all(wat, |a, _, _| {
         assert_eq!(a.meta.imports.len(), 5);
-        let ImportType::Func(t) = a.meta.imports[0].ty else {
-            panic!()
-        };
+        let ImportType::Func(t) = a.meta.imports[0].ty else { panic!() };
         assert!(a.meta.trampolines[t as usize].host.is_some());
-        assert!(
-            a.meta.trampolines[0].host.is_none(),
-            "unused type gets no host trampoline"
-        );
+        assert!(a.meta.trampolines[0].host.is_none(), "unused type gets no host trampoline");
         assert_eq!(a.meta.funcs.len(), 1);
         assert_eq!(export(&a.meta, "call").index, 2);
     });
@@ -275,22 +204,10 @@ fn globals_of_every_type() {
         (global.get $a) (global.get $b) (global.get $c) (global.get $d)))"#;
     for_all(wat, |a, _, _| {
         assert_eq!(a.meta.globals.len(), 7);
-        assert_eq!(
-            a.meta.globals[0].init,
-            wasmc_abi::meta::ConstExpr::GlobalGet(0)
-        );
-        assert_eq!(
-            a.meta.globals[4].init,
-            wasmc_abi::meta::ConstExpr::V128(0x4_0000_0003_0000_0002_0000_0001)
-        );
-        assert_eq!(
-            a.meta.globals[5].init,
-            wasmc_abi::meta::ConstExpr::RefFunc(0)
-        );
-        assert_eq!(
-            a.meta.types[0].results,
-            vec![ValType::I32, ValType::I64, ValType::F32, ValType::F64]
-        );
+        assert_eq!(a.meta.globals[0].init, wasmc_abi::meta::ConstExpr::GlobalGet(0));
+        assert_eq!(a.meta.globals[4].init, wasmc_abi::meta::ConstExpr::V128(0x4_0000_0003_0000_0002_0000_0001));
+        assert_eq!(a.meta.globals[5].init, wasmc_abi::meta::ConstExpr::RefFunc(0));
+        assert_eq!(a.meta.types[0].results, vec![ValType::I32, ValType::I64, ValType::F32, ValType::F64]);
     });
 }
 
@@ -316,26 +233,13 @@ fn simd_multi_value_bulk_memory_and_reference_types() {
       (func (export "select") (param funcref funcref i32) (result funcref)
         (select (result funcref) (local.get 0) (local.get 1) (local.get 2))))"#;
     for_all(wat, |a, target, _| {
-        assert_eq!(
-            a.meta
-                .types
-                .iter()
-                .filter(|t| t.params.contains(&ValType::V128))
-                .count(),
-            1
-        );
+        assert_eq!(a.meta.types.iter().filter(|t| t.params.contains(&ValType::V128)).count(), 1);
         if target == "x86_64" {
             for f in ["sse3", "ssse3", "sse4.1"] {
-                assert!(
-                    a.meta.cpu_features.iter().any(|c| c == f),
-                    "x86_64 artifacts require {f}"
-                );
+                assert!(a.meta.cpu_features.iter().any(|c| c == f), "x86_64 artifacts require {f}");
             }
         } else {
-            assert_eq!(
-                a.meta.cpu_features,
-                vec!["lse".to_string(), "paca".to_string()]
-            );
+            assert_eq!(a.meta.cpu_features, vec!["lse".to_string(), "paca".to_string()]);
         }
     });
 }
@@ -349,32 +253,14 @@ fn trap_sites_carry_the_wasm_offset_of_their_operator() {
     for target in TARGETS {
         for mode in MODES {
             let a = inspect(&compile(&wasm, &options(target, mode)).unwrap(), target);
-            let unreachable = a
-                .meta
-                .traps
-                .iter()
-                .find(|t| t.kind == TrapKind::UnreachableCodeReached)
-                .expect("unreachable trap");
-            assert_eq!(
-                wasm[unreachable.wasm_offset as usize], 0x00,
-                "offset of `unreachable`"
-            );
+            let unreachable =
+                a.meta.traps.iter().find(|t| t.kind == TrapKind::UnreachableCodeReached).expect("unreachable trap");
+            assert_eq!(wasm[unreachable.wasm_offset as usize], 0x00, "offset of `unreachable`");
             let f = a.meta.funcs[0];
-            assert!(
-                unreachable.code_offset >= f.code_offset
-                    && unreachable.code_offset < f.code_offset + f.code_len
-            );
+            assert!(unreachable.code_offset >= f.code_offset && unreachable.code_offset < f.code_offset + f.code_len);
             assert!(unreachable.wasm_offset > f.wasm_offset);
-            let div = a
-                .meta
-                .traps
-                .iter()
-                .find(|t| t.kind == TrapKind::IntegerDivisionByZero)
-                .expect("division trap");
-            assert_eq!(
-                wasm[div.wasm_offset as usize], 0x6e,
-                "offset of `i32.div_u`"
-            );
+            let div = a.meta.traps.iter().find(|t| t.kind == TrapKind::IntegerDivisionByZero).expect("division trap");
+            assert_eq!(wasm[div.wasm_offset as usize], 0x6e, "offset of `i32.div_u`");
         }
     }
 }
@@ -383,11 +269,7 @@ fn trap_sites_carry_the_wasm_offset_of_their_operator() {
 fn recursion_has_a_stack_check() {
     let wat = r#"(module (func $r (export "r") (param i32) (result i32) (call $r (local.get 0))))"#;
     for_all(wat, |a, _, _| {
-        assert!(a
-            .meta
-            .traps
-            .iter()
-            .any(|t| t.kind == TrapKind::StackOverflow));
+        assert!(a.meta.traps.iter().any(|t| t.kind == TrapKind::StackOverflow));
         assert!(!a.text.is_empty());
     });
 }
@@ -412,10 +294,7 @@ fn output_is_deterministic() {
             let o = options(target, mode);
             let first = compile(&wasm, &o).unwrap();
             for _ in 0..3 {
-                assert!(
-                    first == compile(&wasm, &o).unwrap(),
-                    "{target} {mode:?}: output differs between runs"
-                );
+                assert!(first == compile(&wasm, &o).unwrap(), "{target} {mode:?}: output differs between runs");
             }
             let a = inspect(&first, target);
             assert_eq!(a.meta.funcs.len(), 65);
@@ -435,19 +314,13 @@ fn opt_levels_and_names_round_trip() {
     }
     assert_eq!(OptLevel::from_name("fast"), None);
     let d = CompileOptions::default();
-    assert_eq!(
-        (d.opt_level, d.bounds_checks),
-        (OptLevel::Speed, BoundsChecks::Guard)
-    );
+    assert_eq!((d.opt_level, d.bounds_checks), (OptLevel::Speed, BoundsChecks::Guard));
 }
 
 fn assert_invalid(wasm: &[u8], what: &str) -> usize {
     match compile(wasm, &CompileOptions::default()) {
         Err(CompileError::Invalid { offset, .. }) => offset,
-        Ok(bytes) => panic!(
-            "{what}: expected CompileError::Invalid, got a {}-byte artifact",
-            bytes.len()
-        ),
+        Ok(bytes) => panic!("{what}: expected CompileError::Invalid, got a {}-byte artifact", bytes.len()),
         Err(e) => panic!("{what}: expected CompileError::Invalid, got {e}"),
     }
 }
@@ -481,10 +354,7 @@ fn invalid_and_malformed_input_is_an_error_not_a_panic() {
     for len in 0..wasm.len() {
         match compile(&wasm[..len], &CompileOptions::default()) {
             Err(CompileError::Invalid { offset, .. }) => {
-                assert!(
-                    offset <= len,
-                    "offset {offset} past the end of a {len}-byte prefix"
-                )
+                assert!(offset <= len, "offset {offset} past the end of a {len}-byte prefix")
             }
             Ok(_) => valid_prefixes += 1,
             Err(e) => panic!("truncated module: {e}"),
@@ -528,10 +398,7 @@ fn unknown_targets_are_target_errors() {
 fn an_empty_module_still_has_a_text_page() {
     let wasm = wat::parse_str("(module)").unwrap();
     for target in TARGETS {
-        let a = inspect(
-            &compile(&wasm, &options(target, BoundsChecks::Guard)).unwrap(),
-            target,
-        );
+        let a = inspect(&compile(&wasm, &options(target, BoundsChecks::Guard)).unwrap(), target);
         assert!(a.meta.funcs.is_empty() && a.meta.types.is_empty());
         assert_eq!(a.text.len() as u64, TEXT_ALIGN);
     }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use wasmc_loader::{cli, Linker, Module, Store};
+use wasmc_loader::{cli, Linker, Store};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
@@ -44,7 +44,7 @@ fn corpus_programs_give_expected_results() {
         for case in &cases {
             let wasm = wat::parse_file(corpus_dir().join(&case.file)).expect("corpus program parses");
             let artifact = wasmc::compile(&wasm, &common::options(mode)).expect("corpus program compiles");
-            let module = Module::from_bytes(&artifact).expect("artifact loads");
+            let module = common::load(&artifact).expect("artifact loads");
             let mut store = Store::default();
             let values = cli::run_module(&mut store, &module, &Linker::new(), Some(&case.export), &case.args)
                 .unwrap_or_else(|e| panic!("{} {} ({mode:?}): {e}", case.file, case.export));

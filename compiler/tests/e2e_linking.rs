@@ -16,18 +16,16 @@ const IMPORTS: &str = r#"(module
 
 fn host_linker() -> Linker {
     let mut linker = Linker::new();
-    linker
-        .func_wrap("env", "add", |a: i32, b: i32| a.wrapping_add(b))
-        .func_new(
-            "env",
-            "scale",
-            FuncType { params: vec![ValType::F64], results: vec![ValType::F64] },
-            |_caller, args, results| {
-                let Val::F64(bits) = args[0] else { unreachable!("checked signature") };
-                results[0] = Val::F64((f64::from_bits(bits) / 2.0).to_bits());
-                Ok(())
-            },
-        );
+    linker.func_wrap("env", "add", |a: i32, b: i32| a.wrapping_add(b)).func_new(
+        "env",
+        "scale",
+        FuncType { params: vec![ValType::F64], results: vec![ValType::F64] },
+        |_caller, args, results| {
+            let Val::F64(bits) = args[0] else { unreachable!("checked signature") };
+            results[0] = Val::F64((f64::from_bits(bits) / 2.0).to_bits());
+            Ok(())
+        },
+    );
     linker
 }
 

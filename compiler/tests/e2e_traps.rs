@@ -139,7 +139,11 @@ fn stack_limit_is_configurable() {
 fn host_function_errors_become_traps() {
     let mut linker = Linker::new();
     linker.func_wrap("env", "check", |x: i32| -> Result<i32, HostError> {
-        if x < 0 { Err(HostError::new("negative input")) } else { Ok(x * 2) }
+        if x < 0 {
+            Err(HostError::new("negative input"))
+        } else {
+            Ok(x * 2)
+        }
     });
     let wat = r#"(module (import "env" "check" (func $check (param i32) (result i32)))
       (func (export "run") (param i32) (result i32) (i32.add (call $check (local.get 0)) (i32.const 1))))"#;

@@ -5,7 +5,8 @@
 //! use wasmc_loader::{Caller, Linker, Module, Store, Instance};
 //!
 //! # fn main() -> Result<(), wasmc_loader::Error> {
-//! let module = Module::from_file("plugin.cwasm")?;
+//! // SAFETY: our own build pipeline compiled this artifact with wasmc.
+//! let module = unsafe { Module::from_file("plugin.cwasm") }?;
 //! let mut linker = Linker::new();
 //! linker.func_wrap("env", "log", |caller: Caller<'_>, ptr: i32, len: i32| {
 //!     let mut buf = vec![0; len as usize];

@@ -59,7 +59,14 @@ impl Module {
     ///
     /// The file must not be modified while the module is loaded: its pages
     /// are mapped, not copied.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Module, LoadError> {
+    ///
+    /// # Safety
+    /// An artifact is native code that will run in this process. The checks
+    /// (format, checksum, architecture, CPU features) catch damage and
+    /// mismatches, not forgery: a file crafted to look like an artifact can
+    /// do anything the process can. Load only artifacts whose origin you
+    /// trust, such as those your own build pipeline compiled with wasmc.
+    pub unsafe fn from_file(path: impl AsRef<Path>) -> Result<Module, LoadError> {
         Module::load_file(path.as_ref(), Checksum::Verify)
     }
 
@@ -67,14 +74,20 @@ impl Module {
     /// skipped), saving one pass over the file.
     ///
     /// # Safety
-    /// The caller vouches for the file's origin and integrity: a damaged
-    /// file whose metadata still decodes may make the loaded code misbehave.
+    /// As for [`Module::from_file`]; in addition the caller vouches for the
+    /// file's integrity: a damaged file whose metadata still decodes may make
+    /// the loaded code misbehave.
     pub unsafe fn from_file_trusted(path: impl AsRef<Path>) -> Result<Module, LoadError> {
         Module::load_file(path.as_ref(), Checksum::Skip)
     }
 
-    /// Loads an artifact from bytes in memory (they are copied).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Module, LoadError> {
+    /// Loads an artifact from bytes in memory (they are copied), running
+    /// every check including the checksum.
+    ///
+    /// # Safety
+    /// As for [`Module::from_file`]: the bytes must come from a source you
+    /// trust to have produced them with wasmc.
+    pub unsafe fn from_bytes(bytes: &[u8]) -> Result<Module, LoadError> {
         let parsed = artifact::parse(bytes, Checksum::Verify)?;
         let image = Mmap::anonymous(bytes.len()).map_err(LoadError::Map)?;
         // SAFETY: the mapping is fresh, read-write and `bytes.len()` long, and

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{empty_meta, tiny_module, Parts};
+use common::{empty_meta, load, load_file, tiny_module, Parts};
 use wasmc_abi::artifact::HeaderError;
 use wasmc_loader::{Instance, Linker, LoadError, Module, Store};
 
@@ -15,7 +15,7 @@ fn tiny() -> Parts {
 #[test]
 fn a_valid_artifact_loads_from_bytes_and_file() {
     let bytes = tiny().build();
-    let module = Module::from_bytes(&bytes).expect("load from bytes");
+    let module = load(&bytes).expect("load from bytes");
     assert_eq!(module.exports().len(), 2);
     assert_eq!(module.data_size(), 5);
     assert_eq!(module.text_size(), 65536);
@@ -24,7 +24,7 @@ fn a_valid_artifact_loads_from_bytes_and_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("tiny.cwasm");
     std::fs::write(&path, &bytes).unwrap();
-    let module = Module::from_file(&path).expect("load from file");
+    let module = load_file(&path).expect("load from file");
     // SAFETY: the file was just written by this test.
     let trusted = unsafe { Module::from_file_trusted(&path) }.expect("trusted load");
     assert_eq!(trusted.meta(), module.meta());
@@ -41,12 +41,12 @@ fn a_valid_artifact_loads_from_bytes_and_file() {
 fn wrong_magic_and_version_are_header_errors() {
     let mut parts = tiny();
     parts.header[0] = b'X';
-    let err = Module::from_bytes(&parts.build()).unwrap_err();
+    let err = load(&parts.build()).unwrap_err();
     assert!(matches!(err, LoadError::Header(HeaderError::BadMagic)), "{err}");
 
     let mut parts = tiny();
     parts.header[8] = parts.header[8].wrapping_add(1);
-    let err = Module::from_bytes(&parts.build()).unwrap_err();
+    let err = load(&parts.build()).unwrap_err();
     assert!(matches!(err, LoadError::Header(HeaderError::Version { .. })), "{err}");
     assert!(err.to_string().contains("format version"), "{err}");
 }
@@ -58,7 +58,7 @@ fn every_truncation_is_refused_without_panicking() {
     lengths.extend((256..bytes.len()).step_by(61));
     lengths.extend(bytes.len() - 64..bytes.len());
     for len in lengths {
-        let result = Module::from_bytes(&bytes[..len]);
+        let result = load(&bytes[..len]);
         assert!(result.is_err(), "a prefix of {len} of {} bytes loaded", bytes.len());
     }
 }
@@ -71,13 +71,13 @@ fn flipped_bytes_are_refused() {
     for i in (64..bytes.len()).step_by(37) {
         let mut damaged = bytes.clone();
         damaged[i] ^= 0x5a;
-        assert!(Module::from_bytes(&damaged).is_err(), "flip at {i} loaded");
+        assert!(load(&damaged).is_err(), "flip at {i} loaded");
     }
     // A flip inside the code is exactly a checksum error.
     let text_at = 65536;
     let mut damaged = bytes.clone();
     damaged[text_at] ^= 1;
-    let err = Module::from_bytes(&damaged).unwrap_err();
+    let err = load(&damaged).unwrap_err();
     assert!(matches!(err, LoadError::Checksum { .. }), "{err}");
 }
 
@@ -90,7 +90,7 @@ fn trusted_loading_skips_only_the_checksum() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("damaged.cwasm");
     std::fs::write(&path, &damaged).unwrap();
-    assert!(matches!(Module::from_file(&path), Err(LoadError::Checksum { .. })));
+    assert!(matches!(load_file(&path), Err(LoadError::Checksum { .. })));
     // SAFETY: the test knows what it changed.
     assert!(unsafe { Module::from_file_trusted(&path) }.is_ok());
     std::fs::remove_dir_all(&dir).ok();
@@ -104,7 +104,7 @@ fn foreign_architectures_are_refused() {
         wasmc_targets::Arch::Aarch64 => (object::Architecture::X86_64, "x86_64-unknown-linux-gnu".into()),
     };
     let foreign = parts.build();
-    let err = Module::from_bytes(&foreign).unwrap_err();
+    let err = load(&foreign).unwrap_err();
     assert!(matches!(err, LoadError::WrongArchitecture { .. }), "{err}");
     // Tools can still read what a foreign artifact is.
     let info = wasmc_loader::ArtifactInfo::parse(&foreign).unwrap();
@@ -116,11 +116,11 @@ fn foreign_architectures_are_refused() {
         wasmc_targets::Arch::X86_64 => object::Architecture::Aarch64,
         wasmc_targets::Arch::Aarch64 => object::Architecture::X86_64,
     };
-    assert!(matches!(Module::from_bytes(&parts.build()), Err(LoadError::Corrupt(_))));
+    assert!(matches!(load(&parts.build()), Err(LoadError::Corrupt(_))));
 
     let mut parts = tiny();
     parts.meta.triple = "riscv64gc-unknown-linux-gnu".into();
-    let err = Module::from_bytes(&parts.build()).unwrap_err();
+    let err = load(&parts.build()).unwrap_err();
     assert!(
         matches!(err, LoadError::WrongArchitecture { ref artifact, .. } if artifact.starts_with("riscv64")),
         "{err}"
@@ -131,7 +131,7 @@ fn foreign_architectures_are_refused() {
 fn missing_cpu_features_are_named() {
     let mut parts = tiny();
     parts.meta.cpu_features = vec!["made-up-feature".into()];
-    let err = Module::from_bytes(&parts.build()).unwrap_err();
+    let err = load(&parts.build()).unwrap_err();
     match &err {
         LoadError::MissingCpuFeatures { missing } => assert_eq!(missing, &["made-up-feature".to_string()]),
         other => panic!("unexpected error {other}"),
@@ -141,12 +141,12 @@ fn missing_cpu_features_are_named() {
 
 #[test]
 fn other_refusals() {
-    let err = Module::from_bytes(b"not an elf file").unwrap_err();
+    let err = load(b"not an elf file").unwrap_err();
     assert!(matches!(err, LoadError::NotElf(_)), "{err}");
 
     let mut parts = tiny();
     parts.with_checksum_section = false;
-    let err = Module::from_bytes(&parts.build()).unwrap_err();
+    let err = load(&parts.build()).unwrap_err();
     assert!(matches!(err, LoadError::MissingSection(".wasmc.sum")), "{err}");
 
     let mut parts = Parts::new(empty_meta(), vec![], vec![]);
@@ -155,10 +155,10 @@ fn other_refusals() {
         kind: wasmc_abi::meta::ExternKind::Func,
         index: 3,
     });
-    let err = Module::from_bytes(&parts.build()).unwrap_err();
+    let err = load(&parts.build()).unwrap_err();
     assert!(matches!(err, LoadError::Metadata(_)), "{err}");
 
-    let err = Module::from_file("/nonexistent/file.cwasm").unwrap_err();
+    let err = load_file("/nonexistent/file.cwasm").unwrap_err();
     assert!(matches!(err, LoadError::Io { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/file.cwasm"));
 }

@@ -91,7 +91,8 @@ fn module_with_start(start: Option<u32>) -> Module {
     let offsets = VMOffsets::new(meta.vm_counts());
     assert_eq!(offsets.imported_function(0), 0x50);
     assert_eq!(offsets.defined_memory(0), 0x60);
-    Module::from_bytes(&Parts::new(meta, TEXT.to_vec(), vec![]).build()).expect("load hand-made module")
+    // SAFETY: the test assembled this code itself (see above).
+    unsafe { Module::from_bytes(&Parts::new(meta, TEXT.to_vec(), vec![]).build()) }.expect("load hand-made module")
 }
 
 fn instantiate(store: &mut Store, calls: Arc<AtomicU32>, fail: bool) -> Instance {

@@ -38,7 +38,8 @@ fn udf_and_guard_faults_are_traps() {
     meta.memories.push(MemoryType { min_pages: 1, max_pages: None });
     meta.traps = vec![TrapSite { code_offset: 0, kind: TrapKind::UnreachableCodeReached, wasm_offset: 7 }];
     assert_eq!(VMOffsets::new(meta.vm_counts()).defined_memory(0), 0x50);
-    let module = Module::from_bytes(&Parts::new(meta, TEXT.to_vec(), vec![]).build()).unwrap();
+    // SAFETY: the test assembled this code itself (see above).
+    let module = unsafe { Module::from_bytes(&Parts::new(meta, TEXT.to_vec(), vec![]).build()) }.unwrap();
 
     let mut store = Store::default();
     let instance = Instance::new(&mut store, &module, &Linker::new()).unwrap();

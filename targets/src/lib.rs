@@ -71,10 +71,8 @@ pub struct Preset {
 /// server CPU since 2008 has them).
 const X86_64_BASE: &[&str] = &["sse3", "ssse3", "sse4.1"];
 const X86_64_V2: &[&str] = &["sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b"];
-const X86_64_V3: &[&str] = &[
-    "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "bmi1", "bmi2",
-    "fma", "lzcnt",
-];
+const X86_64_V3: &[&str] =
+    &["sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "bmi1", "bmi2", "fma", "lzcnt"];
 
 /// Every preset, baseline first for each architecture.
 pub const PRESETS: &[Preset] = &[
@@ -96,12 +94,7 @@ pub const PRESETS: &[Preset] = &[
         description: "x86-64-v3: AVX2, BMI1/2, FMA, LZCNT (Haswell, Zen and later)",
         features: X86_64_V3,
     },
-    Preset {
-        name: "aarch64",
-        arch: Arch::Aarch64,
-        description: "any ARMv8.0-A CPU",
-        features: &[],
-    },
+    Preset { name: "aarch64", arch: Arch::Aarch64, description: "any ARMv8.0-A CPU", features: &[] },
     Preset {
         name: "graviton2",
         arch: Arch::Aarch64,
@@ -165,10 +158,9 @@ impl fmt::Display for TargetError {
                     names.join(", ")
                 )
             }
-            TargetError::Unsupported(t) => write!(
-                f,
-                "unsupported target {t:?}: wasmc generates code for x86_64 and aarch64 Linux"
-            ),
+            TargetError::Unsupported(t) => {
+                write!(f, "unsupported target {t:?}: wasmc generates code for x86_64 and aarch64 Linux")
+            }
         }
     }
 }
@@ -233,11 +225,8 @@ pub fn host_arch() -> Arch {
 
 /// Every feature any preset names, for the host's architecture.
 fn known_features(arch: Arch) -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = PRESETS
-        .iter()
-        .filter(|p| p.arch == arch)
-        .flat_map(|p| p.features.iter().copied())
-        .collect();
+    let mut all: Vec<&'static str> =
+        PRESETS.iter().filter(|p| p.arch == arch).flat_map(|p| p.features.iter().copied()).collect();
     all.sort_unstable();
     all.dedup();
     all
@@ -286,12 +275,7 @@ pub fn host_features() -> Vec<&'static str> {
 
 /// Of `required`, the features the host lacks (empty: the host can run it).
 pub fn missing_features<S: AsRef<str>>(required: &[S]) -> Vec<String> {
-    required
-        .iter()
-        .map(|f| f.as_ref())
-        .filter(|f| !host_has(f))
-        .map(String::from)
-        .collect()
+    required.iter().map(|f| f.as_ref()).filter(|f| !host_has(f)).map(String::from).collect()
 }
 
 #[cfg(test)]

@@ -36,10 +36,8 @@ impl FuncEnv<'_> {
         let (params, result) = builtin.signature();
         let mut sig = ir::Signature::new(self.isa.default_call_conv());
         sig.params.push(AbiParam::new(types::I64));
-        sig.params
-            .extend(params.iter().map(|t| AbiParam::new(builtin_type(*t))));
-        sig.returns
-            .extend(result.map(|t| AbiParam::new(builtin_type(t))));
+        sig.params.extend(params.iter().map(|t| AbiParam::new(builtin_type(*t))));
+        sig.returns.extend(result.map(|t| AbiParam::new(builtin_type(t))));
         let sig = func.import_signature(sig);
         self.builtin_sigs[builtin.index()] = Some(sig);
         sig
@@ -54,15 +52,8 @@ impl FuncEnv<'_> {
     ) -> WasmResult<Option<ir::Value>> {
         let sig = self.builtin_sig(pos.func, builtin);
         let vmctx = self.vmctx_value(pos);
-        let array = pos
-            .ins()
-            .load(types::I64, readonly(), vmctx, offset32(VMCTX_BUILTINS)?);
-        let callee = pos.ins().load(
-            types::I64,
-            readonly(),
-            array,
-            offset32(builtin.offset(POINTER_SIZE))?,
-        );
+        let array = pos.ins().load(types::I64, readonly(), vmctx, offset32(VMCTX_BUILTINS)?);
+        let callee = pos.ins().load(types::I64, readonly(), array, offset32(builtin.offset(POINTER_SIZE))?);
         self.record_wasm_offset(pos, vmctx)?;
         let mut call_args = Vec::with_capacity(args.len() + 1);
         call_args.push(vmctx);

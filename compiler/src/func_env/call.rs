@@ -10,8 +10,8 @@ use cranelift_codegen::ir::{self, types, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_wasm::{WasmError, WasmResult};
 use wasmc_abi::vmctx::{
-    FUNC_IMPORT_VMCTX, FUNC_IMPORT_WASM_CALL, FUNC_REF_TYPE_ID, FUNC_REF_VMCTX, FUNC_REF_WASM_CALL,
-    VMCTX_STACK_LIMIT, VMCTX_TYPE_IDS,
+    FUNC_IMPORT_VMCTX, FUNC_IMPORT_WASM_CALL, FUNC_REF_TYPE_ID, FUNC_REF_VMCTX, FUNC_REF_WASM_CALL, VMCTX_STACK_LIMIT,
+    VMCTX_TYPE_IDS,
 };
 
 use super::{offset32, readonly, wasm_signature, FuncEnv};
@@ -22,23 +22,13 @@ pub(crate) const WASM_FUNC_NAMESPACE: u32 = 0;
 
 impl FuncEnv<'_> {
     /// The callee reference for a direct call of function `index`.
-    pub(super) fn direct_func(
-        &mut self,
-        func: &mut ir::Function,
-        index: u32,
-    ) -> WasmResult<ir::FuncRef> {
-        let ty = self
-            .module
-            .func_type(index)
-            .ok_or_else(|| WasmError::InvalidWebAssembly {
-                message: "function index out of range".into(),
-                offset: 0,
-            })?;
+    pub(super) fn direct_func(&mut self, func: &mut ir::Function, index: u32) -> WasmResult<ir::FuncRef> {
+        let ty = self.module.func_type(index).ok_or_else(|| WasmError::InvalidWebAssembly {
+            message: "function index out of range".into(),
+            offset: 0,
+        })?;
         let signature = func.import_signature(wasm_signature(ty));
-        let name = func.declare_imported_user_function(ir::UserExternalName {
-            namespace: WASM_FUNC_NAMESPACE,
-            index,
-        });
+        let name = func.declare_imported_user_function(ir::UserExternalName { namespace: WASM_FUNC_NAMESPACE, index });
         Ok(func.import_function(ir::ExtFuncData {
             name: ir::ExternalName::User(name),
             signature,
@@ -58,12 +48,8 @@ impl FuncEnv<'_> {
         callee_vmctx: ir::Value,
     ) -> WasmResult<()> {
         let offset = offset32(VMCTX_STACK_LIMIT)?;
-        let limit = builder
-            .ins()
-            .load(types::I64, ir::MemFlags::trusted(), vmctx, offset);
-        builder
-            .ins()
-            .store(ir::MemFlags::trusted(), limit, callee_vmctx, offset);
+        let limit = builder.ins().load(types::I64, ir::MemFlags::trusted(), vmctx, offset);
+        builder.ins().store(ir::MemFlags::trusted(), limit, callee_vmctx, offset);
         self.record_wasm_offset(&mut builder.cursor(), vmctx)
     }
 
@@ -89,18 +75,8 @@ impl FuncEnv<'_> {
             return Ok(builder.ins().call(callee, &call_args));
         }
         let import = self.module.offsets.imported_function(index);
-        let code = builder.ins().load(
-            types::I64,
-            readonly(),
-            vmctx,
-            offset32(import + FUNC_IMPORT_WASM_CALL)?,
-        );
-        let callee_vmctx = builder.ins().load(
-            types::I64,
-            readonly(),
-            vmctx,
-            offset32(import + FUNC_IMPORT_VMCTX)?,
-        );
+        let code = builder.ins().load(types::I64, readonly(), vmctx, offset32(import + FUNC_IMPORT_WASM_CALL)?);
+        let callee_vmctx = builder.ins().load(types::I64, readonly(), vmctx, offset32(import + FUNC_IMPORT_VMCTX)?);
         self.prepare_cross_call(builder, vmctx, callee_vmctx)?;
         let sig = builder.func.dfg.ext_funcs[callee].signature;
         call_args.extend_from_slice(&[callee_vmctx, vmctx]);
@@ -121,40 +97,18 @@ impl FuncEnv<'_> {
     ) -> WasmResult<ir::Inst> {
         let (addr, flags) = self.table_element_addr(builder, table, callee)?;
         let func_ref = builder.ins().load(types::I64, flags, addr, 0);
-        builder
-            .ins()
-            .trapz(func_ref, ir::TrapCode::IndirectCallToNull);
+        builder.ins().trapz(func_ref, ir::TrapCode::IndirectCallToNull);
 
         let vmctx = self.vmctx_param(builder);
-        let actual = builder.ins().load(
-            types::I32,
-            readonly(),
-            func_ref,
-            offset32(FUNC_REF_TYPE_ID)?,
-        );
-        let type_ids = builder
-            .ins()
-            .load(types::I64, readonly(), vmctx, offset32(VMCTX_TYPE_IDS)?);
-        let expected_offset = type_index
-            .checked_mul(4)
-            .ok_or(WasmError::ImplLimitExceeded)?;
-        let expected =
-            builder
-                .ins()
-                .load(types::I32, readonly(), type_ids, offset32(expected_offset)?);
+        let actual = builder.ins().load(types::I32, readonly(), func_ref, offset32(FUNC_REF_TYPE_ID)?);
+        let type_ids = builder.ins().load(types::I64, readonly(), vmctx, offset32(VMCTX_TYPE_IDS)?);
+        let expected_offset = type_index.checked_mul(4).ok_or(WasmError::ImplLimitExceeded)?;
+        let expected = builder.ins().load(types::I32, readonly(), type_ids, offset32(expected_offset)?);
         let mismatch = builder.ins().icmp(IntCC::NotEqual, actual, expected);
         builder.ins().trapnz(mismatch, ir::TrapCode::BadSignature);
 
-        let code = builder.ins().load(
-            types::I64,
-            readonly(),
-            func_ref,
-            offset32(FUNC_REF_WASM_CALL)?,
-        );
-        let callee_vmctx =
-            builder
-                .ins()
-                .load(types::I64, readonly(), func_ref, offset32(FUNC_REF_VMCTX)?);
+        let code = builder.ins().load(types::I64, readonly(), func_ref, offset32(FUNC_REF_WASM_CALL)?);
+        let callee_vmctx = builder.ins().load(types::I64, readonly(), func_ref, offset32(FUNC_REF_VMCTX)?);
         self.prepare_cross_call(builder, vmctx, callee_vmctx)?;
         let mut call_args = Vec::with_capacity(args.len() + 2);
         call_args.extend_from_slice(&[callee_vmctx, vmctx]);

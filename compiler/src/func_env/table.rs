@@ -18,52 +18,26 @@ use super::{readonly, FuncEnv};
 
 impl FuncEnv<'_> {
     /// The table description for table `index` (imports first).
-    pub(super) fn table_data(
-        &mut self,
-        func: &mut ir::Function,
-        index: u32,
-    ) -> WasmResult<TableData> {
-        let slot =
-            self.tables
-                .get(index as usize)
-                .ok_or_else(|| WasmError::InvalidWebAssembly {
-                    message: "table index out of range".into(),
-                    offset: 0,
-                })?;
+    pub(super) fn table_data(&mut self, func: &mut ir::Function, index: u32) -> WasmResult<TableData> {
+        let slot = self
+            .tables
+            .get(index as usize)
+            .ok_or_else(|| WasmError::InvalidWebAssembly { message: "table index out of range".into(), offset: 0 })?;
         if let Some(data) = slot {
             return Ok(data.clone());
         }
         let vmctx = self.vmctx_gv(func);
         let offsets = self.module.offsets;
         let (def, def_offset) = if index < self.module.imported_tables {
-            let ptr = Self::load_gv(
-                func,
-                vmctx,
-                offsets.imported_table(index),
-                types::I64,
-                readonly(),
-            )?;
+            let ptr = Self::load_gv(func, vmctx, offsets.imported_table(index), types::I64, readonly())?;
             (ptr, 0)
         } else {
-            (
-                vmctx,
-                offsets.defined_table(index - self.module.imported_tables),
-            )
+            (vmctx, offsets.defined_table(index - self.module.imported_tables))
         };
         let flags = ir::MemFlags::trusted();
         let base_gv = Self::load_gv(func, def, def_offset + TABLE_BASE, types::I64, flags)?;
-        let bound_gv = Self::load_gv(
-            func,
-            def,
-            def_offset + TABLE_CURRENT_ELEMENTS,
-            types::I32,
-            flags,
-        )?;
-        let data = TableData {
-            base_gv,
-            bound: TableSize::Dynamic { bound_gv },
-            element_size: TABLE_ELEMENT_SIZE,
-        };
+        let bound_gv = Self::load_gv(func, def, def_offset + TABLE_CURRENT_ELEMENTS, types::I32, flags)?;
+        let data = TableData { base_gv, bound: TableSize::Dynamic { bound_gv }, element_size: TABLE_ELEMENT_SIZE };
         self.tables[index as usize] = Some(data.clone());
         Ok(data)
     }
@@ -149,11 +123,7 @@ impl FuncEnv<'_> {
     ) -> WasmResult<()> {
         let dst_table = pos.ins().iconst(types::I32, i64::from(dst_table));
         let src_table = pos.ins().iconst(types::I32, i64::from(src_table));
-        self.call_builtin(
-            &mut pos,
-            Builtin::TableCopy,
-            &[dst_table, src_table, dst, src, len],
-        )?;
+        self.call_builtin(&mut pos, Builtin::TableCopy, &[dst_table, src_table, dst, src, len])?;
         Ok(())
     }
 
@@ -169,11 +139,7 @@ impl FuncEnv<'_> {
     ) -> WasmResult<()> {
         let table = pos.ins().iconst(types::I32, i64::from(table));
         let segment = pos.ins().iconst(types::I32, i64::from(segment));
-        self.call_builtin(
-            &mut pos,
-            Builtin::TableInit,
-            &[table, segment, dst, src, len],
-        )?;
+        self.call_builtin(&mut pos, Builtin::TableInit, &[table, segment, dst, src, len])?;
         Ok(())
     }
 

@@ -20,9 +20,15 @@ pub fn artifact(wat: &str, mode: BoundsChecks) -> Vec<u8> {
     compile(&wasm, &options(mode)).expect("test module should compile")
 }
 
+/// Loads artifact bytes that a test produced or derived itself.
+pub fn load(bytes: &[u8]) -> Result<Module, wasmc_loader::LoadError> {
+    // SAFETY: tests load only artifacts they compiled (or damaged) themselves.
+    unsafe { Module::from_bytes(bytes) }
+}
+
 /// Compiles and loads WebAssembly text.
 pub fn module(wat: &str, mode: BoundsChecks) -> Module {
-    Module::from_bytes(&artifact(wat, mode)).expect("fresh artifact should load")
+    load(&artifact(wat, mode)).expect("fresh artifact should load")
 }
 
 /// Compiles, loads and instantiates WebAssembly text with no imports.

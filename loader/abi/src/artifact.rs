@@ -67,10 +67,9 @@ impl core::fmt::Display for HeaderError {
         match self {
             HeaderError::Truncated => f.write_str("metadata header is truncated"),
             HeaderError::BadMagic => f.write_str("metadata does not start with the wasmc magic"),
-            HeaderError::Version { found } => write!(
-                f,
-                "artifact format version {found}, but this loader reads version {FORMAT_VERSION}"
-            ),
+            HeaderError::Version { found } => {
+                write!(f, "artifact format version {found}, but this loader reads version {FORMAT_VERSION}")
+            }
         }
     }
 }
@@ -104,9 +103,6 @@ mod tests {
         assert_eq!(check_header(&bad), Err(HeaderError::BadMagic));
         let mut newer = h;
         newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        assert_eq!(
-            check_header(&newer),
-            Err(HeaderError::Version { found: FORMAT_VERSION + 1 })
-        );
+        assert_eq!(check_header(&newer), Err(HeaderError::Version { found: FORMAT_VERSION + 1 }));
     }
 }

@@ -601,16 +601,10 @@ impl<'a> Reader<'a> {
         })
     }
     fn memory_type(&mut self) -> Result<MemoryType, MetaError> {
-        Ok(MemoryType {
-            min_pages: self.u32("memory minimum")?,
-            max_pages: self.opt_u32("memory maximum")?,
-        })
+        Ok(MemoryType { min_pages: self.u32("memory minimum")?, max_pages: self.opt_u32("memory maximum")? })
     }
     fn global_type(&mut self) -> Result<GlobalType, MetaError> {
-        Ok(GlobalType {
-            ty: self.val_type("global type")?,
-            mutable: self.bool("global mutability")?,
-        })
+        Ok(GlobalType { ty: self.val_type("global type")?, mutable: self.bool("global mutability")? })
     }
     fn extern_kind(&mut self, what: &str) -> Result<ExternKind, MetaError> {
         Ok(match self.u8(what)? {
@@ -772,10 +766,7 @@ impl ModuleMeta {
         let start = r.opt_u32("start function")?;
         let elements = r.list(6, "element segments", |r| {
             let mode = match r.u8("element mode")? {
-                0 => ElemMode::Active {
-                    table: r.u32("element table")?,
-                    offset: r.const_expr("element offset")?,
-                },
+                0 => ElemMode::Active { table: r.u32("element table")?, offset: r.const_expr("element offset")? },
                 1 => ElemMode::Passive,
                 2 => ElemMode::Declared,
                 _ => return r.err("unknown element mode"),
@@ -788,24 +779,14 @@ impl ModuleMeta {
         })?;
         let data = r.list(9, "data segments", |r| {
             let mode = match r.u8("data mode")? {
-                0 => DataMode::Active {
-                    memory: r.u32("data memory")?,
-                    offset: r.const_expr("data offset")?,
-                },
+                0 => DataMode::Active { memory: r.u32("data memory")?, offset: r.const_expr("data offset")? },
                 1 => DataMode::Passive,
                 _ => return r.err("unknown data mode"),
             };
-            Ok(DataSegment {
-                mode,
-                data_offset: r.u32("data range offset")?,
-                len: r.u32("data range length")?,
-            })
+            Ok(DataSegment { mode, data_offset: r.u32("data range offset")?, len: r.u32("data range length")? })
         })?;
         let trampolines = r.list(5, "trampolines", |r| {
-            Ok(TypeTrampolines {
-                entry: r.u32("entry trampoline")?,
-                host: r.opt_u32("host trampoline")?,
-            })
+            Ok(TypeTrampolines { entry: r.u32("entry trampoline")?, host: r.opt_u32("host trampoline")? })
         })?;
         let traps = r.list(9, "trap sites", |r| {
             let code_offset = r.u32("trap code offset")?;
@@ -815,9 +796,7 @@ impl ModuleMeta {
             };
             Ok(TrapSite { code_offset, kind, wasm_offset: r.u32("trap wasm offset")? })
         })?;
-        let func_names = r.list(8, "function names", |r| {
-            Ok((r.u32("named function")?, r.str("function name")?))
-        })?;
+        let func_names = r.list(8, "function names", |r| Ok((r.u32("named function")?, r.str("function name")?)))?;
         if r.pos != bytes.len() {
             return r.err("trailing bytes after the metadata");
         }
@@ -1005,13 +984,24 @@ mod tests {
             types: vec![FuncType { params: vec![ValType::I32, ValType::V128], results: vec![ValType::FuncRef] }],
             imports: vec![
                 Import { module: "env".into(), name: "f".into(), ty: ImportType::Func(0) },
-                Import { module: "env".into(), name: "g".into(), ty: ImportType::Global(GlobalType { ty: ValType::I32, mutable: false }) },
-                Import { module: "env".into(), name: "t".into(), ty: ImportType::Table(TableType { element: ValType::FuncRef, min: 1, max: None }) },
+                Import {
+                    module: "env".into(),
+                    name: "g".into(),
+                    ty: ImportType::Global(GlobalType { ty: ValType::I32, mutable: false }),
+                },
+                Import {
+                    module: "env".into(),
+                    name: "t".into(),
+                    ty: ImportType::Table(TableType { element: ValType::FuncRef, min: 1, max: None }),
+                },
             ],
             funcs: vec![FuncDef { type_index: 0, code_offset: 0, code_len: 16, wasm_offset: 40 }],
             tables: vec![TableType { element: ValType::ExternRef, min: 0, max: Some(10) }],
             memories: vec![MemoryType { min_pages: 1, max_pages: Some(2) }],
-            globals: vec![GlobalDef { ty: GlobalType { ty: ValType::V128, mutable: true }, init: ConstExpr::V128(u128::MAX - 7) }],
+            globals: vec![GlobalDef {
+                ty: GlobalType { ty: ValType::V128, mutable: true },
+                init: ConstExpr::V128(u128::MAX - 7),
+            }],
             exports: vec![Export { name: "run".into(), kind: ExternKind::Func, index: 1 }],
             start: Some(1),
             elements: vec![ElemSegment {
@@ -1019,7 +1009,11 @@ mod tests {
                 ty: ValType::FuncRef,
                 items: vec![ConstExpr::RefFunc(1), ConstExpr::RefNull(ValType::FuncRef)],
             }],
-            data: vec![DataSegment { mode: DataMode::Active { memory: 0, offset: ConstExpr::I32(-1) }, data_offset: 0, len: 3 }],
+            data: vec![DataSegment {
+                mode: DataMode::Active { memory: 0, offset: ConstExpr::I32(-1) },
+                data_offset: 0,
+                len: 3,
+            }],
             trampolines: vec![TypeTrampolines { entry: 16, host: Some(32) }],
             traps: vec![TrapSite { code_offset: 4, kind: TrapKind::IntegerDivisionByZero, wasm_offset: 44 }],
             func_names: vec![(1, "run".into())],

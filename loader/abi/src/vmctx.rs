@@ -162,10 +162,7 @@ impl VMOffsets {
         let imported_globals = imported_memories + counts.imported_memories * ptr;
         let defined_tables = imported_globals + counts.imported_globals * ptr;
         let defined_memories = defined_tables + counts.defined_tables * TABLE_DEFINITION_SIZE;
-        let defined_globals = align(
-            defined_memories + counts.defined_memories * MEMORY_DEFINITION_SIZE,
-            GLOBAL_SIZE,
-        );
+        let defined_globals = align(defined_memories + counts.defined_memories * MEMORY_DEFINITION_SIZE, GLOBAL_SIZE);
         let func_refs = defined_globals + counts.defined_globals * GLOBAL_SIZE;
         let size = align(func_refs + counts.functions * FUNC_REF_SIZE, 16);
         VMOffsets {

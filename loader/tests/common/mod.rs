@@ -128,3 +128,15 @@ pub fn tiny_module() -> (ModuleMeta, Vec<u8>, Vec<u8>) {
     };
     (meta, text, b"hello".to_vec())
 }
+
+/// Loads artifact bytes that a test built (or damaged) itself.
+pub fn load(bytes: &[u8]) -> Result<wasmc_loader::Module, wasmc_loader::LoadError> {
+    // SAFETY: tests load only artifacts they built themselves.
+    unsafe { wasmc_loader::Module::from_bytes(bytes) }
+}
+
+/// Loads an artifact file that a test wrote (or damaged) itself.
+pub fn load_file(path: impl AsRef<std::path::Path>) -> Result<wasmc_loader::Module, wasmc_loader::LoadError> {
+    // SAFETY: tests load only artifacts they built themselves.
+    unsafe { wasmc_loader::Module::from_file(path) }
+}
