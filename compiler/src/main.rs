@@ -175,19 +175,15 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Targets => {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{:<11} {:<26} {:<22} description", "preset", "triple", "features")?;
+            let width = wasmc_targets::PRESETS.iter().map(|p| p.description.len()).max().unwrap_or(0);
+            writeln!(out, "{:<11} {:<26} {:<width$} features", "preset", "triple", "description")?;
             for p in wasmc_targets::PRESETS {
                 let features = if p.features.is_empty() { "-".to_string() } else { p.features.join(",") };
-                writeln!(out, "{:<11} {:<26} {:<22} {}", p.name, p.arch.linux_triple(), features, p.description)?;
+                writeln!(out, "{:<11} {:<26} {:<width$} {features}", p.name, p.arch.linux_triple(), p.description)?;
             }
-            writeln!(out, "native: this host's {} with {}", wasmc_targets::host_arch(), {
-                let f = wasmc_targets::host_features();
-                if f.is_empty() {
-                    "no optional features".to_string()
-                } else {
-                    f.join(",")
-                }
-            })?;
+            let host = wasmc_targets::host_features();
+            let host = if host.is_empty() { "no optional features".to_string() } else { host.join(",") };
+            writeln!(out, "native: this host's {} with {host}", wasmc_targets::host_arch())?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -131,7 +131,13 @@ pub fn describe(info: &ArtifactInfo) -> String {
     let _ = writeln!(s, "cpu features:   {features}");
     let _ = writeln!(s, "bounds checks:  {}", meta.bounds_checks.name());
     let _ = writeln!(s, "optimisation:   {}", meta.opt_level);
-    let _ = writeln!(s, "code:           {} bytes in {} functions", info.text_size, meta.funcs.len());
+    let code_end = meta.funcs.iter().map(|f| f.code_offset + f.code_len).max().unwrap_or(0);
+    let _ = writeln!(
+        s,
+        "code:           {code_end} bytes in {} functions, then trampolines ({} byte text section)",
+        meta.funcs.len(),
+        info.text_size
+    );
     let _ = writeln!(s, "data:           {} bytes in {} segments", info.data_size, meta.data.len());
     let _ = writeln!(s, "trap sites:     {}", meta.traps.len());
     for m in &meta.memories {
