@@ -50,29 +50,22 @@ pub fn run_file(path: &Path, options: &CompileOptions) -> WastReport {
 /// Runs a script given as text; `name` is used in failure messages.
 pub fn run_script(name: &str, text: &str, options: &CompileOptions) -> WastReport {
     let mut report = WastReport::default();
+    let unparsable = |mut e: wast::Error| {
+        e.set_path(Path::new(name));
+        e.set_text(text);
+        WastReport { passed: 0, failed: 1, failures: vec![e.to_string()] }
+    };
     // The spec's names.wast uses Unicode that the lexer flags as confusing
     // by default; the scripts are trusted test input.
     let mut lexer = Lexer::new(text);
     lexer.allow_confusing_unicode(true);
     let buf = match ParseBuffer::new_with_lexer(lexer) {
         Ok(buf) => buf,
-        Err(mut e) => {
-            e.set_path(Path::new(name));
-            e.set_text(text);
-            report.failed += 1;
-            report.failures.push(e.to_string());
-            return report;
-        }
+        Err(e) => return unparsable(e),
     };
     let script = match parser::parse::<Wast>(&buf) {
         Ok(script) => script,
-        Err(mut e) => {
-            e.set_path(Path::new(name));
-            e.set_text(text);
-            report.failed += 1;
-            report.failures.push(e.to_string());
-            return report;
-        }
+        Err(e) => return unparsable(e),
     };
     let mut ctx = match Context::new(options.clone()) {
         Ok(ctx) => ctx,
