@@ -20,6 +20,7 @@ use crate::instance::{eval_const, Instance, InstanceData, InstanceRef};
 use crate::linker::{Linker, Resolved};
 use crate::memory::LinearMemory;
 use crate::module::Module;
+use crate::pool::SlotLease;
 use crate::store::{GlobalData, MemoryData, Store, TableData};
 use crate::table::TableElements;
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobal, VMHostFuncContextHeader};
@@ -36,8 +37,8 @@ impl Instance {
     /// traps (the partly initialised instance then stays in the store).
     pub fn new(store: &mut Store, module: &Module, linker: &Linker) -> Result<Instance, Error> {
         let imports = linker.resolve(store, module)?;
-        let instance = allocate(store, module, imports)?;
-        initialize(store, instance)?;
+        let instance = allocate(store, module, imports, Placement::Fresh)?;
+        initialize(store, instance, false)?;
         Ok(instance)
     }
 }
@@ -46,18 +47,43 @@ fn null_ptr<T>(p: *mut T) -> Result<NonNull<T>, Error> {
     NonNull::new(p).ok_or_else(|| Error::Resource("null pointer".into()))
 }
 
+/// Where a new instance's memories and `VMContext` come from.
+pub(crate) enum Placement<'a> {
+    /// Allocated for this instance alone.
+    Fresh,
+    /// In a pool slot (whose lease the caller then gives to the store).
+    Pooled(&'a SlotLease),
+}
+
 /// Builds the instance and adds it and its entities to the store.
-fn allocate(store: &mut Store, module: &Module, imports: Vec<Resolved>) -> Result<Instance, Error> {
+pub(crate) fn allocate(
+    store: &mut Store,
+    module: &Module,
+    imports: Vec<Resolved>,
+    placement: Placement<'_>,
+) -> Result<Instance, Error> {
     let meta = module.meta();
     let counts = meta.vm_counts();
     let index = store.instances.len() as u32;
     let backref = VmBox::new(InstanceRef { store: store.id, index });
-    let vmctx = VmCtx::new(
-        VMOffsets::new(counts),
-        crate::builtins::array(),
-        module.type_ids().as_ptr(),
-        backref.as_ptr().cast(),
-    );
+    let builtins = crate::builtins::array();
+    let vmctx = match placement {
+        Placement::Fresh => {
+            VmCtx::new(VMOffsets::new(counts), builtins, module.type_ids().as_ptr(), backref.as_ptr().cast())
+        }
+        // SAFETY: the slot's vmctx area is 16-byte aligned, laid out for
+        // this module's offsets, and belongs to this lease alone; the store
+        // drops the lease only after this instance.
+        Placement::Pooled(lease) => unsafe {
+            VmCtx::new_in(
+                lease.vmctx_ptr()?,
+                *lease.offsets(),
+                builtins,
+                module.type_ids().as_ptr(),
+                backref.as_ptr().cast(),
+            )
+        },
+    };
 
     // Fallible resources first, before the store changes.
     let config = store.config().clone();
@@ -66,11 +92,16 @@ fn allocate(store: &mut Store, module: &Module, imports: Vec<Resolved>) -> Resul
         .iter()
         .map(|&ty| TableElements::new(ty, 0, config.max_table_elements))
         .collect::<Result<Vec<_>, _>>()?;
-    let memories = meta
-        .memories
-        .iter()
-        .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, config.max_memory_bytes))
-        .collect::<Result<Vec<_>, _>>()?;
+    let memories = match placement {
+        Placement::Fresh => meta
+            .memories
+            .iter()
+            .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, config.max_memory_bytes))
+            .collect::<Result<Vec<_>, _>>()?,
+        Placement::Pooled(lease) => (0..meta.memories.len())
+            .map(|j| LinearMemory::pooled(lease.memory(j), meta.bounds_checks, config.max_memory_bytes))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
 
     // Imports.
     let mut data = InstanceData {
@@ -203,8 +234,51 @@ fn unreachable_import() -> ! {
     unreachable!("resolved import of the wrong kind")
 }
 
-/// Applies segments and runs the start function.
-fn initialize(store: &mut Store, instance: Instance) -> Result<(), Error> {
+/// Applies segments and runs the start function. With `preloaded`, the
+/// instance's defined memories already hold the module's memory image (all
+/// active data segments applied, none able to trap): data segments are
+/// only marked dropped, and if an element segment traps the memories are
+/// cleared, since the spec applies data segments after element segments.
+pub(crate) fn initialize(store: &mut Store, instance: Instance, preloaded: bool) -> Result<(), Error> {
+    let result = apply_elements(store, instance);
+    if result.is_err() && preloaded {
+        let data = &store.instances[instance.index as usize];
+        let imported = data.memories.len() - data.module.meta().memories.len();
+        for &m in &data.memories[imported..] {
+            store.memories[m as usize].memory.bytes_mut().fill(0);
+        }
+    }
+    result?;
+    let module = store.instances[instance.index as usize].module.clone();
+    let meta = module.meta();
+    let bytes = module.data_bytes();
+    for (k, segment) in meta.data.iter().enumerate() {
+        let DataMode::Active { memory, offset } = segment.mode else { continue };
+        if preloaded {
+            store.instances[instance.index as usize].dropped_data[k] = true;
+            continue;
+        }
+        let data = &store.instances[instance.index as usize];
+        let global = |g: u32| store.global_storage(data.globals[g as usize]);
+        let offset = eval_const(&offset, &data.vmctx, global).u32() as usize;
+        let m = data.memories[memory as usize];
+        let src = &bytes[segment.data_offset as usize..][..segment.len as usize];
+        let dst = store.memories[m as usize].memory.bytes_mut();
+        match dst.get_mut(offset..offset + src.len()) {
+            Some(dst) => dst.copy_from_slice(src),
+            None => return Err(Trap::new(TrapKind::MemoryOutOfBounds).into()),
+        }
+        store.instances[instance.index as usize].dropped_data[k] = true;
+    }
+    if let Some(start) = meta.start {
+        let index = store.instances[instance.index as usize].funcs[start as usize];
+        Func { store: store.id, index }.call(store, &[])?;
+    }
+    Ok(())
+}
+
+/// Applies the active element segments in order.
+fn apply_elements(store: &mut Store, instance: Instance) -> Result<(), Error> {
     let module = store.instances[instance.index as usize].module.clone();
     let meta = module.meta();
     for (k, segment) in meta.elements.iter().enumerate() {
@@ -227,25 +301,6 @@ fn initialize(store: &mut Store, instance: Instance) -> Result<(), Error> {
             ElemMode::Declared => store.instances[instance.index as usize].dropped_elems[k] = true,
             ElemMode::Passive => {}
         }
-    }
-    let bytes = module.data_bytes();
-    for (k, segment) in meta.data.iter().enumerate() {
-        let DataMode::Active { memory, offset } = segment.mode else { continue };
-        let data = &store.instances[instance.index as usize];
-        let global = |g: u32| store.global_storage(data.globals[g as usize]);
-        let offset = eval_const(&offset, &data.vmctx, global).u32() as usize;
-        let m = data.memories[memory as usize];
-        let src = &bytes[segment.data_offset as usize..][..segment.len as usize];
-        let dst = store.memories[m as usize].memory.bytes_mut();
-        match dst.get_mut(offset..offset + src.len()) {
-            Some(dst) => dst.copy_from_slice(src),
-            None => return Err(Trap::new(TrapKind::MemoryOutOfBounds).into()),
-        }
-        store.instances[instance.index as usize].dropped_data[k] = true;
-    }
-    if let Some(start) = meta.start {
-        let index = store.instances[instance.index as usize].funcs[start as usize];
-        Func { store: store.id, index }.call(store, &[])?;
     }
     Ok(())
 }

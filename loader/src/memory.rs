@@ -10,21 +10,34 @@
 //! base
 //! |<- accessible (RW) ->|        (no mapping at all while empty)
 //! ```
+//!
+//! A memory from an [`crate::InstancePool`] slot lives inside the pool's
+//! region instead (see `pool/slot.rs` for its map): it never moves, grows
+//! only within its slot, and on drop resets its pages for the next user.
 
 use wasmc_abi::meta::MemoryType;
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
 
 use crate::error::Error;
+use crate::pool::PooledMemory;
 use crate::sys::unix::mmap::{Mmap, Protection};
 use crate::vm::VMMemoryDefinition;
+
+/// Where a memory's bytes live.
+#[derive(Debug)]
+enum Backing {
+    /// Its own mapping (guard: the whole reservation; explicit: exactly the
+    /// accessible bytes), or `None` for an empty explicit-mode memory.
+    Owned(Option<Mmap>),
+    /// A pool slot's memory area.
+    Pooled(PooledMemory),
+}
 
 /// The backing store of one linear memory.
 #[derive(Debug)]
 pub(crate) struct LinearMemory {
     mode: BoundsChecks,
-    /// Guard: the whole reservation. Explicit: exactly the accessible
-    /// bytes, or `None` while there are none.
-    mapping: Option<Mmap>,
+    backing: Backing,
     /// Accessible bytes (a multiple of the wasm page size).
     len: usize,
     /// Largest size growth may reach, in pages.
@@ -58,9 +71,26 @@ impl LinearMemory {
             }
             BoundsChecks::Explicit => None,
         };
-        let mut memory = LinearMemory { mode, mapping, len: 0, max_pages };
+        let mut memory = LinearMemory { mode, backing: Backing::Owned(mapping), len: 0, max_pages };
         if memory.grow(ty.min_pages).is_none() {
             return Err(Error::Resource(format!("cannot allocate {min} pages of linear memory")));
+        }
+        Ok(memory)
+    }
+
+    /// A memory of `ty.min_pages` pages in a pool slot, whose first
+    /// `pooled.initial_len()` bytes are already accessible and initialised.
+    pub(crate) fn pooled(pooled: PooledMemory, mode: BoundsChecks, limit_bytes: Option<u64>) -> Result<Self, Error> {
+        let mut max_pages = pooled.max_pages();
+        if let Some(limit) = limit_bytes {
+            max_pages = max_pages.min(limit / WASM_PAGE_SIZE);
+        }
+        let len = pooled.initial_len();
+        let min = len as u64 / WASM_PAGE_SIZE;
+        // Built first, so that the slot's memory is reset even on refusal.
+        let memory = LinearMemory { mode, backing: Backing::Pooled(pooled), len, max_pages };
+        if min > max_pages {
+            return Err(Error::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
         }
         Ok(memory)
     }
@@ -82,7 +112,10 @@ impl LinearMemory {
 
     /// First byte; non-null even when the memory is empty.
     pub(crate) fn base(&self) -> *mut u8 {
-        self.mapping.as_ref().map_or_else(dangling, Mmap::as_ptr)
+        match &self.backing {
+            Backing::Owned(mapping) => mapping.as_ref().map_or_else(dangling, Mmap::as_ptr),
+            Backing::Pooled(pooled) => pooled.base(),
+        }
     }
 
     /// What generated code sees.
@@ -103,15 +136,13 @@ impl LinearMemory {
             return Some(old_pages as u32);
         }
         let new_len = usize::try_from(new_pages * WASM_PAGE_SIZE).ok()?;
-        match self.mode {
-            BoundsChecks::Guard => {
-                let mapping = self.mapping.as_ref()?;
-                mapping.protect(self.len, new_len - self.len, Protection::ReadWrite).ok()?;
+        match (&mut self.backing, self.mode) {
+            (Backing::Pooled(pooled), _) => pooled.grow(self.len, new_len).ok()?,
+            (Backing::Owned(mapping), BoundsChecks::Guard) => {
+                mapping.as_ref()?.protect(self.len, new_len - self.len, Protection::ReadWrite).ok()?;
             }
-            BoundsChecks::Explicit => match &mut self.mapping {
-                Some(mapping) => mapping.remap(new_len).ok()?,
-                None => self.mapping = Some(Mmap::anonymous(new_len).ok()?),
-            },
+            (Backing::Owned(Some(mapping)), BoundsChecks::Explicit) => mapping.remap(new_len).ok()?,
+            (Backing::Owned(mapping), BoundsChecks::Explicit) => *mapping = Some(Mmap::anonymous(new_len).ok()?),
         }
         self.len = new_len;
         Some(old_pages as u32)
@@ -120,7 +151,12 @@ impl LinearMemory {
     /// Whether `addr` lies in this memory's reserved address range
     /// (accessible bytes, reservation or guard).
     pub(crate) fn reservation_contains(&self, addr: usize) -> bool {
-        self.mapping.as_ref().is_some_and(|m| addr >= m.as_ptr() as usize && addr - (m.as_ptr() as usize) < m.len())
+        let (start, len) = match &self.backing {
+            Backing::Owned(Some(m)) => (m.as_ptr() as usize, m.len()),
+            Backing::Owned(None) => return false,
+            Backing::Pooled(pooled) => (pooled.base() as usize, pooled.reserved()),
+        };
+        addr >= start && addr - start < len
     }
 
     /// The accessible bytes.
@@ -136,5 +172,13 @@ impl LinearMemory {
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`, with `&mut self` excluding other borrows.
         unsafe { std::slice::from_raw_parts_mut(self.base(), self.len) }
+    }
+}
+
+impl Drop for LinearMemory {
+    fn drop(&mut self) {
+        if let Backing::Pooled(pooled) = &self.backing {
+            pooled.reset(self.len);
+        }
     }
 }

@@ -119,6 +119,10 @@ pub struct Store {
     pub(crate) tables: Vec<TableData>,
     pub(crate) globals: Vec<GlobalData>,
     _not_sync: PhantomData<Cell<()>>,
+    /// Pool slots of pooled instances. Declared last so it drops last:
+    /// a slot goes back to its pool only after everything that can reach
+    /// it (instances, memories) is gone.
+    pub(crate) leases: Vec<crate::pool::SlotLease>,
 }
 
 // SAFETY: every raw pointer in the store points into memory the store owns
@@ -153,6 +157,7 @@ impl Store {
             tables: Vec::new(),
             globals: Vec::new(),
             _not_sync: PhantomData,
+            leases: Vec::new(),
         }
     }
 

@@ -41,12 +41,14 @@ impl<T> Drop for VmBox<T> {
     }
 }
 
-/// One instance's `VMContext`.
+/// One instance's `VMContext`: its own heap allocation, or (for pooled
+/// instances) a pool slot's vmctx area, which the pool owns.
 #[derive(Debug)]
 pub(crate) struct VmCtx {
     ptr: NonNull<u8>,
     layout: Layout,
     offsets: VMOffsets,
+    owned: bool,
 }
 
 // SAFETY: the allocation is owned by this value; access follows the owning
@@ -61,25 +63,56 @@ impl VmCtx {
         type_ids: *const u32,
         instance: *mut c_void,
     ) -> VmCtx {
-        let size = (offsets.size() as usize).max(std::mem::size_of::<VMContextHeader>());
-        let layout = match Layout::from_size_align(size, 16) {
-            Ok(layout) => layout,
-            Err(_) => std::alloc::handle_alloc_error(Layout::new::<VMContextHeader>()),
-        };
+        let layout = VmCtx::layout(&offsets);
         // SAFETY: the layout has a non-zero size.
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
         let Some(ptr) = NonNull::new(raw) else { std::alloc::handle_alloc_error(layout) };
-        let vmctx = VmCtx { ptr, layout, offsets };
+        let vmctx = VmCtx { ptr, layout, offsets, owned: true };
+        vmctx.init_header(builtins, type_ids, instance);
+        vmctx
+    }
+
+    /// The size and alignment of a context laid out by `offsets`.
+    pub(crate) fn layout(offsets: &VMOffsets) -> Layout {
+        let size = (offsets.size() as usize).max(std::mem::size_of::<VMContextHeader>());
+        match Layout::from_size_align(size, 16) {
+            Ok(layout) => layout,
+            Err(_) => std::alloc::handle_alloc_error(Layout::new::<VMContextHeader>()),
+        }
+    }
+
+    /// A context in memory the caller owns (a pool slot's vmctx area),
+    /// zeroed here and its header filled in; dropping it frees nothing.
+    ///
+    /// # Safety
+    /// `ptr` must be 16-byte aligned and valid for writes of
+    /// `VmCtx::layout(&offsets).size()` bytes, exclusively for this
+    /// context, until it is dropped.
+    pub(crate) unsafe fn new_in(
+        ptr: NonNull<u8>,
+        offsets: VMOffsets,
+        builtins: *const usize,
+        type_ids: *const u32,
+        instance: *mut c_void,
+    ) -> VmCtx {
+        let layout = VmCtx::layout(&offsets);
+        // SAFETY: the caller promises `layout.size()` writable bytes.
+        unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, layout.size()) };
+        let vmctx = VmCtx { ptr, layout, offsets, owned: false };
+        vmctx.init_header(builtins, type_ids, instance);
+        vmctx
+    }
+
+    fn init_header(&self, builtins: *const usize, type_ids: *const u32, instance: *mut c_void) {
         // SAFETY: the allocation starts with room for the header and is
         // 16-byte aligned, as `VMContextHeader` requires.
         unsafe {
-            let header = vmctx.ptr.as_ptr().cast::<VMContextHeader>();
+            let header = self.ptr.as_ptr().cast::<VMContextHeader>();
             (*header).magic = VMCTX_MAGIC;
             (*header).builtins = builtins;
             (*header).type_ids = type_ids;
             (*header).instance = instance;
         }
-        vmctx
     }
 
     /// Start of the context, as generated code receives it.
@@ -140,8 +173,10 @@ impl VmCtx {
 
 impl Drop for VmCtx {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout, freed once.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+        if self.owned {
+            // SAFETY: allocated in `new` with this layout, freed once.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+        }
     }
 }
 

@@ -84,6 +84,13 @@ impl Mmap {
         Mmap::map(len, Protection::None, flags, -1)
     }
 
+    /// `len` bytes of zeroed, read-write address space that commits memory
+    /// only for the pages that are touched (the explicit-mode pool region).
+    pub(crate) fn anonymous_noreserve(len: usize) -> io::Result<Mmap> {
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        Mmap::map(len, Protection::ReadWrite, flags, -1)
+    }
+
     /// The first `len` bytes of `file`, mapped private (copy-on-write) and
     /// read-only.
     pub(crate) fn file_private(file: &File, len: usize) -> io::Result<Mmap> {
@@ -114,12 +121,7 @@ impl Mmap {
     /// Changes the protection of `len` bytes at `offset`; both must be page
     /// aligned and inside the mapping (whose last page counts whole).
     pub(crate) fn protect(&self, offset: usize, len: usize, prot: Protection) -> io::Result<()> {
-        let page = page_size();
-        let mapped = round_up_to_page(self.len).unwrap_or(self.len);
-        let in_range = offset.checked_add(len).is_some_and(|end| end <= mapped);
-        if !in_range || offset % page != 0 || len % page != 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "unaligned or out-of-range protect"));
-        }
+        self.check_range(offset, len)?;
         if len == 0 {
             return Ok(());
         }
@@ -128,6 +130,66 @@ impl Mmap {
         // `&self`/`&mut self` by callers that know the current protection.
         let rc = unsafe { libc::mprotect(self.ptr.as_ptr().add(offset).cast(), len, prot.flags()) };
         if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Checks that `offset..offset + len` is page aligned and lies inside
+    /// the mapping.
+    fn check_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        let page = page_size();
+        let mapped = round_up_to_page(self.len).unwrap_or(self.len);
+        let in_range = offset.checked_add(len).is_some_and(|end| end <= mapped);
+        if !in_range || offset % page != 0 || len % page != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "unaligned or out-of-range range"));
+        }
+        Ok(())
+    }
+
+    /// Throws away the contents of `len` bytes at `offset` (`madvise
+    /// MADV_DONTNEED`): anonymous pages read as zero afterwards, pages of a
+    /// private file mapping as the file's contents again. Page aligned and
+    /// inside the mapping.
+    pub(crate) fn discard(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.check_range(offset, len)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range lies inside this mapping (checked above); its
+        // owner calls this only when no reference into the range is alive
+        // (a pooled memory being reset), so changed contents are unobserved.
+        let rc = unsafe { libc::madvise(self.ptr.as_ptr().add(offset).cast(), len, libc::MADV_DONTNEED) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Replaces `len` bytes at `offset` with a private, read-write,
+    /// copy-on-write mapping of `file` from `file_offset`. Page aligned and
+    /// inside the mapping.
+    pub(crate) fn map_file_over(&self, offset: usize, len: usize, file: &File, file_offset: u64) -> io::Result<()> {
+        self.check_range(offset, len)?;
+        let file_offset = libc::off_t::try_from(file_offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: MAP_FIXED replaces only pages inside this mapping (checked
+        // above), which this object owns; the caller holds no reference into
+        // the range (a pool slot being prepared), and the result is checked.
+        let ptr = unsafe {
+            libc::mmap(
+                self.ptr.as_ptr().add(offset).cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                file_offset,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
         Ok(())

@@ -1,5 +1,6 @@
 //! Linux: memory mappings, signal handlers, stack bounds and the C unwinder.
 
+pub(crate) mod memfd;
 pub(crate) mod mmap;
 pub(crate) mod signals;
 pub(crate) mod stack;

@@ -1,0 +1,194 @@
+//! [`InstancePool`]: pre-reserved instance slots for instantiating one
+//! module many times, e.g. once per request.
+//!
+//! A pooled instance is an ordinary [`Instance`] in a [`Store`]; only its
+//! linear memories and its `VMContext` live in a slot the pool reserved in
+//! advance. The store holds the slot's lease: when the store drops, the
+//! slot's memories are reset (see `slot.rs` for the slot's map and how)
+//! and the slot goes back to the pool. Tables, globals and dropped
+//! segments are per instantiation, so every pooled instance starts exactly
+//! as a fresh one would.
+
+mod image;
+mod slot;
+
+use std::sync::atomic::AtomicU8;
+use std::sync::{Arc, Mutex};
+
+use wasmc_abi::vmctx::VMOffsets;
+use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
+
+use crate::error::Error;
+use crate::instance::Instance;
+use crate::instantiate::{allocate, initialize, Placement};
+use crate::linker::Linker;
+use crate::module::Module;
+use crate::store::Store;
+use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
+use crate::vmctx::VmCtx;
+
+pub(crate) use slot::{PooledMemory, SlotLease};
+
+/// How an [`InstancePool`] is sized.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    /// Number of slots: the most instances alive at once.
+    pub capacity: u32,
+    /// Largest size, in wasm pages, a pooled memory may grow to (also
+    /// capped by the memory's own maximum). In explicit bounds-check mode
+    /// each slot reserves this much address space per memory; in guard
+    /// mode each memory reserves 6 GiB whatever this is.
+    pub max_memory_pages: u32,
+    /// Memory images of at least this many bytes are mapped copy-on-write
+    /// into each slot once, so resetting the slot restores them without
+    /// copying; smaller ones are copied in at each instantiation (a mapped
+    /// image costs the kernel one more mapping per slot).
+    pub map_image_min_bytes: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> PoolConfig {
+        PoolConfig { capacity: 1000, max_memory_pages: 160, map_image_min_bytes: 64 * 1024 }
+    }
+}
+
+/// Pre-reserved slots for instances of one module. `Send + Sync`: share it
+/// between threads (in an `Arc`) and instantiate from any of them.
+///
+/// ```no_run
+/// use wasmc_loader::{InstancePool, Linker, Module, PoolConfig, Store};
+///
+/// # fn main() -> Result<(), wasmc_loader::Error> {
+/// // SAFETY: our own build pipeline compiled this artifact with wasmc.
+/// let module = unsafe { Module::from_file("plugin.cwasm") }?;
+/// let pool = InstancePool::new(&module, PoolConfig { capacity: 10_000, ..PoolConfig::default() })?;
+/// let linker = Linker::new();
+/// // Per request:
+/// let mut store = Store::default();
+/// let instance = pool.instantiate(&mut store, &linker)?;
+/// instance.call(&mut store, "handle", &[])?;
+/// drop(store); // the slot is reset and free again
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct InstancePool {
+    shared: Arc<slot::PoolShared>,
+}
+
+impl InstancePool {
+    /// Reserves `config.capacity` slots for instances of `module`.
+    ///
+    /// # Errors
+    /// [`Error::Resource`] when a memory's initial size exceeds
+    /// `config.max_memory_pages`, or the address space for the slots
+    /// cannot be reserved (guard mode needs 6 GiB per memory per slot).
+    pub fn new(module: &Module, config: PoolConfig) -> Result<InstancePool, Error> {
+        let meta = module.meta();
+        let mode = meta.bounds_checks;
+        let capacity = config.capacity;
+        let mut memories = Vec::new();
+        for ty in &meta.memories {
+            let max_pages =
+                u64::from(ty.max_pages.unwrap_or(u32::MAX)).min(WASM_MAX_PAGES).min(u64::from(config.max_memory_pages));
+            if u64::from(ty.min_pages) > max_pages {
+                return Err(Error::Resource(format!(
+                    "memory of {} pages exceeds the pool's limit of {max_pages} pages",
+                    ty.min_pages
+                )));
+            }
+            let initial_len = usize::try_from(u64::from(ty.min_pages) * WASM_PAGE_SIZE)
+                .map_err(|_| Error::Resource("memory too large".into()))?;
+            memories.push(slot::MemorySpec { initial_len, max_pages });
+        }
+        let too_large = || Error::Resource(format!("a pool of {capacity} slots does not fit in the address space"));
+        let memory_stride = match mode {
+            BoundsChecks::Guard => usize::try_from(GUARD_RESERVATION + GUARD_SIZE).map_err(|_| too_large())?,
+            BoundsChecks::Explicit => {
+                let max = memories.iter().map(|m| m.max_pages).max().unwrap_or(0) * WASM_PAGE_SIZE;
+                round_up_to_page(usize::try_from(max).map_err(|_| too_large())?).ok_or_else(too_large)?.max(page_size())
+            }
+        };
+        let areas = (capacity as usize).checked_mul(memories.len()).ok_or_else(too_large)?;
+        let reserve = |len: usize, what: &str| {
+            let mapped = match mode {
+                BoundsChecks::Guard => Mmap::reserve(len),
+                BoundsChecks::Explicit => Mmap::anonymous_noreserve(len),
+            };
+            mapped.map_err(|e| {
+                Error::Resource(format!(
+                    "cannot reserve {len} bytes of address space for {capacity} pool slots' {what}: {e}"
+                ))
+            })
+        };
+        let memory_region = match areas {
+            0 => None,
+            _ => Some(reserve(areas.checked_mul(memory_stride).ok_or_else(too_large)?, "memories")?),
+        };
+        let offsets = VMOffsets::new(meta.vm_counts());
+        let vmctx_stride = VmCtx::layout(&offsets).size().next_multiple_of(64);
+        let vmctx_len = vmctx_stride.checked_mul(capacity.max(1) as usize).ok_or_else(too_large)?;
+        let vmctx_region = Mmap::anonymous_noreserve(vmctx_len)
+            .map_err(|e| Error::Resource(format!("cannot reserve the pool's vmctx area: {e}")))?;
+        let images = image::build(meta, module.data_bytes(), page_size(), config.map_image_min_bytes)?;
+        let shared = slot::PoolShared {
+            module: module.clone(),
+            mode,
+            capacity,
+            memories,
+            memory_stride,
+            memory_region,
+            offsets,
+            vmctx_stride,
+            vmctx_region,
+            images,
+            states: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
+            free: Mutex::new((0..capacity).rev().collect()),
+        };
+        Ok(InstancePool { shared: Arc::new(shared) })
+    }
+
+    /// Instantiates the pool's module in `store`, in a free slot, taking
+    /// imports from `linker`. The slot returns to the pool when `store`
+    /// drops.
+    ///
+    /// # Errors
+    /// As [`Instance::new`], and [`Error::Resource`] when every slot is in
+    /// use.
+    pub fn instantiate(&self, store: &mut Store, linker: &Linker) -> Result<Instance, Error> {
+        let module = &self.shared.module;
+        let imports = linker.resolve(store, module)?;
+        let lease = SlotLease::acquire(&self.shared)?;
+        let instance = allocate(store, module, imports, Placement::Pooled(&lease))?;
+        store.leases.push(lease);
+        initialize(store, instance, self.shared.images.is_some())?;
+        Ok(instance)
+    }
+
+    /// The module this pool instantiates.
+    pub fn module(&self) -> &Module {
+        &self.shared.module
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.shared.capacity
+    }
+
+    /// Number of free slots right now.
+    pub fn available(&self) -> usize {
+        self.shared.free.lock().map_or(0, |free| free.len())
+    }
+
+    /// Whether instantiation uses a precomputed memory image instead of
+    /// applying the data segments.
+    pub fn has_memory_image(&self) -> bool {
+        self.shared.images.is_some()
+    }
+
+    /// Bytes of address space the pool reserved for memories and vmctx
+    /// areas.
+    pub fn reserved_bytes(&self) -> usize {
+        self.shared.memory_region.as_ref().map_or(0, Mmap::len) + self.shared.vmctx_region.len()
+    }
+}

@@ -1,0 +1,268 @@
+//! Pool slots: the pre-reserved memories and vmctx area one pooled
+//! instance uses, handed out and taken back through a free list.
+//!
+//! ```text
+//! memory region (one mapping for the whole pool)
+//! slot 0                        slot 1                        ...
+//! |mem 0          |mem 1        |mem 0          |mem 1        |
+//! +---------------+-------------+---------------+-------------+
+//! |image|RW |     |             |
+//! |<-initial->|<- growth room ->|   one memory area = `memory_stride` bytes:
+//!
+//! guard mode:    |<- accessible RW ->|<- PROT_NONE up to 4 GiB ->|<- 2 GiB guard ->|  (6 GiB)
+//! explicit mode: |<- accessible ->|<- read-write, untouched (no memory) ->|  (max pages)
+//!
+//! "image": the memory image's non-zero pages, mapped copy-on-write from
+//! the image file (or copied in, for small images); everything else is
+//! anonymous memory reading as zero.
+//!
+//! vmctx region (one mapping): capacity x `vmctx_stride` bytes, one
+//! zeroed and refilled `VMContext` per instantiation.
+//! ```
+//!
+//! A slot is prepared (initial pages made accessible, image mapped) the
+//! first time it is used. When the store holding a pooled instance drops,
+//! each [`PooledMemory`] discards the pages its instance touched
+//! (`MADV_DONTNEED`: zero again, or the image again for mapped runs) and
+//! re-protects growth back to the initial size; then the [`SlotLease`],
+//! which the store drops last, puts the slot back on the free list.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wasmc_abi::vmctx::VMOffsets;
+use wasmc_abi::{BoundsChecks, WASM_PAGE_SIZE};
+
+use crate::error::Error;
+use crate::module::Module;
+use crate::pool::image::MemoryImage;
+use crate::sys::unix::mmap::{Mmap, Protection};
+
+/// Slot states.
+const UNPREPARED: u8 = 0;
+const READY: u8 = 1;
+/// Resetting failed: the slot is never handed out again.
+const BROKEN: u8 = 2;
+
+/// One defined memory's place in every slot.
+#[derive(Debug)]
+pub(crate) struct MemorySpec {
+    /// Bytes accessible after instantiation.
+    pub initial_len: usize,
+    /// Largest size in pages.
+    pub max_pages: u64,
+}
+
+/// Everything the pool's slots share; kept alive by the pool and by every
+/// lease and pooled memory.
+#[derive(Debug)]
+pub(crate) struct PoolShared {
+    pub module: Module,
+    pub mode: BoundsChecks,
+    pub capacity: u32,
+    pub memories: Vec<MemorySpec>,
+    /// Bytes of one memory area (a multiple of the host page size).
+    pub memory_stride: usize,
+    /// `capacity * memories.len()` memory areas, or `None` without memories.
+    pub memory_region: Option<Mmap>,
+    pub offsets: VMOffsets,
+    pub vmctx_stride: usize,
+    pub vmctx_region: Mmap,
+    pub images: Option<Vec<MemoryImage>>,
+    pub states: Box<[AtomicU8]>,
+    /// Free slots; the most recently returned is reused first (its pages
+    /// are the likeliest to be resident).
+    pub free: Mutex<Vec<u32>>,
+}
+
+impl PoolShared {
+    fn memory_offset(&self, slot: u32, memory: usize) -> usize {
+        (slot as usize * self.memories.len() + memory) * self.memory_stride
+    }
+
+    fn region(&self) -> Result<&Mmap, Error> {
+        self.memory_region.as_ref().ok_or_else(|| Error::Resource("the pool has no memory region".into()))
+    }
+
+    /// Makes a never-used slot's initial pages accessible and maps its
+    /// images.
+    fn prepare(&self, slot: u32) -> Result<(), Error> {
+        let resource = |e: std::io::Error| Error::Resource(format!("cannot prepare a pool slot: {e}"));
+        for (j, spec) in self.memories.iter().enumerate() {
+            let offset = self.memory_offset(slot, j);
+            let region = self.region()?;
+            if self.mode == BoundsChecks::Guard {
+                region.protect(offset, spec.initial_len, Protection::ReadWrite).map_err(resource)?;
+            }
+            let Some(image) = self.images.as_ref().map(|images| &images[j]) else { continue };
+            let Some(file) = &image.file else { continue };
+            for run in &image.runs {
+                region
+                    .map_file_over(offset + run.offset, run.bytes.len(), file, run.offset as u64)
+                    .map_err(resource)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the images that are not mapped into the slot's memories.
+    fn copy_images(&self, slot: u32) -> Result<(), Error> {
+        let Some(images) = &self.images else { return Ok(()) };
+        for (j, image) in images.iter().enumerate() {
+            if image.file.is_some() {
+                continue;
+            }
+            let base = self.region()?.as_ptr();
+            for run in &image.runs {
+                let offset = self.memory_offset(slot, j) + run.offset;
+                // SAFETY: the run lies within the memory's initial size
+                // (checked when the image was built), which `prepare` made
+                // read-write; the slot belongs to the caller alone (it was
+                // just taken off the free list), so nothing else refers to
+                // these bytes.
+                unsafe { std::ptr::copy_nonoverlapping(run.bytes.as_ptr(), base.add(offset), run.bytes.len()) };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The right to use one slot; returns it to the free list on drop. A
+/// [`crate::Store`] keeps the leases of its pooled instances and drops them
+/// after everything else, so no handle can reach a slot once it is free.
+#[derive(Debug)]
+pub(crate) struct SlotLease {
+    shared: Arc<PoolShared>,
+    slot: u32,
+}
+
+impl SlotLease {
+    /// Takes a free slot, prepared, with its memories holding their images.
+    pub(crate) fn acquire(shared: &Arc<PoolShared>) -> Result<SlotLease, Error> {
+        let slot = shared.free.lock().map_err(|_| Error::Resource("instance pool lock poisoned".into()))?.pop();
+        let Some(slot) = slot else {
+            return Err(Error::Resource(format!(
+                "instance pool exhausted: all {} slots are in use",
+                shared.capacity - broken_count(shared)
+            )));
+        };
+        let lease = SlotLease { shared: Arc::clone(shared), slot };
+        let state = &shared.states[slot as usize];
+        if state.load(Ordering::Acquire) == UNPREPARED {
+            if let Err(e) = shared.prepare(slot) {
+                state.store(BROKEN, Ordering::Release);
+                return Err(e);
+            }
+            state.store(READY, Ordering::Release);
+        }
+        shared.copy_images(slot)?;
+        Ok(lease)
+    }
+
+    /// The slot's vmctx area.
+    pub(crate) fn vmctx_ptr(&self) -> Result<std::ptr::NonNull<u8>, Error> {
+        let offset = self.slot as usize * self.shared.vmctx_stride;
+        // SAFETY: the offset is below `capacity * vmctx_stride`, the
+        // region's length.
+        let ptr = unsafe { self.shared.vmctx_region.as_ptr().add(offset) };
+        std::ptr::NonNull::new(ptr).ok_or_else(|| Error::Resource("null vmctx".into()))
+    }
+
+    /// The layout of the vmctx area.
+    pub(crate) fn offsets(&self) -> &VMOffsets {
+        &self.shared.offsets
+    }
+
+    /// Defined memory `j` of this slot.
+    pub(crate) fn memory(&self, j: usize) -> PooledMemory {
+        PooledMemory { shared: Arc::clone(&self.shared), slot: self.slot, index: j }
+    }
+}
+
+fn broken_count(shared: &PoolShared) -> u32 {
+    shared.states.iter().filter(|s| s.load(Ordering::Relaxed) == BROKEN).count() as u32
+}
+
+impl Drop for SlotLease {
+    fn drop(&mut self) {
+        if self.shared.states[self.slot as usize].load(Ordering::Acquire) == BROKEN {
+            return;
+        }
+        if let Ok(mut free) = self.shared.free.lock() {
+            free.push(self.slot);
+        }
+    }
+}
+
+/// A pool slot's memory area, as a [`crate::memory::LinearMemory`] uses it.
+#[derive(Debug)]
+pub(crate) struct PooledMemory {
+    shared: Arc<PoolShared>,
+    slot: u32,
+    index: usize,
+}
+
+impl PooledMemory {
+    fn spec(&self) -> &MemorySpec {
+        &self.shared.memories[self.index]
+    }
+
+    fn offset(&self) -> usize {
+        self.shared.memory_offset(self.slot, self.index)
+    }
+
+    /// First byte of the area.
+    pub(crate) fn base(&self) -> *mut u8 {
+        match &self.shared.memory_region {
+            // SAFETY: the area lies inside the region.
+            Some(region) => unsafe { region.as_ptr().add(self.offset()) },
+            None => std::ptr::NonNull::dangling().as_ptr(),
+        }
+    }
+
+    /// Bytes reserved for the memory (its largest size, and in guard mode
+    /// the rest of the reservation and the guard).
+    pub(crate) fn reserved(&self) -> usize {
+        self.shared.memory_stride
+    }
+
+    /// Largest size in pages.
+    pub(crate) fn max_pages(&self) -> u64 {
+        self.spec().max_pages
+    }
+
+    /// Accessible bytes when the slot is handed out.
+    pub(crate) fn initial_len(&self) -> usize {
+        self.spec().initial_len
+    }
+
+    /// Makes `old_len..new_len` accessible (in place: the memory never
+    /// moves).
+    pub(crate) fn grow(&self, old_len: usize, new_len: usize) -> Result<(), Error> {
+        if new_len as u64 > self.max_pages() * WASM_PAGE_SIZE || new_len > self.reserved() {
+            return Err(Error::Resource("memory slot is full".into()));
+        }
+        if self.shared.mode == BoundsChecks::Guard {
+            let region = self.shared.region()?;
+            region
+                .protect(self.offset() + old_len, new_len - old_len, Protection::ReadWrite)
+                .map_err(|e| Error::Resource(format!("cannot grow a pooled memory: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Restores the area to its state when first handed out, given that
+    /// `len` bytes are accessible now. On failure the slot is marked
+    /// broken and never reused.
+    pub(crate) fn reset(&self, len: usize) {
+        let Some(region) = &self.shared.memory_region else { return };
+        let initial = self.initial_len();
+        let mut ok = region.discard(self.offset(), len).is_ok();
+        if self.shared.mode == BoundsChecks::Guard && len > initial {
+            ok &= region.protect(self.offset() + initial, len - initial, Protection::None).is_ok();
+        }
+        if !ok {
+            self.shared.states[self.slot as usize].store(BROKEN, Ordering::Release);
+        }
+    }
+}
