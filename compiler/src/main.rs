@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use wasmc::wast::{run_file, WastReport};
 use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
-use wasmc_loader::{cli, Linker, Module, Store};
+use wasmc_loader::{cli, Module, Store};
 
 #[derive(Parser)]
 #[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]
@@ -39,11 +39,17 @@ enum Command {
         /// Call this export with ARGS and print its results (default: `_start`).
         #[arg(long)]
         invoke: Option<String>,
+        /// Let a WASI program use host directory HOST as GUEST (or DIR as itself); repeatable.
+        #[arg(long = "dir", value_name = "HOST::GUEST")]
+        dirs: Vec<String>,
+        /// Give a WASI program this environment variable; repeatable.
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        envs: Vec<String>,
         #[command(flatten)]
         codegen: CodegenArgs,
         /// Artifact (.cwasm), or module (.wasm/.wat).
         file: PathBuf,
-        /// Arguments for the export, parsed by its parameter types.
+        /// The program's arguments (for `_start`), or the export's, parsed by its parameter types.
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -126,7 +132,14 @@ fn run(command: Command) -> Result<ExitCode> {
             std::fs::write(&output, artifact).with_context(|| format!("writing {}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { invoke, codegen, file, args } => {
+        Command::Run { invoke, dirs, envs, codegen, file, args } => {
+            let mut wasi = cli::WasiOptions::default();
+            for d in &dirs {
+                wasi.add_dir(d).map_err(anyhow::Error::msg)?;
+            }
+            for e in &envs {
+                wasi.add_env(e).map_err(anyhow::Error::msg)?;
+            }
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let artifact = if bytes.starts_with(b"\x7fELF") {
                 bytes
@@ -140,12 +153,15 @@ fn run(command: Command) -> Result<ExitCode> {
             let module =
                 unsafe { Module::from_bytes(&artifact) }.with_context(|| format!("loading {}", file.display()))?;
             let mut store = Store::default();
-            let results = cli::run_module(&mut store, &module, &Linker::new(), invoke.as_deref(), &args)?;
-            let mut out = std::io::stdout().lock();
-            for value in &results {
-                writeln!(out, "{}", cli::format_val(value))?;
+            let program = file.to_string_lossy();
+            let outcome = cli::run_program(&mut store, &module, &program, invoke.as_deref(), &args, &wasi)?;
+            if let cli::Outcome::Returned(results) = &outcome {
+                let mut out = std::io::stdout().lock();
+                for value in results {
+                    writeln!(out, "{}", cli::format_val(value))?;
+                }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitCode::from(outcome.exit_status()))
         }
         Command::Inspect { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

@@ -3,6 +3,7 @@
 //! run, and describing an artifact.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use crate::{ArtifactInfo, Error, ExternKind, ImportType, Linker, Module, Store, Val, ValType};
 
@@ -118,6 +119,100 @@ pub fn run_module(
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::Usage)?;
     Ok(func.call(store, &values)?)
+}
+
+/// What a run command line grants a WASI program besides its arguments.
+#[derive(Clone, Debug, Default)]
+pub struct WasiOptions {
+    /// Preopened directories: host path, guest name (`--dir HOST::GUEST`).
+    pub dirs: Vec<(PathBuf, String)>,
+    /// Environment variables (`--env NAME=VALUE`).
+    pub env: Vec<(String, String)>,
+}
+
+impl WasiOptions {
+    /// Adds a `--dir` value: `HOST::GUEST`, or `DIR` (the same name in both).
+    pub fn add_dir(&mut self, spec: &str) -> Result<(), String> {
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        if host.is_empty() || guest.is_empty() {
+            return Err(format!("--dir {spec:?}: expected HOST::GUEST or DIR"));
+        }
+        self.dirs.push((PathBuf::from(host), guest.to_string()));
+        Ok(())
+    }
+
+    /// Adds an `--env` value: `NAME=VALUE`.
+    pub fn add_env(&mut self, spec: &str) -> Result<(), String> {
+        match spec.split_once('=') {
+            Some((name, value)) if !name.is_empty() => {
+                self.env.push((name.to_string(), value.to_string()));
+                Ok(())
+            }
+            _ => Err(format!("--env {spec:?}: expected NAME=VALUE")),
+        }
+    }
+}
+
+/// How a program run ended without error.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The export returned these results (none for `_start`).
+    Returned(Vec<Val>),
+    /// The program called WASI `proc_exit` with this code.
+    Exited(i32),
+}
+
+impl Outcome {
+    /// The process exit status for this outcome: the program's exit code
+    /// (modulo 256), or 0 when it returned.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Outcome::Returned(_) => 0,
+            Outcome::Exited(code) => *code as u8,
+        }
+    }
+}
+
+/// Runs a program as `wasmc run` and `wasmrun` do, with WASI available:
+/// without `invoke`, `_start` runs and `args` are the program's arguments
+/// (after `program`, its `argv[0]`), with inherited stdio, `wasi`'s
+/// environment and preopens; with `invoke`, `args` are that export's
+/// parameters. A module that imports nothing from WASI is unaffected.
+pub fn run_program(
+    store: &mut Store,
+    module: &Module,
+    program: &str,
+    invoke: Option<&str>,
+    args: &[String],
+    wasi: &WasiOptions,
+) -> Result<Outcome, RunError> {
+    let start_without_params = invoke.is_none()
+        && module
+            .exports()
+            .iter()
+            .find(|e| e.name == "_start" && e.kind == ExternKind::Func)
+            .and_then(|e| module.meta().func_type_index(e.index))
+            .is_some_and(|t| module.meta().types[t as usize].params.is_empty());
+    let (argv, typed): (Vec<&str>, &[String]) = if start_without_params {
+        (std::iter::once(program).chain(args.iter().map(String::as_str)).collect(), &[])
+    } else {
+        (vec![program], args)
+    };
+    let mut builder = crate::wasi::WasiCtx::builder().args(argv).inherit_stdio();
+    for (name, value) in &wasi.env {
+        builder = builder.env(name, value);
+    }
+    for (host, guest) in &wasi.dirs {
+        builder = builder.preopen_dir(host, guest).map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    let ctx = builder.build().map_err(|e| RunError::Usage(e.to_string()))?;
+    let mut linker = Linker::new();
+    crate::wasi::add_to_linker(&mut linker, ctx);
+    match run_module(store, module, &linker, invoke, typed) {
+        Ok(results) => Ok(Outcome::Returned(results)),
+        Err(RunError::Wasm(Error::Exit(code))) => Ok(Outcome::Exited(code)),
+        Err(e) => Err(e),
+    }
 }
 
 /// A human-readable description of an artifact, for `wasmc inspect`.

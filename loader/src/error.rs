@@ -135,12 +135,26 @@ impl fmt::Display for Trap {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostError {
     message: String,
+    /// Set by [`HostError::exit`]: the program asked to exit with this code.
+    exit_code: Option<i32>,
 }
 
 impl HostError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> HostError {
-        HostError { message: message.into() }
+        HostError { message: message.into(), exit_code: None }
+    }
+
+    /// Stops the running wasm code as a program exit with `code` (e.g.
+    /// WASI `proc_exit`): the outermost call returns [`Error::Exit`], not
+    /// a trap.
+    pub fn exit(code: i32) -> HostError {
+        HostError { message: format!("program exited with code {code}"), exit_code: Some(code) }
+    }
+
+    /// The exit code, for an error made by [`HostError::exit`].
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit_code
     }
 
     /// The message.
@@ -159,7 +173,7 @@ impl std::error::Error for HostError {}
 
 impl From<String> for HostError {
     fn from(message: String) -> HostError {
-        HostError { message }
+        HostError::new(message)
     }
 }
 
@@ -171,8 +185,12 @@ impl From<&str> for HostError {
 
 impl From<Error> for HostError {
     /// Lets a host function propagate a nested call's error with `?`.
+    /// A nested [`Error::Exit`] stays an exit.
     fn from(error: Error) -> HostError {
-        HostError::new(error.to_string())
+        match error {
+            Error::Exit(code) => HostError::exit(code),
+            other => HostError::new(other.to_string()),
+        }
     }
 }
 
@@ -204,6 +222,10 @@ pub enum Error {
     /// An access outside a memory's or table's current size, by the host.
     #[error("out of bounds: {0}")]
     OutOfBounds(String),
+    /// The program exited on purpose with this code (a host function
+    /// returned [`HostError::exit`], e.g. WASI `proc_exit`). Not a trap.
+    #[error("program exited with code {0}")]
+    Exit(i32),
 }
 
 impl Error {

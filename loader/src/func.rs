@@ -27,15 +27,44 @@ pub struct HostFunc {
 
 impl HostFunc {
     /// Calls the function, checking the result types it produced.
-    fn call(&self, caller: Caller<'_>, args: &[Val], results: &mut [Val]) -> Result<(), Trap> {
+    fn call(&self, caller: Caller<'_>, args: &[Val], results: &mut [Val]) -> Result<(), HostOutcome> {
         let host_trap = |message: String| Trap { message: Some(message), ..Trap::new(TrapKind::HostError) };
-        (self.func)(caller, args, results).map_err(|e| host_trap(e.message().to_string()))?;
+        (self.func)(caller, args, results).map_err(|e| match e.exit_code() {
+            Some(code) => HostOutcome::Exit(code),
+            None => HostOutcome::Trap(host_trap(e.message().to_string())),
+        })?;
         for (v, &t) in results.iter().zip(&self.ty.results) {
             if v.ty() != t {
-                return Err(host_trap(format!("host function returned {} where {t} was expected", v.ty())));
+                return Err(HostOutcome::Trap(host_trap(format!(
+                    "host function returned {} where {t} was expected",
+                    v.ty()
+                ))));
             }
         }
         Ok(())
+    }
+}
+
+/// How a host function call ended, when not normally.
+pub(crate) enum HostOutcome {
+    /// The calling wasm code traps.
+    Trap(Trap),
+    /// The program exits with this code ([`HostError::exit`]).
+    Exit(i32),
+}
+
+impl From<Trap> for HostOutcome {
+    fn from(trap: Trap) -> HostOutcome {
+        HostOutcome::Trap(trap)
+    }
+}
+
+impl From<HostOutcome> for Error {
+    fn from(outcome: HostOutcome) -> Error {
+        match outcome {
+            HostOutcome::Trap(trap) => Error::Trap(trap),
+            HostOutcome::Exit(code) => Error::Exit(code),
+        }
     }
 }
 
@@ -181,12 +210,13 @@ pub(crate) unsafe extern "C" fn host_entry(host_ctx: *mut u8, caller_vmctx: *mut
     }));
     let reason = match outcome {
         Ok(Ok(())) => return,
-        Ok(Err(mut trap)) => {
+        Ok(Err(HostOutcome::Trap(mut trap))) => {
             // SAFETY: the host trampoline passes its caller's live vmctx;
             // the caller is suspended.
             unsafe { traphandler::locate_call(&mut trap, caller_vmctx) };
             Unwind::Trap(trap)
         }
+        Ok(Err(HostOutcome::Exit(code))) => Unwind::Exit(code),
         Err(payload) => Unwind::Panic(payload),
     };
     // SAFETY: called from wasm via a host trampoline; `reason` is moved
@@ -199,20 +229,20 @@ pub(crate) unsafe extern "C" fn host_entry(host_ctx: *mut u8, caller_vmctx: *mut
 /// # Safety
 /// `host_ctx` must be a live [`HostFuncContext`], `values` an array of at
 /// least `len` slots, and the thread's current store the one owning it.
-unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, len: usize) -> Result<(), Trap> {
+unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, len: usize) -> Result<(), HostOutcome> {
     // SAFETY: per the contract; the Arc clone keeps the function alive even
     // if the store drops the context meanwhile.
     let func = unsafe { (*host_ctx.cast::<HostFuncContext>()).func.clone() };
     let store_ptr = traphandler::current_store();
     if store_ptr.is_null() {
-        return Err(Trap::new(TrapKind::UnknownFault));
+        return Err(Trap::new(TrapKind::UnknownFault).into());
     }
     // SAFETY: the entry that set the current store holds its `&mut` and
     // does not use it until we return.
     let store = unsafe { &mut *store_ptr };
     let slots_needed = func.ty.params.len().max(func.ty.results.len());
     if len < slots_needed {
-        return Err(Trap { message: Some("values array too short".into()), ..Trap::new(TrapKind::UnknownFault) });
+        return Err(Trap { message: Some("values array too short".into()), ..Trap::new(TrapKind::UnknownFault) }.into());
     }
     let slots = values.cast::<ValRaw>();
     // SAFETY: `values` holds `len >= slots_needed` 16-byte slots (trampoline

@@ -56,6 +56,7 @@ mod values;
 #[doc(hidden)]
 pub mod vm;
 mod vmctx;
+pub mod wasi;
 
 pub use artifact::ArtifactInfo;
 pub use error::{Error, HostError, LinkError, LoadError, Trap};

@@ -34,6 +34,8 @@ pub(crate) enum Unwind {
     Trap(Trap),
     /// A host function panicked: resumed on the host side after unwinding.
     Panic(Box<dyn Any + Send>),
+    /// A host function ended the program ([`crate::HostError::exit`]).
+    Exit(i32),
 }
 
 /// What the signal handler saw.
@@ -117,6 +119,7 @@ pub(crate) unsafe fn invoke(store: &mut Store, func_ref: VMFuncRef, values: &mut
     match UNWIND.with(|u| u.borrow_mut().take()) {
         Some(Unwind::Trap(trap)) => Err(Error::Trap(trap)),
         Some(Unwind::Panic(payload)) => std::panic::resume_unwind(payload),
+        Some(Unwind::Exit(code)) => Err(Error::Exit(code)),
         None => Err(Error::Trap(Trap::new(TrapKind::UnknownFault))),
     }
 }

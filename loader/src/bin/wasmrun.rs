@@ -1,27 +1,31 @@
 //! `wasmrun`: runs one exported function of a wasmc artifact.
 //!
 //! ```text
-//! wasmrun [--invoke NAME] plugin.cwasm [ARGS...]
+//! wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... plugin.cwasm [ARGS...]
 //! ```
 //!
-//! Instantiates with no imports, calls NAME (default `_start`) with ARGS
-//! parsed by the function's parameter types, and prints each result on its
-//! own line. Any error, including a trap, is printed as `wasmrun: <error>`
-//! and exits with status 1.
+//! Instantiates with WASI preview 1 available (stdio inherited, only the
+//! `--dir` directories and `--env` variables granted) and calls NAME with
+//! ARGS parsed by the function's parameter types, printing each result on
+//! its own line; or, without `--invoke`, runs `_start` with ARGS as the
+//! program's arguments. A WASI `proc_exit(n)` exits with status `n`. Any
+//! error, including a trap, is printed as `wasmrun: <error>` and exits
+//! with status 1.
 
 use std::process::ExitCode;
 
-use wasmc_loader::{cli, Linker, Module, Store};
+use wasmc_loader::cli::{self, Outcome, WasiOptions};
+use wasmc_loader::{Module, Store};
 
-const USAGE: &str = "usage: wasmrun [--invoke NAME] FILE.cwasm [ARGS...]";
+const USAGE: &str = "usage: wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... FILE.cwasm [ARGS...]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
-        Ok(lines) => {
+        Ok((lines, status)) => {
             for line in lines {
                 println!("{line}");
             }
-            ExitCode::SUCCESS
+            ExitCode::from(status)
         }
         Err(message) => {
             eprintln!("wasmrun: {message}");
@@ -30,14 +34,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Vec<String>) -> Result<Vec<String>, String> {
+fn run(args: Vec<String>) -> Result<(Vec<String>, u8), String> {
     let mut args = args.into_iter();
     let mut invoke = None;
     let mut file = None;
+    let mut wasi = WasiOptions::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--invoke" => invoke = Some(args.next().ok_or("--invoke needs a function name")?),
-            "-h" | "--help" => return Ok(vec![USAGE.to_string()]),
+            "--dir" => wasi.add_dir(&args.next().ok_or("--dir needs HOST::GUEST")?)?,
+            "--env" => wasi.add_env(&args.next().ok_or("--env needs NAME=VALUE")?)?,
+            "-h" | "--help" => return Ok((vec![USAGE.to_string()], 0)),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
             _ => {
                 file = Some(arg);
@@ -52,7 +59,11 @@ fn run(args: Vec<String>) -> Result<Vec<String>, String> {
     // the user vouches for its origin, as for any executable.
     let module = unsafe { Module::from_file(&file) }.map_err(|e| e.to_string())?;
     let mut store = Store::default();
-    let results =
-        cli::run_module(&mut store, &module, &Linker::new(), invoke.as_deref(), &params).map_err(|e| e.to_string())?;
-    Ok(results.iter().map(cli::format_val).collect())
+    let outcome =
+        cli::run_program(&mut store, &module, &file, invoke.as_deref(), &params, &wasi).map_err(|e| e.to_string())?;
+    let status = outcome.exit_status();
+    match outcome {
+        Outcome::Returned(results) => Ok((results.iter().map(cli::format_val).collect(), status)),
+        Outcome::Exited(_) => Ok((Vec::new(), status)),
+    }
 }

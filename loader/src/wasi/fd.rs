@@ -1,0 +1,226 @@
+//! Descriptor syscalls: read, write, seek, stat, close, preopens, readdir.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+
+use super::ctx::{Descriptor, Kind};
+use super::mem::Env;
+use super::types::{encode_chardev_filestat, encode_dirent, encode_fdstat, encode_filestat, filetype, filetype_of};
+use super::{Args, Errno};
+
+/// The most bytes one host read or write moves at a time.
+const CHUNK: u32 = 64 * 1024;
+
+/// The file behind a descriptor that must be a regular file (or other
+/// non-directory opened by path).
+fn file<'e>(env: &'e mut Env<'_, '_>, fd: u32) -> Result<&'e mut std::fs::File, Errno> {
+    match &mut env.ctx.get(fd)?.kind {
+        Kind::File(f) => Ok(f),
+        Kind::Dir { .. } => Err(Errno::ISDIR),
+        _ => Err(Errno::SPIPE),
+    }
+}
+
+pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, iovs, n, out) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
+    let iovs = env.iovecs(iovs, n)?;
+    let mut total: u32 = 0;
+    for (buf, len) in iovs {
+        let mut done = 0;
+        while done < len {
+            let step = (len - done).min(CHUNK);
+            let data = env.read(buf + done, step)?.to_vec();
+            let written = match &mut env.ctx.get(fd)?.kind {
+                Kind::Stdout => std::io::stdout().write(&data)?,
+                Kind::Stderr => std::io::stderr().write(&data)?,
+                Kind::File(f) => f.write(&data)?,
+                Kind::Stdin => return Err(Errno::BADF),
+                Kind::Dir { .. } => return Err(Errno::ISDIR),
+            };
+            done += written as u32;
+            total = total.saturating_add(written as u32);
+            if written < data.len() {
+                return env.write_u32(out, total);
+            }
+        }
+    }
+    if let Ok(Kind::Stdout) = env.ctx.get(fd).map(|d| &d.kind) {
+        std::io::stdout().flush()?;
+    }
+    env.write_u32(out, total)
+}
+
+pub(crate) fn fd_read(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, iovs, n, out) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
+    let iovs = env.iovecs(iovs, n)?;
+    let mut total: u32 = 0;
+    for (buf, len) in iovs {
+        let mut done = 0;
+        while done < len {
+            let mut data = vec![0u8; (len - done).min(CHUNK) as usize];
+            let got = match &mut env.ctx.get(fd)?.kind {
+                Kind::Stdin => std::io::stdin().read(&mut data)?,
+                Kind::File(f) => f.read(&mut data)?,
+                Kind::Stdout | Kind::Stderr => return Err(Errno::BADF),
+                Kind::Dir { .. } => return Err(Errno::ISDIR),
+            };
+            env.write(buf + done, &data[..got])?;
+            done += got as u32;
+            total = total.saturating_add(got as u32);
+            if got < data.len() {
+                return env.write_u32(out, total);
+            }
+        }
+    }
+    env.write_u32(out, total)
+}
+
+pub(crate) fn fd_pread(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, iovs, n, mut offset, out) = (a.u32(0), a.u32(1), a.u32(2), a.u64(3), a.u32(4));
+    let iovs = env.iovecs(iovs, n)?;
+    let mut total: u32 = 0;
+    for (buf, len) in iovs {
+        let mut data = vec![0u8; len.min(CHUNK) as usize];
+        let got = file(env, fd)?.read_at(&mut data, offset)?;
+        env.write(buf, &data[..got])?;
+        total = total.saturating_add(got as u32);
+        offset += got as u64;
+        if got < len as usize {
+            break;
+        }
+    }
+    env.write_u32(out, total)
+}
+
+pub(crate) fn fd_pwrite(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, iovs, n, mut offset, out) = (a.u32(0), a.u32(1), a.u32(2), a.u64(3), a.u32(4));
+    let iovs = env.iovecs(iovs, n)?;
+    let mut total: u32 = 0;
+    for (buf, len) in iovs {
+        let data = env.read(buf, len.min(CHUNK))?.to_vec();
+        let put = file(env, fd)?.write_at(&data, offset)?;
+        total = total.saturating_add(put as u32);
+        offset += put as u64;
+        if put < len as usize {
+            break;
+        }
+    }
+    env.write_u32(out, total)
+}
+
+pub(crate) fn fd_seek(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, offset, whence, out) = (a.u32(0), a.u64(1) as i64, a.u32(2), a.u32(3));
+    let pos = match whence {
+        0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| Errno::INVAL)?),
+        1 => SeekFrom::Current(offset),
+        2 => SeekFrom::End(offset),
+        _ => return Err(Errno::INVAL),
+    };
+    let new = file(env, fd)?.seek(pos)?;
+    env.write_u64(out, new)
+}
+
+pub(crate) fn fd_tell(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let at = file(env, a.u32(0))?.stream_position()?;
+    env.write_u64(a.u32(1), at)
+}
+
+pub(crate) fn fd_close(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    env.ctx.fds.remove(&a.u32(0)).map(drop).ok_or(Errno::BADF)
+}
+
+pub(crate) fn fd_renumber(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (from, to) = (a.u32(0), a.u32(1));
+    if !env.ctx.fds.contains_key(&to) {
+        return Err(Errno::BADF);
+    }
+    let d = env.ctx.fds.remove(&from).ok_or(Errno::BADF)?;
+    env.ctx.fds.insert(to, d);
+    Ok(())
+}
+
+pub(crate) fn fd_sync(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    Ok(file(env, a.u32(0))?.sync_all()?)
+}
+
+pub(crate) fn fd_datasync(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    Ok(file(env, a.u32(0))?.sync_data()?)
+}
+
+pub(crate) fn fd_filestat_set_size(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    Ok(file(env, a.u32(0))?.set_len(a.u64(1))?)
+}
+
+pub(crate) fn fd_fdstat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let d: &Descriptor = env.ctx.get(a.u32(0))?;
+    let ty = match &d.kind {
+        Kind::Stdin | Kind::Stdout | Kind::Stderr => filetype::CHARACTER_DEVICE,
+        Kind::Dir { .. } => filetype::DIRECTORY,
+        Kind::File(f) => filetype_of(f.metadata()?.file_type()),
+    };
+    let stat = encode_fdstat(ty, d.fdflags);
+    env.write(a.u32(1), &stat)
+}
+
+pub(crate) fn fd_filestat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let stat = match &env.ctx.get(a.u32(0))?.kind {
+        Kind::Stdin | Kind::Stdout | Kind::Stderr => encode_chardev_filestat(),
+        Kind::Dir { dir, .. } => encode_filestat(&dir.metadata()?),
+        Kind::File(f) => encode_filestat(&f.metadata()?),
+    };
+    env.write(a.u32(1), &stat)
+}
+
+/// The guest name of preopen `fd`.
+fn preopen_name(env: &mut Env<'_, '_>, fd: u32) -> Result<String, Errno> {
+    match &env.ctx.get(fd)?.kind {
+        Kind::Dir { preopen: Some(name), .. } => Ok(name.clone()),
+        _ => Err(Errno::BADF),
+    }
+}
+
+pub(crate) fn fd_prestat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let name = preopen_name(env, a.u32(0))?;
+    let mut prestat = [0u8; 8];
+    prestat[4..8].copy_from_slice(&(name.len() as u32).to_le_bytes());
+    env.write(a.u32(1), &prestat)
+}
+
+pub(crate) fn fd_prestat_dir_name(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let name = preopen_name(env, a.u32(0))?;
+    if (a.u32(2) as usize) < name.len() {
+        return Err(Errno::NAMETOOLONG);
+    }
+    env.write(a.u32(1), name.as_bytes())
+}
+
+/// Writes directory entries from `cookie` on (cookie n = the n-th entry)
+/// until the buffer is full; a full buffer tells the program to call again.
+pub(crate) fn fd_readdir(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, buf, len, cookie, out) = (a.u32(0), a.u32(1), a.u32(2), a.u64(3), a.u32(4));
+    env.read(buf, len)?;
+    let dir = match &env.ctx.get(fd)?.kind {
+        Kind::Dir { dir, .. } => rustix::fs::Dir::read_from(dir)?,
+        _ => return Err(Errno::NOTDIR),
+    };
+    let mut bytes = Vec::new();
+    for (i, entry) in dir.enumerate().skip(usize::try_from(cookie).unwrap_or(usize::MAX)) {
+        let entry = entry?;
+        let ty = match entry.file_type() {
+            rustix::fs::FileType::Directory => filetype::DIRECTORY,
+            rustix::fs::FileType::RegularFile => filetype::REGULAR_FILE,
+            rustix::fs::FileType::Symlink => filetype::SYMBOLIC_LINK,
+            rustix::fs::FileType::CharacterDevice => filetype::CHARACTER_DEVICE,
+            rustix::fs::FileType::BlockDevice => filetype::BLOCK_DEVICE,
+            rustix::fs::FileType::Socket => filetype::SOCKET_STREAM,
+            _ => filetype::UNKNOWN,
+        };
+        bytes.extend(encode_dirent(i as u64 + 1, entry.ino(), entry.file_name().to_bytes(), ty));
+        if bytes.len() >= len as usize {
+            break;
+        }
+    }
+    bytes.truncate(len as usize);
+    env.write(buf, &bytes)?;
+    env.write_u32(out, bytes.len() as u32)
+}

@@ -1,0 +1,115 @@
+//! Path syscalls: every path is resolved beneath its directory
+//! descriptor by [`super::path`].
+
+use std::fs::File;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use super::ctx::{Descriptor, Kind};
+use super::mem::Env;
+use super::path::{open_beneath, parent_and_name};
+use super::types::{encode_filestat, flags, rights};
+use super::{Args, Errno};
+
+/// The directory behind descriptor `fd` (cloned, so the context is free
+/// for other use meanwhile) and the guest path at `ptr`/`len`.
+fn dir_and_path(env: &mut Env<'_, '_>, fd: u32, ptr: u32, len: u32) -> Result<(File, String), Errno> {
+    let path = env.string(ptr, len)?;
+    let dir = match &env.ctx.get(fd)?.kind {
+        Kind::Dir { dir, .. } => dir.try_clone()?,
+        _ => return Err(Errno::NOTDIR),
+    };
+    Ok((dir, path))
+}
+
+pub(crate) fn path_open(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, lookup, path_ptr, path_len) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
+    let (oflags, base, fdflags, out) = (a.u32(4) as u16, a.u64(5), a.u32(7) as u16, a.u32(8));
+    let (dir, path) = dir_and_path(env, fd, path_ptr, path_len)?;
+    let read = base & (rights::FD_READ | rights::FD_READDIR) != 0;
+    let write = base & (rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FILESTAT_SET_SIZE) != 0;
+    let mut host = match (read, write) {
+        (_, true) if oflags & flags::O_DIRECTORY != 0 => return Err(Errno::ISDIR),
+        (true, true) => OFlags::RDWR,
+        (false, true) => OFlags::WRONLY,
+        _ => OFlags::RDONLY,
+    };
+    for (bit, flag) in [
+        (flags::O_CREAT, OFlags::CREATE),
+        (flags::O_DIRECTORY, OFlags::DIRECTORY),
+        (flags::O_EXCL, OFlags::EXCL),
+        (flags::O_TRUNC, OFlags::TRUNC),
+    ] {
+        if oflags & bit != 0 {
+            host |= flag;
+        }
+    }
+    for (bit, flag) in [
+        (flags::FD_APPEND, OFlags::APPEND),
+        (flags::FD_DSYNC, OFlags::DSYNC),
+        (flags::FD_RSYNC, OFlags::RSYNC),
+        (flags::FD_SYNC, OFlags::SYNC),
+    ] {
+        if fdflags & bit != 0 {
+            host |= flag;
+        }
+    }
+    let follow = lookup & flags::LOOKUP_SYMLINK_FOLLOW != 0;
+    let opened = File::from(open_beneath(&dir, &path, host | OFlags::NOCTTY, Mode::from_bits_truncate(0o666), follow)?);
+    let kind = if opened.metadata()?.is_dir() { Kind::Dir { dir: opened, preopen: None } } else { Kind::File(opened) };
+    let new_fd = env.ctx.insert(Descriptor { kind, fdflags })?;
+    if let Err(e) = env.write_u32(out, new_fd) {
+        env.ctx.fds.remove(&new_fd);
+        return Err(e);
+    }
+    Ok(())
+}
+
+pub(crate) fn path_filestat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (fd, lookup, path_ptr, path_len, out) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3), a.u32(4));
+    let (dir, path) = dir_and_path(env, fd, path_ptr, path_len)?;
+    let follow = lookup & flags::LOOKUP_SYMLINK_FOLLOW != 0;
+    let target = File::from(open_beneath(&dir, &path, OFlags::PATH, Mode::empty(), follow)?);
+    let stat = encode_filestat(&target.metadata()?);
+    env.write(out, &stat)
+}
+
+pub(crate) fn path_create_directory(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (dir, path) = dir_and_path(env, a.u32(0), a.u32(1), a.u32(2))?;
+    let (parent, name) = parent_and_name(&dir, &path)?;
+    Ok(rustix::fs::mkdirat(&parent, name.as_str(), Mode::from_bits_truncate(0o777))?)
+}
+
+pub(crate) fn path_remove_directory(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (dir, path) = dir_and_path(env, a.u32(0), a.u32(1), a.u32(2))?;
+    let (parent, name) = parent_and_name(&dir, &path)?;
+    Ok(rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::REMOVEDIR)?)
+}
+
+pub(crate) fn path_unlink_file(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (dir, path) = dir_and_path(env, a.u32(0), a.u32(1), a.u32(2))?;
+    if path.ends_with('/') {
+        return Err(Errno::NOTDIR);
+    }
+    let (parent, name) = parent_and_name(&dir, &path)?;
+    Ok(rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::empty())?)
+}
+
+pub(crate) fn path_rename(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (old_dir, old_path) = dir_and_path(env, a.u32(0), a.u32(1), a.u32(2))?;
+    let (new_dir, new_path) = dir_and_path(env, a.u32(3), a.u32(4), a.u32(5))?;
+    let (old_parent, old_name) = parent_and_name(&old_dir, &old_path)?;
+    let (new_parent, new_name) = parent_and_name(&new_dir, &new_path)?;
+    Ok(rustix::fs::renameat(&old_parent, old_name.as_str(), &new_parent, new_name.as_str())?)
+}
+
+pub(crate) fn path_readlink(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    let (dir, path) = dir_and_path(env, a.u32(0), a.u32(1), a.u32(2))?;
+    let (buf, buf_len, out) = (a.u32(3), a.u32(4), a.u32(5));
+    let (parent, name) = parent_and_name(&dir, &path)?;
+    let target = rustix::fs::readlinkat(&parent, name.as_str(), Vec::new())?;
+    let bytes = target.as_bytes();
+    let n = bytes.len().min(buf_len as usize);
+    env.write(buf, &bytes[..n])?;
+    env.write_u32(out, n as u32)
+}
