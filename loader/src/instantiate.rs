@@ -58,6 +58,7 @@ fn allocate(store: &mut Store, module: &Module, imports: Vec<Resolved>) -> Resul
         module.type_ids().as_ptr(),
         backref.as_ptr().cast(),
     );
+    vmctx.set_runtime_limits(store.runtime_limits_ptr(), crate::epoch::counter());
 
     // Fallible resources first, before the store changes.
     let config = store.config().clone();

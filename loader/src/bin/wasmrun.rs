@@ -1,7 +1,7 @@
 //! `wasmrun`: runs one exported function of a wasmc artifact.
 //!
 //! ```text
-//! wasmrun [--invoke NAME] plugin.cwasm [ARGS...]
+//! wasmrun [--invoke NAME] [--timeout 100ms] [--fuel N] [--max-memory 64MiB] plugin.cwasm [ARGS...]
 //! ```
 //!
 //! Instantiates with no imports, calls NAME (default `_start`) with ARGS
@@ -11,9 +11,10 @@
 
 use std::process::ExitCode;
 
-use wasmc_loader::{cli, Linker, Module, Store};
+use wasmc_loader::{cli, Linker, Module};
 
-const USAGE: &str = "usage: wasmrun [--invoke NAME] FILE.cwasm [ARGS...]";
+const USAGE: &str =
+    "usage: wasmrun [--invoke NAME] [--timeout DURATION] [--fuel N] [--max-memory BYTES] FILE.cwasm [ARGS...]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -34,9 +35,20 @@ fn run(args: Vec<String>) -> Result<Vec<String>, String> {
     let mut args = args.into_iter();
     let mut invoke = None;
     let mut file = None;
+    let mut limits = cli::RunLimits::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--invoke" => invoke = Some(args.next().ok_or("--invoke needs a function name")?),
+            "--timeout" => {
+                limits.timeout = Some(cli::parse_duration(&args.next().ok_or("--timeout needs a duration")?)?)
+            }
+            "--fuel" => {
+                let n = args.next().ok_or("--fuel needs a number")?;
+                limits.fuel = Some(n.parse().map_err(|_| format!("cannot parse {n:?} as fuel (a whole number)"))?);
+            }
+            "--max-memory" => {
+                limits.max_memory = Some(cli::parse_bytes(&args.next().ok_or("--max-memory needs a size")?)?)
+            }
             "-h" | "--help" => return Ok(vec![USAGE.to_string()]),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
             _ => {
@@ -51,7 +63,7 @@ fn run(args: Vec<String>) -> Result<Vec<String>, String> {
     // SAFETY: running the artifact the user names is the point of wasmrun;
     // the user vouches for its origin, as for any executable.
     let module = unsafe { Module::from_file(&file) }.map_err(|e| e.to_string())?;
-    let mut store = Store::default();
+    let mut store = limits.store_for(&module).map_err(|e| e.to_string())?;
     let results =
         cli::run_module(&mut store, &module, &Linker::new(), invoke.as_deref(), &params).map_err(|e| e.to_string())?;
     Ok(results.iter().map(cli::format_val).collect())
