@@ -74,6 +74,8 @@ fn fuel_needs_metering_and_runs_out() {
     let metered = dir.join("metered.cwasm");
     assert!(wasmc(&["compile", wat, "-o", plain.to_str().unwrap()]).status.success());
     assert!(wasmc(&["compile", "--fuel-metering", wat, "-o", metered.to_str().unwrap()]).status.success());
+    assert!(text(&wasmc(&["inspect", metered.to_str().unwrap()]).stdout).contains("fuel metering:  yes"));
+    assert!(text(&wasmc(&["inspect", plain.to_str().unwrap()]).stdout).contains("fuel metering:  no"));
     for out in [
         wasmc(&["run", "--fuel", "10", "--invoke", "count", plain.to_str().unwrap(), "5"]),
         wasmrun(&["--fuel", "10", "--invoke", "count", plain.to_str().unwrap(), "5"]),

@@ -200,6 +200,7 @@ pub fn describe(info: &ArtifactInfo) -> String {
     let _ = writeln!(s, "cpu features:   {features}");
     let _ = writeln!(s, "bounds checks:  {}", meta.bounds_checks.name());
     let _ = writeln!(s, "optimisation:   {}", meta.opt_level);
+    let _ = writeln!(s, "fuel metering:  {}", if meta.fuel_metering { "yes" } else { "no" });
     let _ = writeln!(s, "code:           {} bytes in {} functions", info.text_size, meta.funcs.len());
     let _ = writeln!(s, "data:           {} bytes in {} segments", info.data_size, meta.data.len());
     let _ = writeln!(s, "trap sites:     {}", meta.traps.len());
