@@ -7,14 +7,13 @@ use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_wasm::{FuncTranslator, WasmError};
 use rayon::prelude::*;
-use wasmc_abi::BoundsChecks;
 use wasmc_abi::TrapKind;
 use wasmparser::FuncValidatorAllocations;
 
 use crate::func_env::{wasm_signature, FuncEnv};
 use crate::isa::TargetIsa as Target;
 use crate::module::{Body, ModuleInfo};
-use crate::CompileError;
+use crate::{CompileError, CompileOptions};
 
 /// A call site to patch: a direct call to a wasm function.
 #[derive(Clone, Debug)]
@@ -143,7 +142,7 @@ pub(crate) fn compile_clif(
 fn compile_body(
     module: &ModuleInfo,
     target: &Target,
-    bounds_checks: BoundsChecks,
+    options: &CompileOptions,
     body: Body<'_>,
 ) -> Result<CompiledCode, CompileError> {
     let index = body.func_index;
@@ -154,7 +153,8 @@ fn compile_body(
     let mut ctx = Context::new();
     ctx.func.signature = wasm_signature(ty);
     ctx.func.name = UserFuncName::user(crate::func_env::WASM_FUNC_NAMESPACE, index);
-    let mut env = FuncEnv::new(module, &*target.isa, bounds_checks);
+    let mut env = FuncEnv::new(module, &*target.isa, options.bounds_checks);
+    env.set_interrupts(!options.omit_epoch_checks_for_benchmarks, options.fuel_metering);
     env.set_stack_limit(&mut ctx.func).map_err(|e| wasm_error(e, index, body_offset))?;
     let mut validator = body.validator.into_validator(FuncValidatorAllocations::default());
     FuncTranslator::new()
@@ -184,13 +184,13 @@ pub(crate) fn compile_functions(
     module: &ModuleInfo,
     bodies: Vec<Body<'_>>,
     target: &Target,
-    bounds_checks: BoundsChecks,
+    options: &CompileOptions,
 ) -> Result<Vec<CompiledCode>, CompileError> {
     bodies
         .into_par_iter()
         .map(|body| {
             let func = body.func_index;
-            catch_panic(func, || compile_body(module, target, bounds_checks, body))
+            catch_panic(func, || compile_body(module, target, options, body))
         })
         .collect::<Vec<_>>()
         .into_iter()

@@ -11,6 +11,7 @@
 
 mod builtins;
 mod call;
+mod interrupt;
 mod memory;
 mod table;
 
@@ -85,12 +86,13 @@ pub(crate) struct FuncEnv<'m> {
     heap_lengths: Vec<ir::GlobalValue>,
     tables: Vec<Option<TableData>>,
     builtin_sigs: [Option<ir::SigRef>; wasmc_abi::builtins::Builtin::COUNT],
+    interrupts: interrupt::Interrupts,
 }
 
 impl<'m> FuncEnv<'m> {
     /// An environment for translating one function of `module`.
     pub fn new(module: &'m ModuleInfo, isa: &'m dyn TargetIsa, bounds_checks: BoundsChecks) -> Self {
-        FuncEnv {
+        let mut env = FuncEnv {
             module,
             isa,
             bounds_checks,
@@ -99,7 +101,17 @@ impl<'m> FuncEnv<'m> {
             heap_lengths: Vec::new(),
             tables: vec![None; module.tables.len()],
             builtin_sigs: [None; wasmc_abi::builtins::Builtin::COUNT],
-        }
+            interrupts: interrupt::Interrupts::default(),
+        };
+        env.interrupts.epoch = true;
+        env
+    }
+
+    /// Chooses the interruption checks: epoch deadline checks (on unless
+    /// a benchmark turns them off) and fuel metering.
+    pub fn set_interrupts(&mut self, epoch: bool, fuel: bool) {
+        self.interrupts.epoch = epoch;
+        self.interrupts.fuel = fuel;
     }
 
     /// The `vmctx` global value (the callee vmctx parameter).
@@ -484,10 +496,44 @@ impl cranelift_wasm::FuncEnvironment for FuncEnv<'_> {
     fn before_translate_operator(
         &mut self,
         op: &wasmparser::Operator,
-        _builder: &mut FunctionBuilder,
+        builder: &mut FunctionBuilder,
+        state: &FuncTranslationState,
+    ) -> WasmResult<()> {
+        reject_non_wasm2(op)?;
+        self.interrupt_before_op(op, builder, state)
+    }
+
+    fn after_translate_operator(
+        &mut self,
+        op: &wasmparser::Operator,
+        builder: &mut FunctionBuilder,
+        state: &FuncTranslationState,
+    ) -> WasmResult<()> {
+        self.interrupt_after_op(op, builder, state)
+    }
+
+    fn after_locals(&mut self, num_locals_defined: usize) {
+        self.interrupt_after_locals(num_locals_defined);
+    }
+
+    fn before_translate_function(
+        &mut self,
+        builder: &mut FunctionBuilder,
         _state: &FuncTranslationState,
     ) -> WasmResult<()> {
-        reject_non_wasm2(op)
+        self.interrupt_function_entry(builder)
+    }
+
+    fn after_translate_function(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        state: &FuncTranslationState,
+    ) -> WasmResult<()> {
+        self.interrupt_function_exit(builder, state)
+    }
+
+    fn translate_loop_header(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        self.interrupt_loop_header(builder)
     }
 }
 

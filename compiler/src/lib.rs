@@ -83,6 +83,14 @@ pub struct CompileOptions {
     pub opt_level: OptLevel,
     /// How linear-memory accesses are kept in bounds.
     pub bounds_checks: BoundsChecks,
+    /// Count executed operators against the store's fuel
+    /// (`Store::set_fuel`) and trap when it runs out. Recorded in the
+    /// artifact's metadata.
+    pub fuel_metering: bool,
+    /// Benchmarks only: leave out the epoch deadline checks, to measure
+    /// what they cost. Such code ignores `Store::set_call_timeout`.
+    #[doc(hidden)]
+    pub omit_epoch_checks_for_benchmarks: bool,
 }
 
 impl Default for CompileOptions {
@@ -90,7 +98,13 @@ impl Default for CompileOptions {
     /// guard-page bounds checks.
     fn default() -> Self {
         let target = wasmc_targets::resolve(None).expect("the host baseline target always resolves");
-        CompileOptions { target, opt_level: OptLevel::Speed, bounds_checks: BoundsChecks::Guard }
+        CompileOptions {
+            target,
+            opt_level: OptLevel::Speed,
+            bounds_checks: BoundsChecks::Guard,
+            fuel_metering: false,
+            omit_epoch_checks_for_benchmarks: false,
+        }
     }
 }
 
@@ -144,7 +158,7 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, Compile
     validate::validate(wasm)?;
     let target = isa::build(options)?;
     let module::ParsedModule { mut info, data, bodies } = module::parse(wasm)?;
-    let funcs = codegen::compile_functions(&info, bodies, &target, options.bounds_checks)?;
+    let funcs = codegen::compile_functions(&info, bodies, &target, options)?;
     let tramps = trampolines::compile(&info, &target)?;
     let linked = link::link(&mut info.meta, target.arch, info.imported_funcs, funcs, tramps)?;
 
@@ -154,6 +168,7 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, Compile
     meta.cpu_features = target.features.clone();
     meta.bounds_checks = options.bounds_checks;
     meta.opt_level = options.opt_level.name().to_string();
+    meta.fuel_metering = options.fuel_metering;
     let text_len = artifact::padded_text(&linked.text, target.arch).len() as u64;
     meta.validate(text_len, data.len() as u64).map_err(|e| CompileError::Codegen {
         func: u32::MAX,

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use wasmc::wast::{run_file, WastReport};
 use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
-use wasmc_loader::{cli, Module, Store};
+use wasmc_loader::{cli, Module};
 
 #[derive(Parser)]
 #[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]
@@ -47,6 +47,8 @@ enum Command {
         envs: Vec<String>,
         #[command(flatten)]
         codegen: CodegenArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Artifact (.cwasm), or module (.wasm/.wat).
         file: PathBuf,
         /// The program's arguments (for `_start`), or the export's, parsed by its parameter types.
@@ -89,12 +91,43 @@ struct CodegenArgs {
     /// How linear-memory accesses are checked.
     #[arg(long, value_parser = parse_bounds, default_value = "guard")]
     bounds_checks: BoundsChecks,
+    /// Count executed operators against a fuel budget (`Store::set_fuel`,
+    /// `wasmc run --fuel`).
+    #[arg(long)]
+    fuel_metering: bool,
 }
 
 impl CodegenArgs {
     fn options(&self) -> Result<CompileOptions> {
         let target = wasmc_targets::resolve(self.target.as_deref())?;
-        Ok(CompileOptions { target, opt_level: self.opt_level, bounds_checks: self.bounds_checks })
+        Ok(CompileOptions {
+            target,
+            opt_level: self.opt_level,
+            bounds_checks: self.bounds_checks,
+            fuel_metering: self.fuel_metering,
+            ..CompileOptions::default()
+        })
+    }
+}
+
+/// Deadlines and limits for `wasmc run`.
+#[derive(Args)]
+struct LimitArgs {
+    /// Interrupt the call after this long: 2s, 100ms, 500us.
+    #[arg(long, value_parser = cli::parse_duration)]
+    timeout: Option<std::time::Duration>,
+    /// Fuel budget (one unit per operator). Turns fuel metering on for
+    /// modules compiled on the fly; artifacts must have it compiled in.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Largest size of any linear memory: 64MiB, 512KiB, or bytes.
+    #[arg(long, value_parser = cli::parse_bytes)]
+    max_memory: Option<u64>,
+}
+
+impl LimitArgs {
+    fn run_limits(&self) -> cli::RunLimits {
+        cli::RunLimits { timeout: self.timeout, fuel: self.fuel, max_memory: self.max_memory }
     }
 }
 
@@ -132,7 +165,7 @@ fn run(command: Command) -> Result<ExitCode> {
             std::fs::write(&output, artifact).with_context(|| format!("writing {}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { invoke, dirs, envs, codegen, file, args } => {
+        Command::Run { invoke, dirs, envs, codegen, limits, file, args } => {
             let mut wasi = cli::WasiOptions::default();
             for d in &dirs {
                 wasi.add_dir(d).map_err(anyhow::Error::msg)?;
@@ -145,14 +178,16 @@ fn run(command: Command) -> Result<ExitCode> {
                 bytes
             } else {
                 let wasm = wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-                compile(&wasm, &codegen.options()?).with_context(|| format!("compiling {}", file.display()))?
+                let mut options = codegen.options()?;
+                options.fuel_metering |= limits.fuel.is_some();
+                compile(&wasm, &options).with_context(|| format!("compiling {}", file.display()))?
             };
             // SAFETY: running the file the user names is the point of
             // `wasmc run`; the user vouches for its origin, as for any
             // executable.
             let module =
                 unsafe { Module::from_bytes(&artifact) }.with_context(|| format!("loading {}", file.display()))?;
-            let mut store = Store::default();
+            let mut store = limits.run_limits().store_for(&module)?;
             let program = file.to_string_lossy();
             let outcome = cli::run_program(&mut store, &module, &program, invoke.as_deref(), &args, &wasi)?;
             if let cli::Outcome::Returned(results) = &outcome {

@@ -200,6 +200,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
         trampolines: Vec::new(),
         traps: Vec::new(),
         func_names: Vec::new(),
+        fuel_metering: false,
     };
     let mut func_types = Vec::new();
     let mut tables = Vec::new();

@@ -115,6 +115,10 @@ type Outcome = Result<(), String>;
 impl Context {
     fn new(options: CompileOptions) -> Result<Context, Error> {
         let mut store = Store::new(Config::default());
+        if options.fuel_metering {
+            // Scripts must behave exactly as without metering: unlimited fuel.
+            store.set_fuel(u64::MAX);
+        }
         let mut linker = Linker::new();
         linker
             .func_wrap("spectest", "print", || {})

@@ -17,6 +17,7 @@ fn options(target: &str, mode: BoundsChecks) -> CompileOptions {
         target: wasmc_targets::resolve(Some(target)).unwrap(),
         opt_level: OptLevel::Speed,
         bounds_checks: mode,
+        ..CompileOptions::default()
     }
 }
 

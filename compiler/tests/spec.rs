@@ -23,6 +23,11 @@ fn testsuite() -> Option<PathBuf> {
 }
 
 fn run_suite(mode: BoundsChecks) {
+    run_suite_with(CompileOptions { bounds_checks: mode, ..CompileOptions::default() });
+}
+
+fn run_suite_with(options: CompileOptions) {
+    let mode = options.bounds_checks;
     let Some(dir) = testsuite() else {
         eprintln!("spec testsuite not found: set WASM_TESTSUITE or place it at ../shared/wasm-testsuite; skipping");
         return;
@@ -35,13 +40,13 @@ fn run_suite(mode: BoundsChecks) {
         .collect();
     scripts.sort();
     assert!(scripts.len() >= 140, "expected the full Wasm 2.0 suite in {}", dir.display());
-    let options = CompileOptions { bounds_checks: mode, ..CompileOptions::default() };
     let reports: Vec<WastReport> = scripts.par_iter().map(|p| run_file(p, &options)).collect();
     let mut total = WastReport::default();
     for report in reports {
         total.absorb(report);
     }
-    println!("spec testsuite ({mode:?}): {} passed, {} failed", total.passed, total.failed);
+    let fuel = if options.fuel_metering { ", fuel metering" } else { "" };
+    println!("spec testsuite ({mode:?}{fuel}): {} passed, {} failed", total.passed, total.failed);
     for failure in total.failures.iter().take(50) {
         println!("  {failure}");
     }
@@ -57,4 +62,11 @@ fn spec_testsuite_guard_mode() {
 #[test]
 fn spec_testsuite_explicit_mode() {
     run_suite(BoundsChecks::Explicit);
+}
+
+/// The whole suite with fuel metering compiled in (and unlimited fuel):
+/// metering must not change any result.
+#[test]
+fn spec_testsuite_with_fuel_metering() {
+    run_suite_with(CompileOptions { fuel_metering: true, ..CompileOptions::default() });
 }

@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::{ArtifactInfo, Error, ExternKind, ImportType, Linker, Module, Store, Val, ValType};
+use crate::{ArtifactInfo, Config, Error, ExternKind, ImportType, Linker, Module, Store, Val, ValType};
 
 /// Why [`run_module`] did not produce results.
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +216,74 @@ pub fn run_program(
     }
 }
 
+/// Parses a duration: a number followed by `s`, `ms`, `us` or `ns`
+/// (`2s`, `100ms`, `500us`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("cannot parse {text:?} as a duration (examples: 2s, 100ms, 500us)");
+    let (digits, unit) = split_unit(text);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    match unit {
+        "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "us" => Ok(Duration::from_micros(n)),
+        "ns" => Ok(Duration::from_nanos(n)),
+        _ => Err(bad()),
+    }
+}
+
+/// Parses a byte count: plain bytes, or a number followed by `KiB`, `MiB`
+/// or `GiB` (`64MiB`, `512KiB`, `65536`).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let bad = || format!("cannot parse {text:?} as a size (examples: 64MiB, 512KiB, 65536)");
+    let (digits, unit) = split_unit(text);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn split_unit(text: &str) -> (&str, &str) {
+    let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    text.split_at(end)
+}
+
+/// The limits `--timeout`, `--fuel` and `--max-memory` ask for.
+#[derive(Clone, Debug, Default)]
+pub struct RunLimits {
+    /// Deadline of the call (and of instantiation, start function included).
+    pub timeout: Option<Duration>,
+    /// Fuel budget; the module must be compiled with fuel metering.
+    pub fuel: Option<u64>,
+    /// Largest size of any linear memory, in bytes.
+    pub max_memory: Option<u64>,
+}
+
+impl RunLimits {
+    /// A store for running `module` under these limits.
+    ///
+    /// # Errors
+    /// [`RunError::Usage`] when fuel is asked for but `module` was compiled
+    /// without fuel metering.
+    pub fn store_for(&self, module: &Module) -> Result<Store, RunError> {
+        if self.fuel.is_some() && !module.meta().fuel_metering {
+            return Err(RunError::Usage(
+                "--fuel needs an artifact compiled with fuel metering (wasmc compile --fuel-metering)".into(),
+            ));
+        }
+        let mut store = Store::new(Config { max_memory_bytes: self.max_memory, ..Config::default() });
+        store.set_call_timeout(self.timeout);
+        if let Some(fuel) = self.fuel {
+            store.set_fuel(fuel);
+        }
+        Ok(store)
+    }
+}
+
 /// A human-readable description of an artifact, for `wasmc inspect`.
 pub fn describe(info: &ArtifactInfo) -> String {
     let meta = &info.meta;
@@ -226,6 +295,7 @@ pub fn describe(info: &ArtifactInfo) -> String {
     let _ = writeln!(s, "cpu features:   {features}");
     let _ = writeln!(s, "bounds checks:  {}", meta.bounds_checks.name());
     let _ = writeln!(s, "optimisation:   {}", meta.opt_level);
+    let _ = writeln!(s, "fuel metering:  {}", if meta.fuel_metering { "yes" } else { "no" });
     let code_end = meta.funcs.iter().map(|f| f.code_offset + f.code_len).max().unwrap_or(0);
     let _ = writeln!(
         s,
@@ -279,6 +349,22 @@ mod tests {
         assert!(parse_val(ValType::I32, "4294967296").is_err());
         assert!(matches!(parse_val(ValType::I64, "-0x8000000000000000"), Ok(Val::I64(i64::MIN))));
         assert!(parse_val(ValType::I64, "twelve").is_err());
+    }
+
+    #[test]
+    fn parses_durations_and_sizes() {
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
+        assert!(parse_duration("100").is_err());
+        assert!(parse_duration("1.5s").is_err());
+        assert!(parse_duration("ms").is_err());
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert!(parse_bytes("64MB").is_err());
+        assert!(parse_bytes("99999999999999GiB").is_err());
+        assert!(parse_bytes("").is_err());
     }
 
     #[test]

@@ -252,7 +252,10 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     let mut results: Vec<Val> = func.ty.results.iter().map(|&t| Val::zero(t)).collect();
     // SAFETY: `caller_vmctx` is the calling instance's vmctx.
     let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
-    func.call(Caller { store: &mut *store, instance }, &args, &mut results)?;
+    func.call(Caller { store: &mut *store, instance }, &args, &mut results).map_err(|outcome| match outcome {
+        HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits.explain(trap)),
+        exit @ HostOutcome::Exit(_) => exit,
+    })?;
     for (i, v) in results.iter().enumerate() {
         let raw =
             v.to_raw(store).map_err(|e| Trap { message: Some(e.to_string()), ..Trap::new(TrapKind::HostError) })?;

@@ -84,6 +84,7 @@ pub(crate) fn allocate(
             )
         },
     };
+    vmctx.set_runtime_limits(store.runtime_limits_ptr(), crate::epoch::counter());
 
     // Fallible resources first, before the store changes.
     let config = store.config().clone();

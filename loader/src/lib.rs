@@ -35,12 +35,14 @@
 mod artifact;
 mod builtins;
 pub mod cli;
+mod epoch;
 mod error;
 mod externals;
 mod func;
 mod instance;
 mod instantiate;
 mod into_func;
+mod limits;
 mod linker;
 mod memory;
 mod module;

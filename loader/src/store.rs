@@ -118,6 +118,8 @@ pub struct Store {
     pub(crate) memories: Vec<MemoryData>,
     pub(crate) tables: Vec<TableData>,
     pub(crate) globals: Vec<GlobalData>,
+    /// Deadline and fuel (see `limits.rs`).
+    pub(crate) limits: crate::limits::StoreLimits,
     _not_sync: PhantomData<Cell<()>>,
     /// Pool slots of pooled instances. Declared last so it drops last:
     /// a slot goes back to its pool only after everything that can reach
@@ -156,6 +158,7 @@ impl Store {
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
+            limits: crate::limits::StoreLimits::new(),
             _not_sync: PhantomData,
             leases: Vec::new(),
         }

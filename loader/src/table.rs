@@ -25,10 +25,14 @@ pub(crate) struct TableElements {
 // borrow of the owning store.
 unsafe impl Send for TableElements {}
 
-fn alloc(len: usize, init: usize) -> NonNull<usize> {
-    let boxed: Box<[usize]> = vec![init; len].into_boxed_slice();
-    let raw = Box::into_raw(boxed).cast::<usize>();
-    NonNull::new(raw).unwrap_or(NonNull::dangling())
+/// `len` elements of `init`, or `None` when the allocator refuses (a huge
+/// table must be an error, never an abort of the host).
+fn alloc(len: usize, init: usize) -> Option<NonNull<usize>> {
+    let mut elements = Vec::new();
+    elements.try_reserve_exact(len).ok()?;
+    elements.resize(len, init);
+    let raw = Box::into_raw(elements.into_boxed_slice()).cast::<usize>();
+    Some(NonNull::new(raw).unwrap_or(NonNull::dangling()))
 }
 
 impl TableElements {
@@ -38,7 +42,9 @@ impl TableElements {
         if ty.min > max {
             return Err(Error::Resource(format!("table of {} elements exceeds the limit of {max}", ty.min)));
         }
-        Ok(TableElements { ptr: alloc(ty.min as usize, init), len: ty.min, max })
+        let ptr = alloc(ty.min as usize, init)
+            .ok_or_else(|| Error::Resource(format!("cannot allocate a table of {} elements", ty.min)))?;
+        Ok(TableElements { ptr, len: ty.min, max })
     }
 
     /// Number of elements.

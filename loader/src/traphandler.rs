@@ -80,6 +80,22 @@ pub(crate) fn current_store() -> *mut Store {
 pub(crate) unsafe fn invoke(store: &mut Store, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
     signals::init();
     signals::ensure_alt_stack();
+    let deadline = store.limits.enter()?;
+    // SAFETY: as this function's.
+    let result = unsafe { invoke_inner(store, func_ref, values) };
+    store.limits.exit();
+    drop(deadline);
+    result.map_err(|e| match e {
+        Error::Trap(trap) => Error::Trap(store.limits.explain(trap)),
+        other => other,
+    })
+}
+
+/// [`invoke`] once the store's deadline is set.
+///
+/// # Safety
+/// As for [`invoke`].
+unsafe fn invoke_inner(store: &mut Store, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
     let outermost = STACK_LIMIT.with(Cell::get) == 0;
     if outermost {
         STACK_LIMIT.with(|c| c.set(stack_limit(store.config().max_wasm_stack)));

@@ -4,6 +4,7 @@
 //! Public only so the layout test can see them; not part of the API.
 
 use std::ffi::c_void;
+use std::sync::atomic::AtomicU64;
 
 /// The fixed header at the start of every `VMContext`.
 #[repr(C, align(16))]
@@ -15,22 +16,34 @@ pub struct VMContextHeader {
     pub _pad: u32,
     /// Lowest stack address wasm code may use.
     pub stack_limit: usize,
-    /// Epoch deadline (reserved).
-    pub epoch_deadline: u64,
-    /// Remaining fuel (reserved).
-    pub fuel: i64,
+    /// The owning store's runtime limits.
+    pub runtime_limits: *mut VMRuntimeLimits,
+    /// Reserved (zero).
+    pub _reserved: u64,
     /// The builtin function-pointer array.
     pub builtins: *const usize,
     /// Canonical type ids, by the module's type index.
     pub type_ids: *const u32,
     /// The loader's instance record.
     pub instance: *mut c_void,
-    /// Pointer to the current epoch (reserved).
-    pub epoch_ptr: *const u64,
+    /// The process-wide epoch counter.
+    pub epoch_ptr: *const AtomicU64,
     /// Wasm offset of the latest builtin or import call.
     pub last_wasm_offset: u32,
     /// Padding to the header size.
     pub _pad2: [u32; 3],
+}
+
+/// Per-store limits generated code checks; every instance's vmctx points to
+/// its store's one (`VMCTX_RUNTIME_LIMITS`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VMRuntimeLimits {
+    /// Remaining fuel; fuel-metered code traps when it goes below zero.
+    pub fuel: i64,
+    /// Code traps when the epoch counter is at or past this; `u64::MAX`
+    /// means no deadline.
+    pub epoch_deadline: u64,
 }
 
 /// An imported function as the importer's code calls it.

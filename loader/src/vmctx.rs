@@ -13,7 +13,11 @@ use std::ptr::NonNull;
 
 use wasmc_abi::vmctx::{VMOffsets, VMCTX_MAGIC};
 
-use crate::vm::{VMContextHeader, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDefinition, VMTableDefinition};
+use std::sync::atomic::AtomicU64;
+
+use crate::vm::{
+    VMContextHeader, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDefinition, VMRuntimeLimits, VMTableDefinition,
+};
 
 /// A heap value reached only through raw pointers; freed on drop.
 #[derive(Debug)]
@@ -112,6 +116,18 @@ impl VmCtx {
             (*header).builtins = builtins;
             (*header).type_ids = type_ids;
             (*header).instance = instance;
+        }
+    }
+
+    /// Points the header at the store's runtime limits and the process-wide
+    /// epoch counter. `limits` must outlive this context (the store owns
+    /// both).
+    pub(crate) fn set_runtime_limits(&self, limits: *mut VMRuntimeLimits, epoch: *const AtomicU64) {
+        // SAFETY: the allocation starts with the 16-byte aligned header.
+        unsafe {
+            let header = self.ptr.as_ptr().cast::<VMContextHeader>();
+            (*header).runtime_limits = limits;
+            (*header).epoch_ptr = epoch;
         }
     }
 

@@ -9,8 +9,8 @@ use wasmc_loader::vm::*;
 fn vmctx_header() {
     assert_eq!(offset_of!(VMContextHeader, magic), VMCTX_MAGIC_OFFSET as usize);
     assert_eq!(offset_of!(VMContextHeader, stack_limit), VMCTX_STACK_LIMIT as usize);
-    assert_eq!(offset_of!(VMContextHeader, epoch_deadline), VMCTX_EPOCH_DEADLINE as usize);
-    assert_eq!(offset_of!(VMContextHeader, fuel), VMCTX_FUEL as usize);
+    assert_eq!(offset_of!(VMContextHeader, runtime_limits), VMCTX_RUNTIME_LIMITS as usize);
+    assert_eq!(offset_of!(VMContextHeader, _reserved), VMCTX_RESERVED_24 as usize);
     assert_eq!(offset_of!(VMContextHeader, builtins), VMCTX_BUILTINS as usize);
     assert_eq!(offset_of!(VMContextHeader, type_ids), VMCTX_TYPE_IDS as usize);
     assert_eq!(offset_of!(VMContextHeader, instance), VMCTX_INSTANCE as usize);
@@ -18,6 +18,13 @@ fn vmctx_header() {
     assert_eq!(offset_of!(VMContextHeader, last_wasm_offset), VMCTX_LAST_WASM_OFFSET as usize);
     assert_eq!(size_of::<VMContextHeader>(), HEADER_SIZE as usize);
     assert_eq!(align_of::<VMContextHeader>(), 16);
+}
+
+#[test]
+fn runtime_limits() {
+    assert_eq!(offset_of!(VMRuntimeLimits, fuel), RUNTIME_LIMITS_FUEL as usize);
+    assert_eq!(offset_of!(VMRuntimeLimits, epoch_deadline), RUNTIME_LIMITS_EPOCH_DEADLINE as usize);
+    assert_eq!(size_of::<VMRuntimeLimits>(), RUNTIME_LIMITS_SIZE as usize);
 }
 
 #[test]

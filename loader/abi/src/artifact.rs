@@ -31,7 +31,7 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 /// Version of everything in this crate that an artifact depends on: bump it
 /// whenever the metadata encoding, the vmctx layout, the builtins or the
 /// trampoline conventions change. Artifacts load if and only if it matches.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,
 /// then four reserved zero bytes.

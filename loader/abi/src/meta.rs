@@ -367,6 +367,9 @@ pub struct ModuleMeta {
     /// Function names from the name section: `(function index, name)`,
     /// sorted by index.
     pub func_names: Vec<(u32, String)>,
+    /// The code counts executed operators against the store's fuel
+    /// (`VMRuntimeLimits::fuel`) and traps when it runs out.
+    pub fuel_metering: bool,
 }
 
 /// Why metadata bytes could not be decoded or are inconsistent.
@@ -708,6 +711,7 @@ impl ModuleMeta {
             w.u32(*i);
             w.str(n);
         });
+        w.u8(u8::from(self.fuel_metering));
         w.out
     }
 
@@ -797,6 +801,7 @@ impl ModuleMeta {
             Ok(TrapSite { code_offset, kind, wasm_offset: r.u32("trap wasm offset")? })
         })?;
         let func_names = r.list(8, "function names", |r| Ok((r.u32("named function")?, r.str("function name")?)))?;
+        let fuel_metering = r.bool("fuel metering flag")?;
         if r.pos != bytes.len() {
             return r.err("trailing bytes after the metadata");
         }
@@ -821,6 +826,7 @@ impl ModuleMeta {
             trampolines,
             traps,
             func_names,
+            fuel_metering,
         })
     }
 
@@ -1017,6 +1023,7 @@ mod tests {
             trampolines: vec![TypeTrampolines { entry: 16, host: Some(32) }],
             traps: vec![TrapSite { code_offset: 4, kind: TrapKind::IntegerDivisionByZero, wasm_offset: 44 }],
             func_names: vec![(1, "run".into())],
+            fuel_metering: true,
         }
     }
 

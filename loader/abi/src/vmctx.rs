@@ -35,10 +35,13 @@ pub const VMCTX_MAGIC_OFFSET: u32 = 0;
 /// prologues compare the stack pointer with it; callers copy theirs into the
 /// callee's before every call that may cross instances.
 pub const VMCTX_STACK_LIMIT: u32 = 8;
-/// `u64` at offset 16: epoch deadline (reserved for interruption).
-pub const VMCTX_EPOCH_DEADLINE: u32 = 16;
-/// `i64` at offset 24: remaining fuel (reserved for fuel metering).
-pub const VMCTX_FUEL: u32 = 24;
+/// `*mut VMRuntimeLimits` at offset 16: the owning store's runtime limits
+/// (fuel and epoch deadline, see [`RUNTIME_LIMITS_FUEL`]). Every instance of
+/// a store points to the same one, so limits survive cross-instance calls
+/// without copying. Not present in a `VMHostFuncContext`.
+pub const VMCTX_RUNTIME_LIMITS: u32 = 16;
+/// 8 bytes at offset 24: reserved (zero).
+pub const VMCTX_RESERVED_24: u32 = 24;
 /// `*const usize` at offset 32: the builtin function-pointer array
 /// (see [`crate::builtins`]).
 pub const VMCTX_BUILTINS: u32 = 32;
@@ -48,7 +51,9 @@ pub const VMCTX_BUILTINS: u32 = 32;
 pub const VMCTX_TYPE_IDS: u32 = 40;
 /// `*mut ()` at offset 48: the loader's instance (opaque to generated code).
 pub const VMCTX_INSTANCE: u32 = 48;
-/// `*const u64` at offset 56: the current epoch (reserved for interruption).
+/// `*const u64` at offset 56: the process-wide epoch counter (an
+/// `AtomicU64` the loader's ticker advances). Generated code compares it
+/// with the deadline at function entry and at every loop header.
 pub const VMCTX_EPOCH_PTR: u32 = 56;
 /// `u32` at offset 64: the wasm offset of the latest builtin or import call.
 /// Generated code stores it just before such a call, so a trap raised
@@ -57,6 +62,16 @@ pub const VMCTX_EPOCH_PTR: u32 = 56;
 pub const VMCTX_LAST_WASM_OFFSET: u32 = 64;
 /// Size of the fixed header (16-byte multiple).
 pub const HEADER_SIZE: u32 = 80;
+
+/// `VMRuntimeLimits`, one per store: `i64` remaining fuel at this offset.
+/// Fuel-metered code subtracts the operators it executes and traps
+/// ([`crate::TrapKind::Interrupted`]) when the value goes below zero.
+pub const RUNTIME_LIMITS_FUEL: u32 = 0;
+/// `u64` epoch deadline: code traps ([`crate::TrapKind::Interrupted`]) when
+/// the epoch counter is at or past it. `u64::MAX` means no deadline.
+pub const RUNTIME_LIMITS_EPOCH_DEADLINE: u32 = 8;
+/// Size of a `VMRuntimeLimits`.
+pub const RUNTIME_LIMITS_SIZE: u32 = 16;
 
 /// Value of the magic field of an instance's `VMContext` ("wasm" in ASCII).
 pub const VMCTX_MAGIC: u32 = u32::from_le_bytes(*b"wasm");

@@ -111,8 +111,9 @@ impl Plugin {
             ..Config::default()
         };
         let mut store = Store::new(config);
-        // DEADLINE (one line, wired when Store::set_call_timeout lands):
-        // store.set_call_timeout(Some(limits.timeout));
+        // The deadline stops a spinning plugin inside wasm, so its worker
+        // thread is freed as well as the request answered.
+        store.set_call_timeout(Some(limits.timeout));
         let mut linker = Linker::new();
         let denied = WasiCtx::builder().build().map_err(|e| PluginError::BadAnswer(e.to_string()))?;
         wasi::add_to_linker(&mut linker, denied);

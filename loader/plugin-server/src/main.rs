@@ -126,10 +126,10 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 ///
 /// Plugin calls are synchronous CPU work, so they run on tokio's blocking
 /// pool (`spawn_blocking`), never on the reactor threads: a slow plugin
-/// cannot stall other connections. The wait is bounded by the timeout:
-/// past it the client gets 504. The call itself is stopped by the store's
-/// deadline (see `Plugin::call`; until that is wired, a plugin that never
-/// returns keeps its blocking thread busy).
+/// cannot stall other connections. Each call is stopped by its store's
+/// deadline (see `Plugin::call`), which frees the thread; the wait here is
+/// a backstop a little longer than all the deadlines together, answered
+/// with 504.
 async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
     let encoded = encode_request(&method, &path, req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())));

@@ -1,7 +1,8 @@
 //! `wasmrun`: runs one exported function of a wasmc artifact.
 //!
 //! ```text
-//! wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... plugin.cwasm [ARGS...]
+//! wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]...
+//!         [--timeout 100ms] [--fuel N] [--max-memory 64MiB] plugin.cwasm [ARGS...]
 //! ```
 //!
 //! Instantiates with WASI preview 1 available (stdio inherited, only the
@@ -15,9 +16,10 @@
 use std::process::ExitCode;
 
 use wasmc_loader::cli::{self, Outcome, WasiOptions};
-use wasmc_loader::{Module, Store};
+use wasmc_loader::Module;
 
-const USAGE: &str = "usage: wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... FILE.cwasm [ARGS...]";
+const USAGE: &str = "usage: wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... \
+[--timeout DURATION] [--fuel N] [--max-memory BYTES] FILE.cwasm [ARGS...]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -39,11 +41,22 @@ fn run(args: Vec<String>) -> Result<(Vec<String>, u8), String> {
     let mut invoke = None;
     let mut file = None;
     let mut wasi = WasiOptions::default();
+    let mut limits = cli::RunLimits::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--invoke" => invoke = Some(args.next().ok_or("--invoke needs a function name")?),
             "--dir" => wasi.add_dir(&args.next().ok_or("--dir needs HOST::GUEST")?)?,
             "--env" => wasi.add_env(&args.next().ok_or("--env needs NAME=VALUE")?)?,
+            "--timeout" => {
+                limits.timeout = Some(cli::parse_duration(&args.next().ok_or("--timeout needs a duration")?)?)
+            }
+            "--fuel" => {
+                let n = args.next().ok_or("--fuel needs a number")?;
+                limits.fuel = Some(n.parse().map_err(|_| format!("cannot parse {n:?} as fuel (a whole number)"))?);
+            }
+            "--max-memory" => {
+                limits.max_memory = Some(cli::parse_bytes(&args.next().ok_or("--max-memory needs a size")?)?)
+            }
             "-h" | "--help" => return Ok((vec![USAGE.to_string()], 0)),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
             _ => {
@@ -58,7 +71,7 @@ fn run(args: Vec<String>) -> Result<(Vec<String>, u8), String> {
     // SAFETY: running the artifact the user names is the point of wasmrun;
     // the user vouches for its origin, as for any executable.
     let module = unsafe { Module::from_file(&file) }.map_err(|e| e.to_string())?;
-    let mut store = Store::default();
+    let mut store = limits.store_for(&module).map_err(|e| e.to_string())?;
     let outcome =
         cli::run_program(&mut store, &module, &file, invoke.as_deref(), &params, &wasi).map_err(|e| e.to_string())?;
     let status = outcome.exit_status();

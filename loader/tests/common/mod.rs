@@ -37,6 +37,7 @@ pub fn empty_meta() -> ModuleMeta {
         trampolines: vec![],
         traps: vec![],
         func_names: vec![],
+        fuel_metering: false,
     }
 }
 

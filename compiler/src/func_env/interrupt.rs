@@ -1,0 +1,237 @@
+//! Interruption: epoch deadline checks (always) and fuel metering (with
+//! `CompileOptions::fuel_metering`).
+//!
+//! Both read the store's `VMRuntimeLimits` through `VMCTX_RUNTIME_LIMITS`;
+//! the pointers in the vmctx header never change, so they are read-only
+//! global values Cranelift may keep in registers.
+//!
+//! * Epoch: at function entry and every loop header, load the epoch counter
+//!   (an atomic load, so it is re-read on every iteration even in a loop
+//!   with no stores or calls) and the deadline; trap with
+//!   `TrapCode::Interrupt` when `epoch >= deadline` (a conditional branch to
+//!   an out-of-line trap).
+//! * Fuel: remaining fuel lives in a variable while the function runs.
+//!   Operators are counted at translation time and subtracted at every
+//!   control-flow boundary; the variable is stored to the limits before
+//!   calls, returns and `unreachable` and reloaded after calls. It is
+//!   checked (negative: store it, then trap with `TrapCode::Interrupt`) at
+//!   function entry, loop headers and returns, so no call completes and no
+//!   loop iterates once the budget is spent; a call can overrun by at most
+//!   one straight-line stretch of code.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{self, types, InstBuilder};
+use cranelift_entity::EntityRef;
+use cranelift_frontend::{FunctionBuilder, Variable};
+use cranelift_wasm::{FuncTranslationState, WasmResult};
+use wasmc_abi::vmctx::{RUNTIME_LIMITS_EPOCH_DEADLINE, RUNTIME_LIMITS_FUEL, VMCTX_EPOCH_PTR, VMCTX_RUNTIME_LIMITS};
+use wasmparser::Operator;
+
+use super::{offset32, readonly, FuncEnv};
+
+/// Which checks to compile in, and the per-function state they need.
+#[derive(Default)]
+pub(crate) struct Interrupts {
+    /// Epoch deadline checks (always on except in benchmarks).
+    pub epoch: bool,
+    /// Fuel metering.
+    pub fuel: bool,
+    /// Remaining fuel, while the function runs (declared after the locals).
+    fuel_var: Option<Variable>,
+    /// Operators translated since fuel was last subtracted.
+    unflushed: i64,
+    limits: Option<ir::GlobalValue>,
+    epoch_ptr: Option<ir::GlobalValue>,
+}
+
+/// What an operator costs in fuel: structure and no-ops are free.
+fn fuel_cost(op: &Operator) -> i64 {
+    match op {
+        Operator::Nop
+        | Operator::Drop
+        | Operator::Block { .. }
+        | Operator::Loop { .. }
+        | Operator::End
+        | Operator::Else => 0,
+        _ => 1,
+    }
+}
+
+impl FuncEnv<'_> {
+    /// Records the first variable index free after the wasm locals.
+    pub(super) fn interrupt_after_locals(&mut self, num_locals: usize) {
+        if self.interrupts.fuel {
+            self.interrupts.fuel_var = Some(Variable::new(num_locals));
+        }
+    }
+
+    fn limits_ptr(&mut self, builder: &mut FunctionBuilder) -> WasmResult<ir::Value> {
+        let gv = match self.interrupts.limits {
+            Some(gv) => gv,
+            None => {
+                let vmctx = self.vmctx_gv(builder.func);
+                let gv = Self::load_gv(builder.func, vmctx, VMCTX_RUNTIME_LIMITS, types::I64, readonly())?;
+                *self.interrupts.limits.insert(gv)
+            }
+        };
+        Ok(builder.ins().global_value(types::I64, gv))
+    }
+
+    fn epoch_ptr(&mut self, builder: &mut FunctionBuilder) -> WasmResult<ir::Value> {
+        let gv = match self.interrupts.epoch_ptr {
+            Some(gv) => gv,
+            None => {
+                let vmctx = self.vmctx_gv(builder.func);
+                let gv = Self::load_gv(builder.func, vmctx, VMCTX_EPOCH_PTR, types::I64, readonly())?;
+                *self.interrupts.epoch_ptr.insert(gv)
+            }
+        };
+        Ok(builder.ins().global_value(types::I64, gv))
+    }
+
+    /// Traps with `Interrupt` if the epoch has reached the deadline.
+    fn epoch_check(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        let epoch_ptr = self.epoch_ptr(builder)?;
+        let epoch = builder.ins().atomic_load(types::I64, ir::MemFlags::trusted(), epoch_ptr);
+        let limits = self.limits_ptr(builder)?;
+        let offset = offset32(RUNTIME_LIMITS_EPOCH_DEADLINE)?;
+        let deadline = builder.ins().load(types::I64, ir::MemFlags::trusted(), limits, offset);
+        let expired = builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
+        builder.ins().trapnz(expired, ir::TrapCode::Interrupt);
+        Ok(())
+    }
+
+    /// Subtracts the operators counted so far from the fuel variable.
+    fn fuel_flush(&mut self, builder: &mut FunctionBuilder) {
+        let (Some(var), n) = (self.interrupts.fuel_var, self.interrupts.unflushed) else { return };
+        if n == 0 {
+            return;
+        }
+        let fuel = builder.use_var(var);
+        let fuel = builder.ins().iadd_imm(fuel, -n);
+        builder.def_var(var, fuel);
+        self.interrupts.unflushed = 0;
+    }
+
+    /// Stores the fuel variable to the store's limits.
+    fn fuel_save(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        let Some(var) = self.interrupts.fuel_var else { return Ok(()) };
+        let fuel = builder.use_var(var);
+        let limits = self.limits_ptr(builder)?;
+        builder.ins().store(ir::MemFlags::trusted(), fuel, limits, offset32(RUNTIME_LIMITS_FUEL)?);
+        Ok(())
+    }
+
+    /// Loads the fuel variable from the store's limits.
+    fn fuel_load(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        let Some(var) = self.interrupts.fuel_var else { return Ok(()) };
+        let limits = self.limits_ptr(builder)?;
+        let fuel = builder.ins().load(types::I64, ir::MemFlags::trusted(), limits, offset32(RUNTIME_LIMITS_FUEL)?);
+        builder.def_var(var, fuel);
+        Ok(())
+    }
+
+    /// Traps with `Interrupt` (after saving the negative count, which tells
+    /// the loader it was fuel) if the fuel variable is below zero.
+    fn fuel_check(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        let Some(var) = self.interrupts.fuel_var else { return Ok(()) };
+        self.fuel_flush(builder);
+        let fuel = builder.use_var(var);
+        let exhausted = builder.ins().icmp_imm(IntCC::SignedLessThan, fuel, 0);
+        let out_of_fuel = builder.create_block();
+        let go_on = builder.create_block();
+        builder.set_cold_block(out_of_fuel);
+        builder.ins().brif(exhausted, out_of_fuel, &[], go_on, &[]);
+        builder.seal_block(out_of_fuel);
+        builder.seal_block(go_on);
+        builder.switch_to_block(out_of_fuel);
+        self.fuel_save(builder)?;
+        builder.ins().trap(ir::TrapCode::Interrupt);
+        builder.switch_to_block(go_on);
+        Ok(())
+    }
+
+    /// Function entry: load the fuel, then check fuel and epoch.
+    pub(super) fn interrupt_function_entry(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        if let Some(var) = self.interrupts.fuel_var {
+            builder.declare_var(var, types::I64);
+            self.fuel_load(builder)?;
+            self.fuel_check(builder)?;
+        }
+        if self.interrupts.epoch {
+            self.epoch_check(builder)?;
+        }
+        Ok(())
+    }
+
+    /// The exit block, if reachable: charge, check and save the fuel.
+    pub(super) fn interrupt_function_exit(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        state: &FuncTranslationState,
+    ) -> WasmResult<()> {
+        if self.interrupts.fuel_var.is_some() && state.reachable() {
+            self.fuel_check(builder)?;
+            self.fuel_save(builder)?;
+        }
+        Ok(())
+    }
+
+    /// A loop header: check fuel and epoch on every iteration.
+    pub(super) fn interrupt_loop_header(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        self.fuel_check(builder)?;
+        if self.interrupts.epoch {
+            self.epoch_check(builder)?;
+        }
+        Ok(())
+    }
+
+    /// Counts `op` and charges the count where control flow leaves the
+    /// current straight-line stretch.
+    pub(super) fn interrupt_before_op(
+        &mut self,
+        op: &Operator,
+        builder: &mut FunctionBuilder,
+        state: &FuncTranslationState,
+    ) -> WasmResult<()> {
+        if self.interrupts.fuel_var.is_none() || !state.reachable() {
+            return Ok(());
+        }
+        self.interrupts.unflushed += fuel_cost(op);
+        match op {
+            Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::Unreachable => {
+                self.fuel_flush(builder);
+                self.fuel_save(builder)?;
+            }
+            Operator::Return => {
+                self.fuel_check(builder)?;
+                self.fuel_save(builder)?;
+            }
+            Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Else
+            | Operator::End
+            | Operator::Br { .. }
+            | Operator::BrIf { .. }
+            | Operator::BrTable { .. } => self.fuel_flush(builder),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// After a call, the callee may have used fuel: reload it.
+    pub(super) fn interrupt_after_op(
+        &mut self,
+        op: &Operator,
+        builder: &mut FunctionBuilder,
+        state: &FuncTranslationState,
+    ) -> WasmResult<()> {
+        if self.interrupts.fuel_var.is_some()
+            && state.reachable()
+            && matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. })
+        {
+            self.fuel_load(builder)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! Deadlines and fuel: the store's [`VMRuntimeLimits`] and the API that sets
+//! them.
+//!
+//! Every instance's vmctx points to its store's `VMRuntimeLimits` (one
+//! boxed value with a stable address), so a call that crosses instances
+//! needs no copying. At each outermost host-to-wasm entry into a store the
+//! deadline is set from the store's call timeout; nested entries (wasm
+//! calling a host function that calls wasm again in the same store) keep
+//! it, so the timeout bounds the whole call.
+
+use std::time::Duration;
+
+use wasmc_abi::TrapKind;
+
+use crate::epoch::{self, ActiveDeadline};
+use crate::error::{Error, Trap};
+use crate::store::Store;
+use crate::vm::VMRuntimeLimits;
+use crate::vmctx::VmBox;
+
+/// No deadline: the epoch never reaches it.
+const NO_DEADLINE: u64 = u64::MAX;
+
+/// A store's deadline and fuel state.
+#[derive(Debug)]
+pub(crate) struct StoreLimits {
+    vm: VmBox<VMRuntimeLimits>,
+    call_timeout: Option<Duration>,
+    fuel_set: bool,
+    /// Host-to-wasm entries into this store currently running.
+    depth: u32,
+}
+
+impl StoreLimits {
+    pub(crate) fn new() -> StoreLimits {
+        StoreLimits {
+            vm: VmBox::new(VMRuntimeLimits { fuel: 0, epoch_deadline: NO_DEADLINE }),
+            call_timeout: None,
+            fuel_set: false,
+            depth: 0,
+        }
+    }
+
+    fn read(&self) -> VMRuntimeLimits {
+        // SAFETY: the box is live while `self` is; generated code writes it
+        // only while a call into this store runs, and that call holds the
+        // store's `&mut`, so nothing writes concurrently with this read.
+        unsafe { self.vm.as_ptr().read() }
+    }
+
+    fn write(&mut self, limits: VMRuntimeLimits) {
+        // SAFETY: as in `read`; `&mut self` excludes running wasm code.
+        unsafe { self.vm.as_ptr().write(limits) }
+    }
+
+    /// Called by every host-to-wasm entry before wasm runs. The outermost
+    /// one sets the deadline; the returned guard keeps the ticker awake
+    /// until the entry ends.
+    pub(crate) fn enter(&mut self) -> Result<Option<ActiveDeadline>, Error> {
+        if self.depth > 0 {
+            self.depth += 1;
+            return Ok(None);
+        }
+        let mut limits = self.read();
+        // A previous call may have left the count below zero when it ran
+        // out; what remains is nothing.
+        limits.fuel = limits.fuel.max(0);
+        let guard = match self.call_timeout {
+            Some(timeout) => {
+                let guard = ActiveDeadline::new()?;
+                limits.epoch_deadline = epoch::deadline_after(timeout);
+                Some(guard)
+            }
+            None => {
+                limits.epoch_deadline = NO_DEADLINE;
+                None
+            }
+        };
+        self.write(limits);
+        self.depth = 1;
+        Ok(guard)
+    }
+
+    /// Called by every entry that [`StoreLimits::enter`] let in, when wasm
+    /// has returned or trapped.
+    pub(crate) fn exit(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Whether the running call has used up its time or its fuel.
+    fn interrupt_reason(&self) -> Option<&'static str> {
+        let limits = self.read();
+        if limits.fuel < 0 {
+            Some(if self.fuel_set { "all fuel consumed" } else { "all fuel consumed (no fuel was set)" })
+        } else if epoch::current() >= limits.epoch_deadline {
+            Some("deadline exceeded")
+        } else {
+            None
+        }
+    }
+
+    /// Says why an [`TrapKind::Interrupted`] trap happened (fuel or time),
+    /// and turns a host function's error into that trap when the call it
+    /// belongs to is past its deadline or out of fuel (the host function
+    /// most likely failed because a nested call was interrupted).
+    pub(crate) fn explain(&self, mut trap: Trap) -> Trap {
+        let interruptible = trap.kind == TrapKind::Interrupted || trap.kind == TrapKind::HostError;
+        if let Some(reason) = self.interrupt_reason().filter(|_| interruptible) {
+            if trap.kind == TrapKind::HostError {
+                trap.kind = TrapKind::Interrupted;
+                let host = trap.message.take().unwrap_or_default();
+                trap.message = Some(format!("{reason} (in a host function: {host})"));
+            } else if trap.message.is_none() {
+                trap.message = Some(reason.to_string());
+            }
+        }
+        trap
+    }
+}
+
+impl Store {
+    /// Every call from the host into wasm in this store (outermost entry)
+    /// must finish within `timeout`; past it the call returns
+    /// `Err(Error::Trap(t))` with `t.kind == TrapKind::Interrupted`. `None`
+    /// (the default) means no deadline.
+    ///
+    /// Deadlines are checked at function entry and loop headers, against an
+    /// epoch advanced once per millisecond by one background thread for the
+    /// process (started by the first call with `Some`, parked while no call
+    /// with a deadline runs). A call is never interrupted before `timeout`;
+    /// it is interrupted within about one millisecond plus the thread's
+    /// scheduling delay after it. The instance stays usable: the next call
+    /// gets a fresh deadline. If the ticker thread cannot be started, calls
+    /// fail with [`Error::Resource`] rather than run without a deadline.
+    pub fn set_call_timeout(&mut self, timeout: Option<Duration>) {
+        if timeout.is_some() {
+            // A failure is reported by the next call, which retries.
+            let _ = epoch::ensure_ticker();
+        }
+        self.limits.call_timeout = timeout;
+    }
+
+    /// The timeout set by [`Store::set_call_timeout`].
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.limits.call_timeout
+    }
+
+    /// Sets the fuel budget shared by all calls into this store's
+    /// instances compiled with fuel metering (`CompileOptions::fuel_metering`;
+    /// others ignore it). Each executed wasm operator costs one unit (`nop`,
+    /// `drop`, `block`, `loop`, `end` and `else` are free); a call that runs
+    /// out traps with [`TrapKind::Interrupted`] and the message "all fuel
+    /// consumed". Fuel is not refilled between calls. Until this is called a
+    /// store has no fuel, so metered code traps at once.
+    ///
+    /// Never fails: fuel above `i64::MAX` (the width of the counter generated
+    /// code uses) is clamped to `i64::MAX`, which no call can use up.
+    pub fn set_fuel(&mut self, fuel: u64) {
+        let mut limits = self.limits.read();
+        limits.fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
+        self.limits.write(limits);
+        self.limits.fuel_set = true;
+    }
+
+    /// Fuel left, as of the end of the latest call; `None` when
+    /// [`Store::set_fuel`] was never called. After a trap other than running
+    /// out of fuel, the count may include operators of the trapping call's
+    /// last straight-line stretch, which were not charged.
+    pub fn fuel_remaining(&self) -> Option<u64> {
+        self.limits.fuel_set.then(|| u64::try_from(self.limits.read().fuel).unwrap_or(0))
+    }
+
+    /// The store's runtime limits, for instances' vmctx headers.
+    pub(crate) fn runtime_limits_ptr(&self) -> *mut VMRuntimeLimits {
+        self.limits.vm.as_ptr()
+    }
+}
