@@ -1,10 +1,12 @@
 //! The `wasmc` and `wasmrun` binaries, driven as a user drives them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn wasmc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
+    common::command(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
 }
 
 /// `wasmrun` belongs to the loader package; `cargo test --workspace` builds
@@ -12,7 +14,7 @@ fn wasmc(args: &[&str]) -> Output {
 fn wasmrun() -> Command {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
     assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
-    Command::new(path)
+    common::command(path)
 }
 
 fn corpus(name: &str) -> String {
@@ -47,7 +49,8 @@ fn compile_inspect_and_run_a_corpus_program() {
     let out = wasmc(&["inspect", artifact]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    for needle in ["x86_64", "bounds checks:  guard", "fib", "fib_iter", "code:"] {
+    let arch = wasmc_targets::host_arch().name();
+    for needle in [arch, "bounds checks:  guard", "fib", "fib_iter", "code:"] {
         assert!(report.contains(needle), "inspect output lacks {needle:?}:\n{report}");
     }
 
