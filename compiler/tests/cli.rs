@@ -142,3 +142,25 @@ fn wast_subcommand_counts_passes_and_failures() {
     assert!(report.trim_end().ends_with("3 passed, 1 failed"), "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn wast_refuses_a_target_this_host_cannot_run() {
+    let dir = scratch("wast-target");
+    let script = dir.join("t.wast");
+    std::fs::write(&script, "(module)").unwrap();
+    let foreign = match wasmc_targets::host_arch() {
+        wasmc_targets::Arch::X86_64 => "graviton2",
+        wasmc_targets::Arch::Aarch64 => "x86_64",
+    };
+    let out = wasmc(&["wast", "--target", foreign, script.to_str().unwrap()]);
+    assert_clean_failure(&out);
+    assert!(text(&out.stderr).contains("wast runs what it compiles"), "{}", text(&out.stderr));
+    let out = wasmc(&[
+        "wast",
+        "--target",
+        wasmc_targets::baseline(wasmc_targets::host_arch()).name,
+        script.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
