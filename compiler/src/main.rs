@@ -68,6 +68,10 @@ enum Command {
         /// Optimisation level.
         #[arg(short = 'O', value_parser = parse_opt, default_value = "speed")]
         opt_level: OptLevel,
+        /// Target preset the scripts' modules are compiled for; it must run
+        /// on this host (default: the host architecture's baseline).
+        #[arg(long)]
+        target: Option<String>,
         /// Print every failure, not only the counts.
         #[arg(short, long)]
         verbose: bool,
@@ -205,8 +209,25 @@ fn run(command: Command) -> Result<ExitCode> {
             print!("{}", cli::describe(&info));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Wast { bounds_checks, opt_level, verbose, files } => {
-            let options = CompileOptions { bounds_checks, opt_level, ..CompileOptions::default() };
+        Command::Wast { bounds_checks, opt_level, target, verbose, files } => {
+            let target = wasmc_targets::resolve(target.as_deref())?;
+            let missing = wasmc_targets::missing_features(&target.features);
+            if target.arch != wasmc_targets::host_arch() {
+                bail!(
+                    "wast runs what it compiles: target {} is {}, this host is {}",
+                    target.preset,
+                    target.arch,
+                    wasmc_targets::host_arch()
+                );
+            }
+            if !missing.is_empty() {
+                bail!(
+                    "wast runs what it compiles: target {} needs CPU features this host lacks: {}",
+                    target.preset,
+                    missing.join(", ")
+                );
+            }
+            let options = CompileOptions { bounds_checks, opt_level, target };
             let scripts = expand_wast_paths(&files)?;
             let reports: Vec<(PathBuf, WastReport)> =
                 scripts.into_par_iter().map(|p| (p.clone(), run_file(&p, &options))).collect();

@@ -1,10 +1,12 @@
 //! The `wasmc` and `wasmrun` binaries, driven as a user drives them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn wasmc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
+    common::command(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
 }
 
 /// `wasmrun` belongs to the loader package; `cargo test --workspace` builds
@@ -12,7 +14,7 @@ fn wasmc(args: &[&str]) -> Output {
 fn wasmrun() -> Command {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
     assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
-    Command::new(path)
+    common::command(path)
 }
 
 fn corpus(name: &str) -> String {
@@ -47,7 +49,8 @@ fn compile_inspect_and_run_a_corpus_program() {
     let out = wasmc(&["inspect", artifact]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    for needle in ["x86_64", "bounds checks:  guard", "fib", "fib_iter", "code:"] {
+    let arch = wasmc_targets::host_arch().name();
+    for needle in [arch, "bounds checks:  guard", "fib", "fib_iter", "code:"] {
         assert!(report.contains(needle), "inspect output lacks {needle:?}:\n{report}");
     }
 
@@ -137,5 +140,27 @@ fn wast_subcommand_counts_passes_and_failures() {
     assert_eq!(out.status.code(), Some(1));
     let report = text(&out.stdout);
     assert!(report.trim_end().ends_with("3 passed, 1 failed"), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wast_refuses_a_target_this_host_cannot_run() {
+    let dir = scratch("wast-target");
+    let script = dir.join("t.wast");
+    std::fs::write(&script, "(module)").unwrap();
+    let foreign = match wasmc_targets::host_arch() {
+        wasmc_targets::Arch::X86_64 => "graviton2",
+        wasmc_targets::Arch::Aarch64 => "x86_64",
+    };
+    let out = wasmc(&["wast", "--target", foreign, script.to_str().unwrap()]);
+    assert_clean_failure(&out);
+    assert!(text(&out.stderr).contains("wast runs what it compiles"), "{}", text(&out.stderr));
+    let out = wasmc(&[
+        "wast",
+        "--target",
+        wasmc_targets::baseline(wasmc_targets::host_arch()).name,
+        script.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }

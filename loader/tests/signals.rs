@@ -1,8 +1,9 @@
 //! Faults outside wasm still reach the handlers installed before the
 //! loader's. Each case runs in a child process (this test binary, started
-//! again with an environment variable naming the case).
+//! again with an environment variable naming the case, under the test
+//! runner's emulator if there is one: see `common::command`).
 
-use std::process::Command;
+mod common;
 
 const CASE_VAR: &str = "WASMC_LOADER_SIGNAL_CASE";
 
@@ -53,7 +54,7 @@ fn child_entry() {
 }
 
 fn run_child(case: &str) -> std::process::Output {
-    Command::new(std::env::current_exe().unwrap())
+    common::command(std::env::current_exe().unwrap())
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env(CASE_VAR, case)
         .output()

@@ -3,7 +3,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{tiny_module, Parts};
 use wasmc_abi::meta::{Export, ExternKind, FuncType, GlobalType, Import, ImportType, ValType};
@@ -17,7 +16,7 @@ fn write(name: &str, parts: &Parts) -> PathBuf {
 }
 
 fn wasmrun(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmrun")).args(args).output().unwrap();
+    let out = common::command(env!("CARGO_BIN_EXE_wasmrun")).args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

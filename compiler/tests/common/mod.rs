@@ -42,3 +42,23 @@ pub fn instance_with(wat: &str, mode: BoundsChecks, linker: &Linker, config: Con
     let instance = Instance::new(&mut store, &module(wat, mode), linker).expect("instantiation should succeed");
     (store, instance)
 }
+
+/// A command that runs `program`, a binary built for this test's target.
+///
+/// When the tests themselves run under an emulator (cargo's `runner`, e.g.
+/// `qemu-aarch64` on an x86_64 host, where the kernel cannot exec aarch64
+/// binaries without binfmt), a child must run under it too:
+/// `scripts/test-aarch64` names it in `WASMC_TEST_RUNNER` (a space-separated
+/// command), and it is put in front of `program`.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let runner = std::env::var("WASMC_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    match runner.next() {
+        Some(emulator) => {
+            let mut command = std::process::Command::new(emulator);
+            command.args(runner).arg(program);
+            command
+        }
+        None => std::process::Command::new(program),
+    }
+}
