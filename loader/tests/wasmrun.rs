@@ -74,5 +74,8 @@ fn runs_an_export_and_reports_errors() {
     assert_eq!(code, 1);
     assert!(stderr.starts_with("wasmrun: cannot read /nonexistent.cwasm"), "{stderr}");
     let (code, _, stderr) = wasmrun(&[]);
-    assert_eq!((code, stderr.as_str()), (1, "wasmrun: usage: wasmrun [--invoke NAME] FILE.cwasm [ARGS...]\n"));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "wasmrun: usage: wasmrun [--invoke NAME] [--trust KEY.pub]... FILE.cwasm [ARGS...]\n")
+    );
 }
