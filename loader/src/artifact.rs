@@ -189,3 +189,7 @@ fn verify_checksum(bytes: &[u8], sum: FileRange, stored: &[u8]) -> Result<(), Lo
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "artifact_tests.rs"]
+mod tests;

@@ -32,6 +32,10 @@
 //! first [`Store`] is created); faults elsewhere go to the handlers that
 //! were installed before.
 
+// Lets unit tests reuse `tests/common` (which names the crate) verbatim.
+#[cfg(test)]
+extern crate self as wasmc_loader;
+
 mod artifact;
 mod builtins;
 pub mod cli;
