@@ -73,6 +73,7 @@ fn truncated_and_flipped_artifacts_are_errors() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Ed25519 interpreted takes minutes; covered natively")]
 fn signatures_are_checked_against_trusted_keys() {
     let key = SigningKey::from_bytes(&[7; 32]);
     let other = SigningKey::from_bytes(&[9; 32]);
