@@ -7,7 +7,8 @@ use object::{
     SymbolScope,
 };
 use wasmc_abi::artifact::{
-    encode_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_TEXT, TEXT_ALIGN,
+    encode_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_SIGNATURE, SECTION_TEXT,
+    SIGNATURE_LEN, TEXT_ALIGN,
 };
 use wasmc_abi::meta::ModuleMeta;
 use wasmc_targets::Arch;
@@ -61,6 +62,10 @@ pub(crate) fn write(
     let sum_id = obj.add_section(no_segment(), SECTION_CHECKSUM.as_bytes().to_vec(), SectionKind::Other);
     obj.section_mut(sum_id).set_data(vec![0u8; CHECKSUM_LEN], 8);
 
+    // Unsigned: all zero until `crate::sign::sign_artifact` fills it in.
+    let sig_id = obj.add_section(no_segment(), SECTION_SIGNATURE.as_bytes().to_vec(), SectionKind::Other);
+    obj.section_mut(sig_id).set_data(vec![0u8; SIGNATURE_LEN], 8);
+
     for s in symbols {
         obj.add_symbol(ObjSymbol {
             name: s.name.as_bytes().to_vec(),
@@ -75,24 +80,29 @@ pub(crate) fn write(
     }
 
     let mut bytes = obj.write().map_err(write_err)?;
-    let (start, len) = checksum_range(&bytes)?;
-    if len != CHECKSUM_LEN {
-        return Err(write_err("checksum section has the wrong size"));
-    }
-    let crc = crc32fast::hash(&bytes);
-    bytes[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+    fill_checksum(&mut bytes)?;
     Ok(bytes)
 }
 
-/// File offset and length of the checksum section's contents.
-pub(crate) fn checksum_range(file: &[u8]) -> Result<(usize, usize), CompileError> {
+/// Computes the checksum of `bytes` (with its checksum zeroed) and stores it.
+pub(crate) fn fill_checksum(bytes: &mut [u8]) -> Result<(), CompileError> {
+    let sum = section_range(bytes, SECTION_CHECKSUM, CHECKSUM_LEN)?;
+    bytes[sum.clone()].fill(0);
+    let crc = crc32fast::hash(bytes);
+    bytes[sum.start..sum.start + 4].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+/// Where the contents of section `name`, which must be `len` bytes, lie in
+/// `file`.
+pub(crate) fn section_range(file: &[u8], name: &str, len: usize) -> Result<std::ops::Range<usize>, CompileError> {
     let parsed = object::File::parse(file).map_err(write_err)?;
-    let section = parsed.section_by_name(SECTION_CHECKSUM).ok_or_else(|| write_err("no checksum section"))?;
-    let (start, len) = section.file_range().ok_or_else(|| write_err("checksum section has no file range"))?;
+    let section = parsed.section_by_name(name).ok_or_else(|| write_err(format!("no {name} section")))?;
+    let (start, size) = section.file_range().ok_or_else(|| write_err(format!("{name} has no file range")))?;
     let start = usize::try_from(start).map_err(write_err)?;
-    let len = usize::try_from(len).map_err(write_err)?;
-    if start.checked_add(len).map_or(true, |end| end > file.len()) {
-        return Err(write_err("checksum section outside the file"));
+    let size = usize::try_from(size).map_err(write_err)?;
+    if size != len || start.checked_add(len).map_or(true, |end| end > file.len()) {
+        return Err(write_err(format!("section {name} has the wrong size or lies outside the file")));
     }
-    Ok((start, len))
+    Ok(start..start + len)
 }

@@ -28,6 +28,7 @@ mod func_env;
 mod isa;
 mod link;
 mod module;
+pub mod sign;
 mod trampolines;
 mod validate;
 pub mod wast;

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use wasmc::wast::{run_file, WastReport};
 use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
-use wasmc_loader::{cli, Module};
+use wasmc_loader::{cli, Module, TrustedKeys};
 
 #[derive(Parser)]
 #[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]
@@ -33,6 +33,15 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         codegen: CodegenArgs,
+        /// Sign the artifact with this secret key (NAME.key from `wasmc keygen`).
+        #[arg(long, value_name = "NAME.key")]
+        sign: Option<PathBuf>,
+    },
+    /// Make an Ed25519 key pair for signing artifacts: NAME.key (secret, mode 0600) and NAME.pub.
+    Keygen {
+        /// NAME: the files written are NAME.key and NAME.pub.
+        #[arg(short, long, value_name = "NAME")]
+        output: PathBuf,
     },
     /// Run an artifact, or a .wasm/.wat module compiled on the fly.
     Run {
@@ -49,6 +58,9 @@ enum Command {
         codegen: CodegenArgs,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Accept only artifacts signed by this public key (NAME.pub); repeatable.
+        #[arg(long, value_name = "NAME.pub")]
+        trust: Vec<PathBuf>,
         /// Artifact (.cwasm), or module (.wasm/.wat).
         file: PathBuf,
         /// The program's arguments (for `_start`), or the export's, parsed by its parameter types.
@@ -162,14 +174,24 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Compile { input, output, codegen } => {
+        Command::Compile { input, output, codegen, sign } => {
+            let key = sign.as_deref().map(wasmc::sign::read_secret_key).transpose()?;
             let wasm = read_module(&input)?;
-            let artifact =
+            let mut artifact =
                 compile(&wasm, &codegen.options()?).with_context(|| format!("compiling {}", input.display()))?;
+            if let Some(key) = &key {
+                artifact = wasmc::sign::sign_artifact(&artifact, key)?;
+            }
             std::fs::write(&output, artifact).with_context(|| format!("writing {}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { invoke, dirs, envs, codegen, limits, file, args } => {
+        Command::Keygen { output } => {
+            let key = wasmc::sign::generate()?;
+            let (secret, public) = wasmc::sign::write_key_pair(&output, &key)?;
+            println!("wrote {} and {} (key id {})", secret.display(), public.display(), key.key_id());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { invoke, dirs, envs, codegen, limits, trust, file, args } => {
             let mut wasi = cli::WasiOptions::default();
             for d in &dirs {
                 wasi.add_dir(d).map_err(anyhow::Error::msg)?;
@@ -186,11 +208,15 @@ fn run(command: Command) -> Result<ExitCode> {
                 options.fuel_metering |= limits.fuel.is_some();
                 compile(&wasm, &options).with_context(|| format!("compiling {}", file.display()))?
             };
-            // SAFETY: running the file the user names is the point of
-            // `wasmc run`; the user vouches for its origin, as for any
-            // executable.
-            let module =
-                unsafe { Module::from_bytes(&artifact) }.with_context(|| format!("loading {}", file.display()))?;
+            let module = if trust.is_empty() {
+                // SAFETY: running the file the user names is the point of
+                // `wasmc run`; the user vouches for its origin, as for any
+                // executable.
+                unsafe { Module::from_bytes(&artifact) }
+            } else {
+                Module::from_bytes_signed(&artifact, &TrustedKeys::from_pub_files(&trust)?)
+            }
+            .with_context(|| format!("loading {}", file.display()))?;
             let mut store = limits.run_limits().store_for(&module)?;
             let program = file.to_string_lossy();
             let outcome = cli::run_program(&mut store, &module, &program, invoke.as_deref(), &args, &wasi)?;
@@ -227,7 +253,7 @@ fn run(command: Command) -> Result<ExitCode> {
                     missing.join(", ")
                 );
             }
-            let options = CompileOptions { bounds_checks, opt_level, target };
+            let options = CompileOptions { bounds_checks, opt_level, target, ..CompileOptions::default() };
             let scripts = expand_wast_paths(&files)?;
             let reports: Vec<(PathBuf, WastReport)> =
                 scripts.into_par_iter().map(|p| (p.clone(), run_file(&p, &options))).collect();

@@ -2,17 +2,18 @@
 //!
 //! Checks, in order: ELF structure, ELF machine against the host, the
 //! sections every artifact has, the metadata header (magic, version), the
-//! checksum (unless trusted), metadata decoding and validation, the target
+//! checksum (unless trusted), the signature (for signed loads), metadata decoding and validation, the target
 //! triple, and the CPU features. Every range read from the file is checked
 //! by `object` or here, so damaged input gives an error, never a panic.
 
 use object::read::elf::{ElfFile64, FileHeader};
 use object::{Endianness, Object, ObjectSection};
-use wasmc_abi::artifact::{self, CHECKSUM_LEN};
+use wasmc_abi::artifact::{self, CHECKSUM_LEN, KEY_ID_LEN};
 use wasmc_abi::meta::ModuleMeta;
 use wasmc_targets::{host_arch, Arch};
 
 use crate::error::LoadError;
+use crate::signature::{self, TrustedKeys};
 
 /// Where a section's bytes lie in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,13 +34,18 @@ pub(crate) struct Parsed {
     pub meta: ModuleMeta,
     pub text: FileRange,
     pub data: FileRange,
+    /// The key id in the signature section, if the artifact is signed
+    /// (verified only by signed loads).
+    pub signed_by: Option<[u8; KEY_ID_LEN]>,
 }
 
-/// Whether to verify the file checksum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Checksum {
+/// Whether to verify the file checksum, and the signature.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Checksum<'a> {
     Verify,
     Skip,
+    /// Verify the checksum, then require a signature by one of these keys.
+    Signed(&'a TrustedKeys),
 }
 
 fn arch_of_machine(machine: u16) -> Option<Arch> {
@@ -56,7 +62,7 @@ fn wrong_arch(artifact: String) -> LoadError {
 
 /// Runs every check on `bytes` (the whole file): its format, then whether
 /// this host can run it.
-pub(crate) fn parse(bytes: &[u8], checksum: Checksum) -> Result<Parsed, LoadError> {
+pub(crate) fn parse(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadError> {
     let parsed = read(bytes, checksum)?;
     check_host(&parsed.meta)?;
     Ok(parsed)
@@ -64,7 +70,7 @@ pub(crate) fn parse(bytes: &[u8], checksum: Checksum) -> Result<Parsed, LoadErro
 
 /// Checks the format of `bytes` (the whole file), whatever architecture it
 /// is for: ELF structure, sections, header, checksum, metadata.
-pub(crate) fn read(bytes: &[u8], checksum: Checksum) -> Result<Parsed, LoadError> {
+pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadError> {
     if !bytes.starts_with(&object::elf::ELFMAG) {
         return Err(LoadError::NotElf("the file does not start with the ELF magic".into()));
     }
@@ -94,14 +100,21 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum) -> Result<Parsed, LoadError
     let (text, _) = section(artifact::SECTION_TEXT)?;
     let (data, _) = section(artifact::SECTION_DATA)?;
     let (sum, sum_bytes) = section(artifact::SECTION_CHECKSUM)?;
+    let (sig, sig_bytes) = section(artifact::SECTION_SIGNATURE)?;
+    let signed_by = signature::signer(sig_bytes)?;
 
     let encoded = artifact::check_header(meta_bytes).map_err(LoadError::Header)?;
 
     if sum.len != CHECKSUM_LEN {
         return Err(LoadError::Corrupt(format!("checksum section is {} bytes, expected {CHECKSUM_LEN}", sum.len)));
     }
-    if checksum == Checksum::Verify {
-        verify_checksum(bytes, sum, sum_bytes)?;
+    match checksum {
+        Checksum::Skip => {}
+        Checksum::Verify => verify_checksum(bytes, sum, sum_bytes)?,
+        Checksum::Signed(keys) => {
+            verify_checksum(bytes, sum, sum_bytes)?;
+            signature::verify(bytes, sum, sig, keys)?;
+        }
     }
 
     let meta = ModuleMeta::decode(encoded).map_err(LoadError::Metadata)?;
@@ -116,7 +129,7 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum) -> Result<Parsed, LoadError
         }
         Some(_) => {}
     }
-    Ok(Parsed { meta, text, data })
+    Ok(Parsed { meta, text, data, signed_by: signed_by.map(|id| id.0) })
 }
 
 /// Refuses an artifact built for another architecture, or needing CPU
@@ -143,6 +156,9 @@ pub struct ArtifactInfo {
     pub text_size: usize,
     /// Bytes of data-segment contents.
     pub data_size: usize,
+    /// The id of the key that signed the artifact, if it is signed (not
+    /// verified: that takes the key, see `Module::from_file_signed`).
+    pub signed_by: Option<[u8; KEY_ID_LEN]>,
 }
 
 impl ArtifactInfo {
@@ -150,7 +166,12 @@ impl ArtifactInfo {
     /// without mapping it or asking whether this host can run it.
     pub fn parse(bytes: &[u8]) -> Result<ArtifactInfo, LoadError> {
         let parsed = read(bytes, Checksum::Verify)?;
-        Ok(ArtifactInfo { meta: parsed.meta, text_size: parsed.text.len, data_size: parsed.data.len })
+        Ok(ArtifactInfo {
+            meta: parsed.meta,
+            text_size: parsed.text.len,
+            data_size: parsed.data.len,
+            signed_by: parsed.signed_by,
+        })
     }
 }
 
@@ -168,3 +189,7 @@ fn verify_checksum(bytes: &[u8], sum: FileRange, stored: &[u8]) -> Result<(), Lo
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "artifact_tests.rs"]
+mod tests;

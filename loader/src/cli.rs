@@ -305,6 +305,14 @@ pub fn describe(info: &ArtifactInfo) -> String {
     );
     let _ = writeln!(s, "data:           {} bytes in {} segments", info.data_size, meta.data.len());
     let _ = writeln!(s, "trap sites:     {}", meta.traps.len());
+    match info.signed_by {
+        Some(id) => {
+            let _ = writeln!(s, "signed by:      key {} (not verified; loading with --trust does)", crate::KeyId(id));
+        }
+        None => {
+            let _ = writeln!(s, "signed by:      nobody (unsigned)");
+        }
+    }
     for m in &meta.memories {
         let max = m.max_pages.map_or("none".to_string(), |p| p.to_string());
         let _ = writeln!(s, "memory:         {} pages, max {max}", m.min_pages);

@@ -61,6 +61,21 @@ pub enum LoadError {
     /// The loader could not map the code.
     #[error("cannot map the artifact's code: {0}")]
     Map(std::io::Error),
+    /// A signed load found no signature in the artifact.
+    #[error("artifact is not signed, and only artifacts signed by a trusted key are accepted")]
+    Unsigned,
+    /// A signed load found a signature by a key that is not trusted.
+    #[error("artifact is signed by key {key_id}, which is not one of the trusted keys")]
+    UntrustedKey {
+        /// The id of the key that signed the artifact.
+        key_id: crate::signature::KeyId,
+    },
+    /// The signature does not match the artifact's contents.
+    #[error("artifact signature by key {key_id} does not match its contents: the file was altered after signing")]
+    BadSignature {
+        /// The id of the trusted key named by the signature.
+        key_id: crate::signature::KeyId,
+    },
 }
 
 /// Why the imports offered do not satisfy a module.

@@ -32,6 +32,10 @@
 //! first [`Store`] is created); faults elsewhere go to the handlers that
 //! were installed before.
 
+// Lets unit tests reuse `tests/common` (which names the crate) verbatim.
+#[cfg(test)]
+extern crate self as wasmc_loader;
+
 mod artifact;
 mod builtins;
 pub mod cli;
@@ -48,6 +52,7 @@ mod memory;
 mod module;
 mod pool;
 mod registry;
+pub mod signature;
 mod store;
 mod sys;
 mod table;
@@ -69,6 +74,7 @@ pub use into_func::{IntoFunc, WasmRet, WasmTy};
 pub use linker::Linker;
 pub use module::Module;
 pub use pool::{InstancePool, PoolConfig};
+pub use signature::{KeyError, KeyId, TrustedKeys};
 pub use store::{Config, Store};
 pub use typed::{TypedFunc, WasmParams, WasmResults};
 pub use values::Val;

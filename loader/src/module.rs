@@ -16,6 +16,7 @@ use wasmc_abi::meta::{Export, Import, ModuleMeta};
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::LoadError;
 use crate::registry;
+use crate::signature::TrustedKeys;
 use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
 use crate::sys::unix::unwind::wasmc_flush_icache;
 
@@ -88,7 +89,48 @@ impl Module {
     /// As for [`Module::from_file`]: the bytes must come from a source you
     /// trust to have produced them with wasmc.
     pub unsafe fn from_bytes(bytes: &[u8]) -> Result<Module, LoadError> {
-        let parsed = artifact::parse(bytes, Checksum::Verify)?;
+        Module::copy_and_load(bytes, Checksum::Verify)
+    }
+
+    /// Loads an artifact from a file, accepting it only if it carries a
+    /// valid signature by one of `keys` (see `wasmc compile --sign`), after
+    /// every check of [`Module::from_file`].
+    ///
+    /// The file is read into memory once and every check and the code run
+    /// on that copy, so a file changed or truncated by someone else during
+    /// or after loading cannot change what runs: artifacts can come from a
+    /// cache or a network share that is not itself trusted.
+    ///
+    /// # Errors
+    /// [`LoadError::Unsigned`], [`LoadError::UntrustedKey`] or
+    /// [`LoadError::BadSignature`] when the signature does not prove origin,
+    /// and every error of [`Module::from_file`].
+    ///
+    /// # What this assumes
+    /// This function is safe because a valid signature proves that the file
+    /// is byte for byte one that a holder of a trusted secret key signed.
+    /// Soundness then rests on: (1) holders of trusted keys sign only
+    /// artifacts that the wasmc compiler produced (from any wasm module,
+    /// trusted or not: the sandbox is the compiler's and loader's job);
+    /// (2) the secret keys have not leaked; (3) wasmc itself (compiler and
+    /// loader of the same format version) is free of sandbox bugs.
+    pub fn from_file_signed(path: impl AsRef<Path>, keys: &TrustedKeys) -> Result<Module, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+        Module::from_bytes_signed(&bytes, keys)
+    }
+
+    /// Like [`Module::from_file_signed`], for bytes in memory (they are
+    /// copied). The same assumptions make it safe.
+    pub fn from_bytes_signed(bytes: &[u8], keys: &TrustedKeys) -> Result<Module, LoadError> {
+        Module::copy_and_load(bytes, Checksum::Signed(keys))
+    }
+
+    fn copy_and_load(bytes: &[u8], checksum: Checksum<'_>) -> Result<Module, LoadError> {
+        if bytes.is_empty() {
+            return Err(LoadError::NotElf("the file is empty".into()));
+        }
+        let parsed = artifact::parse(bytes, checksum)?;
         let image = Mmap::anonymous(bytes.len()).map_err(LoadError::Map)?;
         // SAFETY: the mapping is fresh, read-write and `bytes.len()` long, and
         // nothing else refers to it yet.
@@ -113,7 +155,7 @@ impl Module {
     }
 
     fn from_image(image: Mmap, parsed: Parsed) -> Result<Module, LoadError> {
-        let Parsed { meta, text, data } = parsed;
+        let Parsed { meta, text, data, .. } = parsed;
         let (text_base, copied) = map_text(&image, text)?;
         let type_ids = meta.types.iter().map(crate::types::intern).collect();
         let mut code_ranges: Vec<(u32, u32, u32)> =

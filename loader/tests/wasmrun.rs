@@ -74,6 +74,6 @@ fn runs_an_export_and_reports_errors() {
     assert!(stderr.starts_with("wasmrun: cannot read /nonexistent.cwasm"), "{stderr}");
     let (code, _, stderr) = wasmrun(&[]);
     let usage = "wasmrun: usage: wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... \
-                 [--timeout DURATION] [--fuel N] [--max-memory BYTES] FILE.cwasm [ARGS...]\n";
+                 [--trust KEY.pub]... [--timeout DURATION] [--fuel N] [--max-memory BYTES] FILE.cwasm [ARGS...]\n";
     assert_eq!((code, stderr.as_str()), (1, usage));
 }

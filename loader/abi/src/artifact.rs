@@ -7,6 +7,12 @@
 //! | [`SECTION_META`]    | compiler (`meta`)     | loader, `wasmc inspect` | [`HEADER_LEN`] bytes of header (magic, format version), then the encoded [`crate::meta::ModuleMeta`] |
 //! | [`SECTION_DATA`]    | compiler              | loader (instantiation)  | bytes of every data segment, back to back; segments refer to ranges of it |
 //! | [`SECTION_CHECKSUM`]| compiler, last        | loader (unless trusted) | [`CHECKSUM_LEN`] bytes: CRC-32 (IEEE) of the whole file computed with these bytes zeroed, little-endian, then four zero bytes |
+//! | [`SECTION_SIGNATURE`]| compiler (`--sign`), before the checksum | loader (signed loads), `wasmc inspect` | [`SIGNATURE_LEN`] bytes, all zero when unsigned; else the signer's [`KEY_ID_LEN`]-byte key id (first bytes of SHA-256 of the Ed25519 public key), the 64-byte Ed25519 signature, then [`SIGNATURE_LEN`] − 72 zero bytes |
+//!
+//! The signature covers the whole file with the contents of both
+//! [`SECTION_CHECKSUM`] and [`SECTION_SIGNATURE`] zeroed; the checksum is
+//! computed last, over the signed file, so a signed file still carries a
+//! checksum that catches damage.
 //!
 //! The text needs no relocation at load time: calls between functions are
 //! PC-relative and resolved by the compiler, and everything else is reached
@@ -21,6 +27,18 @@ pub const SECTION_DATA: &str = ".wasmc.data";
 /// The section holding the file checksum.
 pub const SECTION_CHECKSUM: &str = ".wasmc.sum";
 
+/// The section holding the optional Ed25519 signature.
+pub const SECTION_SIGNATURE: &str = ".wasmc.sig";
+
+/// Length of the signature section's contents: key id, signature, reserved zeros.
+pub const SIGNATURE_LEN: usize = 80;
+
+/// Length of the key id at the start of the signature section.
+pub const KEY_ID_LEN: usize = 8;
+
+/// Length of the Ed25519 signature that follows the key id.
+pub const ED25519_SIGNATURE_LEN: usize = 64;
+
 /// File alignment (and padding) of the text section, so the loader can map
 /// it straight from the file on hosts with pages of up to this size.
 pub const TEXT_ALIGN: u64 = 65536;
@@ -30,7 +48,9 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 
 /// Version of everything in this crate that an artifact depends on: bump it
 /// whenever the metadata encoding, the vmctx layout, the builtins or the
-/// trampoline conventions change. Artifacts load if and only if it matches.
+/// trampoline conventions change. Version 2 added [`SECTION_SIGNATURE`], the
+/// runtime-limits pointer in the vmctx header and fuel metering in the
+/// metadata. Artifacts load if and only if it matches.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,

@@ -86,6 +86,8 @@ impl Parts {
                 obj.add_section(Vec::new(), artifact::SECTION_CHECKSUM.as_bytes().to_vec(), SectionKind::ReadOnlyData);
             obj.section_mut(sum).set_data(vec![0u8; artifact::CHECKSUM_LEN], 4);
         }
+        let sig = obj.add_section(Vec::new(), artifact::SECTION_SIGNATURE.as_bytes().to_vec(), SectionKind::Other);
+        obj.section_mut(sig).set_data(vec![0u8; artifact::SIGNATURE_LEN], 8);
         let mut bytes = obj.write().expect("write ELF");
         if self.with_checksum_section {
             fill_checksum(&mut bytes);

@@ -1,0 +1,131 @@
+//! Signing artifacts with Ed25519, and the key pairs that do it.
+//!
+//! [`generate`] makes a key pair and [`write_key_pair`] stores it as
+//! `NAME.key` (secret, mode 0600) and `NAME.pub` (public), in the one-line
+//! text format of [`wasmc_loader::signature`]. [`sign_artifact`] fills the
+//! signature section of an artifact and recomputes its checksum; the loader
+//! verifies with `Module::from_file_signed`. Ed25519 is deterministic, so
+//! signing the same artifact with the same key gives the same bytes.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signer, SigningKey};
+use wasmc_abi::artifact::{
+    CHECKSUM_LEN, ED25519_SIGNATURE_LEN, KEY_ID_LEN, SECTION_CHECKSUM, SECTION_SIGNATURE, SIGNATURE_LEN,
+};
+use wasmc_loader::signature::{key_text, parse_key_text, signed_message, KeyId, PUBLIC_KEY_HEADER, SECRET_KEY_HEADER};
+
+use crate::artifact::{fill_checksum, section_range};
+
+/// Why a key could not be made, read or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// A key file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The secret key file is not in the expected format.
+    #[error("{}: not a wasmc secret key file: expected one line `{SECRET_KEY_HEADER} <64 hex digits>`", .0.display())]
+    Format(PathBuf),
+    /// The secret key file can be read by other users.
+    #[error("{}: secret key file is readable by other users (mode {mode:o}); run `chmod 600` on it", path.display())]
+    Permissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The operating system could not supply random bytes for a new key.
+    #[error("no randomness for a new key: {0}")]
+    Random(String),
+    /// The bytes to sign are not a well-formed artifact.
+    #[error("cannot sign: {0}")]
+    NotAnArtifact(String),
+}
+
+/// An Ed25519 secret key.
+pub struct SecretKey(SigningKey);
+
+impl SecretKey {
+    /// The 32 bytes of the matching public key.
+    pub fn public_bytes(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// The id of the matching public key, as stored in signatures.
+    pub fn key_id(&self) -> KeyId {
+        KeyId::of(&self.public_bytes())
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretKey(public key id {})", self.key_id())
+    }
+}
+
+/// A new random key pair, from the operating system's random source.
+pub fn generate() -> Result<SecretKey, SignError> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).map_err(|e| SignError::Random(e.to_string()))?;
+    Ok(SecretKey(SigningKey::from_bytes(&seed)))
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SignError + '_ {
+    move |source| SignError::Io { path: path.to_path_buf(), source }
+}
+
+/// Writes `NAME.key` (mode 0600) and `NAME.pub` for `name`; refuses to
+/// overwrite either. Returns both paths.
+pub fn write_key_pair(name: &Path, key: &SecretKey) -> Result<(PathBuf, PathBuf), SignError> {
+    let mut secret_path = name.as_os_str().to_owned();
+    secret_path.push(".key");
+    let mut public_path = name.as_os_str().to_owned();
+    public_path.push(".pub");
+    let (secret_path, public_path) = (PathBuf::from(secret_path), PathBuf::from(public_path));
+    for (path, mode, text) in [
+        (&secret_path, 0o600, key_text(SECRET_KEY_HEADER, &key.0.to_bytes())),
+        (&public_path, 0o644, key_text(PUBLIC_KEY_HEADER, &key.public_bytes())),
+    ] {
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(io_err(path))?;
+        file.write_all(text.as_bytes()).map_err(io_err(path))?;
+    }
+    Ok((secret_path, public_path))
+}
+
+/// Reads a secret key file; refuses one that other users can read.
+pub fn read_secret_key(path: &Path) -> Result<SecretKey, SignError> {
+    let mode = std::fs::metadata(path).map_err(io_err(path))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(SignError::Permissions { path: path.to_path_buf(), mode: mode & 0o777 });
+    }
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let bytes = parse_key_text(&text, SECRET_KEY_HEADER).ok_or_else(|| SignError::Format(path.to_path_buf()))?;
+    Ok(SecretKey(SigningKey::from_bytes(&bytes)))
+}
+
+/// Signs an artifact (signed or not) with `key`: fills its signature
+/// section and recomputes its checksum. The artifact's format and checksum
+/// are checked first.
+pub fn sign_artifact(artifact: &[u8], key: &SecretKey) -> Result<Vec<u8>, SignError> {
+    wasmc_loader::ArtifactInfo::parse(artifact).map_err(|e| SignError::NotAnArtifact(e.to_string()))?;
+    let not_artifact = |e: crate::CompileError| SignError::NotAnArtifact(e.to_string());
+    let sum = section_range(artifact, SECTION_CHECKSUM, CHECKSUM_LEN).map_err(not_artifact)?;
+    let sig = section_range(artifact, SECTION_SIGNATURE, SIGNATURE_LEN).map_err(not_artifact)?;
+    let signature = key.0.sign(&signed_message(artifact, sum, sig.clone()));
+    let mut signed = artifact.to_vec();
+    let contents = &mut signed[sig];
+    contents.fill(0);
+    contents[..KEY_ID_LEN].copy_from_slice(&key.key_id().0);
+    contents[KEY_ID_LEN..KEY_ID_LEN + ED25519_SIGNATURE_LEN].copy_from_slice(&signature.to_bytes());
+    fill_checksum(&mut signed).map_err(not_artifact)?;
+    Ok(signed)
+}
