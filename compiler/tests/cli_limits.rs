@@ -1,8 +1,10 @@
 //! `--timeout`, `--fuel`, `--max-memory` and `--fuel-metering` on `wasmc`
 //! and `wasmrun`, through the real binaries.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 const SPIN: &str = r#"(module
@@ -15,13 +17,13 @@ const SPIN: &str = r#"(module
     (local.get $i)))"#;
 
 fn wasmc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
+    common::command(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
 }
 
 fn wasmrun(args: &[&str]) -> Output {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
     assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
-    Command::new(path).args(args).output().expect("wasmrun runs")
+    common::command(path).args(args).output().expect("wasmrun runs")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -5,7 +5,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use wasmc::sign::{generate, read_secret_key, sign_artifact, write_key_pair, SecretKey, SignError};
 use wasmc::BoundsChecks;
@@ -147,13 +147,13 @@ fn signed_file_loads_are_copies_checked_before_use() {
 // --- through the binaries -------------------------------------------------
 
 fn wasmc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
+    common::command(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
 }
 
 fn wasmrun(args: &[&str]) -> Output {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
     assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
-    Command::new(path).args(args).output().expect("wasmrun runs")
+    common::command(path).args(args).output().expect("wasmrun runs")
 }
 
 fn text(bytes: &[u8]) -> String {

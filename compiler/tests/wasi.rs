@@ -1,8 +1,10 @@
 //! WASI programs (Rust std for wasm32-wasip1, and C with wasi-libc, both
 //! committed in corpus/wasi) through the real `wasmc run` and `wasmrun`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn corpus(name: &str) -> String {
     format!("{}/../corpus/wasi/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -48,7 +50,7 @@ fn check_demo(out: &Output, root: &Path) {
 #[test]
 fn rust_std_program_under_wasmc_run() {
     let root = sandbox("wasmc");
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmc"))
+    let out = common::command(env!("CARGO_BIN_EXE_wasmc"))
         .args(["run", "--dir", &dir_flag(&root), "--env", "GREETING=yo", &corpus("wasi_demo.wasm"), "hello.txt", "7"])
         .output()
         .unwrap();
@@ -60,14 +62,14 @@ fn rust_std_program_under_wasmc_run() {
 fn rust_std_program_under_wasmrun() {
     let root = sandbox("wasmrun");
     let artifact = root.join("demo.cwasm");
-    let compiled = Command::new(env!("CARGO_BIN_EXE_wasmc"))
+    let compiled = common::command(env!("CARGO_BIN_EXE_wasmc"))
         .args(["compile", &corpus("wasi_demo.wasm"), "-o"])
         .arg(&artifact)
         .output()
         .unwrap();
     assert!(compiled.status.success(), "{}", text(&compiled.stderr));
     let wasmrun = PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
-    let out = Command::new(wasmrun)
+    let out = common::command(wasmrun)
         .args(["--dir", &dir_flag(&root), "--env", "GREETING=yo"])
         .arg(&artifact)
         .args(["hello.txt", "7"])
@@ -79,7 +81,7 @@ fn rust_std_program_under_wasmrun() {
 
 #[test]
 fn without_a_preopen_files_are_denied_and_the_program_still_runs() {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmc")).args(["run", &corpus("wasi_demo.wasm")]).output().unwrap();
+    let out = common::command(env!("CARGO_BIN_EXE_wasmc")).args(["run", &corpus("wasi_demo.wasm")]).output().unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("read /data/hello.txt failed"), "{stdout}");
@@ -90,7 +92,7 @@ fn without_a_preopen_files_are_denied_and_the_program_still_runs() {
 #[test]
 fn c_program_with_wasi_libc() {
     let root = sandbox("c");
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmc"))
+    let out = common::command(env!("CARGO_BIN_EXE_wasmc"))
         .args(["run", "--dir", &dir_flag(&root), &corpus("hello_c.wasm"), "a", "b c"])
         .output()
         .unwrap();
@@ -102,13 +104,13 @@ fn c_program_with_wasi_libc() {
 
 #[test]
 fn bad_flags_are_clear_errors() {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmc"))
+    let out = common::command(env!("CARGO_BIN_EXE_wasmc"))
         .args(["run", "--dir", "/definitely/not/here::/x", &corpus("wasi_demo.wasm")])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot preopen /definitely/not/here"), "{}", text(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmc"))
+    let out = common::command(env!("CARGO_BIN_EXE_wasmc"))
         .args(["run", "--env", "NOEQUALS", &corpus("wasi_demo.wasm")])
         .output()
         .unwrap();
