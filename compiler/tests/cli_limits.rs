@@ -3,8 +3,9 @@
 
 mod common;
 
+use common::{text, wasmc, wasmrun};
+
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 const SPIN: &str = r#"(module
@@ -15,20 +16,6 @@ const SPIN: &str = r#"(module
     (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
     (local.get $i)))"#;
-
-fn wasmc(args: &[&str]) -> Output {
-    common::command(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
-}
-
-fn wasmrun(args: &[&str]) -> Output {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
-    assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
-    common::command(path).args(args).output().expect("wasmrun runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A directory of this test's own (tests run in parallel and must not
 /// rewrite each other's files), holding `spin.wat`.

@@ -3,9 +3,10 @@
 
 mod common;
 
+use common::{text, wasmc, wasmrun};
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use wasmc::sign::{generate, read_secret_key, sign_artifact, write_key_pair, SecretKey, SignError};
 use wasmc::BoundsChecks;
@@ -145,20 +146,6 @@ fn signed_file_loads_are_copies_checked_before_use() {
 }
 
 // --- through the binaries -------------------------------------------------
-
-fn wasmc(args: &[&str]) -> Output {
-    common::command(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
-}
-
-fn wasmrun(args: &[&str]) -> Output {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
-    assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
-    common::command(path).args(args).output().expect("wasmrun runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
