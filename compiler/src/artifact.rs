@@ -7,8 +7,8 @@ use object::{
     SymbolScope,
 };
 use wasmc_abi::artifact::{
-    encode_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_SIGNATURE, SECTION_TEXT,
-    SIGNATURE_LEN, TEXT_ALIGN,
+    encode_header, CHECKSUM_LEN, IMAGE_ALIGN, SECTION_CHECKSUM, SECTION_DATA, SECTION_IMAGE, SECTION_META,
+    SECTION_SIGNATURE, SECTION_TEXT, SIGNATURE_LEN, TEXT_ALIGN,
 };
 use wasmc_abi::meta::ModuleMeta;
 use wasmc_targets::Arch;
@@ -38,6 +38,7 @@ pub(crate) fn write(
     text: &[u8],
     symbols: &[Symbol],
     data: &[u8],
+    image: &[u8],
 ) -> Result<Vec<u8>, CompileError> {
     let architecture = match arch {
         Arch::X86_64 => Architecture::X86_64,
@@ -58,6 +59,10 @@ pub(crate) fn write(
 
     let data_id = obj.add_section(no_segment(), SECTION_DATA.as_bytes().to_vec(), SectionKind::ReadOnlyData);
     obj.section_mut(data_id).set_data(data.to_vec(), 16);
+
+    let image_id = obj.add_section(no_segment(), SECTION_IMAGE.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+    let image_align = if image.is_empty() { 1 } else { IMAGE_ALIGN };
+    obj.section_mut(image_id).set_data(image.to_vec(), image_align);
 
     let sum_id = obj.add_section(no_segment(), SECTION_CHECKSUM.as_bytes().to_vec(), SectionKind::Other);
     obj.section_mut(sum_id).set_data(vec![0u8; CHECKSUM_LEN], 8);

@@ -25,6 +25,7 @@
 mod artifact;
 mod codegen;
 mod func_env;
+mod image;
 mod isa;
 mod link;
 mod module;
@@ -170,10 +171,13 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, Compile
     meta.bounds_checks = options.bounds_checks;
     meta.opt_level = options.opt_level.name().to_string();
     meta.fuel_metering = options.fuel_metering;
+    let (memory_image, image) = image::build(&meta, &data).unzip();
+    meta.memory_image = memory_image;
+    let image = image.unwrap_or_default();
     let text_len = artifact::padded_text(&linked.text, target.arch).len() as u64;
-    meta.validate(text_len, data.len() as u64).map_err(|e| CompileError::Codegen {
+    meta.validate(text_len, data.len() as u64, image.len() as u64).map_err(|e| CompileError::Codegen {
         func: u32::MAX,
         message: format!("produced inconsistent metadata: {e}"),
     })?;
-    artifact::write(target.arch, &meta, &linked.text, &linked.symbols, &data)
+    artifact::write(target.arch, &meta, &linked.text, &linked.symbols, &data, &image)
 }

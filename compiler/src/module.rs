@@ -201,6 +201,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
         traps: Vec::new(),
         func_names: Vec::new(),
         fuel_metering: false,
+        memory_image: None,
     };
     let mut func_types = Vec::new();
     let mut tables = Vec::new();

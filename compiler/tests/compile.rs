@@ -4,9 +4,10 @@
 use object::{Object, ObjectSection};
 use wasmc::{compile, BoundsChecks, CompileError, CompileOptions, OptLevel};
 use wasmc_abi::artifact::{
-    check_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_META, SECTION_TEXT, TEXT_ALIGN,
+    check_header, CHECKSUM_LEN, IMAGE_ALIGN, IMAGE_MIN_DATA_BYTES, SECTION_CHECKSUM, SECTION_DATA, SECTION_IMAGE,
+    SECTION_META, SECTION_TEXT, TEXT_ALIGN,
 };
-use wasmc_abi::meta::{ExternKind, ImportType, ModuleMeta, ValType};
+use wasmc_abi::meta::{ExternKind, ImageRun, ImportType, ModuleMeta, ValType};
 use wasmc_abi::TrapKind;
 
 const TARGETS: [&str; 2] = ["x86_64", "graviton3"];
@@ -26,6 +27,7 @@ struct Artifact {
     meta: ModuleMeta,
     text: Vec<u8>,
     data: Vec<u8>,
+    image: Vec<u8>,
 }
 
 /// Decodes and checks an artifact the way the loader will.
@@ -59,9 +61,15 @@ fn inspect(bytes: &[u8], target: &str) -> Artifact {
     let meta_bytes = file.section_by_name(SECTION_META).expect("meta").data().unwrap();
     let meta = ModuleMeta::decode(check_header(meta_bytes).expect("header")).expect("metadata decodes");
     let data = file.section_by_name(SECTION_DATA).expect("data").data().unwrap().to_vec();
+    let image_section = file.section_by_name(SECTION_IMAGE).expect("image");
+    let image = image_section.data().unwrap().to_vec();
+    if let Some((offset, len @ 1..)) = image_section.file_range() {
+        assert_eq!(len % IMAGE_ALIGN, 0, "the image section is not a whole number of runs");
+        assert_eq!(offset % IMAGE_ALIGN, 0, "the image section is not IMAGE_ALIGN-aligned in the file");
+    }
     let text = text.data().unwrap().to_vec();
-    meta.validate(text.len() as u64, data.len() as u64).expect("metadata validates");
-    Artifact { meta, text, data }
+    meta.validate(text.len() as u64, data.len() as u64, image.len() as u64).expect("metadata validates");
+    Artifact { meta, text, data, image }
 }
 
 /// CRC-32 (IEEE), bitwise: independent of the compiler's implementation.
@@ -127,6 +135,59 @@ fn memory_and_data() {
         // (explicit mode with Spectre mitigation turns an out-of-bounds
         // address into null, which then faults).
         assert!(heap_traps >= 2, "{mode:?}: {heap_traps} heap trap sites");
+    });
+}
+
+#[test]
+fn constant_data_segments_become_a_memory_image() {
+    // Page 0: three segments, the second overwriting part of the first;
+    // page 1: nothing; page 2: its last byte; page 3: a segment of zeros,
+    // which adds no run.
+    let fill = "z".repeat(IMAGE_MIN_DATA_BYTES as usize);
+    let wat = &format!(
+        r#"(module
+      (memory 4)
+      (data (i32.const 1024) "{fill}")
+      (data (i32.const 16) "hello world")
+      (data (i32.const 22) "WASMC")
+      (data (i32.const 196607) "\07")
+      (data (i32.const 200000) "\00\00\00")
+      (data "passive, not in the image"))"#
+    );
+    for_all(wat, |a, _, _| {
+        let page = IMAGE_ALIGN;
+        let run = |memory_offset, image_offset| ImageRun { memory: 0, memory_offset, image_offset, len: page };
+        assert_eq!(a.meta.memory_image, Some(vec![run(0, 0), run(2 * page, page)]));
+        assert_eq!(a.image.len() as u64, 2 * page);
+        assert_eq!(&a.image[16..27], b"hello WASMC");
+        assert_eq!(a.image[2 * page as usize - 1], 7);
+        assert_eq!(a.image.iter().filter(|&&b| b != 0).count(), 12 + fill.len());
+    });
+}
+
+#[test]
+fn data_segments_an_image_cannot_replace_are_applied_at_instantiation() {
+    let fill = "z".repeat(IMAGE_MIN_DATA_BYTES as usize);
+    for wat in [
+        // Offset from an imported global.
+        format!(r#"(module (global $g (import "env" "g") i32) (memory 1) (data (global.get $g) "{fill}"))"#),
+        // Past the initial size: instantiation must trap.
+        format!(r#"(module (memory 1) (data (i32.const 65535) "xy") (data (i32.const 0) "{fill}"))"#),
+        // An imported memory.
+        format!(r#"(module (memory (import "env" "m") 1) (data (i32.const 0) "{fill}"))"#),
+        // Too little data to be worth an image.
+        r#"(module (memory 1) (data (i32.const 0) "x"))"#.to_string(),
+    ] {
+        for_all(&wat, |a, _, _| {
+            assert_eq!(a.meta.memory_image, None, "{}", &wat[..60.min(wat.len())]);
+            assert!(a.image.is_empty());
+        });
+    }
+    // Nothing but zeros and passive segments: an empty image.
+    let zeros = "\\00".repeat(IMAGE_MIN_DATA_BYTES as usize);
+    for_all(&format!(r#"(module (memory 1) (data (i32.const 9) "{zeros}") (data "p"))"#), |a, _, _| {
+        assert_eq!(a.meta.memory_image, Some(vec![]));
+        assert!(a.image.is_empty());
     });
 }
 

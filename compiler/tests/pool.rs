@@ -9,6 +9,16 @@ use common::{module, MODES};
 use wasmc_loader::{BoundsChecks, Error, Instance, InstancePool, Linker, PoolConfig, Store, Val};
 
 /// State every instantiation must start from, and functions that change it.
+/// Enough active data for a memory image.
+fn big_data() -> String {
+    "d".repeat(wasmc_abi::artifact::IMAGE_MIN_DATA_BYTES as usize)
+}
+
+/// `STATEFUL` with its image-sized data segment filled in.
+fn stateful() -> String {
+    STATEFUL.replace("BIG", &big_data())
+}
+
 const STATEFUL: &str = r#"(module
   (memory (export "mem") 1 3)
   (global $g (export "g") (mut i32) (i32.const 7))
@@ -17,6 +27,7 @@ const STATEFUL: &str = r#"(module
   (elem (i32.const 0) $one)
   (elem $pe func $one)
   (data (i32.const 16) "hello")
+  (data (i32.const 4096) "BIG")
   (data $pd "passive")
   (func (export "dirty")
     (i32.store (i32.const 1000) (i32.const 0x55555555))
@@ -56,11 +67,11 @@ fn a_reused_slot_starts_like_a_fresh_instance() {
     for mode in MODES {
         for map_image_min_bytes in [0, usize::MAX] {
             let pool = InstancePool::new(
-                &module(STATEFUL, mode),
+                &module(&stateful(), mode),
                 PoolConfig { capacity: 1, map_image_min_bytes, ..PoolConfig::default() },
             )
             .unwrap();
-            assert!(pool.has_memory_image());
+            assert_eq!(pool.has_memory_image(), map_image_min_bytes == 0);
             let mut base = None;
             for round in 0..3 {
                 let mut store = Store::default();
@@ -81,7 +92,7 @@ fn a_reused_slot_starts_like_a_fresh_instance() {
 #[test]
 fn exhaustion_is_an_error_and_a_dropped_store_frees_its_slot() {
     for mode in MODES {
-        let pool = InstancePool::new(&module(STATEFUL, mode), config(2)).unwrap();
+        let pool = InstancePool::new(&module(&stateful(), mode), config(2)).unwrap();
         let mut a = Store::default();
         pool.instantiate(&mut a, &Linker::new()).unwrap();
         pool.instantiate(&mut a, &Linker::new()).unwrap();
@@ -120,7 +131,7 @@ fn memory_images_equal_segment_semantics_and_stay_private() {
             assert_eq!(&expected[100..104], b"aXYZ");
 
             let pool = InstancePool::new(&m, PoolConfig { capacity: 2, map_image_min_bytes, ..config(2) }).unwrap();
-            assert!(pool.has_memory_image());
+            assert_eq!(pool.has_memory_image(), map_image_min_bytes == 0);
             let (mut s1, mut s2) = (Store::default(), Store::default());
             let i1 = pool.instantiate(&mut s1, &Linker::new()).unwrap();
             let i2 = pool.instantiate(&mut s2, &Linker::new()).unwrap();
@@ -177,9 +188,12 @@ fn an_element_trap_leaves_the_imaged_memory_zeroed() {
       (func $read (result i32) (i32.load8_u (i32.const 5)))
       (elem (table 0) (i32.const 0) func $read)
       (elem (table $own) (i32.const 5) func $read)
-      (data (i32.const 5) "z"))"#;
+      (data (i32.const 5) "z")
+      (data (i32.const 4096) "BIG"))"#
+        .replace("BIG", &big_data());
     for mode in MODES {
-        let pool = InstancePool::new(&module(wat, mode), config(1)).unwrap();
+        let config = PoolConfig { map_image_min_bytes: 0, ..config(1) };
+        let pool = InstancePool::new(&module(&wat, mode), config).unwrap();
         assert!(pool.has_memory_image());
         let mut store = Store::default();
         let ty = wasmc_loader::TableType { element: wasmc_loader::ValType::FuncRef, min: 1, max: None };
@@ -223,7 +237,7 @@ fn guard_memories_never_move_when_they_grow() {
 fn the_pool_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<InstancePool>();
-    let pool = InstancePool::new(&module(STATEFUL, BoundsChecks::Explicit), config(8)).unwrap();
+    let pool = InstancePool::new(&module(&stateful(), BoundsChecks::Explicit), config(8)).unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
@@ -241,7 +255,7 @@ fn the_pool_is_send_and_sync() {
 
 #[test]
 fn the_store_memory_limit_applies_and_a_refused_slot_is_returned() {
-    let pool = InstancePool::new(&module(STATEFUL, BoundsChecks::Explicit), config(1)).unwrap();
+    let pool = InstancePool::new(&module(&stateful(), BoundsChecks::Explicit), config(1)).unwrap();
     let mut store = Store::new(wasmc_loader::Config { max_memory_bytes: Some(0), ..Default::default() });
     assert!(matches!(pool.instantiate(&mut store, &Linker::new()), Err(Error::Resource(_))));
     assert_eq!(pool.available(), 1);

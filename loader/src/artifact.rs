@@ -34,6 +34,8 @@ pub(crate) struct Parsed {
     pub meta: ModuleMeta,
     pub text: FileRange,
     pub data: FileRange,
+    /// The image section: empty, or aligned to `IMAGE_ALIGN` in the file.
+    pub image: FileRange,
     /// The key id in the signature section, if the artifact is signed
     /// (verified only by signed loads).
     pub signed_by: Option<[u8; KEY_ID_LEN]>,
@@ -99,6 +101,10 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadE
     let (_, meta_bytes) = section(artifact::SECTION_META)?;
     let (text, _) = section(artifact::SECTION_TEXT)?;
     let (data, _) = section(artifact::SECTION_DATA)?;
+    let (image, _) = section(artifact::SECTION_IMAGE)?;
+    if image.len != 0 && image.offset as u64 % artifact::IMAGE_ALIGN != 0 {
+        return Err(LoadError::Corrupt("the image section is not aligned in the file".into()));
+    }
     let (sum, sum_bytes) = section(artifact::SECTION_CHECKSUM)?;
     let (sig, sig_bytes) = section(artifact::SECTION_SIGNATURE)?;
     let signed_by = signature::signer(sig_bytes)?;
@@ -118,7 +124,7 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadE
     }
 
     let meta = ModuleMeta::decode(encoded).map_err(LoadError::Metadata)?;
-    meta.validate(text.len as u64, data.len as u64).map_err(LoadError::Metadata)?;
+    meta.validate(text.len as u64, data.len as u64, image.len as u64).map_err(LoadError::Metadata)?;
     match Arch::from_triple(&meta.triple) {
         None => return Err(wrong_arch(meta.triple.clone())),
         Some(arch) if arch != elf_arch => {
@@ -129,7 +135,7 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadE
         }
         Some(_) => {}
     }
-    Ok(Parsed { meta, text, data, signed_by: signed_by.map(|id| id.0) })
+    Ok(Parsed { meta, text, data, image, signed_by: signed_by.map(|id| id.0) })
 }
 
 /// Refuses an artifact built for another architecture, or needing CPU

@@ -304,6 +304,14 @@ pub fn describe(info: &ArtifactInfo) -> String {
         info.text_size
     );
     let _ = writeln!(s, "data:           {} bytes in {} segments", info.data_size, meta.data.len());
+    let image = match &meta.memory_image {
+        Some(runs) => {
+            let bytes: u64 = runs.iter().map(|r| r.len).sum();
+            format!("{bytes} bytes in {} runs (mapped copy-on-write into new memories)", runs.len())
+        }
+        None => "none (data segments are copied at instantiation)".to_string(),
+    };
+    let _ = writeln!(s, "memory image:   {image}");
     let _ = writeln!(s, "trap sites:     {}", meta.traps.len());
     match info.signed_by {
         Some(id) => {

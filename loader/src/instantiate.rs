@@ -1,6 +1,8 @@
 //! Instantiation (WebAssembly 2.0 order): resolve imports, build the
 //! `VMContext`, create tables and memories, initialise globals, apply
-//! element then data segments in order, run the start function.
+//! element then data segments in order, run the start function. A module
+//! with a memory image gets its active data segments by mapping the image
+//! into its new memories instead.
 //!
 //! Everything that can fail for lack of resources happens before the store
 //! is touched. Segment application and the start function can trap; the
@@ -38,7 +40,7 @@ impl Instance {
     pub fn new(store: &mut Store, module: &Module, linker: &Linker) -> Result<Instance, Error> {
         let imports = linker.resolve(store, module)?;
         let instance = allocate(store, module, imports, Placement::Fresh)?;
-        initialize(store, instance, false)?;
+        initialize(store, instance, module.memory_image().is_some())?;
         Ok(instance)
     }
 }
@@ -69,7 +71,7 @@ pub(crate) fn allocate(
     let builtins = crate::builtins::array();
     let vmctx = match placement {
         Placement::Fresh => {
-            VmCtx::new(VMOffsets::new(counts), builtins, module.type_ids().as_ptr(), backref.as_ptr().cast())
+            VmCtx::new(VMOffsets::new(counts), builtins, module.type_ids().as_ptr(), backref.as_ptr().cast())?
         }
         // SAFETY: the slot's vmctx area is 16-byte aligned, laid out for
         // this module's offsets, and belongs to this lease alone; the store
@@ -82,7 +84,7 @@ pub(crate) fn allocate(
                 module.type_ids().as_ptr(),
                 backref.as_ptr().cast(),
             )
-        },
+        }?,
     };
     vmctx.set_runtime_limits(store.runtime_limits_ptr(), crate::epoch::counter());
 
@@ -94,11 +96,19 @@ pub(crate) fn allocate(
         .map(|&ty| TableElements::new(ty, 0, config.max_table_elements))
         .collect::<Result<Vec<_>, _>>()?;
     let memories = match placement {
-        Placement::Fresh => meta
-            .memories
-            .iter()
-            .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, config.max_memory_bytes))
-            .collect::<Result<Vec<_>, _>>()?,
+        Placement::Fresh => {
+            let mut memories = meta
+                .memories
+                .iter()
+                .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, config.max_memory_bytes))
+                .collect::<Result<Vec<_>, _>>()?;
+            for run in module.memory_image().unwrap_or_default() {
+                let (file, file_offset) = module.image_source(run);
+                let (offset, len) = (run.memory_offset as usize, run.len as usize);
+                memories[run.memory as usize].map_image(offset, len, file, file_offset)?;
+            }
+            memories
+        }
         Placement::Pooled(lease) => (0..meta.memories.len())
             .map(|j| LinearMemory::pooled(lease.memory(j), meta.bounds_checks, config.max_memory_bytes))
             .collect::<Result<Vec<_>, _>>()?,

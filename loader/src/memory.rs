@@ -11,9 +11,15 @@
 //! |<- accessible (RW) ->|        (no mapping at all while empty)
 //! ```
 //!
+//! A fresh memory of a module with a memory image gets the image's runs
+//! mapped copy-on-write from the artifact over its first pages, so only
+//! the pages an instance writes cost memory of their own.
+//!
 //! A memory from an [`crate::InstancePool`] slot lives inside the pool's
 //! region instead (see `pool/slot.rs` for its map): it never moves, grows
 //! only within its slot, and on drop resets its pages for the next user.
+
+use std::fs::File;
 
 use wasmc_abi::meta::MemoryType;
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
@@ -42,6 +48,9 @@ pub(crate) struct LinearMemory {
     len: usize,
     /// Largest size growth may reach, in pages.
     max_pages: u64,
+    /// Whether part of an owned mapping is a file mapping (so an explicit
+    /// memory spans several kernel mappings and cannot be `mremap`ped).
+    image_mapped: bool,
 }
 
 /// Where an empty explicit-mode memory "starts": non-null, aligned, never
@@ -71,7 +80,8 @@ impl LinearMemory {
             }
             BoundsChecks::Explicit => None,
         };
-        let mut memory = LinearMemory { mode, backing: Backing::Owned(mapping), len: 0, max_pages };
+        let mut memory =
+            LinearMemory { mode, backing: Backing::Owned(mapping), len: 0, max_pages, image_mapped: false };
         if memory.grow(ty.min_pages).is_none() {
             return Err(Error::Resource(format!("cannot allocate {min} pages of linear memory")));
         }
@@ -88,7 +98,7 @@ impl LinearMemory {
         let len = pooled.initial_len();
         let min = len as u64 / WASM_PAGE_SIZE;
         // Built first, so that the slot's memory is reset even on refusal.
-        let memory = LinearMemory { mode, backing: Backing::Pooled(pooled), len, max_pages };
+        let memory = LinearMemory { mode, backing: Backing::Pooled(pooled), len, max_pages, image_mapped: false };
         if min > max_pages {
             return Err(Error::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
         }
@@ -141,11 +151,41 @@ impl LinearMemory {
             (Backing::Owned(mapping), BoundsChecks::Guard) => {
                 mapping.as_ref()?.protect(self.len, new_len - self.len, Protection::ReadWrite).ok()?;
             }
-            (Backing::Owned(Some(mapping)), BoundsChecks::Explicit) => mapping.remap(new_len).ok()?,
+            (Backing::Owned(Some(mapping)), BoundsChecks::Explicit) if !self.image_mapped => {
+                mapping.remap(new_len).ok()?
+            }
+            // Image runs make the memory several mappings, which `mremap`
+            // refuses: move it into one anonymous mapping, once.
+            (Backing::Owned(Some(mapping)), BoundsChecks::Explicit) => {
+                let bigger = Mmap::anonymous(new_len).ok()?;
+                // SAFETY: both mappings are read-write, `mapping` holds
+                // `self.len` accessible bytes and `bigger` more; they are
+                // distinct, and `&mut self` excludes other references.
+                unsafe { std::ptr::copy_nonoverlapping(mapping.as_ptr(), bigger.as_ptr(), self.len) };
+                *mapping = bigger;
+                self.image_mapped = false;
+            }
             (Backing::Owned(mapping), BoundsChecks::Explicit) => *mapping = Some(Mmap::anonymous(new_len).ok()?),
         }
         self.len = new_len;
         Some(old_pages as u32)
+    }
+
+    /// Replaces `len` accessible bytes at `offset` (both page aligned) with
+    /// a copy-on-write mapping of `file` at `file_offset`: how a fresh
+    /// memory gets its image. Only for memories with their own mapping.
+    pub(crate) fn map_image(&mut self, offset: usize, len: usize, file: &File, file_offset: u64) -> Result<(), Error> {
+        let Backing::Owned(Some(mapping)) = &self.backing else {
+            return Err(Error::Resource("this memory cannot map an image".into()));
+        };
+        if offset.checked_add(len).map_or(true, |end| end > self.len) {
+            return Err(Error::Resource("memory image run outside the memory".into()));
+        }
+        mapping
+            .map_file_over(offset, len, file, file_offset)
+            .map_err(|e| Error::Resource(format!("cannot map the memory image: {e}")))?;
+        self.image_mapped = true;
+        Ok(())
     }
 
     /// Whether `addr` lies in this memory's reserved address range

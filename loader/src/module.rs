@@ -2,21 +2,25 @@
 //!
 //! `from_file` maps the file privately and makes the text pages (64 KiB
 //! aligned in the file) readable and executable in place, without copying
-//! the code. When that is impossible (text not page aligned, a `noexec`
-//! file system), or for `from_bytes`, the code is copied into an anonymous
-//! mapping first. The code range is registered with the signal handler's
-//! registry until the last clone of the module is dropped.
+//! the code; `from_bytes` first copies the bytes into a sealed in-memory
+//! file and does the same with it. When executing in place is impossible
+//! (a `noexec` file system), the code is copied into an anonymous mapping.
+//! The module keeps the file open: instances map their memory image
+//! (64 KiB aligned in the file) copy-on-write from it. The code range is
+//! registered with the signal handler's registry until the last clone of
+//! the module is dropped.
 
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmc_abi::meta::{Export, Import, ModuleMeta};
+use wasmc_abi::meta::{DataMode, Export, ImageRun, Import, ModuleMeta};
 
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::LoadError;
 use crate::registry;
 use crate::signature::TrustedKeys;
+use crate::sys::unix::memfd;
 use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
 use crate::sys::unix::unwind::wasmc_flush_icache;
 
@@ -31,11 +35,17 @@ pub(crate) struct ModuleInner {
     meta: ModuleMeta,
     /// The whole file, read-only (text pages possibly read-execute).
     image: Mmap,
+    /// The file `image` maps (the artifact, or an in-memory copy), from
+    /// which instances map their memory images.
+    file: File,
     /// The code, when it could not be executed in place.
     _copied_text: Option<Mmap>,
     text_base: usize,
     text_len: usize,
     data: FileRange,
+    memory_image: FileRange,
+    /// Bytes of all active data segments.
+    active_data_bytes: u64,
     /// Canonical type id of each of the module's types.
     type_ids: Box<[u32]>,
     /// `(code_offset, code_end, defined function index)`, sorted.
@@ -131,13 +141,11 @@ impl Module {
             return Err(LoadError::NotElf("the file is empty".into()));
         }
         let parsed = artifact::parse(bytes, checksum)?;
-        let image = Mmap::anonymous(bytes.len()).map_err(LoadError::Map)?;
-        // SAFETY: the mapping is fresh, read-write and `bytes.len()` long, and
-        // nothing else refers to it yet.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), image.as_ptr(), bytes.len()) };
-        let whole = round_up_to_page(image.len()).unwrap_or(image.len());
-        image.protect(0, whole, Protection::Read).map_err(LoadError::Map)?;
-        Module::from_image(image, parsed)
+        // The checks ran on `bytes`; what runs is this sealed copy of them,
+        // which nobody can change any more.
+        let file = memfd::sealed_copy(c"wasmc-artifact", bytes).map_err(LoadError::Map)?;
+        let image = Mmap::file_private(&file, bytes.len()).map_err(LoadError::Map)?;
+        Module::from_image(image, file, parsed)
     }
 
     fn load_file(path: &Path, checksum: Checksum) -> Result<Module, LoadError> {
@@ -151,24 +159,29 @@ impl Module {
         // SAFETY: the private mapping is readable, and we never write to it.
         // (Another process truncating the file would fault; documented above.)
         let parsed = artifact::parse(unsafe { image.as_slice() }, checksum)?;
-        Module::from_image(image, parsed)
+        Module::from_image(image, file, parsed)
     }
 
-    fn from_image(image: Mmap, parsed: Parsed) -> Result<Module, LoadError> {
-        let Parsed { meta, text, data, .. } = parsed;
+    fn from_image(image: Mmap, file: File, parsed: Parsed) -> Result<Module, LoadError> {
+        let Parsed { meta, text, data, image: memory_image, .. } = parsed;
         let (text_base, copied) = map_text(&image, text)?;
         let type_ids = meta.types.iter().map(crate::types::intern).collect();
         let mut code_ranges: Vec<(u32, u32, u32)> =
             meta.funcs.iter().enumerate().map(|(i, f)| (f.code_offset, f.code_offset + f.code_len, i as u32)).collect();
         code_ranges.sort_unstable();
+        let active_data_bytes =
+            meta.data.iter().filter(|d| matches!(d.mode, DataMode::Active { .. })).map(|d| u64::from(d.len)).sum();
         registry::register(text_base, text.len);
         let inner = ModuleInner {
             meta,
             image,
+            file,
             _copied_text: copied,
             text_base,
             text_len: text.len,
             data,
+            memory_image,
+            active_data_bytes,
             type_ids,
             code_ranges,
         };
@@ -220,6 +233,26 @@ impl Module {
         // range was checked against the file by `artifact::parse`.
         let image = unsafe { self.inner.image.as_slice() };
         &image[self.inner.data.offset..self.inner.data.end()]
+    }
+
+    /// The runs of the defined memories' initial contents, if the module
+    /// has a memory image (see `ModuleMeta::memory_image`).
+    pub(crate) fn memory_image(&self) -> Option<&[ImageRun]> {
+        self.inner.meta.memory_image.as_deref()
+    }
+
+    /// Whether a pool maps the memory image into its slots, given the
+    /// smallest amount of active data worth the mappings: the module has
+    /// a non-empty image and at least `min_bytes` of active data.
+    pub(crate) fn maps_image(&self, min_bytes: usize) -> bool {
+        self.memory_image().is_some_and(|runs| !runs.is_empty()) && self.inner.active_data_bytes >= min_bytes as u64
+    }
+
+    /// The file to map a run of the memory image from, and the run's
+    /// offset in it (`IMAGE_ALIGN`-aligned, inside the file: checked by
+    /// `artifact::parse`).
+    pub(crate) fn image_source(&self, run: &ImageRun) -> (&File, u64) {
+        (&self.inner.file, self.inner.memory_image.offset as u64 + run.image_offset)
     }
 
     /// Whether `pc` lies in this module's text.

@@ -15,6 +15,7 @@ use wasmc_abi::vmctx::{VMOffsets, VMCTX_MAGIC};
 
 use std::sync::atomic::AtomicU64;
 
+use crate::error::Error;
 use crate::vm::{
     VMContextHeader, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDefinition, VMRuntimeLimits, VMTableDefinition,
 };
@@ -60,29 +61,30 @@ pub(crate) struct VmCtx {
 unsafe impl Send for VmCtx {}
 
 impl VmCtx {
-    /// A zeroed context with its header filled in.
+    /// A zeroed context with its header filled in; [`Error::Resource`]
+    /// when the allocator refuses (the size grows with the module's counts
+    /// of functions, tables, memories and globals).
     pub(crate) fn new(
         offsets: VMOffsets,
         builtins: *const usize,
         type_ids: *const u32,
         instance: *mut c_void,
-    ) -> VmCtx {
-        let layout = VmCtx::layout(&offsets);
-        // SAFETY: the layout has a non-zero size.
+    ) -> Result<VmCtx, Error> {
+        let layout = VmCtx::layout(&offsets)?;
+        // SAFETY: the layout has a non-zero size (at least the header's).
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
-        let Some(ptr) = NonNull::new(raw) else { std::alloc::handle_alloc_error(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            return Err(Error::Resource(format!("cannot allocate a VMContext of {} bytes", layout.size())));
+        };
         let vmctx = VmCtx { ptr, layout, offsets, owned: true };
         vmctx.init_header(builtins, type_ids, instance);
-        vmctx
+        Ok(vmctx)
     }
 
     /// The size and alignment of a context laid out by `offsets`.
-    pub(crate) fn layout(offsets: &VMOffsets) -> Layout {
+    pub(crate) fn layout(offsets: &VMOffsets) -> Result<Layout, Error> {
         let size = (offsets.size() as usize).max(std::mem::size_of::<VMContextHeader>());
-        match Layout::from_size_align(size, 16) {
-            Ok(layout) => layout,
-            Err(_) => std::alloc::handle_alloc_error(Layout::new::<VMContextHeader>()),
-        }
+        Layout::from_size_align(size, 16).map_err(|_| Error::Resource(format!("a VMContext of {size} bytes")))
     }
 
     /// A context in memory the caller owns (a pool slot's vmctx area),
@@ -98,13 +100,13 @@ impl VmCtx {
         builtins: *const usize,
         type_ids: *const u32,
         instance: *mut c_void,
-    ) -> VmCtx {
-        let layout = VmCtx::layout(&offsets);
+    ) -> Result<VmCtx, Error> {
+        let layout = VmCtx::layout(&offsets)?;
         // SAFETY: the caller promises `layout.size()` writable bytes.
         unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, layout.size()) };
         let vmctx = VmCtx { ptr, layout, offsets, owned: false };
         vmctx.init_header(builtins, type_ids, instance);
-        vmctx
+        Ok(vmctx)
     }
 
     fn init_header(&self, builtins: *const usize, type_ids: *const u32, instance: *mut c_void) {

@@ -6,6 +6,7 @@
 //! | [`SECTION_TEXT`]    | compiler (codegen)    | loader (mapped R+X)     | machine code of every function and trampoline, calls already resolved; starts on a [`TEXT_ALIGN`] boundary in the file and is padded to one |
 //! | [`SECTION_META`]    | compiler (`meta`)     | loader, `wasmc inspect` | [`HEADER_LEN`] bytes of header (magic, format version), then the encoded [`crate::meta::ModuleMeta`] |
 //! | [`SECTION_DATA`]    | compiler              | loader (instantiation)  | bytes of every data segment, back to back; segments refer to ranges of it |
+//! | [`SECTION_IMAGE`]   | compiler              | loader (mapped copy-on-write into memories) | the defined memories' initial contents, as the runs of [`crate::meta::ModuleMeta::memory_image`]; starts on an [`IMAGE_ALIGN`] boundary in the file; empty without an image |
 //! | [`SECTION_CHECKSUM`]| compiler, last        | loader (unless trusted) | [`CHECKSUM_LEN`] bytes: CRC-32 (IEEE) of the whole file computed with these bytes zeroed, little-endian, then four zero bytes |
 //! | [`SECTION_SIGNATURE`]| compiler (`--sign`), before the checksum | loader (signed loads), `wasmc inspect` | [`SIGNATURE_LEN`] bytes, all zero when unsigned; else the signer's [`KEY_ID_LEN`]-byte key id (first bytes of SHA-256 of the Ed25519 public key), the 64-byte Ed25519 signature, then [`SIGNATURE_LEN`] − 72 zero bytes |
 //!
@@ -24,6 +25,8 @@ pub const SECTION_TEXT: &str = ".text";
 pub const SECTION_META: &str = ".wasmc.meta";
 /// The section holding data-segment bytes.
 pub const SECTION_DATA: &str = ".wasmc.data";
+/// The section holding initial memory images.
+pub const SECTION_IMAGE: &str = ".wasmc.image";
 /// The section holding the file checksum.
 pub const SECTION_CHECKSUM: &str = ".wasmc.sum";
 
@@ -43,6 +46,18 @@ pub const ED25519_SIGNATURE_LEN: usize = 64;
 /// it straight from the file on hosts with pages of up to this size.
 pub const TEXT_ALIGN: u64 = 65536;
 
+/// File alignment of the image section, and the granularity of its runs
+/// (offsets and lengths in memory and in the section): the loader maps runs
+/// straight from the file on hosts with pages of up to this size. It is
+/// also the wasm page size, so a run never crosses a memory's initial size.
+pub const IMAGE_ALIGN: u64 = 65536;
+
+/// Modules with fewer bytes of active data segments get no memory image:
+/// copying that little at instantiation is cheaper than mapping a run, and
+/// a run (at least [`IMAGE_ALIGN`] bytes) would grow the file more than
+/// the data it replaces.
+pub const IMAGE_MIN_DATA_BYTES: u64 = 16 * 1024;
+
 /// First bytes of the metadata section.
 pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 
@@ -50,8 +65,9 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 /// whenever the metadata encoding, the vmctx layout, the builtins or the
 /// trampoline conventions change. Version 2 added [`SECTION_SIGNATURE`], the
 /// runtime-limits pointer in the vmctx header and fuel metering in the
+/// metadata; version 3 added [`SECTION_IMAGE`] and the memory image in the
 /// metadata. Artifacts load if and only if it matches.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,
 /// then four reserved zero bytes.

@@ -292,6 +292,21 @@ pub struct DataSegment {
     pub len: u32,
 }
 
+/// A run of a defined memory's initial contents, stored in the artifact's
+/// image section ([`crate::artifact::SECTION_IMAGE`]). Offsets and length
+/// are multiples of [`crate::artifact::IMAGE_ALIGN`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageRun {
+    /// Defined memory index (imported memories excluded).
+    pub memory: u32,
+    /// Where the run starts in the memory.
+    pub memory_offset: u64,
+    /// Where its bytes start in the image section.
+    pub image_offset: u64,
+    /// Bytes (non-zero).
+    pub len: u64,
+}
+
 /// The trampolines compiled for one type index.
 ///
 /// `entry` is the host-to-wasm trampoline, an `extern "C"` function
@@ -370,6 +385,14 @@ pub struct ModuleMeta {
     /// The code counts executed operators against the store's fuel
     /// (`VMRuntimeLimits::fuel`) and traps when it runs out.
     pub fuel_metering: bool,
+    /// The defined memories' contents right after instantiation, when
+    /// applying the active data segments can neither trap nor depend on
+    /// imports (every one targets a defined memory at a constant offset
+    /// within its initial size): runs sorted by memory then offset, not
+    /// overlapping; every byte outside them is zero. The loader maps the
+    /// runs copy-on-write instead of copying segments. `None`: the active
+    /// segments are applied at each instantiation.
+    pub memory_image: Option<Vec<ImageRun>>,
 }
 
 /// Why metadata bytes could not be decoded or are inconsistent.
@@ -712,6 +735,18 @@ impl ModuleMeta {
             w.str(n);
         });
         w.u8(u8::from(self.fuel_metering));
+        match &self.memory_image {
+            None => w.u8(0),
+            Some(runs) => {
+                w.u8(1);
+                w.list(runs, |w, r| {
+                    w.u32(r.memory);
+                    w.u64(r.memory_offset);
+                    w.u64(r.image_offset);
+                    w.u64(r.len);
+                });
+            }
+        }
         w.out
     }
 
@@ -802,6 +837,18 @@ impl ModuleMeta {
         })?;
         let func_names = r.list(8, "function names", |r| Ok((r.u32("named function")?, r.str("function name")?)))?;
         let fuel_metering = r.bool("fuel metering flag")?;
+        let memory_image = if r.bool("memory image flag")? {
+            Some(r.list(28, "memory image runs", |r| {
+                Ok(ImageRun {
+                    memory: r.u32("image run memory")?,
+                    memory_offset: r.u64("image run memory offset")?,
+                    image_offset: r.u64("image run section offset")?,
+                    len: r.u64("image run length")?,
+                })
+            })?)
+        } else {
+            None
+        };
         if r.pos != bytes.len() {
             return r.err("trailing bytes after the metadata");
         }
@@ -827,6 +874,7 @@ impl ModuleMeta {
             traps,
             func_names,
             fuel_metering,
+            memory_image,
         })
     }
 
@@ -864,10 +912,11 @@ impl ModuleMeta {
         self.funcs.get((index - seen) as usize).map(|f| f.type_index)
     }
 
-    /// Checks every cross-reference against the module's own index spaces,
-    /// the text length and the data length, so the loader can index without
-    /// further checks. Returns the first inconsistency found.
-    pub fn validate(&self, text_len: u64, data_len: u64) -> Result<(), MetaError> {
+    /// Checks every cross-reference against the module's own index spaces
+    /// and the lengths of the text, data and image sections, so the loader
+    /// can index and map without further checks. Returns the first
+    /// inconsistency found.
+    pub fn validate(&self, text_len: u64, data_len: u64, image_len: u64) -> Result<(), MetaError> {
         let c = self.vm_counts();
         let n_types = self.types.len() as u64;
         let n_tables = u64::from(c.imported_tables) + self.tables.len() as u64;
@@ -970,6 +1019,40 @@ impl ModuleMeta {
         {
             return Err(inconsistent("trap table is unsorted or outside the text"));
         }
+        self.validate_image(image_len)
+    }
+
+    /// Checks the memory image: runs aligned, inside their memories'
+    /// initial sizes and the image section, sorted and disjoint; and the
+    /// active data segments are all ones an image can replace.
+    fn validate_image(&self, image_len: u64) -> Result<(), MetaError> {
+        let Some(runs) = &self.memory_image else { return Ok(()) };
+        let align = crate::artifact::IMAGE_ALIGN;
+        let imported = u64::from(self.imported(ExternKind::Memory));
+        for d in &self.data {
+            if let DataMode::Active { memory, offset } = d.mode {
+                let defined = u64::from(memory).checked_sub(imported);
+                if defined.is_none() || !matches!(offset, ConstExpr::I32(_)) {
+                    return Err(inconsistent("a memory image with a data segment it cannot replace"));
+                }
+            }
+        }
+        let mut previous: Option<(u32, u64)> = None;
+        for r in runs {
+            let Some(memory) = self.memories.get(r.memory as usize) else {
+                return Err(inconsistent("a memory image run refers to a missing memory"));
+            };
+            let initial = u64::from(memory.min_pages) * crate::WASM_PAGE_SIZE;
+            let aligned = [r.memory_offset, r.image_offset, r.len].iter().all(|v| v % align == 0);
+            let fits = |off: u64, limit: u64| off.checked_add(r.len).is_some_and(|end| end <= limit);
+            if r.len == 0 || !aligned || !fits(r.memory_offset, initial) || !fits(r.image_offset, image_len) {
+                return Err(inconsistent("a memory image run is unaligned, empty or out of range"));
+            }
+            if previous.is_some_and(|(m, end)| (m, end) > (r.memory, r.memory_offset)) {
+                return Err(inconsistent("memory image runs are unsorted or overlap"));
+            }
+            previous = Some((r.memory, r.memory_offset + r.len));
+        }
         Ok(())
     }
 }
@@ -1024,15 +1107,18 @@ mod tests {
             traps: vec![TrapSite { code_offset: 4, kind: TrapKind::IntegerDivisionByZero, wasm_offset: 44 }],
             func_names: vec![(1, "run".into())],
             fuel_metering: true,
+            memory_image: Some(vec![ImageRun { memory: 0, memory_offset: 0, image_offset: 65536, len: 65536 }]),
         }
     }
+
+    const IMAGE_LEN: u64 = 2 * 65536;
 
     #[test]
     fn round_trip() {
         let m = sample();
         let bytes = m.encode();
         assert_eq!(ModuleMeta::decode(&bytes).unwrap(), m);
-        m.validate(64, 3).unwrap();
+        m.validate(64, 3, IMAGE_LEN).unwrap();
         assert_eq!(m.func_type_index(0), Some(0));
         assert_eq!(m.func_type_index(1), Some(0));
         assert_eq!(m.func_type_index(2), None);
@@ -1054,7 +1140,7 @@ mod tests {
                 let mut b = bytes.clone();
                 b[i] ^= flip;
                 if let Ok(m) = ModuleMeta::decode(&b) {
-                    let _ = m.validate(64, 3);
+                    let _ = m.validate(64, 3, IMAGE_LEN);
                 }
             }
         }
@@ -1064,15 +1150,38 @@ mod tests {
     fn validate_catches_dangling_references() {
         let mut m = sample();
         m.funcs[0].code_len = 100;
-        assert!(m.validate(64, 3).is_err());
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err());
         let mut m = sample();
         m.exports[0].index = 9;
-        assert!(m.validate(64, 3).is_err());
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err());
         let mut m = sample();
         m.data[0].len = 4;
-        assert!(m.validate(64, 3).is_err());
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err());
         let mut m = sample();
         m.globals[0].init = ConstExpr::RefFunc(7);
-        assert!(m.validate(64, 3).is_err());
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err());
+    }
+
+    #[test]
+    fn validate_checks_the_memory_image() {
+        let run = |memory, memory_offset, image_offset, len| ImageRun { memory, memory_offset, image_offset, len };
+        let refused = [
+            vec![run(1, 0, 0, 65536)],                          // no such memory
+            vec![run(0, 0, 65536 * 2, 65536)],                  // past the image section
+            vec![run(0, 65536, 0, 65536)],                      // past the initial size (1 page)
+            vec![run(0, 4096, 0, 65536)],                       // unaligned
+            vec![run(0, 0, 0, 0)],                              // empty
+            vec![run(0, 0, 0, 65536), run(0, 0, 65536, 65536)], // overlapping
+        ];
+        for runs in refused {
+            let mut m = sample();
+            m.memory_image = Some(runs.clone());
+            assert!(m.validate(64, 3, IMAGE_LEN).is_err(), "{runs:?} accepted");
+        }
+        let mut m = sample();
+        m.data[0].mode = DataMode::Active { memory: 0, offset: ConstExpr::GlobalGet(0) };
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err(), "an image replacing a segment at an imported offset");
+        m.memory_image = None;
+        m.validate(64, 3, IMAGE_LEN).unwrap();
     }
 }

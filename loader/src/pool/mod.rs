@@ -9,7 +9,6 @@
 //! segments are per instantiation, so every pooled instance starts exactly
 //! as a fresh one would.
 
-mod image;
 mod slot;
 
 use std::sync::atomic::AtomicU8;
@@ -39,10 +38,12 @@ pub struct PoolConfig {
     /// each slot reserves this much address space per memory; in guard
     /// mode each memory reserves 6 GiB whatever this is.
     pub max_memory_pages: u32,
-    /// Memory images of at least this many bytes are mapped copy-on-write
-    /// into each slot once, so resetting the slot restores them without
-    /// copying; smaller ones are copied in at each instantiation (a mapped
-    /// image costs the kernel one more mapping per slot).
+    /// A module whose artifact has a memory image and at least this many
+    /// bytes of active data segments gets the image mapped copy-on-write
+    /// into each slot once, so resetting the slot restores it without
+    /// copying; otherwise the segments are copied in at each
+    /// instantiation (a mapped image costs the kernel one or two more
+    /// mappings per slot, and `vm.max_map_count` bounds them per process).
     pub map_image_min_bytes: usize,
 }
 
@@ -126,11 +127,11 @@ impl InstancePool {
             _ => Some(reserve(areas.checked_mul(memory_stride).ok_or_else(too_large)?, "memories")?),
         };
         let offsets = VMOffsets::new(meta.vm_counts());
-        let vmctx_stride = VmCtx::layout(&offsets).size().next_multiple_of(64);
+        let vmctx_stride = VmCtx::layout(&offsets)?.size().next_multiple_of(64);
         let vmctx_len = vmctx_stride.checked_mul(capacity.max(1) as usize).ok_or_else(too_large)?;
         let vmctx_region = Mmap::anonymous_noreserve(vmctx_len)
             .map_err(|e| Error::Resource(format!("cannot reserve the pool's vmctx area: {e}")))?;
-        let images = image::build(meta, module.data_bytes(), page_size(), config.map_image_min_bytes)?;
+        let map_image = module.maps_image(config.map_image_min_bytes);
         let shared = slot::PoolShared {
             module: module.clone(),
             mode,
@@ -141,7 +142,7 @@ impl InstancePool {
             offsets,
             vmctx_stride,
             vmctx_region,
-            images,
+            map_image,
             states: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
             free: Mutex::new((0..capacity).rev().collect()),
         };
@@ -161,7 +162,7 @@ impl InstancePool {
         let lease = SlotLease::acquire(&self.shared)?;
         let instance = allocate(store, module, imports, Placement::Pooled(&lease))?;
         store.leases.push(lease);
-        initialize(store, instance, self.shared.images.is_some())?;
+        initialize(store, instance, self.shared.map_image)?;
         Ok(instance)
     }
 
@@ -180,10 +181,10 @@ impl InstancePool {
         self.shared.free.lock().map_or(0, |free| free.len())
     }
 
-    /// Whether instantiation uses a precomputed memory image instead of
-    /// applying the data segments.
+    /// Whether instantiation maps the artifact's memory image instead of
+    /// copying the data segments in.
     pub fn has_memory_image(&self) -> bool {
-        self.shared.images.is_some()
+        self.shared.map_image
     }
 
     /// Bytes of address space the pool reserved for memories and vmctx

@@ -12,9 +12,10 @@
 //! guard mode:    |<- accessible RW ->|<- PROT_NONE up to 4 GiB ->|<- 2 GiB guard ->|  (6 GiB)
 //! explicit mode: |<- accessible ->|<- read-write, untouched (no memory) ->|  (max pages)
 //!
-//! "image": the memory image's non-zero pages, mapped copy-on-write from
-//! the image file (or copied in, for small images); everything else is
-//! anonymous memory reading as zero.
+//! "image": the runs of the module's memory image, mapped copy-on-write
+//! from the artifact (unless its data is small: then the segments are
+//! copied in at each instantiation); everything else is anonymous memory
+//! reading as zero.
 //!
 //! vmctx region (one mapping): capacity x `vmctx_stride` bytes, one
 //! zeroed and refilled `VMContext` per instantiation.
@@ -35,7 +36,6 @@ use wasmc_abi::{BoundsChecks, WASM_PAGE_SIZE};
 
 use crate::error::Error;
 use crate::module::Module;
-use crate::pool::image::MemoryImage;
 use crate::sys::unix::mmap::{Mmap, Protection};
 
 /// Slot states.
@@ -68,7 +68,9 @@ pub(crate) struct PoolShared {
     pub offsets: VMOffsets,
     pub vmctx_stride: usize,
     pub vmctx_region: Mmap,
-    pub images: Option<Vec<MemoryImage>>,
+    /// Whether slots map the module's memory image once (else the active
+    /// data segments are copied in at each instantiation).
+    pub map_image: bool,
     pub states: Box<[AtomicU8]>,
     /// Free slots; the most recently returned is reused first (its pages
     /// are the likeliest to be resident).
@@ -85,43 +87,24 @@ impl PoolShared {
     }
 
     /// Makes a never-used slot's initial pages accessible and maps its
-    /// images.
+    /// memory image.
     fn prepare(&self, slot: u32) -> Result<(), Error> {
         let resource = |e: std::io::Error| Error::Resource(format!("cannot prepare a pool slot: {e}"));
-        for (j, spec) in self.memories.iter().enumerate() {
-            let offset = self.memory_offset(slot, j);
-            let region = self.region()?;
-            if self.mode == BoundsChecks::Guard {
-                region.protect(offset, spec.initial_len, Protection::ReadWrite).map_err(resource)?;
-            }
-            let Some(image) = self.images.as_ref().map(|images| &images[j]) else { continue };
-            let Some(file) = &image.file else { continue };
-            for run in &image.runs {
+        let region = self.region()?;
+        if self.mode == BoundsChecks::Guard {
+            for (j, spec) in self.memories.iter().enumerate() {
                 region
-                    .map_file_over(offset + run.offset, run.bytes.len(), file, run.offset as u64)
+                    .protect(self.memory_offset(slot, j), spec.initial_len, Protection::ReadWrite)
                     .map_err(resource)?;
             }
         }
-        Ok(())
-    }
-
-    /// Copies the images that are not mapped into the slot's memories.
-    fn copy_images(&self, slot: u32) -> Result<(), Error> {
-        let Some(images) = &self.images else { return Ok(()) };
-        for (j, image) in images.iter().enumerate() {
-            if image.file.is_some() {
-                continue;
-            }
-            let base = self.region()?.as_ptr();
-            for run in &image.runs {
-                let offset = self.memory_offset(slot, j) + run.offset;
-                // SAFETY: the run lies within the memory's initial size
-                // (checked when the image was built), which `prepare` made
-                // read-write; the slot belongs to the caller alone (it was
-                // just taken off the free list), so nothing else refers to
-                // these bytes.
-                unsafe { std::ptr::copy_nonoverlapping(run.bytes.as_ptr(), base.add(offset), run.bytes.len()) };
-            }
+        if !self.map_image {
+            return Ok(());
+        }
+        for run in self.module.memory_image().unwrap_or_default() {
+            let (file, file_offset) = self.module.image_source(run);
+            let offset = self.memory_offset(slot, run.memory as usize) + run.memory_offset as usize;
+            region.map_file_over(offset, run.len as usize, file, file_offset).map_err(resource)?;
         }
         Ok(())
     }
@@ -155,7 +138,6 @@ impl SlotLease {
             }
             state.store(READY, Ordering::Release);
         }
-        shared.copy_images(slot)?;
         Ok(lease)
     }
 

@@ -38,6 +38,7 @@ pub fn empty_meta() -> ModuleMeta {
         traps: vec![],
         func_names: vec![],
         fuel_metering: false,
+        memory_image: None,
     }
 }
 
@@ -81,6 +82,8 @@ impl Parts {
         obj.section_mut(meta).set_data(meta_bytes, 8);
         let data = obj.add_section(Vec::new(), artifact::SECTION_DATA.as_bytes().to_vec(), SectionKind::ReadOnlyData);
         obj.section_mut(data).set_data(self.data.clone(), 1);
+        let image = obj.add_section(Vec::new(), artifact::SECTION_IMAGE.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+        obj.section_mut(image).set_data(Vec::new(), 1);
         if self.with_checksum_section {
             let sum =
                 obj.add_section(Vec::new(), artifact::SECTION_CHECKSUM.as_bytes().to_vec(), SectionKind::ReadOnlyData);
