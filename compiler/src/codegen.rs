@@ -7,7 +7,8 @@ use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_wasm::{FuncTranslator, WasmError};
 use rayon::prelude::*;
-use wasmc_abi::TrapKind;
+use wasmc_abi::{BoundsChecks, TrapKind};
+use wasmc_targets::Arch;
 use wasmparser::FuncValidatorAllocations;
 
 use crate::func_env::{wasm_signature, FuncEnv};
@@ -160,6 +161,9 @@ fn compile_body(
     FuncTranslator::new()
         .translate_body(&mut validator, body.body, &mut ctx.func, &mut env)
         .map_err(|e| wasm_error(e, index, body_offset))?;
+    if options.bounds_checks == BoundsChecks::Guard && target.arch == Arch::Aarch64 {
+        crate::store_probe::insert(&mut ctx.func);
+    }
     let default_offset = u32::try_from(body_offset).unwrap_or(u32::MAX);
     compile_clif(&*target.isa, &mut ctx, index, default_offset)
 }

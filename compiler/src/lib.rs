@@ -30,6 +30,7 @@ mod isa;
 mod link;
 mod module;
 pub mod sign;
+mod store_probe;
 mod trampolines;
 mod validate;
 pub mod wast;

@@ -306,6 +306,37 @@ fn simd_multi_value_bulk_memory_and_reference_types() {
     });
 }
 
+/// On aarch64 in guard mode every heap store wider than a byte is preceded
+/// by a probe load of its last byte (a second out-of-bounds trap site at
+/// the store's wasm offset), so a store straddling the end of memory
+/// faults before writing anything; x86_64 and explicit mode need none.
+#[test]
+fn aarch64_guard_mode_probes_wide_stores() {
+    let wat = r#"(module (memory 1)
+        (func (export "wide") (param i32 i64) (i64.store offset=3 (local.get 0) (local.get 1)))
+        (func (export "byte") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    for target in TARGETS {
+        for mode in MODES {
+            let a = inspect(&compile(&wasm, &options(target, mode)).unwrap(), target);
+            let sites = |func: usize, opcode: u8| {
+                let f = a.meta.funcs[func];
+                let in_func = |t: &&wasmc_abi::meta::TrapSite| {
+                    t.code_offset >= f.code_offset && t.code_offset < f.code_offset + f.code_len
+                };
+                let traps: Vec<_> = a.meta.traps.iter().filter(in_func).collect();
+                assert!(traps
+                    .iter()
+                    .all(|t| t.kind != TrapKind::MemoryOutOfBounds || wasm[t.wasm_offset as usize] == opcode));
+                traps.iter().filter(|t| t.kind == TrapKind::MemoryOutOfBounds).count()
+            };
+            let probed = target == "graviton3" && mode == BoundsChecks::Guard;
+            assert_eq!(sites(0, 0x37), if probed { 2 } else { 1 }, "{target} {mode:?}: i64.store");
+            assert_eq!(sites(1, 0x3a), 1, "{target} {mode:?}: i32.store8");
+        }
+    }
+}
+
 #[test]
 fn trap_sites_carry_the_wasm_offset_of_their_operator() {
     // `unreachable` is the only 0x00 byte in the body after the locals.

@@ -166,19 +166,7 @@ fn loads_and_stores_at_the_edges_trap_and_write_nothing() {
                     let ea = u64::from(addr) + offset;
                     let in_bounds = ea + width <= PAGE;
                     let expect = (!in_bounds).then_some(TrapKind::MemoryOutOfBounds);
-                    let written = if in_bounds && is_store {
-                        ea..ea + width
-                    } else if is_store && ea < PAGE && cfg!(target_arch = "aarch64") && mode == BoundsChecks::Guard {
-                        // Known deviation (README, "aarch64 and Graviton"): the
-                        // Arm architecture lets a store that faults part-way
-                        // across a page boundary keep the bytes before it, and
-                        // guard mode relies on that fault. The bytes stay in
-                        // the instance's own memory; the other instance is
-                        // still checked untouched.
-                        ea..PAGE
-                    } else {
-                        0..0
-                    };
+                    let written = if in_bounds && is_store { ea..ea + width } else { 0..0 };
                     pair.check(&name(op, offset), &[Val::I32(addr as i32)], expect, written);
                 }
             }
