@@ -54,3 +54,28 @@ fn huge_tables_are_errors_not_aborts() {
     assert_eq!(i32s(instance.call(&mut store, "grow", &[Val::I32(1)]).unwrap()), vec![-1]);
     assert_eq!(i32s(instance.call(&mut store, "grow", &[Val::I32(-1)]).unwrap()), vec![-1]);
 }
+
+#[test]
+fn unlimited_tables_still_stop_at_the_default_ceiling() {
+    // A wasm-smith module in the differential smoke run grew a table by
+    // 0xA2F9_0000 elements with no limit anywhere, and the host filled
+    // tens of GiB until the kernel killed it.
+    let (mut store, instance) = instantiate(
+        r#"(module (table 19 funcref)
+             (func $f (export "grow") (param i32) (result i32) (table.grow (ref.func $f) (local.get 0))))"#,
+        Config::default(),
+    )
+    .unwrap();
+    let rss_before = rss_bytes();
+    assert_eq!(i32s(instance.call(&mut store, "grow", &[Val::I32(-1_559_838_773)]).unwrap()), vec![-1]);
+    assert_eq!(i32s(instance.call(&mut store, "grow", &[Val::I32(10_000_000 - 19 + 1)]).unwrap()), vec![-1]);
+    assert_eq!(i32s(instance.call(&mut store, "grow", &[Val::I32(81)]).unwrap()), vec![19]);
+    assert!(rss_bytes() < rss_before + (64 << 20), "a refused grow must not touch memory");
+}
+
+/// Resident bytes, from /proc/self/statm (4 KiB pages are enough for a bound).
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("statm resident field");
+    pages * 4096
+}

@@ -29,7 +29,8 @@ pub struct Config {
     pub max_wasm_stack: usize,
     /// Largest size any linear memory may reach, in bytes.
     pub max_memory_bytes: Option<u64>,
-    /// Largest size any table may reach, in elements.
+    /// Largest size any table may reach, in elements. `None`: 10,000,000,
+    /// the largest minimum validation accepts.
     pub max_table_elements: Option<u32>,
 }
 

@@ -12,6 +12,13 @@ use wasmc_abi::meta::TableType;
 
 use crate::error::Error;
 
+/// Largest size a table reaches when neither its type nor the store sets a
+/// smaller maximum: the largest minimum validation accepts (and the limit
+/// web engines use). Without it one `table.grow` of a few billion elements
+/// in an untrusted module made the host fill tens of GiB (found by the
+/// differential fuzz smoke run; `fuzz/regressions/differential/`).
+pub(crate) const DEFAULT_MAX_TABLE_ELEMENTS: u32 = 10_000_000;
+
 /// The elements of one table.
 #[derive(Debug)]
 pub(crate) struct TableElements {
@@ -38,7 +45,7 @@ fn alloc(len: usize, init: usize) -> Option<NonNull<usize>> {
 impl TableElements {
     /// `ty.min` elements of `init`; `limit` is the store's maximum.
     pub(crate) fn new(ty: TableType, init: usize, limit: Option<u32>) -> Result<Self, Error> {
-        let max = ty.max.unwrap_or(u32::MAX).min(limit.unwrap_or(u32::MAX));
+        let max = ty.max.unwrap_or(u32::MAX).min(limit.unwrap_or(DEFAULT_MAX_TABLE_ELEMENTS));
         if ty.min > max {
             return Err(Error::Resource(format!("table of {} elements exceeds the limit of {max}", ty.min)));
         }
