@@ -103,7 +103,7 @@ pub(crate) fn allocate(
                 .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, config.max_memory_bytes))
                 .collect::<Result<Vec<_>, _>>()?;
             for run in module.memory_image().unwrap_or_default() {
-                let (file, file_offset) = module.image_source(run);
+                let (file, file_offset) = module.image_source(run)?;
                 let (offset, len) = (run.memory_offset as usize, run.len as usize);
                 memories[run.memory as usize].map_image(offset, len, file, file_offset)?;
             }

@@ -3,7 +3,9 @@
 //! `from_file` maps the file privately and makes the text pages (64 KiB
 //! aligned in the file) readable and executable in place, without copying
 //! the code; `from_bytes` first copies the bytes into a sealed in-memory
-//! file and does the same with it. When executing in place is impossible
+//! file and does the same with it (where the system refuses in-memory
+//! files, into an anonymous mapping, and instances then copy data segments
+//! instead of mapping the memory image). When executing in place is impossible
 //! (a `noexec` file system), the code is copied into an anonymous mapping.
 //! The module keeps the file open: instances map their memory image
 //! (64 KiB aligned in the file) copy-on-write from it. The code range is
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use wasmc_abi::meta::{DataMode, Export, ImageRun, Import, ModuleMeta};
 
 use crate::artifact::{self, Checksum, FileRange, Parsed};
-use crate::error::LoadError;
+use crate::error::{Error, LoadError};
 use crate::registry;
 use crate::signature::TrustedKeys;
 use crate::sys::unix::memfd;
@@ -36,8 +38,9 @@ pub(crate) struct ModuleInner {
     /// The whole file, read-only (text pages possibly read-execute).
     image: Mmap,
     /// The file `image` maps (the artifact, or an in-memory copy), from
-    /// which instances map their memory images.
-    file: File,
+    /// which instances map their memory images; `None` when the system
+    /// refused an in-memory file (then segments are copied).
+    file: Option<File>,
     /// The code, when it could not be executed in place.
     _copied_text: Option<Mmap>,
     text_base: usize,
@@ -142,10 +145,20 @@ impl Module {
         }
         let parsed = artifact::parse(bytes, checksum)?;
         // The checks ran on `bytes`; what runs is this sealed copy of them,
-        // which nobody can change any more.
-        let file = memfd::sealed_copy(c"wasmc-artifact", bytes).map_err(LoadError::Map)?;
-        let image = Mmap::file_private(&file, bytes.len()).map_err(LoadError::Map)?;
-        Module::from_image(image, file, parsed)
+        // which nobody can change any more. Where in-memory files are not
+        // allowed (a seccomp filter), an anonymous copy does, without
+        // memory images.
+        if let Ok(file) = memfd::sealed_copy(c"wasmc-artifact", bytes) {
+            let image = Mmap::file_private(&file, bytes.len()).map_err(LoadError::Map)?;
+            return Module::from_image(image, Some(file), parsed);
+        }
+        let image = Mmap::anonymous(bytes.len()).map_err(LoadError::Map)?;
+        // SAFETY: the mapping is fresh, read-write and `bytes.len()` long, and
+        // nothing else refers to it yet.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), image.as_ptr(), bytes.len()) };
+        let whole = round_up_to_page(image.len()).unwrap_or(image.len());
+        image.protect(0, whole, Protection::Read).map_err(LoadError::Map)?;
+        Module::from_image(image, None, parsed)
     }
 
     fn load_file(path: &Path, checksum: Checksum) -> Result<Module, LoadError> {
@@ -159,10 +172,10 @@ impl Module {
         // SAFETY: the private mapping is readable, and we never write to it.
         // (Another process truncating the file would fault; documented above.)
         let parsed = artifact::parse(unsafe { image.as_slice() }, checksum)?;
-        Module::from_image(image, file, parsed)
+        Module::from_image(image, Some(file), parsed)
     }
 
-    fn from_image(image: Mmap, file: File, parsed: Parsed) -> Result<Module, LoadError> {
+    fn from_image(image: Mmap, file: Option<File>, parsed: Parsed) -> Result<Module, LoadError> {
         let Parsed { meta, text, data, image: memory_image, .. } = parsed;
         let (text_base, copied) = map_text(&image, text)?;
         let type_ids = meta.types.iter().map(crate::types::intern).collect();
@@ -236,9 +249,10 @@ impl Module {
     }
 
     /// The runs of the defined memories' initial contents, if the module
-    /// has a memory image (see `ModuleMeta::memory_image`).
+    /// has a memory image (see `ModuleMeta::memory_image`) and a file to
+    /// map it from.
     pub(crate) fn memory_image(&self) -> Option<&[ImageRun]> {
-        self.inner.meta.memory_image.as_deref()
+        self.inner.file.as_ref().and(self.inner.meta.memory_image.as_deref())
     }
 
     /// Whether a pool maps the memory image into its slots, given the
@@ -251,8 +265,13 @@ impl Module {
     /// The file to map a run of the memory image from, and the run's
     /// offset in it (`IMAGE_ALIGN`-aligned, inside the file: checked by
     /// `artifact::parse`).
-    pub(crate) fn image_source(&self, run: &ImageRun) -> (&File, u64) {
-        (&self.inner.file, self.inner.memory_image.offset as u64 + run.image_offset)
+    pub(crate) fn image_source(&self, run: &ImageRun) -> Result<(&File, u64), Error> {
+        let file = self
+            .inner
+            .file
+            .as_ref()
+            .ok_or_else(|| Error::Resource("the module has no file to map its memory image from".into()))?;
+        Ok((file, self.inner.memory_image.offset as u64 + run.image_offset))
     }
 
     /// Whether `pc` lies in this module's text.

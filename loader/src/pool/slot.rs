@@ -102,7 +102,7 @@ impl PoolShared {
             return Ok(());
         }
         for run in self.module.memory_image().unwrap_or_default() {
-            let (file, file_offset) = self.module.image_source(run);
+            let (file, file_offset) = self.module.image_source(run)?;
             let offset = self.memory_offset(slot, run.memory as usize) + run.memory_offset as usize;
             region.map_file_over(offset, run.len as usize, file, file_offset).map_err(resource)?;
         }
