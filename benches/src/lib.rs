@@ -236,3 +236,16 @@ pub fn rust_workloads() -> Vec<Workload> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::expected_checksum;
+
+    #[test]
+    fn expected_checksums_are_read_from_the_corpus() {
+        assert_eq!(expected_checksum("json", 1), Some(9_520_255_869_543_057_196));
+        assert_eq!(expected_checksum("tiny", 12345), Some(11_613_906_213_746_014_520));
+        assert_eq!(expected_checksum("json", 2), None);
+        assert_eq!(expected_checksum("no_such_workload", 1), None);
+    }
+}
