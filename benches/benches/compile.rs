@@ -1,6 +1,7 @@
 //! Compile throughput (wasm bytes per second): `wasmc::compile` for the
 //! x86_64 and aarch64 baselines against wasmtime's `Module::new` and
-//! `Engine::precompile_module`, on one thread and on every core.
+//! `Engine::precompile_module` (without epoch checks) and `Module::new` with
+//! epoch interruption (like wasmc's code), on one thread and on every core.
 //!
 //! `cargo bench -p wasmc-benches --features wasmtime --bench compile`
 
@@ -38,6 +39,13 @@ fn compile(c: &mut Criterion) {
             });
             group.bench_function(id("wasmtime_precompile"), |b| {
                 b.iter(|| pool.install(|| engine.precompile_module(&wasm).expect("compiles")))
+            });
+            // Like for like with wasmc's code, which always has epoch checks.
+            let mut config = wt::config(Flavor::Epoch);
+            config.parallel_compilation(threads > 1);
+            let epoch_engine = wasmtime::Engine::new(&config).expect("wasmtime engine");
+            group.bench_function(id("wasmtime_epoch_module_new"), |b| {
+                b.iter(|| pool.install(|| wasmtime::Module::new(&epoch_engine, &wasm).expect("compiles")))
             });
         }
     }

@@ -3,6 +3,10 @@
 //! always has), and with explicit bounds checks, and the native build of
 //! the same source. Every side's result is checked equal first.
 //!
+//! The workloads: the Rust ones of `corpus/workloads/` (json, regex,
+//! markdown, sha2, deflate, headers; `run(1)`, one unit of work), then the
+//! small `.wat` kernels (fib, sieve, crc32, matmul).
+//!
 //! `cargo bench -p wasmc-benches --features wasmtime --bench execution`
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -45,7 +49,7 @@ fn wasmtime_side(workload: &Workload, flavor: Flavor) -> impl FnMut() -> u64 {
 }
 
 fn execution(c: &mut Criterion) {
-    for workload in wasmc_benches::workloads() {
+    for workload in wasmc_benches::rust_workloads().into_iter().chain(wasmc_benches::workloads()) {
         let mut group = c.benchmark_group(format!("execution/{}", workload.name));
         let expected = (workload.native)(workload.arg as u32);
         let mut sides: Vec<(String, Box<dyn FnMut() -> u64>)> = vec![

@@ -164,15 +164,13 @@ pub fn large_module() -> Vec<u8> {
     synthetic_module(8000)
 }
 
-/// The modules whose compilation is measured, by name: plugin-sized Rust
-/// and C programs from the corpus.
+/// The modules whose compilation is measured, by name: the plugin-sized Rust
+/// workloads of `corpus/workloads/` (json 167 KB, markdown 298 KB, regex
+/// 1.1 MB of wasm).
 pub fn compile_corpus() -> Vec<(String, Vec<u8>)> {
-    ["wasi/wasi_demo.wasm", "wasi/hello_c.wasm"]
+    ["json", "markdown", "regex"]
         .into_iter()
-        .map(|file| {
-            let name = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".wasm").to_string();
-            (name, corpus_wasm(file))
-        })
+        .map(|name| (name.to_string(), corpus_wasm(&format!("workloads/{name}.wasm"))))
         .collect()
 }
 
@@ -201,4 +199,53 @@ pub fn workloads() -> Vec<Workload> {
         w("crc32", "crc32.wat", "run", 100_000, |n| u64::from(native::crc32_run(n))),
         w("matmul", "matmul.wat", "matmul", 64, |n| native::matmul(n).to_bits()),
     ]
+}
+
+/// The checksum `corpus/workloads/expected.txt` records for workload `name`
+/// at `n`, if listed.
+///
+/// # Panics
+/// If the file cannot be read or a line is malformed.
+pub fn expected_checksum(name: &str, n: u32) -> Option<u64> {
+    let text = corpus("workloads/expected.txt");
+    text.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [file_name, file_n, checksum] = fields[..] else { panic!("malformed expected.txt line {line:?}") };
+        let parse = |s: &str| s.parse::<u64>().unwrap_or_else(|e| panic!("expected.txt line {line:?}: {e}"));
+        (file_name == name && parse(file_n) == u64::from(n)).then(|| parse(checksum))
+    })
+}
+
+/// The Rust workloads of `corpus/workloads/` (json, regex, markdown, sha2,
+/// deflate, headers): module `<name>.wasm`, export `run(n: i32) -> i64`
+/// called with `n` = 1 (one unit of work, about 0.2 to 2 ms natively), and
+/// the native build of the same source (`wasmc_workloads::WORKLOADS`).
+///
+/// # Panics
+/// If a module cannot be read, or the native build's checksum differs from
+/// the one `expected.txt` records.
+#[cfg(feature = "wasmtime")]
+pub fn rust_workloads() -> Vec<Workload> {
+    wasmc_workloads::WORKLOADS
+        .into_iter()
+        .map(|(name, native)| {
+            let arg = 1;
+            let expected = expected_checksum(name, arg).unwrap_or_else(|| panic!("expected.txt lists {name} {arg}"));
+            assert_eq!(native(arg), expected, "native {name}({arg}) matches corpus/workloads/expected.txt");
+            Workload { name, wasm: corpus_wasm(&format!("workloads/{name}.wasm")), export: "run", arg: 1, native }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_checksum;
+
+    #[test]
+    fn expected_checksums_are_read_from_the_corpus() {
+        assert_eq!(expected_checksum("json", 1), Some(9_520_255_869_543_057_196));
+        assert_eq!(expected_checksum("tiny", 12345), Some(11_613_906_213_746_014_520));
+        assert_eq!(expected_checksum("json", 2), None);
+        assert_eq!(expected_checksum("no_such_workload", 1), None);
+    }
 }
