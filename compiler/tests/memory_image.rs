@@ -6,23 +6,10 @@
 
 mod common;
 
-use common::{artifact, load, MODES};
+use common::{artifact, image_module, load, MODES};
 use wasmc_loader::{BoundsChecks, Instance, Linker, Module, Store, Val};
 
 const FILL: usize = 70_000;
-
-/// Overlapping segments, one far from the others, zero pages between.
-fn wat() -> String {
-    let fill = "ab".repeat(FILL / 2);
-    format!(
-        r#"(module (memory (export "mem") 4 8)
-          (data (i32.const 100) "{fill}")
-          (data (i32.const 101) "XYZ")
-          (data (i32.const 200000) "far")
-          (func (export "poke") (param i32) (i32.store8 (local.get 0) (i32.const 0x21)))
-          (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#
-    )
-}
 
 /// The memory the segments describe, built independently of wasmc.
 fn expected() -> Vec<u8> {
@@ -80,7 +67,7 @@ fn fresh_instances_map_the_image_from_the_artifact_file() {
     std::fs::create_dir_all(&dir).unwrap();
     for mode in MODES {
         let path = dir.join(format!("image-{mode:?}.cwasm"));
-        let bytes = artifact(&wat(), mode);
+        let bytes = artifact(&image_module(FILL), mode);
         std::fs::write(&path, &bytes).unwrap();
         // SAFETY: the artifact was compiled just above by this test.
         let m = unsafe { Module::from_file(&path) }.unwrap();
@@ -93,7 +80,7 @@ fn fresh_instances_map_the_image_from_the_artifact_file() {
 #[test]
 fn fresh_instances_map_the_image_from_loaded_bytes() {
     for mode in MODES {
-        let m = load(&artifact(&wat(), mode)).unwrap();
+        let m = load(&artifact(&image_module(FILL), mode)).unwrap();
         check_instances(&m, "memfd:wasmc-artifact", mode);
     }
 }

@@ -107,24 +107,11 @@ fn exhaustion_is_an_error_and_a_dropped_store_frees_its_slot() {
     }
 }
 
-/// Overlapping segments, a page run far from the start, and zero pages in
-/// between: the image must equal applying the segments in order.
-fn image_module(big: usize) -> String {
-    let fill = "ab".repeat(big / 2);
-    format!(
-        r#"(module (memory (export "mem") 4 4)
-          (data (i32.const 100) "{fill}")
-          (data (i32.const 101) "XYZ")
-          (data (i32.const 200000) "far")
-          (func (export "poke") (param i32) (i32.store8 (local.get 0) (i32.const 0x21))))"#
-    )
-}
-
 #[test]
 fn memory_images_equal_segment_semantics_and_stay_private() {
     for mode in MODES {
         for map_image_min_bytes in [0, usize::MAX] {
-            let m = module(&image_module(70_000), mode);
+            let m = module(&common::image_module(70_000), mode);
             let mut fresh_store = Store::default();
             let fresh = Instance::new(&mut fresh_store, &m, &Linker::new()).unwrap();
             let expected = fresh.get_memory(&fresh_store, "mem").unwrap().data(&fresh_store).to_vec();

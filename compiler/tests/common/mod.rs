@@ -43,6 +43,22 @@ pub fn instance_with(wat: &str, mode: BoundsChecks, linker: &Linker, config: Con
     (store, instance)
 }
 
+/// A module whose data segments make a memory image: `fill_len` bytes of
+/// "abab…" at 100, "XYZ" over part of them at 101, "far" at 200000, zero
+/// pages between; memory of 4 pages (max 8), exports `poke(addr)` (stores
+/// 0x21) and `grow(pages)`.
+pub fn image_module(fill_len: usize) -> String {
+    let fill = "ab".repeat(fill_len / 2);
+    format!(
+        r#"(module (memory (export "mem") 4 8)
+          (data (i32.const 100) "{fill}")
+          (data (i32.const 101) "XYZ")
+          (data (i32.const 200000) "far")
+          (func (export "poke") (param i32) (i32.store8 (local.get 0) (i32.const 0x21)))
+          (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#
+    )
+}
+
 /// A command that runs `program`, a binary built for this test's target.
 ///
 /// When the tests themselves run under an emulator (cargo's `runner`, e.g.
