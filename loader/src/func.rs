@@ -152,7 +152,7 @@ impl Func {
     /// If the function belongs to another store.
     pub fn ty(&self, store: &Store) -> FuncType {
         assert!(store.check(self.store).is_ok(), "Func used with a store it does not belong to");
-        store.funcs[self.index as usize].ty.clone()
+        FuncType::clone(&store.funcs[self.index as usize].ty)
     }
 
     /// Calls the function with `args`, returning its results.

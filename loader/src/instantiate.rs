@@ -127,7 +127,7 @@ pub(crate) fn allocate(
         dropped_elems: vec![false; meta.elements.len()],
         dropped_data: vec![false; meta.data.len()],
     };
-    let mut host_funcs: Vec<(u32, Arc<HostFunc>)> = Vec::new();
+    let mut host_funcs: Vec<(u32, u32, Arc<HostFunc>)> = Vec::new();
     let mut aliases: Vec<(u32, u32)> = Vec::new();
     for (import, resolved) in meta.imports.iter().zip(imports) {
         match (import.ty, resolved) {
@@ -155,7 +155,7 @@ pub(crate) fn allocate(
                             _pad: 0,
                         };
                         data._host_ctxs.push(ctx);
-                        host_funcs.push((i, host));
+                        host_funcs.push((i, t, host));
                         data.funcs.push(u32::MAX); // filled in below
                         func_ref
                     }
@@ -210,8 +210,10 @@ pub(crate) fn allocate(
     }
 
     // From here on nothing fails: publish everything to the store.
-    for (i, host) in host_funcs {
-        let ty = host.ty.clone();
+    // (An imported host function's type equals the import's: checked by
+    // `Linker::resolve`.)
+    for (i, t, host) in host_funcs {
+        let ty = Arc::clone(module.func_type(t));
         let f = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, Some(host));
         data.funcs[i as usize] = f;
     }
@@ -220,7 +222,7 @@ pub(crate) fn allocate(
     }
     for (j, f) in meta.funcs.iter().enumerate() {
         let i = imported_funcs + j as u32;
-        let ty = meta.types[f.type_index as usize].clone();
+        let ty = Arc::clone(module.func_type(f.type_index));
         let index = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, None);
         data.funcs.push(index);
     }

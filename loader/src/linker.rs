@@ -129,7 +129,7 @@ impl Linker {
             }
             (ImportType::Func(t), Definition::Extern(Extern::Func(f))) => {
                 let expected = &meta.types[t as usize];
-                let found = &store.funcs[f.index as usize].ty;
+                let found = &*store.funcs[f.index as usize].ty;
                 if found != expected {
                     return Err(incompatible(format!("expected function type {expected}, found {found}")));
                 }

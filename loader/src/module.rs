@@ -16,7 +16,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmc_abi::meta::{DataMode, Export, ImageRun, Import, ModuleMeta};
+use wasmc_abi::meta::{DataMode, Export, FuncType, ImageRun, Import, ModuleMeta};
 
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::{Error, LoadError};
@@ -51,6 +51,9 @@ pub(crate) struct ModuleInner {
     active_data_bytes: u64,
     /// Canonical type id of each of the module's types.
     type_ids: Box<[u32]>,
+    /// Each of the module's types, shared by the store entries of its
+    /// functions (so instantiation clones no type).
+    func_types: Box<[Arc<FuncType>]>,
     /// `(code_offset, code_end, defined function index)`, sorted.
     code_ranges: Vec<(u32, u32, u32)>,
 }
@@ -179,6 +182,7 @@ impl Module {
         let Parsed { meta, text, data, image: memory_image, .. } = parsed;
         let (text_base, copied) = map_text(&image, text)?;
         let type_ids = meta.types.iter().map(crate::types::intern).collect();
+        let func_types = meta.types.iter().cloned().map(Arc::new).collect();
         let mut code_ranges: Vec<(u32, u32, u32)> =
             meta.funcs.iter().enumerate().map(|(i, f)| (f.code_offset, f.code_offset + f.code_len, i as u32)).collect();
         code_ranges.sort_unstable();
@@ -196,6 +200,7 @@ impl Module {
             memory_image,
             active_data_bytes,
             type_ids,
+            func_types,
             code_ranges,
         };
         Ok(Module { inner: Arc::new(inner) })
@@ -237,6 +242,11 @@ impl Module {
 
     pub(crate) fn type_ids(&self) -> &[u32] {
         &self.inner.type_ids
+    }
+
+    /// Type `index` of the module (validated by the metadata).
+    pub(crate) fn func_type(&self, index: u32) -> &Arc<FuncType> {
+        &self.inner.func_types[index as usize]
     }
 
     /// The data section's bytes.

@@ -55,7 +55,7 @@ impl StoreId {
 pub(crate) struct FuncData {
     /// Its funcref (in some instance's vmctx; stable while the store lives).
     pub func_ref: NonNull<VMFuncRef>,
-    pub ty: FuncType,
+    pub ty: Arc<FuncType>,
     /// The host function, if it is one (then `array_call` is null).
     pub host: Option<Arc<HostFunc>>,
 }
@@ -181,7 +181,12 @@ impl Store {
 
     /// Adds a function whose funcref is at `func_ref`; an existing entry
     /// for the same funcref is reused.
-    pub(crate) fn push_func(&mut self, func_ref: NonNull<VMFuncRef>, ty: FuncType, host: Option<Arc<HostFunc>>) -> u32 {
+    pub(crate) fn push_func(
+        &mut self,
+        func_ref: NonNull<VMFuncRef>,
+        ty: Arc<FuncType>,
+        host: Option<Arc<HostFunc>>,
+    ) -> u32 {
         let index = self.funcs.len() as u32;
         self.funcs.push(FuncData { func_ref, ty, host });
         self.func_by_ref.insert(func_ref.as_ptr() as usize, index);
