@@ -210,6 +210,7 @@ pub(crate) fn allocate(
     }
 
     // From here on nothing fails: publish everything to the store.
+    store.func_by_ref.reserve(data.funcs.len() + meta.funcs.len());
     // (An imported host function's type equals the import's: checked by
     // `Linker::resolve`.)
     for (i, t, host) in host_funcs {

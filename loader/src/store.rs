@@ -4,7 +4,6 @@
 //! never undefined behaviour.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,7 +114,7 @@ pub struct Store {
     pub(crate) funcs: Vec<FuncData>,
     /// Funcref address to function index, for turning raw references into
     /// [`crate::Func`] handles.
-    pub(crate) func_by_ref: HashMap<usize, u32>,
+    pub(crate) func_by_ref: rustc_hash::FxHashMap<usize, u32>,
     pub(crate) memories: Vec<MemoryData>,
     pub(crate) tables: Vec<TableData>,
     pub(crate) globals: Vec<GlobalData>,
@@ -155,7 +154,7 @@ impl Store {
             config,
             instances: Vec::new(),
             funcs: Vec::new(),
-            func_by_ref: HashMap::new(),
+            func_by_ref: rustc_hash::FxHashMap::default(),
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),

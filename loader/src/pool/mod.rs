@@ -14,6 +14,7 @@ mod slot;
 use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
 
+use wasmc_abi::artifact::IMAGE_MIN_DATA_BYTES;
 use wasmc_abi::vmctx::VMOffsets;
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
 
@@ -42,14 +43,19 @@ pub struct PoolConfig {
     /// bytes of active data segments gets the image mapped copy-on-write
     /// into each slot once, so resetting the slot restores it without
     /// copying; otherwise the segments are copied in at each
-    /// instantiation (a mapped image costs the kernel one or two more
-    /// mappings per slot, and `vm.max_map_count` bounds them per process).
+    /// instantiation. The default maps every image an artifact has (only
+    /// modules with at least `IMAGE_MIN_DATA_BYTES`, 16 KiB, of data get
+    /// one): far faster to instantiate, since a reset slot needs no
+    /// copying. Each mapped image costs the kernel one or two more
+    /// mappings per slot, and `vm.max_map_count` (65530 by default) bounds
+    /// them per process: for pools of tens of thousands of slots, set this
+    /// to `usize::MAX`.
     pub map_image_min_bytes: usize,
 }
 
 impl Default for PoolConfig {
     fn default() -> PoolConfig {
-        PoolConfig { capacity: 1000, max_memory_pages: 160, map_image_min_bytes: 64 * 1024 }
+        PoolConfig { capacity: 1000, max_memory_pages: 160, map_image_min_bytes: IMAGE_MIN_DATA_BYTES as usize }
     }
 }
 
