@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use wasmc_abi::artifact::{IMAGE_ALIGN, IMAGE_MIN_DATA_BYTES};
-use wasmc_abi::meta::{ConstExpr, DataMode, ImageRun, ImportType, ModuleMeta};
+use wasmc_abi::meta::{ConstExpr, DataMode, ExternKind, ImageRun, ModuleMeta};
 use wasmc_abi::WASM_PAGE_SIZE;
 
 /// How many times the data-section size an image may take.
@@ -31,7 +31,7 @@ pub(crate) fn build(meta: &ModuleMeta, data: &[u8]) -> Option<(Vec<ImageRun>, Ve
     }
     let chunk = IMAGE_ALIGN as usize;
     let budget = data.len().saturating_mul(MAX_IMAGE_GROWTH).saturating_add(1 << 20) / chunk;
-    let imported = meta.imports.iter().filter(|i| matches!(i.ty, ImportType::Memory(_))).count();
+    let imported = meta.imported(ExternKind::Memory) as usize;
     // (defined memory, chunk index) -> chunk bytes.
     let mut chunks: BTreeMap<(u32, u64), Vec<u8>> = BTreeMap::new();
     for segment in &meta.data {
