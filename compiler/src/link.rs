@@ -98,7 +98,7 @@ fn patch(
 fn func_symbol_names(meta: &ModuleMeta, imported: u32, count: usize) -> Vec<String> {
     let mut used = HashSet::new();
     let mut names = Vec::with_capacity(count);
-    let mut named = meta.func_names.iter().peekable();
+    let mut named = meta.lists.func_names.iter().peekable();
     for i in 0..count {
         let index = imported + i as u32;
         while named.peek().is_some_and(|(f, _)| *f < index) {
@@ -164,10 +164,10 @@ pub(crate) fn link(
         }
     }
 
-    if meta.funcs.len() != funcs.len() {
+    if meta.lists.funcs.len() != funcs.len() {
         return Err(codegen_err(u32::MAX, "function count does not match the bodies"));
     }
-    for ((def, f), offset) in meta.funcs.iter_mut().zip(&funcs).zip(&func_offsets) {
+    for ((def, f), offset) in meta.lists.funcs.iter_mut().zip(&funcs).zip(&func_offsets) {
         *def = FuncDef { code_offset: *offset, code_len: to_u32(f.code.len(), f.func)?, ..*def };
     }
     meta.trampolines = tramps
@@ -177,6 +177,6 @@ pub(crate) fn link(
         .map(|(&e, h)| TypeTrampolines { entry: tramp_offsets[e], host: h.map(|h| tramp_offsets[h]) })
         .collect();
     traps.sort_by_key(|t| t.code_offset);
-    meta.traps = traps;
+    meta.lists.traps = traps;
     Ok(Linked { text, symbols })
 }

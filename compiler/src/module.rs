@@ -6,7 +6,7 @@
 
 use wasmc_abi::meta::{
     ConstExpr, DataMode, DataSegment, ElemMode, ElemSegment, Export, ExternKind, FuncDef, FuncType, GlobalDef,
-    GlobalType, Import, ImportType, MemoryType, ModuleMeta, TableType, ValType,
+    GlobalType, Import, ImportType, MemoryType, ModuleMeta, OwnedLists, TableType, ValType,
 };
 use wasmc_abi::vmctx::VMOffsets;
 use wasmparser::{
@@ -189,19 +189,16 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
         name: None,
         types: Vec::new(),
         imports: Vec::new(),
-        funcs: Vec::new(),
         tables: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
-        exports: Vec::new(),
         start: None,
         elements: Vec::new(),
         data: Vec::new(),
         trampolines: Vec::new(),
-        traps: Vec::new(),
-        func_names: Vec::new(),
         fuel_metering: false,
         memory_image: None,
+        lists: OwnedLists::default(),
     };
     let mut func_types = Vec::new();
     let mut tables = Vec::new();
@@ -260,7 +257,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                 for t in reader {
                     let t = t?;
                     func_types.push(t);
-                    meta.funcs.push(FuncDef { type_index: t, code_offset: 0, code_len: 0, wasm_offset: 0 });
+                    meta.lists.funcs.push(FuncDef { type_index: t, code_offset: 0, code_len: 0, wasm_offset: 0 });
                 }
             }
             Payload::TableSection(reader) => {
@@ -296,7 +293,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                 let offset = reader.range().start;
                 for e in reader {
                     let e = e?;
-                    meta.exports.push(Export {
+                    meta.lists.exports.push(Export {
                         name: e.name.to_string(),
                         kind: extern_kind(e.kind, offset)?,
                         index: e.index,
@@ -350,7 +347,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
             }
             Payload::CustomSection(reader) => {
                 if let KnownCustom::Name(names) = reader.as_known() {
-                    read_names(names, &mut meta.name, &mut meta.func_names);
+                    read_names(names, &mut meta.name, &mut meta.lists.func_names);
                 }
             }
             Payload::CodeSectionEntry(_) => {
@@ -358,10 +355,10 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                     return Err(unsupported(0, "code entry without a function validator"));
                 };
                 // Imports precede the code section, so this is the index.
-                let func_index = u32::try_from(func_types.len() - meta.funcs.len() + bodies.len())
+                let func_index = u32::try_from(func_types.len() - meta.lists.funcs.len() + bodies.len())
                     .map_err(|_| unsupported(body.range().start, "more than 2^32 functions"))?;
                 let wasm_offset = len_u32(body.range().start, body.range().start, "module")?;
-                if let Some(def) = meta.funcs.get_mut(bodies.len()) {
+                if let Some(def) = meta.lists.funcs.get_mut(bodies.len()) {
                     def.wasm_offset = wasm_offset;
                 }
                 bodies.push(Body { func_index, body, validator });
@@ -371,8 +368,8 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
     }
 
     // Keep the last name of each function, sorted by index (the contract).
-    meta.func_names.sort_by_key(|(i, _)| *i);
-    meta.func_names.dedup_by(|later, earlier| {
+    meta.lists.func_names.sort_by_key(|(i, _)| *i);
+    meta.lists.func_names.dedup_by(|later, earlier| {
         if later.0 == earlier.0 {
             earlier.1 = std::mem::take(&mut later.1);
             true
@@ -381,7 +378,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
         }
     });
     let n_funcs = func_types.len();
-    meta.func_names.retain(|(i, _)| (*i as usize) < n_funcs);
+    meta.lists.func_names.retain(|(i, _)| (*i as usize) < n_funcs);
 
     let counts = meta.vm_counts();
     let info = ModuleInfo {

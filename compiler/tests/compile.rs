@@ -96,11 +96,11 @@ fn for_all(wat: &str, check: impl Fn(&Artifact, &str, BoundsChecks)) {
             assert_eq!(a.meta.preset, target);
             assert_eq!(a.meta.opt_level, "speed");
             assert_eq!(a.meta.trampolines.len(), a.meta.types.len());
-            let mut ranges: Vec<_> = a.meta.funcs.iter().map(|f| (f.code_offset, f.code_offset + f.code_len)).collect();
+            let mut ranges: Vec<_> = a.meta.lists.funcs.iter().map(|f| (f.code_offset, f.code_offset + f.code_len)).collect();
             ranges.sort();
             assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "function code overlaps");
             assert!(ranges.iter().all(|r| r.0 % 16 == 0 && r.1 > r.0));
-            for t in &a.meta.traps {
+            for t in &a.meta.lists.traps {
                 assert!((t.wasm_offset as usize) < wasm.len(), "trap wasm offset {} outside the module", t.wasm_offset);
             }
             check(&a, target, mode);
@@ -109,7 +109,7 @@ fn for_all(wat: &str, check: impl Fn(&Artifact, &str, BoundsChecks)) {
 }
 
 fn export<'a>(meta: &'a ModuleMeta, name: &str) -> &'a wasmc_abi::meta::Export {
-    meta.exports.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("no export {name}"))
+    meta.lists.exports.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("no export {name}"))
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn memory_and_data() {
         assert_eq!(&a.data[..12], b"hellopassive");
         assert_eq!(export(&a.meta, "mem").kind, ExternKind::Memory);
         assert_eq!(export(&a.meta, "load").index, 0);
-        let heap_traps = a.meta.traps.iter().filter(|t| t.kind == TrapKind::MemoryOutOfBounds).count();
+        let heap_traps = a.meta.lists.traps.iter().filter(|t| t.kind == TrapKind::MemoryOutOfBounds).count();
         // Loads and stores are recorded as possibly faulting in both modes
         // (explicit mode with Spectre mitigation turns an out-of-bounds
         // address into null, which then faults).
@@ -214,11 +214,11 @@ fn tables_call_indirect_and_elements() {
         assert_eq!(a.meta.tables.len(), 1);
         assert_eq!(a.meta.tables[0].element, ValType::FuncRef);
         assert_eq!(a.meta.elements.len(), 3);
-        let kinds: Vec<_> = a.meta.traps.iter().map(|t| t.kind).collect();
+        let kinds: Vec<_> = a.meta.lists.traps.iter().map(|t| t.kind).collect();
         for k in [TrapKind::TableOutOfBounds, TrapKind::IndirectCallToNull, TrapKind::BadSignature] {
             assert!(kinds.contains(&k), "no {k:?} trap site");
         }
-        assert_eq!(a.meta.func_names.iter().find(|(i, _)| *i == 0).map(|(_, n)| n.as_str()), Some("double"));
+        assert_eq!(a.meta.lists.func_names.iter().find(|(i, _)| *i == 0).map(|(_, n)| n.as_str()), Some("double"));
     });
 }
 
@@ -242,7 +242,7 @@ fn imports_get_host_trampolines() {
         let ImportType::Func(t) = a.meta.imports[0].ty else { panic!() };
         assert!(a.meta.trampolines[t as usize].host.is_some());
         assert!(a.meta.trampolines[0].host.is_none(), "unused type gets no host trampoline");
-        assert_eq!(a.meta.funcs.len(), 1);
+        assert_eq!(a.meta.lists.funcs.len(), 1);
         assert_eq!(export(&a.meta, "call").index, 2);
     });
 }
@@ -320,11 +320,11 @@ fn aarch64_guard_mode_probes_wide_stores() {
         for mode in MODES {
             let a = inspect(&compile(&wasm, &options(target, mode)).unwrap(), target);
             let sites = |func: usize, opcode: u8| {
-                let f = a.meta.funcs[func];
+                let f = a.meta.lists.funcs[func];
                 let in_func = |t: &&wasmc_abi::meta::TrapSite| {
                     t.code_offset >= f.code_offset && t.code_offset < f.code_offset + f.code_len
                 };
-                let traps: Vec<_> = a.meta.traps.iter().filter(in_func).collect();
+                let traps: Vec<_> = a.meta.lists.traps.iter().filter(in_func).collect();
                 assert!(traps
                     .iter()
                     .all(|t| t.kind != TrapKind::MemoryOutOfBounds || wasm[t.wasm_offset as usize] == opcode));
@@ -347,12 +347,12 @@ fn trap_sites_carry_the_wasm_offset_of_their_operator() {
         for mode in MODES {
             let a = inspect(&compile(&wasm, &options(target, mode)).unwrap(), target);
             let unreachable =
-                a.meta.traps.iter().find(|t| t.kind == TrapKind::UnreachableCodeReached).expect("unreachable trap");
+                a.meta.lists.traps.iter().find(|t| t.kind == TrapKind::UnreachableCodeReached).expect("unreachable trap");
             assert_eq!(wasm[unreachable.wasm_offset as usize], 0x00, "offset of `unreachable`");
-            let f = a.meta.funcs[0];
+            let f = a.meta.lists.funcs[0];
             assert!(unreachable.code_offset >= f.code_offset && unreachable.code_offset < f.code_offset + f.code_len);
             assert!(unreachable.wasm_offset > f.wasm_offset);
-            let div = a.meta.traps.iter().find(|t| t.kind == TrapKind::IntegerDivisionByZero).expect("division trap");
+            let div = a.meta.lists.traps.iter().find(|t| t.kind == TrapKind::IntegerDivisionByZero).expect("division trap");
             assert_eq!(wasm[div.wasm_offset as usize], 0x6e, "offset of `i32.div_u`");
         }
     }
@@ -362,7 +362,7 @@ fn trap_sites_carry_the_wasm_offset_of_their_operator() {
 fn recursion_has_a_stack_check() {
     let wat = r#"(module (func $r (export "r") (param i32) (result i32) (call $r (local.get 0))))"#;
     for_all(wat, |a, _, _| {
-        assert!(a.meta.traps.iter().any(|t| t.kind == TrapKind::StackOverflow));
+        assert!(a.meta.lists.traps.iter().any(|t| t.kind == TrapKind::StackOverflow));
         assert!(!a.text.is_empty());
     });
 }
@@ -390,7 +390,7 @@ fn output_is_deterministic() {
                 assert!(first == compile(&wasm, &o).unwrap(), "{target} {mode:?}: output differs between runs");
             }
             let a = inspect(&first, target);
-            assert_eq!(a.meta.funcs.len(), 65);
+            assert_eq!(a.meta.lists.funcs.len(), 65);
         }
     }
 }
@@ -492,7 +492,7 @@ fn an_empty_module_still_has_a_text_page() {
     let wasm = wat::parse_str("(module)").unwrap();
     for target in TARGETS {
         let a = inspect(&compile(&wasm, &options(target, BoundsChecks::Guard)).unwrap(), target);
-        assert!(a.meta.funcs.is_empty() && a.meta.types.is_empty());
+        assert!(a.meta.lists.funcs.is_empty() && a.meta.types.is_empty());
         assert_eq!(a.text.len() as u64, TEXT_ALIGN);
     }
 }

@@ -20,7 +20,7 @@ fn a_good_artifact_loads_from_bytes_and_from_a_file() {
     std::fs::write(&path, &bytes).unwrap();
     // SAFETY: the test compiled this artifact itself.
     let module = unsafe { Module::from_file(&path) }.unwrap();
-    assert_eq!(module.exports().len(), 1);
+    assert_eq!(module.exports().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -9,7 +9,7 @@
 use object::read::elf::{ElfFile64, FileHeader};
 use object::{Endianness, Object, ObjectSection};
 use wasmc_abi::artifact::{self, CHECKSUM_LEN, KEY_ID_LEN};
-use wasmc_abi::meta::ModuleMeta;
+use wasmc_abi::meta::{MappedLists, ModuleMeta};
 use wasmc_targets::{host_arch, Arch};
 
 use crate::error::LoadError;
@@ -31,7 +31,11 @@ impl FileRange {
 /// A checked artifact: its metadata and where its code and data lie.
 #[derive(Debug)]
 pub(crate) struct Parsed {
-    pub meta: ModuleMeta,
+    /// The metadata, its per-function lists left in place (not validated:
+    /// see `MappedLists`).
+    pub meta: ModuleMeta<MappedLists>,
+    /// The encoded metadata (after its header), which `meta.lists` reads.
+    pub encoded_meta: FileRange,
     pub text: FileRange,
     pub data: FileRange,
     /// The image section: empty, or aligned to `IMAGE_ALIGN` in the file.
@@ -98,7 +102,7 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadE
         }
         Ok((range, data))
     };
-    let (_, meta_bytes) = section(artifact::SECTION_META)?;
+    let (meta_range, meta_bytes) = section(artifact::SECTION_META)?;
     let (text, _) = section(artifact::SECTION_TEXT)?;
     let (data, _) = section(artifact::SECTION_DATA)?;
     let (image, _) = section(artifact::SECTION_IMAGE)?;
@@ -123,8 +127,9 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadE
         }
     }
 
-    let meta = ModuleMeta::decode(encoded).map_err(LoadError::Metadata)?;
-    meta.validate(text.len as u64, data.len as u64, image.len as u64).map_err(LoadError::Metadata)?;
+    let encoded_meta = FileRange { offset: meta_range.offset + artifact::HEADER_LEN, len: encoded.len() };
+    let meta = ModuleMeta::read(encoded).map_err(LoadError::Metadata)?;
+    meta.validate_head(text.len as u64, data.len as u64, image.len as u64).map_err(LoadError::Metadata)?;
     match Arch::from_triple(&meta.triple) {
         None => return Err(wrong_arch(meta.triple.clone())),
         Some(arch) if arch != elf_arch => {
@@ -135,12 +140,12 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadE
         }
         Some(_) => {}
     }
-    Ok(Parsed { meta, text, data, image, signed_by: signed_by.map(|id| id.0) })
+    Ok(Parsed { meta, encoded_meta, text, data, image, signed_by: signed_by.map(|id| id.0) })
 }
 
 /// Refuses an artifact built for another architecture, or needing CPU
 /// features this host lacks (naming them).
-fn check_host(meta: &ModuleMeta) -> Result<(), LoadError> {
+fn check_host<L>(meta: &ModuleMeta<L>) -> Result<(), LoadError> {
     match Arch::from_triple(&meta.triple) {
         Some(arch) if arch == host_arch() => {}
         _ => return Err(wrong_arch(meta.triple.clone())),
@@ -168,12 +173,17 @@ pub struct ArtifactInfo {
 }
 
 impl ArtifactInfo {
-    /// Checks the artifact's format and checksum and decodes its metadata,
-    /// without mapping it or asking whether this host can run it.
+    /// Checks the artifact's format and checksum and decodes and validates
+    /// all its metadata, without mapping it or asking whether this host can
+    /// run it.
     pub fn parse(bytes: &[u8]) -> Result<ArtifactInfo, LoadError> {
         let parsed = read(bytes, Checksum::Verify)?;
+        let meta = ModuleMeta::decode(&bytes[parsed.encoded_meta.offset..parsed.encoded_meta.end()])
+            .map_err(LoadError::Metadata)?;
+        meta.validate(parsed.text.len as u64, parsed.data.len as u64, parsed.image.len as u64)
+            .map_err(LoadError::Metadata)?;
         Ok(ArtifactInfo {
-            meta: parsed.meta,
+            meta,
             text_size: parsed.text.len,
             data_size: parsed.data.len,
             signed_by: parsed.signed_by,

@@ -84,13 +84,13 @@ pub fn run_module(
     invoke: Option<&str>,
     args: &[String],
 ) -> Result<Vec<Val>, RunError> {
-    let is_func = |name: &str| module.exports().iter().any(|e| e.name == name && e.kind == ExternKind::Func);
+    let is_func = |name: &str| module.export(name).is_some_and(|e| e.kind == ExternKind::Func);
     let name = match invoke {
         Some(name) => name,
         None if is_func("_start") => "_start",
         None => {
             let funcs: Vec<&str> =
-                module.exports().iter().filter(|e| e.kind == ExternKind::Func).map(|e| e.name.as_str()).collect();
+                module.exports().filter(|e| e.kind == ExternKind::Func).map(|e| e.name).collect();
             return Err(RunError::Usage(format!(
                 "no _start export; choose a function with --invoke (exported functions: {})",
                 if funcs.is_empty() { "none".to_string() } else { funcs.join(", ") }
@@ -189,11 +189,10 @@ pub fn run_program(
 ) -> Result<Outcome, RunError> {
     let start_without_params = invoke.is_none()
         && module
-            .exports()
-            .iter()
-            .find(|e| e.name == "_start" && e.kind == ExternKind::Func)
-            .and_then(|e| module.meta().func_type_index(e.index))
-            .is_some_and(|t| module.meta().types[t as usize].params.is_empty());
+            .export("_start")
+            .filter(|e| e.kind == ExternKind::Func)
+            .and_then(|e| module.func_type_of(e.index))
+            .is_some_and(|t| t.params.is_empty());
     let (argv, typed): (Vec<&str>, &[String]) = if start_without_params {
         (std::iter::once(program).chain(args.iter().map(String::as_str)).collect(), &[])
     } else {
@@ -296,11 +295,11 @@ pub fn describe(info: &ArtifactInfo) -> String {
     let _ = writeln!(s, "bounds checks:  {}", meta.bounds_checks.name());
     let _ = writeln!(s, "optimisation:   {}", meta.opt_level);
     let _ = writeln!(s, "fuel metering:  {}", if meta.fuel_metering { "yes" } else { "no" });
-    let code_end = meta.funcs.iter().map(|f| f.code_offset + f.code_len).max().unwrap_or(0);
+    let code_end = meta.lists.funcs.iter().map(|f| f.code_offset + f.code_len).max().unwrap_or(0);
     let _ = writeln!(
         s,
         "code:           {code_end} bytes in {} functions, then trampolines ({} byte text section)",
-        meta.funcs.len(),
+        meta.lists.funcs.len(),
         info.text_size
     );
     let _ = writeln!(s, "data:           {} bytes in {} segments", info.data_size, meta.data.len());
@@ -312,7 +311,7 @@ pub fn describe(info: &ArtifactInfo) -> String {
         None => "none (data segments are copied at instantiation)".to_string(),
     };
     let _ = writeln!(s, "memory image:   {image}");
-    let _ = writeln!(s, "trap sites:     {}", meta.traps.len());
+    let _ = writeln!(s, "trap sites:     {}", meta.lists.traps.len());
     match info.signed_by {
         Some(id) => {
             let _ = writeln!(s, "signed by:      key {} (not verified; loading with --trust does)", crate::KeyId(id));
@@ -339,8 +338,8 @@ pub fn describe(info: &ArtifactInfo) -> String {
         };
         let _ = writeln!(s, "  {}::{}: {ty}", i.module, i.name);
     }
-    let _ = writeln!(s, "exports:        {}", meta.exports.len());
-    for e in &meta.exports {
+    let _ = writeln!(s, "exports:        {}", meta.lists.exports.len());
+    for e in &meta.lists.exports {
         let ty = match e.kind {
             ExternKind::Func => match meta.func_type_index(e.index) {
                 Some(t) => format!("func {}", meta.types[t as usize]),

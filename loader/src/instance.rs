@@ -87,7 +87,7 @@ impl Instance {
     /// The export called `name`.
     pub fn get_export(&self, store: &Store, name: &str) -> Option<Extern> {
         let data = self.data(store).ok()?;
-        let export = data.module.exports().iter().find(|e| e.name == name)?;
+        let export = data.module.export(name)?;
         let i = export.index as usize;
         Some(match export.kind {
             ExternKind::Func => Extern::Func(Func { store: store.id, index: *data.funcs.get(i)? }),
@@ -100,7 +100,7 @@ impl Instance {
     /// Every export, by name, in the module's order.
     pub fn exports(&self, store: &Store) -> Vec<(String, Extern)> {
         let Ok(data) = self.data(store) else { return Vec::new() };
-        data.module.exports().iter().filter_map(|e| Some((e.name.clone(), self.get_export(store, &e.name)?))).collect()
+        data.module.exports().filter_map(|e| Some((e.name.to_string(), self.get_export(store, e.name)?))).collect()
     }
 
     /// The exported function `name`.

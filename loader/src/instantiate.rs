@@ -190,7 +190,9 @@ pub(crate) fn allocate(
 
     // Defined functions' funcrefs.
     let imported_funcs = data.funcs.len() as u32;
-    for (j, f) in meta.funcs.iter().enumerate() {
+    let defined_funcs = module.lists().funcs_len();
+    for j in 0..defined_funcs {
+        let f = module.defined_func(j)?;
         let func_ref = VMFuncRef {
             wasm_call: module.code_at(f.code_offset),
             array_call: module.code_at(meta.trampolines[f.type_index as usize].entry),
@@ -210,7 +212,7 @@ pub(crate) fn allocate(
     }
 
     // From here on nothing fails: publish everything to the store.
-    store.func_by_ref.reserve(data.funcs.len() + meta.funcs.len());
+    store.func_by_ref.reserve(data.funcs.len() + defined_funcs);
     // (An imported host function's type equals the import's: checked by
     // `Linker::resolve`.)
     for (i, t, host) in host_funcs {
@@ -221,9 +223,9 @@ pub(crate) fn allocate(
     for (i, f) in aliases {
         store.alias_func(null_ptr(data.vmctx.func_ref(i))?, f);
     }
-    for (j, f) in meta.funcs.iter().enumerate() {
+    for j in 0..defined_funcs {
         let i = imported_funcs + j as u32;
-        let ty = Arc::clone(module.func_type(f.type_index));
+        let ty = Arc::clone(module.func_type(module.defined_func(j)?.type_index));
         let index = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, None);
         data.funcs.push(index);
     }

@@ -1,12 +1,16 @@
 //! [`Module`]: a checked artifact with its code mapped executable.
 //!
-//! `from_file` maps the file privately and makes the text pages (64 KiB
-//! aligned in the file) readable and executable in place, without copying
-//! the code; `from_bytes` first copies the bytes into a sealed in-memory
-//! file and does the same with it (where the system refuses in-memory
-//! files, into an anonymous mapping, and instances then copy data segments
-//! instead of mapping the memory image). When executing in place is impossible
-//! (a `noexec` file system), the code is copied into an anonymous mapping.
+//! `from_file` maps the file privately and read-only, and its text pages
+//! (64 KiB aligned in the file) a second time, read-execute, without
+//! copying the code or changing a protection later (each `mprotect` of
+//! touched pages flushes TLBs); `from_bytes` first copies the bytes into a
+//! sealed in-memory file and does the same with it (where the system
+//! refuses in-memory files, into an anonymous mapping, and instances then
+//! copy data segments instead of mapping the memory image). When executing
+//! from the file is impossible (a `noexec` file system), the code is
+//! copied into an anonymous mapping. The metadata's per-function lists are
+//! read in place from the mapping, so loading does not grow with the
+//! number of functions.
 //! The module keeps the file open: instances map their memory image
 //! (64 KiB aligned in the file) copy-on-write from it. The code range is
 //! registered with the signal handler's registry until the last clone of
@@ -16,7 +20,9 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmc_abi::meta::{DataMode, Export, FuncType, ImageRun, Import, ModuleMeta};
+use wasmc_abi::meta::{
+    DataMode, ExportRef, FuncDef, FuncOrigin, FuncType, ImageRun, Import, Lists, MappedLists, MetaError, ModuleMeta,
+};
 
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::{Error, LoadError};
@@ -34,15 +40,18 @@ pub struct Module {
 
 #[derive(Debug)]
 pub(crate) struct ModuleInner {
-    meta: ModuleMeta,
+    meta: ModuleMeta<MappedLists>,
+    /// Where `meta`'s lists are read from: the encoded metadata in `image`.
+    encoded_meta: FileRange,
     /// The whole file, read-only (text pages possibly read-execute).
     image: Mmap,
     /// The file `image` maps (the artifact, or an in-memory copy), from
     /// which instances map their memory images; `None` when the system
     /// refused an in-memory file (then segments are copied).
     file: Option<File>,
-    /// The code, when it could not be executed in place.
-    _copied_text: Option<Mmap>,
+    /// The code: mapped read-execute from `file`, or copied where that is
+    /// refused (a `noexec` file system, no file).
+    _text: Option<Mmap>,
     text_base: usize,
     text_len: usize,
     data: FileRange,
@@ -54,8 +63,6 @@ pub(crate) struct ModuleInner {
     /// Each of the module's types, shared by the store entries of its
     /// functions (so instantiation clones no type).
     func_types: Box<[Arc<FuncType>]>,
-    /// `(code_offset, code_end, defined function index)`, sorted.
-    code_ranges: Vec<(u32, u32, u32)>,
 }
 
 impl Drop for ModuleInner {
@@ -179,21 +186,19 @@ impl Module {
     }
 
     fn from_image(image: Mmap, file: Option<File>, parsed: Parsed) -> Result<Module, LoadError> {
-        let Parsed { meta, text, data, image: memory_image, .. } = parsed;
-        let (text_base, copied) = map_text(&image, text)?;
+        let Parsed { meta, encoded_meta, text, data, image: memory_image, .. } = parsed;
+        let (text_base, text_mapping) = map_text(&image, file.as_ref(), text)?;
         let type_ids = meta.types.iter().map(crate::types::intern).collect();
         let func_types = meta.types.iter().cloned().map(Arc::new).collect();
-        let mut code_ranges: Vec<(u32, u32, u32)> =
-            meta.funcs.iter().enumerate().map(|(i, f)| (f.code_offset, f.code_offset + f.code_len, i as u32)).collect();
-        code_ranges.sort_unstable();
         let active_data_bytes =
             meta.data.iter().filter(|d| matches!(d.mode, DataMode::Active { .. })).map(|d| u64::from(d.len)).sum();
         registry::register(text_base, text.len);
         let inner = ModuleInner {
             meta,
+            encoded_meta,
             image,
             file,
-            _copied_text: copied,
+            _text: text_mapping,
             text_base,
             text_len: text.len,
             data,
@@ -201,14 +206,29 @@ impl Module {
             active_data_bytes,
             type_ids,
             func_types,
-            code_ranges,
         };
         Ok(Module { inner: Arc::new(inner) })
     }
 
-    /// The module's metadata.
-    pub fn meta(&self) -> &ModuleMeta {
+    /// The module's metadata; its per-function lists are read in place by
+    /// [`Module::lists`].
+    pub fn meta(&self) -> &ModuleMeta<MappedLists> {
         &self.inner.meta
+    }
+
+    /// The module's functions, exports, trap sites and function names, read
+    /// in place from the artifact.
+    pub fn lists(&self) -> Lists<'_> {
+        self.inner.meta.lists.view(self.file_range(self.inner.encoded_meta))
+    }
+
+    /// Bytes of the artifact file (`range` was checked against the file by
+    /// `artifact::parse`).
+    fn file_range(&self, range: FileRange) -> &[u8] {
+        // SAFETY: every page of the image is readable (read-only, or
+        // read-execute for the text) and nothing writes to it.
+        let image = unsafe { self.inner.image.as_slice() };
+        &image[range.offset..range.end()]
     }
 
     /// The module's imports, in order.
@@ -216,9 +236,23 @@ impl Module {
         &self.inner.meta.imports
     }
 
-    /// The module's exports.
-    pub fn exports(&self) -> &[Export] {
-        &self.inner.meta.exports
+    /// The module's exports, in module order.
+    pub fn exports(&self) -> impl Iterator<Item = ExportRef<'_>> {
+        self.lists().exports()
+    }
+
+    /// The export named `name`, if any (a binary search).
+    pub fn export(&self, name: &str) -> Option<ExportRef<'_>> {
+        self.lists().export_named(name)
+    }
+
+    /// The type of function `index` (imports first), if it exists.
+    pub fn func_type_of(&self, index: u32) -> Option<&FuncType> {
+        let type_index = match self.inner.meta.func_origin(index) {
+            FuncOrigin::Imported { type_index } => type_index,
+            FuncOrigin::Defined(i) => self.lists().func(i as usize)?.type_index,
+        };
+        self.inner.func_types.get(type_index as usize).map(|t| &**t)
     }
 
     /// Bytes of machine code.
@@ -251,11 +285,7 @@ impl Module {
 
     /// The data section's bytes.
     pub(crate) fn data_bytes(&self) -> &[u8] {
-        // SAFETY: every page of the image is readable (read-only, or
-        // read-execute for the text), nothing writes to it, and the data
-        // range was checked against the file by `artifact::parse`.
-        let image = unsafe { self.inner.image.as_slice() };
-        &image[self.inner.data.offset..self.inner.data.end()]
+        self.file_range(self.inner.data)
     }
 
     /// The runs of the defined memories' initial contents, if the module
@@ -284,6 +314,23 @@ impl Module {
         Ok((file, self.inner.memory_image.offset as u64 + run.image_offset))
     }
 
+    /// Defined function `index` (among defined functions), checked like
+    /// `ModuleMeta::validate` checks it: its type exists and its code lies
+    /// in the text.
+    pub(crate) fn defined_func(&self, index: usize) -> Result<FuncDef, Error> {
+        let meta = &self.inner.meta;
+        self.lists()
+            .func(index)
+            .filter(|f| {
+                (f.type_index as usize) < meta.types.len()
+                    && u64::from(f.code_offset) + u64::from(f.code_len) <= self.inner.text_len as u64
+            })
+            .ok_or_else(|| {
+                let what = format!("defined function {index} is missing, or its type or code lies outside the module");
+                LoadError::Metadata(MetaError { what, offset: None }).into()
+            })
+    }
+
     /// Whether `pc` lies in this module's text.
     pub(crate) fn contains_pc(&self, pc: usize) -> bool {
         pc >= self.inner.text_base && pc < self.inner.text_base + self.inner.text_len
@@ -292,23 +339,23 @@ impl Module {
     /// The defined function (index among defined functions) whose code
     /// contains text `offset`.
     pub(crate) fn defined_func_at(&self, offset: u32) -> Option<u32> {
-        let ranges = &self.inner.code_ranges;
-        let i = ranges.partition_point(|&(start, _, _)| start <= offset);
-        let &(_, end, index) = ranges.get(i.checked_sub(1)?)?;
-        (offset < end).then_some(index)
+        self.lists().defined_func_at(offset)
     }
 }
 
-/// Makes the text executable in place, or copies it into its own mapping.
-/// Returns the text's address and the copy, if one was made.
-fn map_text(image: &Mmap, text: FileRange) -> Result<(usize, Option<Mmap>), LoadError> {
+/// Maps the text read-execute straight from `file`, or copies it into its
+/// own mapping. Returns the text's address and its mapping, if one was
+/// made.
+fn map_text(image: &Mmap, file: Option<&File>, text: FileRange) -> Result<(usize, Option<Mmap>), LoadError> {
     if text.len == 0 {
         return Ok((image.as_ptr() as usize + text.offset, None));
     }
-    let rounded = round_up_to_page(text.len).ok_or_else(|| LoadError::Corrupt("text too large".into()))?;
-    if text.offset % page_size() == 0 && image.protect(text.offset, rounded, Protection::ReadExec).is_ok() {
-        return Ok((image.as_ptr() as usize + text.offset, None));
+    if let Some(file) = file.filter(|_| text.offset % page_size() == 0) {
+        if let Ok(mapped) = Mmap::file_exec(file, text.offset as u64, text.len) {
+            return Ok((mapped.as_ptr() as usize, Some(mapped)));
+        }
     }
+    let rounded = round_up_to_page(text.len).ok_or_else(|| LoadError::Corrupt("text too large".into()))?;
     let copy = Mmap::anonymous(text.len).map_err(LoadError::Map)?;
     // SAFETY: `text` lies inside the image (checked by `artifact::parse`)
     // and the fresh copy is `text.len` bytes, read-write, unshared.

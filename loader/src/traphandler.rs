@@ -24,6 +24,7 @@ use std::ptr::null_mut;
 use wasmc_abi::TrapKind;
 
 use crate::error::{Error, Trap};
+use crate::module::Module;
 use crate::store::Store;
 use crate::sys::unix::{signals, stack, unwind};
 use crate::vm::{VMFuncRef, ValRaw};
@@ -194,8 +195,7 @@ fn trap_for_fault(store: &Store, fault: Fault) -> Trap {
     let module = store.instances.iter().map(|i| i.module()).find(|m| m.contains_pc(fault.pc));
     let Some(module) = module else { return Trap::new(TrapKind::UnknownFault) };
     let offset = (fault.pc - module.text_base()) as u32;
-    let meta = module.meta();
-    let site = meta.traps.binary_search_by_key(&offset, |t| t.code_offset).ok().map(|i| meta.traps[i]);
+    let site = module.lists().trap_at(offset);
     let kind = match site {
         Some(site) => site.kind,
         None if fault.signal == libc::SIGSEGV || fault.signal == libc::SIGBUS => {
@@ -212,16 +212,17 @@ fn trap_for_fault(store: &Store, fault: Fault) -> Trap {
     let mut trap = Trap::new(kind);
     trap.wasm_offset = site.map(|s| s.wasm_offset);
     if let Some(defined) = module.defined_func_at(offset) {
-        name_function(&mut trap, meta, meta.imported(wasmc_abi::meta::ExternKind::Func) + defined);
+        name_function(&mut trap, module, defined);
     }
     trap
 }
 
-/// Sets the function index and name of `trap`.
-fn name_function(trap: &mut Trap, meta: &wasmc_abi::meta::ModuleMeta, index: u32) {
+/// Sets the function index and name of `trap`, which lies in `module`'s
+/// defined function `defined`.
+fn name_function(trap: &mut Trap, module: &Module, defined: u32) {
+    let index = module.meta().imported(wasmc_abi::meta::ExternKind::Func) + defined;
     trap.func_index = Some(index);
-    trap.func_name =
-        meta.func_names.binary_search_by_key(&index, |(i, _)| *i).ok().map(|i| meta.func_names[i].1.clone());
+    trap.func_name = module.lists().func_name(index).map(str::to_string);
 }
 
 /// Gives a trap raised outside wasm code (by a builtin or a host function
@@ -247,13 +248,12 @@ pub(crate) unsafe fn locate_call(trap: &mut Trap, vmctx: *mut u8) {
     if offset == u32::MAX {
         return;
     }
-    let meta = store.instances[instance.index as usize].module().meta();
+    let module = store.instances[instance.index as usize].module();
     // Function bodies lie in the binary in index order: the call is in the
     // last body that starts at or before its offset.
-    let i = meta.funcs.partition_point(|f| f.wasm_offset <= offset);
-    if let Some(defined) = i.checked_sub(1) {
+    if let Some(defined) = module.lists().defined_func_at_wasm_offset(offset) {
         trap.wasm_offset = Some(offset);
-        name_function(trap, meta, meta.imported(wasmc_abi::meta::ExternKind::Func) + defined as u32);
+        name_function(trap, module, defined);
     }
 }
 

@@ -34,9 +34,9 @@ fn globals_initialise_from_imports_and_can_be_set() {
         ty: GlobalType { ty: ValType::F64, mutable: false },
         init: ConstExpr::F64(1.5f64.to_bits()),
     });
-    meta.exports.push(export("copy", ExternKind::Global, 1));
-    meta.exports.push(export("f", ExternKind::Global, 2));
-    meta.exports.push(export("g", ExternKind::Global, 0));
+    meta.lists.exports.push(export("copy", ExternKind::Global, 1));
+    meta.lists.exports.push(export("f", ExternKind::Global, 2));
+    meta.lists.exports.push(export("g", ExternKind::Global, 0));
     let module = load(meta, vec![], vec![]);
 
     let mut store = Store::default();
@@ -62,7 +62,7 @@ fn element_segments_fill_tables_with_funcrefs() {
         ty: ValType::FuncRef,
         items: vec![ConstExpr::RefFunc(0), ConstExpr::RefNull(ValType::FuncRef)],
     });
-    meta.exports.push(export("table", ExternKind::Table, 0));
+    meta.lists.exports.push(export("table", ExternKind::Table, 0));
     let module = load(meta, text, data);
     let mut store = Store::default();
     let instance = Instance::new(&mut store, &module, &Linker::new()).unwrap();
@@ -203,7 +203,7 @@ fn explicit_memories_start_empty_move_when_growing_and_are_not_importable_by_gua
     let mut meta = empty_meta();
     meta.bounds_checks = BoundsChecks::Explicit;
     meta.memories.push(MemoryType { min_pages: 0, max_pages: None });
-    meta.exports.push(export("memory", ExternKind::Memory, 0));
+    meta.lists.exports.push(export("memory", ExternKind::Memory, 0));
     let module = load(meta, vec![], vec![]);
     let mut store = Store::default();
     let instance = Instance::new(&mut store, &module, &Linker::new()).unwrap();

@@ -16,7 +16,7 @@ fn tiny() -> Parts {
 fn a_valid_artifact_loads_from_bytes_and_file() {
     let bytes = tiny().build();
     let module = load(&bytes).expect("load from bytes");
-    assert_eq!(module.exports().len(), 2);
+    assert_eq!(module.exports().count(), 2);
     assert_eq!(module.data_size(), 5);
     assert_eq!(module.text_size(), 65536);
 
@@ -139,6 +139,38 @@ fn missing_cpu_features_are_named() {
     assert_eq!(err.to_string(), "artifact needs CPU features this host lacks: made-up-feature");
 }
 
+/// The per-function lists are read in place and checked where used, so
+/// that loading costs the same whatever their length: a dangling record
+/// (possible only in an artifact loaded without its checksum, or written
+/// by a broken compiler) is refused at its use, and `ArtifactInfo::parse`
+/// (`wasmc inspect`) checks every record up front.
+#[test]
+fn inconsistent_list_records_are_refused_where_used() {
+    let mut parts = tiny();
+    parts.meta.lists.exports.push(wasmc_abi::meta::Export {
+        name: "nothing".into(),
+        kind: wasmc_abi::meta::ExternKind::Func,
+        index: 3,
+    });
+    let bytes = parts.build();
+    let err = wasmc_loader::ArtifactInfo::parse(&bytes).unwrap_err();
+    assert!(matches!(err, LoadError::Metadata(_)), "{err}");
+    let module = load(&bytes).expect("loads: the lists are checked at use");
+    let mut store = Store::default();
+    let instance = Instance::new(&mut store, &module, &Linker::new()).expect("instantiate");
+    assert!(instance.get_export(&store, "nothing").is_none());
+    instance.call(&mut store, "f", &[]).expect("call f");
+
+    let mut parts = tiny();
+    parts.meta.lists.funcs[0].code_len = 1 << 20;
+    let bytes = parts.build();
+    let err = wasmc_loader::ArtifactInfo::parse(&bytes).unwrap_err();
+    assert!(matches!(err, LoadError::Metadata(_)), "{err}");
+    let module = load(&bytes).expect("loads: the lists are checked at use");
+    let err = Instance::new(&mut Store::default(), &module, &Linker::new()).unwrap_err();
+    assert!(err.to_string().contains("defined function 0"), "{err}");
+}
+
 #[test]
 fn other_refusals() {
     let err = load(b"not an elf file").unwrap_err();
@@ -150,11 +182,7 @@ fn other_refusals() {
     assert!(matches!(err, LoadError::MissingSection(".wasmc.sum")), "{err}");
 
     let mut parts = Parts::new(empty_meta(), vec![], vec![]);
-    parts.meta.exports.push(wasmc_abi::meta::Export {
-        name: "nothing".into(),
-        kind: wasmc_abi::meta::ExternKind::Func,
-        index: 3,
-    });
+    parts.meta.start = Some(3);
     let err = load(&parts.build()).unwrap_err();
     assert!(matches!(err, LoadError::Metadata(_)), "{err}");
 

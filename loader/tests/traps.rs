@@ -74,16 +74,16 @@ fn module_with_start(start: Option<u32>) -> Module {
         vec![TypeTrampolines { entry: 0xc0, host: Some(0xe0) }, TypeTrampolines { entry: 0xc0, host: None }];
     meta.imports.push(Import { module: "env".into(), name: "host".into(), ty: ImportType::Func(0) });
     for (i, &(name, offset, ty)) in FUNCS.iter().enumerate() {
-        meta.funcs.push(FuncDef { type_index: ty, code_offset: offset, code_len: 16, wasm_offset: 0x100 + offset });
-        meta.exports.push(Export { name: name.into(), kind: ExternKind::Func, index: 1 + i as u32 });
+        meta.lists.funcs.push(FuncDef { type_index: ty, code_offset: offset, code_len: 16, wasm_offset: 0x100 + offset });
+        meta.lists.exports.push(Export { name: name.into(), kind: ExternKind::Func, index: 1 + i as u32 });
     }
-    meta.funcs[5].code_len = 32; // call_host
-    meta.funcs[6].code_len = 32; // grow
-    meta.funcs[7].code_len = 48; // fill_oob
-    meta.func_names.push((1, "unreachable".into()));
+    meta.lists.funcs[5].code_len = 32; // call_host
+    meta.lists.funcs[6].code_len = 32; // grow
+    meta.lists.funcs[7].code_len = 48; // fill_oob
+    meta.lists.func_names.push((1, "unreachable".into()));
     meta.memories.push(MemoryType { min_pages: 1, max_pages: Some(2) });
-    meta.exports.push(Export { name: "memory".into(), kind: ExternKind::Memory, index: 0 });
-    meta.traps = vec![
+    meta.lists.exports.push(Export { name: "memory".into(), kind: ExternKind::Memory, index: 0 });
+    meta.lists.traps = vec![
         TrapSite { code_offset: 0x00, kind: TrapKind::UnreachableCodeReached, wasm_offset: 0x1234 },
         TrapSite { code_offset: 0x29, kind: TrapKind::IntegerDivisionByZero, wasm_offset: 0x1240 },
     ];

@@ -31,12 +31,12 @@ fn udf_and_guard_faults_are_traps() {
     let mut meta = empty_meta();
     meta.types = vec![FuncType { params: vec![], results: vec![ValType::I32] }];
     meta.trampolines = vec![TypeTrampolines { entry: 0x20, host: None }];
-    meta.funcs.push(FuncDef { type_index: 0, code_offset: 0x00, code_len: 16, wasm_offset: 0 });
-    meta.funcs.push(FuncDef { type_index: 0, code_offset: 0x10, code_len: 16, wasm_offset: 0 });
-    meta.exports.push(Export { name: "unreachable".into(), kind: ExternKind::Func, index: 0 });
-    meta.exports.push(Export { name: "oob".into(), kind: ExternKind::Func, index: 1 });
+    meta.lists.funcs.push(FuncDef { type_index: 0, code_offset: 0x00, code_len: 16, wasm_offset: 0 });
+    meta.lists.funcs.push(FuncDef { type_index: 0, code_offset: 0x10, code_len: 16, wasm_offset: 0 });
+    meta.lists.exports.push(Export { name: "unreachable".into(), kind: ExternKind::Func, index: 0 });
+    meta.lists.exports.push(Export { name: "oob".into(), kind: ExternKind::Func, index: 1 });
     meta.memories.push(MemoryType { min_pages: 1, max_pages: None });
-    meta.traps = vec![TrapSite { code_offset: 0, kind: TrapKind::UnreachableCodeReached, wasm_offset: 7 }];
+    meta.lists.traps = vec![TrapSite { code_offset: 0, kind: TrapKind::UnreachableCodeReached, wasm_offset: 7 }];
     assert_eq!(VMOffsets::new(meta.vm_counts()).defined_memory(0), 0x50);
     // SAFETY: the test assembled this code itself (see above).
     let module = unsafe { Module::from_bytes(&Parts::new(meta, TEXT.to_vec(), vec![]).build()) }.unwrap();

@@ -58,10 +58,10 @@ fn runs_an_export_and_reports_errors() {
     let mut start = meta;
     start.types.push(FuncType { params: vec![ValType::I32, ValType::F64], results: vec![] });
     start.trampolines.push(start.trampolines[0]);
-    start.funcs.push(start.funcs[0]);
-    start.funcs[1].type_index = 1;
-    start.exports.push(Export { name: "_start".into(), kind: ExternKind::Func, index: 0 });
-    start.exports.push(Export { name: "two".into(), kind: ExternKind::Func, index: 1 });
+    start.lists.funcs.push(start.lists.funcs[0]);
+    start.lists.funcs[1].type_index = 1;
+    start.lists.exports.push(Export { name: "_start".into(), kind: ExternKind::Func, index: 0 });
+    start.lists.exports.push(Export { name: "two".into(), kind: ExternKind::Func, index: 1 });
     let path = write("start.cwasm", &Parts::new(start, text, data));
     let file = path.to_str().unwrap();
     assert_eq!(wasmrun(&[file]).0, 0);

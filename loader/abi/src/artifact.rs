@@ -66,8 +66,10 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 /// trampoline conventions change. Version 2 added [`SECTION_SIGNATURE`], the
 /// runtime-limits pointer in the vmctx header and fuel metering in the
 /// metadata; version 3 added [`SECTION_IMAGE`] and the memory image in the
-/// metadata. Artifacts load if and only if it matches.
-pub const FORMAT_VERSION: u32 = 3;
+/// metadata; version 4 stores the per-function lists as fixed-size records
+/// the loader reads in place ([`crate::meta::MappedLists`]). Artifacts
+/// load if and only if it matches.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,
 /// then four reserved zero bytes.

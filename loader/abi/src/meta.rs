@@ -339,8 +339,14 @@ pub struct TrapSite {
 }
 
 /// Everything about the compiled module that is not machine code.
+///
+/// The long per-function lists (functions, exports, trap sites, function
+/// names) are `L`: [`OwnedLists`] as the compiler builds them and
+/// [`ModuleMeta::decode`] returns them, or [`MappedLists`] as the loader
+/// keeps them, read in place from the encoded bytes, so that loading costs
+/// the same whatever the number of functions.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModuleMeta {
+pub struct ModuleMeta<L = OwnedLists> {
     /// The wasmc release that wrote the artifact (informational only).
     pub compiler_version: String,
     /// Target triple, e.g. `x86_64-unknown-linux-gnu`.
@@ -359,16 +365,12 @@ pub struct ModuleMeta {
     pub types: Vec<FuncType>,
     /// Imports, in order.
     pub imports: Vec<Import>,
-    /// Defined functions, in index order after the imported ones.
-    pub funcs: Vec<FuncDef>,
     /// Defined tables.
     pub tables: Vec<TableType>,
     /// Defined memories.
     pub memories: Vec<MemoryType>,
     /// Defined globals.
     pub globals: Vec<GlobalDef>,
-    /// Exports.
-    pub exports: Vec<Export>,
     /// Start function index.
     pub start: Option<u32>,
     /// Element segments, by index.
@@ -377,11 +379,6 @@ pub struct ModuleMeta {
     pub data: Vec<DataSegment>,
     /// Trampolines, by type index.
     pub trampolines: Vec<TypeTrampolines>,
-    /// Trap sites, sorted by `code_offset`.
-    pub traps: Vec<TrapSite>,
-    /// Function names from the name section: `(function index, name)`,
-    /// sorted by index.
-    pub func_names: Vec<(u32, String)>,
     /// The code counts executed operators against the store's fuel
     /// (`VMRuntimeLimits::fuel`) and traps when it runs out.
     pub fuel_metering: bool,
@@ -393,6 +390,291 @@ pub struct ModuleMeta {
     /// runs copy-on-write instead of copying segments. `None`: the active
     /// segments are applied at each instantiation.
     pub memory_image: Option<Vec<ImageRun>>,
+    /// Functions, exports, trap sites and function names.
+    pub lists: L,
+}
+
+/// The per-function lists of a [`ModuleMeta`], owned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedLists {
+    /// Defined functions, in index order after the imported ones; their
+    /// code lies in the text in the same order.
+    pub funcs: Vec<FuncDef>,
+    /// Exports, in module order (names are unique).
+    pub exports: Vec<Export>,
+    /// Trap sites, sorted by `code_offset`.
+    pub traps: Vec<TrapSite>,
+    /// Function names from the name section: `(function index, name)`,
+    /// sorted by index.
+    pub func_names: Vec<(u32, String)>,
+}
+
+/// What [`ModuleMeta`] needs of its lists whatever their form.
+pub trait MetaLists {
+    /// Number of defined functions.
+    fn funcs_len(&self) -> usize;
+}
+
+impl MetaLists for OwnedLists {
+    fn funcs_len(&self) -> usize {
+        self.funcs.len()
+    }
+}
+
+/// Where each per-function list lies in the encoded metadata: a list of
+/// fixed-size little-endian records, read in place by [`MappedLists::view`].
+///
+/// Reading them needs only bounds checks, done on every access; what
+/// [`ModuleMeta::validate`] checks of [`OwnedLists`] (references to types
+/// and text, sort orders, UTF-8) is checked where a loader uses a record,
+/// or not at all where a damaged record can only give a wrong name or
+/// trap location.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MappedLists {
+    funcs: Span,
+    exports: Span,
+    export_order: Span,
+    traps: Span,
+    func_names: Span,
+    strings: Span,
+}
+
+/// A byte range of the encoded metadata.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+impl MetaLists for MappedLists {
+    fn funcs_len(&self) -> usize {
+        self.funcs.len / FUNC_RECORD
+    }
+}
+
+/// Bytes of a function record: type index, code offset, code length,
+/// wasm offset.
+const FUNC_RECORD: usize = 16;
+/// Bytes of an export record: name offset and length in the string pool,
+/// kind (one byte, three zero bytes), index.
+const EXPORT_RECORD: usize = 16;
+/// Bytes of an entry of the exports-by-name order: an export's position.
+const ORDER_RECORD: usize = 4;
+/// Bytes of a trap record: code offset, wasm offset, kind (one byte, three
+/// zero bytes).
+const TRAP_RECORD: usize = 12;
+/// Bytes of a function-name record: function index, name offset and length
+/// in the string pool.
+const NAME_RECORD: usize = 12;
+
+/// An export, read in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportRef<'a> {
+    /// Export name.
+    pub name: &'a str,
+    /// What is exported.
+    pub kind: ExternKind,
+    /// Index in that kind's index space (imports included).
+    pub index: u32,
+}
+
+impl MappedLists {
+    /// The lists, read from `bytes`, the encoded metadata this was read
+    /// from (other bytes give wrong records or none, never a panic).
+    pub fn view<'a>(&self, bytes: &'a [u8]) -> Lists<'a> {
+        Lists { bytes, spans: *self }
+    }
+}
+
+/// The per-function lists read in place (see [`MappedLists`]). Every
+/// accessor checks its bounds and returns `None` for a record that is
+/// missing or does not decode.
+#[derive(Clone, Copy, Debug)]
+pub struct Lists<'a> {
+    bytes: &'a [u8],
+    spans: MappedLists,
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn extern_kind_from_code(code: u8) -> Option<ExternKind> {
+    Some(match code {
+        0 => ExternKind::Func,
+        1 => ExternKind::Table,
+        2 => ExternKind::Memory,
+        3 => ExternKind::Global,
+        _ => return None,
+    })
+}
+
+fn extern_kind_code(kind: ExternKind) -> u8 {
+    match kind {
+        ExternKind::Func => 0,
+        ExternKind::Table => 1,
+        ExternKind::Memory => 2,
+        ExternKind::Global => 3,
+    }
+}
+
+impl<'a> Lists<'a> {
+    /// Record `i` of `span`, `size` bytes long.
+    fn record(&self, span: Span, size: usize, i: usize) -> Option<&'a [u8]> {
+        let at = i.checked_mul(size)?;
+        if at >= span.len {
+            return None;
+        }
+        self.bytes.get(span.start + at..span.start + at + size)
+    }
+
+    fn string(&self, offset: u32, len: u32) -> Option<&'a str> {
+        let start = self.spans.strings.start.checked_add(offset as usize)?;
+        let end = start.checked_add(len as usize)?;
+        if end > self.spans.strings.start + self.spans.strings.len {
+            return None;
+        }
+        core::str::from_utf8(self.bytes.get(start..end)?).ok()
+    }
+
+    /// Number of defined functions.
+    pub fn funcs_len(&self) -> usize {
+        self.spans.funcs_len()
+    }
+
+    /// Defined function `i` (imported functions not counted).
+    pub fn func(&self, i: usize) -> Option<FuncDef> {
+        let b = self.record(self.spans.funcs, FUNC_RECORD, i)?;
+        Some(FuncDef { type_index: u32_at(b, 0), code_offset: u32_at(b, 4), code_len: u32_at(b, 8), wasm_offset: u32_at(b, 12) })
+    }
+
+    /// The defined function (index among defined functions) whose code
+    /// contains text `offset`: a binary search over the functions, whose
+    /// code lies in index order.
+    pub fn defined_func_at(&self, offset: u32) -> Option<u32> {
+        let i = partition_point(self.funcs_len(), |i| self.func(i).is_some_and(|f| f.code_offset <= offset));
+        let f = self.func(i.checked_sub(1)?)?;
+        (offset.checked_sub(f.code_offset)? < f.code_len).then_some(i as u32 - 1)
+    }
+
+    /// The defined function (index among defined functions) whose body
+    /// starts at or before `wasm_offset` in the wasm binary, latest first.
+    pub fn defined_func_at_wasm_offset(&self, wasm_offset: u32) -> Option<u32> {
+        let i = partition_point(self.funcs_len(), |i| self.func(i).is_some_and(|f| f.wasm_offset <= wasm_offset));
+        Some(i.checked_sub(1)? as u32)
+    }
+
+    /// Number of exports.
+    pub fn exports_len(&self) -> usize {
+        self.spans.exports.len / EXPORT_RECORD
+    }
+
+    /// Export `i`, in module order.
+    pub fn export(&self, i: usize) -> Option<ExportRef<'a>> {
+        let b = self.record(self.spans.exports, EXPORT_RECORD, i)?;
+        Some(ExportRef {
+            name: self.string(u32_at(b, 0), u32_at(b, 4))?,
+            kind: extern_kind_from_code(b[8])?,
+            index: u32_at(b, 12),
+        })
+    }
+
+    /// The exports, in module order (a record that does not decode is
+    /// left out).
+    pub fn exports(&self) -> impl Iterator<Item = ExportRef<'a>> + 'a {
+        let this = *self;
+        (0..self.exports_len()).filter_map(move |i| this.export(i))
+    }
+
+    /// The export named `name`: a binary search over the exports sorted by
+    /// name.
+    pub fn export_named(&self, name: &str) -> Option<ExportRef<'a>> {
+        let n = self.spans.export_order.len / ORDER_RECORD;
+        let nth = |k: usize| {
+            let b = self.record(self.spans.export_order, ORDER_RECORD, k)?;
+            self.export(u32_at(b, 0) as usize)
+        };
+        let k = partition_point(n, |k| nth(k).is_some_and(|e| e.name.as_bytes() < name.as_bytes()));
+        nth(k).filter(|e| e.name == name)
+    }
+
+    /// Number of trap sites.
+    pub fn traps_len(&self) -> usize {
+        self.spans.traps.len / TRAP_RECORD
+    }
+
+    /// Trap site `i`, in code order.
+    pub fn trap(&self, i: usize) -> Option<TrapSite> {
+        let b = self.record(self.spans.traps, TRAP_RECORD, i)?;
+        Some(TrapSite { code_offset: u32_at(b, 0), wasm_offset: u32_at(b, 4), kind: TrapKind::from_u8(b[8])? })
+    }
+
+    /// The trap site at text offset `code_offset`: a binary search.
+    pub fn trap_at(&self, code_offset: u32) -> Option<TrapSite> {
+        let code = |i: usize| self.record(self.spans.traps, TRAP_RECORD, i).map(|b| u32_at(b, 0));
+        let i = partition_point(self.traps_len(), |i| code(i).is_some_and(|c| c < code_offset));
+        self.trap(i).filter(|t| t.code_offset == code_offset)
+    }
+
+    /// Number of named functions.
+    pub fn func_names_len(&self) -> usize {
+        self.spans.func_names.len / NAME_RECORD
+    }
+
+    /// Named function `i`, by increasing function index: `(index, name)`.
+    pub fn func_name_entry(&self, i: usize) -> Option<(u32, &'a str)> {
+        let b = self.record(self.spans.func_names, NAME_RECORD, i)?;
+        Some((u32_at(b, 0), self.string(u32_at(b, 4), u32_at(b, 8))?))
+    }
+
+    /// The name-section name of function `index` (imports included).
+    pub fn func_name(&self, index: u32) -> Option<&'a str> {
+        let func = |i: usize| self.record(self.spans.func_names, NAME_RECORD, i).map(|b| u32_at(b, 0));
+        let i = partition_point(self.func_names_len(), |i| func(i).is_some_and(|f| f < index));
+        self.func_name_entry(i).filter(|(f, _)| *f == index).map(|(_, name)| name)
+    }
+
+    /// Every list copied out, each record checked to decode.
+    fn to_owned(self) -> Result<OwnedLists, MetaError> {
+        let bad = |what: &str| Err(MetaError { what: format!("{what} does not decode"), offset: None });
+        let mut lists = OwnedLists::default();
+        for i in 0..self.funcs_len() {
+            let Some(f) = self.func(i) else { return bad("a function record") };
+            lists.funcs.push(f);
+        }
+        for i in 0..self.exports_len() {
+            let Some(e) = self.export(i) else { return bad("an export record") };
+            lists.exports.push(Export { name: e.name.to_string(), kind: e.kind, index: e.index });
+        }
+        let order = self.spans.export_order.len / ORDER_RECORD;
+        if order != lists.exports.len() {
+            return bad("the exports-by-name order");
+        }
+        for i in 0..self.traps_len() {
+            let Some(t) = self.trap(i) else { return bad("a trap record") };
+            lists.traps.push(t);
+        }
+        for i in 0..self.func_names_len() {
+            let Some((f, name)) = self.func_name_entry(i) else { return bad("a function-name record") };
+            lists.func_names.push((f, name.to_string()));
+        }
+        Ok(lists)
+    }
+}
+
+/// The first `i` in `0..n` for which `pred` is false, `pred` being true
+/// on a prefix of the range (`slice::partition_point` over indices).
+fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// Why metadata bytes could not be decoded or are inconsistent.
@@ -506,12 +788,7 @@ impl Writer {
         self.u8(u8::from(g.mutable));
     }
     fn extern_kind(&mut self, k: ExternKind) {
-        self.u8(match k {
-            ExternKind::Func => 0,
-            ExternKind::Table => 1,
-            ExternKind::Memory => 2,
-            ExternKind::Global => 3,
-        });
+        self.u8(extern_kind_code(k));
     }
 }
 
@@ -570,6 +847,13 @@ impl<'a> Reader<'a> {
             Ok(s) => Ok(s.to_string()),
             Err(_) => self.err(&format!("{what}: not UTF-8")),
         }
+    }
+    /// A list of `n` records of `size` bytes, skipped: where it lies.
+    fn span(&mut self, size: usize, what: &str) -> Result<Span, MetaError> {
+        let n = self.len(size, what)?;
+        let start = self.pos;
+        self.take(n * size, what)?;
+        Ok(Span { start, len: n * size })
     }
     fn opt_u32(&mut self, what: &str) -> Result<Option<u32>, MetaError> {
         Ok(if self.bool(what)? { Some(self.u32(what)?) } else { None })
@@ -633,13 +917,11 @@ impl<'a> Reader<'a> {
         Ok(GlobalType { ty: self.val_type("global type")?, mutable: self.bool("global mutability")? })
     }
     fn extern_kind(&mut self, what: &str) -> Result<ExternKind, MetaError> {
-        Ok(match self.u8(what)? {
-            0 => ExternKind::Func,
-            1 => ExternKind::Table,
-            2 => ExternKind::Memory,
-            3 => ExternKind::Global,
-            other => return self.err(&format!("{what}: unknown kind {other}")),
-        })
+        let code = self.u8(what)?;
+        match extern_kind_from_code(code) {
+            Some(kind) => Ok(kind),
+            None => self.err(&format!("{what}: unknown kind {code}")),
+        }
     }
 }
 
@@ -678,22 +960,11 @@ impl ModuleMeta {
                 ImportType::Global(g) => w.global_type(g),
             }
         });
-        w.list(&self.funcs, |w, f| {
-            w.u32(f.type_index);
-            w.u32(f.code_offset);
-            w.u32(f.code_len);
-            w.u32(f.wasm_offset);
-        });
         w.list(&self.tables, |w, t| w.table_type(t));
         w.list(&self.memories, |w, m| w.memory_type(m));
         w.list(&self.globals, |w, g| {
             w.global_type(&g.ty);
             w.const_expr(&g.init);
-        });
-        w.list(&self.exports, |w, e| {
-            w.str(&e.name);
-            w.extern_kind(e.kind);
-            w.u32(e.index);
         });
         w.opt_u32(self.start);
         w.list(&self.elements, |w, e| {
@@ -725,15 +996,6 @@ impl ModuleMeta {
             w.u32(t.entry);
             w.opt_u32(t.host);
         });
-        w.list(&self.traps, |w, t| {
-            w.u32(t.code_offset);
-            w.u8(t.kind.to_u8());
-            w.u32(t.wasm_offset);
-        });
-        w.list(&self.func_names, |w, (i, n)| {
-            w.u32(*i);
-            w.str(n);
-        });
         w.u8(u8::from(self.fuel_metering));
         match &self.memory_image {
             None => w.u8(0),
@@ -747,12 +1009,26 @@ impl ModuleMeta {
                 });
             }
         }
+        self.lists.encode(&mut w);
         w.out
     }
 
-    /// Decodes [`ModuleMeta::encode`]'s output. Never panics; every length
-    /// is checked against the input.
+    /// Decodes [`ModuleMeta::encode`]'s output, copying every list out of
+    /// `bytes` and checking that each record decodes. Never panics; every
+    /// length is checked against the input.
     pub fn decode(bytes: &[u8]) -> Result<ModuleMeta, MetaError> {
+        let mapped = ModuleMeta::read(bytes)?;
+        let lists = mapped.lists.view(bytes).to_owned()?;
+        Ok(mapped.with_lists(lists))
+    }
+}
+
+impl ModuleMeta<MappedLists> {
+    /// Decodes [`ModuleMeta::encode`]'s output but for the per-function
+    /// lists, which it only locates (checking that each lies in `bytes`):
+    /// read them with `self.lists.view(bytes)`. Costs the same whatever the
+    /// number of functions. Never panics.
+    pub fn read(bytes: &[u8]) -> Result<ModuleMeta<MappedLists>, MetaError> {
         let mut r = Reader { bytes, pos: 0 };
         let compiler_version = r.str("compiler version")?;
         let triple = r.str("target triple")?;
@@ -782,25 +1058,10 @@ impl ModuleMeta {
             };
             Ok(Import { module, name, ty })
         })?;
-        let funcs = r.list(16, "functions", |r| {
-            Ok(FuncDef {
-                type_index: r.u32("function type")?,
-                code_offset: r.u32("function code offset")?,
-                code_len: r.u32("function code length")?,
-                wasm_offset: r.u32("function wasm offset")?,
-            })
-        })?;
         let tables = r.list(6, "tables", |r| r.table_type())?;
         let memories = r.list(5, "memories", |r| r.memory_type())?;
         let globals = r.list(3, "globals", |r| {
             Ok(GlobalDef { ty: r.global_type()?, init: r.const_expr("global initialiser")? })
-        })?;
-        let exports = r.list(9, "exports", |r| {
-            Ok(Export {
-                name: r.str("export name")?,
-                kind: r.extern_kind("export kind")?,
-                index: r.u32("export index")?,
-            })
         })?;
         let start = r.opt_u32("start function")?;
         let elements = r.list(6, "element segments", |r| {
@@ -827,15 +1088,6 @@ impl ModuleMeta {
         let trampolines = r.list(5, "trampolines", |r| {
             Ok(TypeTrampolines { entry: r.u32("entry trampoline")?, host: r.opt_u32("host trampoline")? })
         })?;
-        let traps = r.list(9, "trap sites", |r| {
-            let code_offset = r.u32("trap code offset")?;
-            let code = r.u8("trap kind")?;
-            let Some(kind) = TrapKind::from_u8(code) else {
-                return r.err(&format!("unknown trap kind {code}"));
-            };
-            Ok(TrapSite { code_offset, kind, wasm_offset: r.u32("trap wasm offset")? })
-        })?;
-        let func_names = r.list(8, "function names", |r| Ok((r.u32("named function")?, r.str("function name")?)))?;
         let fuel_metering = r.bool("fuel metering flag")?;
         let memory_image = if r.bool("memory image flag")? {
             Some(r.list(28, "memory image runs", |r| {
@@ -848,6 +1100,14 @@ impl ModuleMeta {
             })?)
         } else {
             None
+        };
+        let lists = MappedLists {
+            funcs: r.span(FUNC_RECORD, "functions")?,
+            exports: r.span(EXPORT_RECORD, "exports")?,
+            export_order: r.span(ORDER_RECORD, "exports by name")?,
+            traps: r.span(TRAP_RECORD, "trap sites")?,
+            func_names: r.span(NAME_RECORD, "function names")?,
+            strings: r.span(1, "names")?,
         };
         if r.pos != bytes.len() {
             return r.err("trailing bytes after the metadata");
@@ -862,21 +1122,82 @@ impl ModuleMeta {
             name,
             types,
             imports,
-            funcs,
             tables,
             memories,
             globals,
-            exports,
             start,
             elements,
             data,
             trampolines,
-            traps,
-            func_names,
             fuel_metering,
             memory_image,
+            lists,
         })
     }
+}
+
+impl<L> ModuleMeta<L> {
+    /// The same metadata with other lists.
+    fn with_lists<M>(self, lists: M) -> ModuleMeta<M> {
+        let ModuleMeta {
+            compiler_version,
+            triple,
+            preset,
+            cpu_features,
+            bounds_checks,
+            opt_level,
+            name,
+            types,
+            imports,
+            tables,
+            memories,
+            globals,
+            start,
+            elements,
+            data,
+            trampolines,
+            fuel_metering,
+            memory_image,
+            lists: _,
+        } = self;
+        ModuleMeta {
+            compiler_version,
+            triple,
+            preset,
+            cpu_features,
+            bounds_checks,
+            opt_level,
+            name,
+            types,
+            imports,
+            tables,
+            memories,
+            globals,
+            start,
+            elements,
+            data,
+            trampolines,
+            fuel_metering,
+            memory_image,
+            lists,
+        }
+    }
+}
+
+/// Where a function of the function index space comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuncOrigin {
+    /// An import, of this type index.
+    Imported {
+        /// Type index.
+        type_index: u32,
+    },
+    /// The module's defined function of this index among the defined ones
+    /// (not checked to exist).
+    Defined(u32),
+}
+
+impl<L: MetaLists> ModuleMeta<L> {
 
     /// Number of imports of `kind`.
     pub fn imported(&self, kind: ExternKind) -> u32 {
@@ -894,37 +1215,36 @@ impl ModuleMeta {
             defined_tables: self.tables.len() as u32,
             defined_memories: self.memories.len() as u32,
             defined_globals: self.globals.len() as u32,
-            functions: imported_functions + self.funcs.len() as u32,
+            functions: imported_functions + self.lists.funcs_len() as u32,
         }
     }
 
-    /// Type index of function `index` (imports first), if it exists.
-    pub fn func_type_index(&self, index: u32) -> Option<u32> {
+    /// Where function `index` (imports first) comes from.
+    pub fn func_origin(&self, index: u32) -> FuncOrigin {
         let mut seen = 0u32;
         for import in &self.imports {
-            if let ImportType::Func(t) = import.ty {
+            if let ImportType::Func(type_index) = import.ty {
                 if seen == index {
-                    return Some(t);
+                    return FuncOrigin::Imported { type_index };
                 }
                 seen += 1;
             }
         }
-        self.funcs.get((index - seen) as usize).map(|f| f.type_index)
+        FuncOrigin::Defined(index - seen)
     }
 
-    /// Checks every cross-reference against the module's own index spaces
-    /// and the lengths of the text, data and image sections, so the loader
-    /// can index and map without further checks. Returns the first
-    /// inconsistency found.
-    pub fn validate(&self, text_len: u64, data_len: u64, image_len: u64) -> Result<(), MetaError> {
+    /// Checks every cross-reference outside the per-function lists against
+    /// the module's own index spaces and the lengths of the text, data and
+    /// image sections, so the loader can index and map without further
+    /// checks. Returns the first inconsistency found. A loader checks each
+    /// list record where it uses it (see [`MappedLists`]).
+    pub fn validate_head(&self, text_len: u64, data_len: u64, image_len: u64) -> Result<(), MetaError> {
         let c = self.vm_counts();
         let n_types = self.types.len() as u64;
         let n_tables = u64::from(c.imported_tables) + self.tables.len() as u64;
         let n_memories = u64::from(c.imported_memories) + self.memories.len() as u64;
-        let n_globals = u64::from(c.imported_globals) + self.globals.len() as u64;
         let n_funcs = u64::from(c.functions);
         let n_imported_globals = u64::from(c.imported_globals);
-        let in_text = |off: u32, len: u32| u64::from(off) + u64::from(len) <= text_len;
         let ty = |t: u32, what: &str| {
             if u64::from(t) < n_types {
                 Ok(())
@@ -942,7 +1262,7 @@ impl ModuleMeta {
             _ => Ok(()),
         };
         if self.types.len() > u32::MAX as usize / 2
-            || self.funcs.len() > u32::MAX as usize / 2
+            || self.lists.funcs_len() > u32::MAX as usize / 2
             || self.imports.len() > u32::MAX as usize / 2
         {
             return Err(inconsistent("too many entities"));
@@ -952,25 +1272,8 @@ impl ModuleMeta {
                 ty(t, "an imported function")?;
             }
         }
-        for (i, f) in self.funcs.iter().enumerate() {
-            ty(f.type_index, "a function")?;
-            if !in_text(f.code_offset, f.code_len) {
-                return Err(inconsistent(format!("code of defined function {i} lies outside the text")));
-            }
-        }
         for g in &self.globals {
             const_ok(&g.init, "a global initialiser")?;
-        }
-        for e in &self.exports {
-            let n = match e.kind {
-                ExternKind::Func => n_funcs,
-                ExternKind::Table => n_tables,
-                ExternKind::Memory => n_memories,
-                ExternKind::Global => n_globals,
-            };
-            if u64::from(e.index) >= n {
-                return Err(inconsistent(format!("export {:?} refers to a missing {}", e.name, e.kind.name())));
-            }
         }
         if let Some(s) = self.start {
             if u64::from(s) >= n_funcs {
@@ -1014,12 +1317,18 @@ impl ModuleMeta {
                 }
             }
         }
-        if self.traps.windows(2).any(|w| w[0].code_offset > w[1].code_offset)
-            || self.traps.iter().any(|t| u64::from(t.code_offset) >= text_len)
-        {
-            return Err(inconsistent("trap table is unsorted or outside the text"));
-        }
         self.validate_image(image_len)
+    }
+
+    /// The number of entities of `kind`, imports included.
+    pub fn count(&self, kind: ExternKind) -> u64 {
+        u64::from(self.imported(kind))
+            + match kind {
+                ExternKind::Func => self.lists.funcs_len(),
+                ExternKind::Table => self.tables.len(),
+                ExternKind::Memory => self.memories.len(),
+                ExternKind::Global => self.globals.len(),
+            } as u64
     }
 
     /// Checks the memory image: runs aligned, inside their memories'
@@ -1057,6 +1366,99 @@ impl ModuleMeta {
     }
 }
 
+impl ModuleMeta {
+    /// Type index of function `index` (imports first), if it exists.
+    pub fn func_type_index(&self, index: u32) -> Option<u32> {
+        match self.func_origin(index) {
+            FuncOrigin::Imported { type_index } => Some(type_index),
+            FuncOrigin::Defined(i) => self.lists.funcs.get(i as usize).map(|f| f.type_index),
+        }
+    }
+
+    /// [`ModuleMeta::validate_head`], then every record of the lists:
+    /// functions' types and code (in the text, in index order), exports'
+    /// indices and names (unique), trap sites (sorted, in the text) and
+    /// function names (sorted by index, of existing functions).
+    pub fn validate(&self, text_len: u64, data_len: u64, image_len: u64) -> Result<(), MetaError> {
+        self.validate_head(text_len, data_len, image_len)?;
+        let lists = &self.lists;
+        let mut code_end = 0u64;
+        for (i, f) in lists.funcs.iter().enumerate() {
+            if f.type_index as usize >= self.types.len() {
+                return Err(inconsistent(format!("defined function {i} refers to a missing type")));
+            }
+            let end = u64::from(f.code_offset) + u64::from(f.code_len);
+            if u64::from(f.code_offset) < code_end || end > text_len {
+                return Err(inconsistent(format!("code of defined function {i} is out of order or outside the text")));
+            }
+            code_end = end;
+        }
+        let mut names = std::collections::HashSet::new();
+        for e in &lists.exports {
+            if u64::from(e.index) >= self.count(e.kind) {
+                return Err(inconsistent(format!("export {:?} refers to a missing {}", e.name, e.kind.name())));
+            }
+            if !names.insert(e.name.as_str()) {
+                return Err(inconsistent(format!("export {:?} appears twice", e.name)));
+            }
+        }
+        if lists.traps.windows(2).any(|w| w[0].code_offset > w[1].code_offset)
+            || lists.traps.iter().any(|t| u64::from(t.code_offset) >= text_len)
+        {
+            return Err(inconsistent("trap table is unsorted or outside the text"));
+        }
+        let n_funcs = self.count(ExternKind::Func);
+        if lists.func_names.windows(2).any(|w| w[0].0 >= w[1].0)
+            || lists.func_names.iter().any(|(f, _)| u64::from(*f) >= n_funcs)
+        {
+            return Err(inconsistent("function names are unsorted or name missing functions"));
+        }
+        Ok(())
+    }
+}
+
+impl OwnedLists {
+    /// Writes the lists as [`MappedLists`] reads them: each a `u32` count
+    /// and fixed-size records, then the string pool of every name.
+    fn encode(&self, w: &mut Writer) {
+        let mut strings = Vec::new();
+        let mut string = |s: &str| {
+            let offset = u32::try_from(strings.len()).expect("metadata names longer than u32::MAX bytes");
+            strings.extend_from_slice(s.as_bytes());
+            (offset, u32::try_from(s.len()).expect("a name longer than u32::MAX bytes"))
+        };
+        w.list(&self.funcs, |w, f| {
+            w.u32(f.type_index);
+            w.u32(f.code_offset);
+            w.u32(f.code_len);
+            w.u32(f.wasm_offset);
+        });
+        w.list(&self.exports, |w, e| {
+            let (offset, len) = string(&e.name);
+            w.u32(offset);
+            w.u32(len);
+            w.u32(u32::from(extern_kind_code(e.kind)));
+            w.u32(e.index);
+        });
+        let mut by_name: Vec<u32> = (0..self.exports.len() as u32).collect();
+        by_name.sort_by(|&a, &b| self.exports[a as usize].name.as_bytes().cmp(self.exports[b as usize].name.as_bytes()));
+        w.list(&by_name, |w, &i| w.u32(i));
+        w.list(&self.traps, |w, t| {
+            w.u32(t.code_offset);
+            w.u32(t.wasm_offset);
+            w.u32(u32::from(t.kind.to_u8()));
+        });
+        w.list(&self.func_names, |w, (i, n)| {
+            w.u32(*i);
+            let (offset, len) = string(n);
+            w.u32(offset);
+            w.u32(len);
+        });
+        w.len(strings.len());
+        w.out.extend_from_slice(&strings);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1084,14 +1486,12 @@ mod tests {
                     ty: ImportType::Table(TableType { element: ValType::FuncRef, min: 1, max: None }),
                 },
             ],
-            funcs: vec![FuncDef { type_index: 0, code_offset: 0, code_len: 16, wasm_offset: 40 }],
             tables: vec![TableType { element: ValType::ExternRef, min: 0, max: Some(10) }],
             memories: vec![MemoryType { min_pages: 1, max_pages: Some(2) }],
             globals: vec![GlobalDef {
                 ty: GlobalType { ty: ValType::V128, mutable: true },
                 init: ConstExpr::V128(u128::MAX - 7),
             }],
-            exports: vec![Export { name: "run".into(), kind: ExternKind::Func, index: 1 }],
             start: Some(1),
             elements: vec![ElemSegment {
                 mode: ElemMode::Active { table: 0, offset: ConstExpr::GlobalGet(0) },
@@ -1104,10 +1504,25 @@ mod tests {
                 len: 3,
             }],
             trampolines: vec![TypeTrampolines { entry: 16, host: Some(32) }],
-            traps: vec![TrapSite { code_offset: 4, kind: TrapKind::IntegerDivisionByZero, wasm_offset: 44 }],
-            func_names: vec![(1, "run".into())],
             fuel_metering: true,
             memory_image: Some(vec![ImageRun { memory: 0, memory_offset: 0, image_offset: 65536, len: 65536 }]),
+            lists: OwnedLists {
+                funcs: vec![
+                    FuncDef { type_index: 0, code_offset: 0, code_len: 16, wasm_offset: 40 },
+                    FuncDef { type_index: 0, code_offset: 16, code_len: 24, wasm_offset: 60 },
+                ],
+                exports: vec![
+                    Export { name: "run".into(), kind: ExternKind::Func, index: 1 },
+                    Export { name: "mem".into(), kind: ExternKind::Memory, index: 0 },
+                    Export { name: "zeta".into(), kind: ExternKind::Func, index: 2 },
+                    Export { name: "état".into(), kind: ExternKind::Global, index: 1 },
+                ],
+                traps: vec![
+                    TrapSite { code_offset: 4, kind: TrapKind::IntegerDivisionByZero, wasm_offset: 44 },
+                    TrapSite { code_offset: 20, kind: TrapKind::MemoryOutOfBounds, wasm_offset: 66 },
+                ],
+                func_names: vec![(1, "run".into()), (2, "".into())],
+            },
         }
     }
 
@@ -1120,8 +1535,59 @@ mod tests {
         assert_eq!(ModuleMeta::decode(&bytes).unwrap(), m);
         m.validate(64, 3, IMAGE_LEN).unwrap();
         assert_eq!(m.func_type_index(0), Some(0));
-        assert_eq!(m.func_type_index(1), Some(0));
-        assert_eq!(m.func_type_index(2), None);
+        assert_eq!(m.func_type_index(2), Some(0));
+        assert_eq!(m.func_type_index(3), None);
+    }
+
+    #[test]
+    fn mapped_lists_read_every_record_in_place() {
+        let m = sample();
+        let bytes = m.encode();
+        let mapped = ModuleMeta::read(&bytes).unwrap();
+        assert_eq!(mapped.clone().with_lists(m.lists.clone()), m, "the head decodes the same");
+        mapped.validate_head(64, 3, IMAGE_LEN).unwrap();
+        let lists = mapped.lists.view(&bytes);
+        assert_eq!(lists.funcs_len(), 2);
+        assert_eq!(lists.func(1), Some(m.lists.funcs[1]));
+        assert_eq!(lists.func(2), None);
+        let exports: Vec<_> = lists.exports().map(|e| (e.name.to_string(), e.kind, e.index)).collect();
+        let expected: Vec<_> = m.lists.exports.iter().map(|e| (e.name.clone(), e.kind, e.index)).collect();
+        assert_eq!(exports, expected);
+        for e in &m.lists.exports {
+            assert_eq!(lists.export_named(&e.name).map(|f| (f.kind, f.index)), Some((e.kind, e.index)), "{}", e.name);
+        }
+        for missing in ["", "a", "runs", "ru", "zz", "\u{10ffff}"] {
+            assert_eq!(lists.export_named(missing), None, "{missing}");
+        }
+        // Functions: code at [0, 16) and [16, 40).
+        assert_eq!(lists.defined_func_at(0), Some(0));
+        assert_eq!(lists.defined_func_at(15), Some(0));
+        assert_eq!(lists.defined_func_at(16), Some(1));
+        assert_eq!(lists.defined_func_at(39), Some(1));
+        assert_eq!(lists.defined_func_at(40), None);
+        assert_eq!(lists.defined_func_at_wasm_offset(39), None);
+        assert_eq!(lists.defined_func_at_wasm_offset(59), Some(0));
+        assert_eq!(lists.defined_func_at_wasm_offset(1000), Some(1));
+        assert_eq!(lists.trap_at(20), Some(m.lists.traps[1]));
+        assert_eq!(lists.trap_at(4), Some(m.lists.traps[0]));
+        assert_eq!(lists.trap_at(5), None);
+        assert_eq!(lists.func_name(1), Some("run"));
+        assert_eq!(lists.func_name(2), Some(""));
+        assert_eq!(lists.func_name(0), None);
+    }
+
+    #[test]
+    fn mapped_lists_never_panic_on_other_bytes() {
+        let bytes = sample().encode();
+        let mapped = ModuleMeta::read(&bytes).unwrap();
+        for len in 0..bytes.len() {
+            let lists = mapped.lists.view(&bytes[..len]);
+            for i in 0..4 {
+                let _ = (lists.func(i), lists.export(i), lists.trap(i), lists.func_name_entry(i));
+                let _ = (lists.defined_func_at(i as u32 * 10), lists.trap_at(i as u32 * 4), lists.func_name(i as u32));
+            }
+            let _ = lists.export_named("run");
+        }
     }
 
     #[test]
@@ -1149,11 +1615,20 @@ mod tests {
     #[test]
     fn validate_catches_dangling_references() {
         let mut m = sample();
-        m.funcs[0].code_len = 100;
+        m.lists.funcs[1].code_len = 100;
         assert!(m.validate(64, 3, IMAGE_LEN).is_err());
         let mut m = sample();
-        m.exports[0].index = 9;
+        m.lists.funcs.swap(0, 1);
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err(), "functions out of code order");
+        let mut m = sample();
+        m.lists.exports[0].index = 9;
         assert!(m.validate(64, 3, IMAGE_LEN).is_err());
+        let mut m = sample();
+        m.lists.exports[1].name = "run".into();
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err(), "duplicate export names");
+        let mut m = sample();
+        m.lists.traps.swap(0, 1);
+        assert!(m.validate(64, 3, IMAGE_LEN).is_err(), "unsorted trap sites");
         let mut m = sample();
         m.data[0].len = 4;
         assert!(m.validate(64, 3, IMAGE_LEN).is_err());

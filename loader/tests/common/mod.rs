@@ -26,19 +26,16 @@ pub fn empty_meta() -> ModuleMeta {
         name: None,
         types: vec![],
         imports: vec![],
-        funcs: vec![],
         tables: vec![],
         memories: vec![],
         globals: vec![],
-        exports: vec![],
         start: None,
         elements: vec![],
         data: vec![],
         trampolines: vec![],
-        traps: vec![],
-        func_names: vec![],
         fuel_metering: false,
         memory_image: None,
+        lists: Default::default(),
     }
 }
 
@@ -117,7 +114,7 @@ pub fn fill_checksum(bytes: &mut [u8]) {
 pub fn tiny_module() -> (ModuleMeta, Vec<u8>, Vec<u8>) {
     let mut meta = empty_meta();
     meta.types.push(FuncType::default());
-    meta.funcs.push(FuncDef { type_index: 0, code_offset: 0, code_len: 4, wasm_offset: 0x20 });
+    meta.lists.funcs.push(FuncDef { type_index: 0, code_offset: 0, code_len: 4, wasm_offset: 0x20 });
     meta.trampolines.push(TypeTrampolines { entry: 0, host: None });
     meta.memories.push(MemoryType { min_pages: 1, max_pages: None });
     meta.data.push(DataSegment {
@@ -125,8 +122,8 @@ pub fn tiny_module() -> (ModuleMeta, Vec<u8>, Vec<u8>) {
         data_offset: 0,
         len: 5,
     });
-    meta.exports.push(Export { name: "f".into(), kind: ExternKind::Func, index: 0 });
-    meta.exports.push(Export { name: "memory".into(), kind: ExternKind::Memory, index: 0 });
+    meta.lists.exports.push(Export { name: "f".into(), kind: ExternKind::Func, index: 0 });
+    meta.lists.exports.push(Export { name: "memory".into(), kind: ExternKind::Memory, index: 0 });
     // `ret` on x86_64, `ret` on aarch64.
     let text = match wasmc_targets::host_arch() {
         wasmc_targets::Arch::X86_64 => vec![0xc3, 0xcc, 0xcc, 0xcc],

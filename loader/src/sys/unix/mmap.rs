@@ -62,13 +62,14 @@ unsafe impl Send for Mmap {}
 unsafe impl Sync for Mmap {}
 
 impl Mmap {
-    fn map(len: usize, prot: Protection, flags: libc::c_int, fd: libc::c_int) -> io::Result<Mmap> {
+    fn map(len: usize, prot: Protection, flags: libc::c_int, fd: libc::c_int, offset: u64) -> io::Result<Mmap> {
         if len == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
         }
+        let offset = libc::off_t::try_from(offset).map_err(|_| io::Error::other("file offset too large"))?;
         // SAFETY: a fresh mapping at an address the kernel chooses cannot
         // alias any existing Rust object; the result is checked below.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot.flags(), flags, fd, 0) };
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot.flags(), flags, fd, offset) };
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
@@ -78,26 +79,33 @@ impl Mmap {
 
     /// Zeroed, private, read-write anonymous memory of `len` bytes.
     pub(crate) fn anonymous(len: usize) -> io::Result<Mmap> {
-        Mmap::map(len, Protection::ReadWrite, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)
+        Mmap::map(len, Protection::ReadWrite, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
     }
 
     /// `len` bytes of inaccessible address space that commit no memory.
     pub(crate) fn reserve(len: usize) -> io::Result<Mmap> {
         let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-        Mmap::map(len, Protection::None, flags, -1)
+        Mmap::map(len, Protection::None, flags, -1, 0)
     }
 
     /// `len` bytes of zeroed, read-write address space that commits memory
     /// only for the pages that are touched (the explicit-mode pool region).
     pub(crate) fn anonymous_noreserve(len: usize) -> io::Result<Mmap> {
         let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-        Mmap::map(len, Protection::ReadWrite, flags, -1)
+        Mmap::map(len, Protection::ReadWrite, flags, -1, 0)
     }
 
     /// The first `len` bytes of `file`, mapped private (copy-on-write) and
     /// read-only.
     pub(crate) fn file_private(file: &File, len: usize) -> io::Result<Mmap> {
-        Mmap::map(len, Protection::Read, libc::MAP_PRIVATE, file.as_raw_fd())
+        Mmap::map(len, Protection::Read, libc::MAP_PRIVATE, file.as_raw_fd(), 0)
+    }
+
+    /// `len` bytes of `file` from `offset` (a multiple of the page size),
+    /// mapped private and read-execute: code run in place, with no
+    /// protection change later (which would flush TLBs).
+    pub(crate) fn file_exec(file: &File, offset: u64, len: usize) -> io::Result<Mmap> {
+        Mmap::map(len, Protection::ReadExec, libc::MAP_PRIVATE, file.as_raw_fd(), offset)
     }
 
     /// Start of the mapping (page aligned).
