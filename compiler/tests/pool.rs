@@ -252,3 +252,33 @@ fn the_store_memory_limit_applies_and_a_refused_slot_is_returned() {
     mem.grow(&mut store, 1).unwrap();
     assert!(mem.grow(&mut store, 1).is_err(), "the store's limit caps growth below the slot's");
 }
+
+/// However much of a memory a reset zeroes in place (`keep_resident_bytes`)
+/// and how much it discards, every byte the last instance wrote reads as
+/// zero in the next, including in pages it grew.
+#[test]
+fn a_reset_zeroes_every_written_byte_whatever_is_kept_resident() {
+    const FILLER: &str = r#"(module
+      (memory (export "mem") 1 3)
+      (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+      (func (export "fill")
+        (drop (memory.grow (i32.const 1)))
+        (memory.fill (i32.const 0) (i32.const 0xa5) (i32.mul (memory.size) (i32.const 65536)))))"#;
+    for mode in MODES {
+        let m = module(FILLER, mode);
+        for keep_resident_bytes in [0, 4096, 65536 + 4096, 3 * 65536, usize::MAX] {
+            let pool = InstancePool::new(&m, PoolConfig { capacity: 1, keep_resident_bytes, ..config(1) }).unwrap();
+            for round in 0..3 {
+                let mut store = Store::default();
+                let inst = pool.instantiate(&mut store, &Linker::new()).unwrap();
+                let mem = inst.get_memory(&store, "mem").unwrap();
+                assert_eq!(mem.size(&store), 65536);
+                assert!(matches!(inst.call(&mut store, "grow", &[]).unwrap()[..], [Val::I32(1)]));
+                let dirty = mem.data(&store).iter().filter(|&&b| b != 0).count();
+                assert_eq!(dirty, 0, "{mode:?}, keep {keep_resident_bytes}, round {round}: bytes left from before");
+                inst.call(&mut store, "fill", &[]).unwrap();
+                assert!(mem.data(&store).iter().all(|&b| b == 0xa5));
+            }
+        }
+    }
+}

@@ -51,13 +51,32 @@ pub struct PoolConfig {
     /// them per process: for pools of tens of thousands of slots, set this
     /// to `usize::MAX`.
     pub map_image_min_bytes: usize,
+    /// Bytes at the start of each pooled memory that resetting a slot
+    /// zeroes in place instead of handing back to the kernel (the rest is
+    /// discarded with `MADV_DONTNEED`). The next instance in the slot then
+    /// finds those pages resident: no page faults, no TLB flush. The price
+    /// is up to this much resident memory per memory of every slot used
+    /// once, idle or not, and zeroing it at each reset. Memories that map
+    /// the artifact's memory image are always discarded (that restores the
+    /// image). Rounded down to the page size; 0 discards everything.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for PoolConfig {
     fn default() -> PoolConfig {
-        PoolConfig { capacity: 1000, max_memory_pages: 160, map_image_min_bytes: IMAGE_MIN_DATA_BYTES as usize }
+        PoolConfig {
+            capacity: 1000,
+            max_memory_pages: 160,
+            map_image_min_bytes: IMAGE_MIN_DATA_BYTES as usize,
+            keep_resident_bytes: DEFAULT_KEEP_RESIDENT_BYTES,
+        }
     }
 }
+
+/// One wasm page: zeroing it costs less than the `madvise` and page faults
+/// it saves (about 1 µs against 3 µs here), and a pool of the default
+/// 1,000 slots keeps at most 64 MiB per memory resident for it.
+pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = WASM_PAGE_SIZE as usize;
 
 /// Pre-reserved slots for instances of one module. `Send + Sync`: share it
 /// between threads (in an `Arc`) and instantiate from any of them.
@@ -138,6 +157,7 @@ impl InstancePool {
         let vmctx_region = Mmap::anonymous_noreserve(vmctx_len)
             .map_err(|e| Error::Resource(format!("cannot reserve the pool's vmctx area: {e}")))?;
         let map_image = module.maps_image(config.map_image_min_bytes);
+        let keep_resident = if map_image { 0 } else { config.keep_resident_bytes / page_size() * page_size() };
         let shared = slot::PoolShared {
             module: module.clone(),
             mode,
@@ -149,6 +169,7 @@ impl InstancePool {
             vmctx_stride,
             vmctx_region,
             map_image,
+            keep_resident,
             states: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
             free: Mutex::new((0..capacity).rev().collect()),
         };

@@ -23,7 +23,8 @@
 //!
 //! A slot is prepared (initial pages made accessible, image mapped) the
 //! first time it is used. When the store holding a pooled instance drops,
-//! each [`PooledMemory`] discards the pages its instance touched
+//! each [`PooledMemory`] zeroes the first `keep_resident_bytes` of its
+//! memory in place (without an image) and discards the rest
 //! (`MADV_DONTNEED`: zero again, or the image again for mapped runs) and
 //! re-protects growth back to the initial size; then the [`SlotLease`],
 //! which the store drops last, puts the slot back on the free list.
@@ -71,6 +72,9 @@ pub(crate) struct PoolShared {
     /// Whether slots map the module's memory image once (else the active
     /// data segments are copied in at each instantiation).
     pub map_image: bool,
+    /// Bytes at the start of each memory that a reset zeroes in place
+    /// (page aligned; 0 when images are mapped).
+    pub keep_resident: usize,
     pub states: Box<[AtomicU8]>,
     /// Free slots; the most recently returned is reused first (its pages
     /// are the likeliest to be resident).
@@ -234,12 +238,18 @@ impl PooledMemory {
     }
 
     /// Restores the area to its state when first handed out, given that
-    /// `len` bytes are accessible now. On failure the slot is marked
+    /// `len` bytes are accessible now: zeroes the first `keep_resident`
+    /// bytes in place and discards the rest. On failure the slot is marked
     /// broken and never reused.
     pub(crate) fn reset(&self, len: usize) {
         let Some(region) = &self.shared.memory_region else { return };
         let initial = self.initial_len();
-        let mut ok = region.discard(self.offset(), len).is_ok();
+        let keep = self.shared.keep_resident.min(len);
+        // SAFETY: the first `len` bytes of the area are accessible
+        // (read-write in both modes), and the store that held this memory
+        // is being dropped: no instance or handle refers to them.
+        let zeroed = unsafe { region.zero(self.offset(), keep) }.is_ok();
+        let mut ok = zeroed && region.discard(self.offset() + keep, len - keep).is_ok();
         if self.shared.mode == BoundsChecks::Guard && len > initial {
             ok &= region.protect(self.offset() + initial, len - initial, Protection::None).is_ok();
         }

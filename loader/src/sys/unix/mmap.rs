@@ -177,6 +177,19 @@ impl Mmap {
         Ok(())
     }
 
+    /// Zeroes `len` bytes at `offset` in place, keeping the pages resident.
+    /// Page aligned and inside the mapping (else an error).
+    ///
+    /// # Safety
+    /// The range must be read-write, and nothing may refer to it.
+    pub(crate) unsafe fn zero(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.check_range(offset, len)?;
+        // SAFETY: the range lies inside this mapping (checked above); it is
+        // writable and unreferenced by the caller's promise.
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(offset), 0, len) };
+        Ok(())
+    }
+
     /// Replaces `len` bytes at `offset` with a private, read-write,
     /// copy-on-write mapping of `file` from `file_offset`. Page aligned and
     /// inside the mapping.
