@@ -121,6 +121,18 @@ pub fn load_mutated(data: &[u8], base: &[u8]) -> Result<(), String> {
     // damaged copy must be refused (that is what this target checks) and
     // an undamaged one is the artifact we compiled.
     let result = unsafe { wasmc_loader::Module::from_bytes(&bytes) };
+    if let Ok(module) = &result {
+        // The per-function lists are read in place and checked where used:
+        // look every export up and instantiate (which reads every function
+        // record), without running code (damaged code may do anything).
+        for export in module.exports() {
+            let _ = (module.export(export.name), module.func_type_of(export.index));
+        }
+        if module.meta().start.is_none() {
+            let mut store = wasmc_loader::Store::default();
+            let _ = wasmc_loader::Instance::new(&mut store, module, &wasmc_loader::Linker::new());
+        }
+    }
     // `inspect`'s path reads the same bytes without mapping them.
     let info = wasmc_loader::ArtifactInfo::parse(&bytes);
     match (result, info, changed) {
