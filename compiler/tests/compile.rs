@@ -96,7 +96,8 @@ fn for_all(wat: &str, check: impl Fn(&Artifact, &str, BoundsChecks)) {
             assert_eq!(a.meta.preset, target);
             assert_eq!(a.meta.opt_level, "speed");
             assert_eq!(a.meta.trampolines.len(), a.meta.types.len());
-            let mut ranges: Vec<_> = a.meta.lists.funcs.iter().map(|f| (f.code_offset, f.code_offset + f.code_len)).collect();
+            let mut ranges: Vec<_> =
+                a.meta.lists.funcs.iter().map(|f| (f.code_offset, f.code_offset + f.code_len)).collect();
             ranges.sort();
             assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "function code overlaps");
             assert!(ranges.iter().all(|r| r.0 % 16 == 0 && r.1 > r.0));
@@ -346,13 +347,19 @@ fn trap_sites_carry_the_wasm_offset_of_their_operator() {
     for target in TARGETS {
         for mode in MODES {
             let a = inspect(&compile(&wasm, &options(target, mode)).unwrap(), target);
-            let unreachable =
-                a.meta.lists.traps.iter().find(|t| t.kind == TrapKind::UnreachableCodeReached).expect("unreachable trap");
+            let unreachable = a
+                .meta
+                .lists
+                .traps
+                .iter()
+                .find(|t| t.kind == TrapKind::UnreachableCodeReached)
+                .expect("unreachable trap");
             assert_eq!(wasm[unreachable.wasm_offset as usize], 0x00, "offset of `unreachable`");
             let f = a.meta.lists.funcs[0];
             assert!(unreachable.code_offset >= f.code_offset && unreachable.code_offset < f.code_offset + f.code_len);
             assert!(unreachable.wasm_offset > f.wasm_offset);
-            let div = a.meta.lists.traps.iter().find(|t| t.kind == TrapKind::IntegerDivisionByZero).expect("division trap");
+            let div =
+                a.meta.lists.traps.iter().find(|t| t.kind == TrapKind::IntegerDivisionByZero).expect("division trap");
             assert_eq!(wasm[div.wasm_offset as usize], 0x6e, "offset of `i32.div_u`");
         }
     }

@@ -182,12 +182,7 @@ impl ArtifactInfo {
             .map_err(LoadError::Metadata)?;
         meta.validate(parsed.text.len as u64, parsed.data.len as u64, parsed.image.len as u64)
             .map_err(LoadError::Metadata)?;
-        Ok(ArtifactInfo {
-            meta,
-            text_size: parsed.text.len,
-            data_size: parsed.data.len,
-            signed_by: parsed.signed_by,
-        })
+        Ok(ArtifactInfo { meta, text_size: parsed.text.len, data_size: parsed.data.len, signed_by: parsed.signed_by })
     }
 }
 

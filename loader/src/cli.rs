@@ -89,8 +89,7 @@ pub fn run_module(
         Some(name) => name,
         None if is_func("_start") => "_start",
         None => {
-            let funcs: Vec<&str> =
-                module.exports().filter(|e| e.kind == ExternKind::Func).map(|e| e.name).collect();
+            let funcs: Vec<&str> = module.exports().filter(|e| e.kind == ExternKind::Func).map(|e| e.name).collect();
             return Err(RunError::Usage(format!(
                 "no _start export; choose a function with --invoke (exported functions: {})",
                 if funcs.is_empty() { "none".to_string() } else { funcs.join(", ") }

@@ -73,13 +73,14 @@ pub use instance::Instance;
 pub use into_func::{IntoFunc, WasmRet, WasmTy};
 pub use linker::Linker;
 pub use module::Module;
-pub use pool::{InstancePool, PoolConfig};
+pub use pool::{InstancePool, PoolConfig, DEFAULT_KEEP_RESIDENT_BYTES};
 pub use signature::{KeyError, KeyId, TrustedKeys};
 pub use store::{Config, Store};
 pub use typed::{TypedFunc, WasmParams, WasmResults};
 pub use values::Val;
 pub use wasmc_abi::meta::{
-    Export, ExternKind, FuncType, GlobalType, Import, ImportType, MemoryType, ModuleMeta, TableType, ValType,
+    Export, ExportRef, ExternKind, FuncType, GlobalType, Import, ImportType, Lists, MappedLists, MemoryType,
+    ModuleMeta, OwnedLists, TableType, ValType,
 };
 pub use wasmc_abi::{BoundsChecks, TrapKind};
 

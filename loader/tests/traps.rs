@@ -74,7 +74,12 @@ fn module_with_start(start: Option<u32>) -> Module {
         vec![TypeTrampolines { entry: 0xc0, host: Some(0xe0) }, TypeTrampolines { entry: 0xc0, host: None }];
     meta.imports.push(Import { module: "env".into(), name: "host".into(), ty: ImportType::Func(0) });
     for (i, &(name, offset, ty)) in FUNCS.iter().enumerate() {
-        meta.lists.funcs.push(FuncDef { type_index: ty, code_offset: offset, code_len: 16, wasm_offset: 0x100 + offset });
+        meta.lists.funcs.push(FuncDef {
+            type_index: ty,
+            code_offset: offset,
+            code_len: 16,
+            wasm_offset: 0x100 + offset,
+        });
         meta.lists.exports.push(Export { name: name.into(), kind: ExternKind::Func, index: 1 + i as u32 });
     }
     meta.lists.funcs[5].code_len = 32; // call_host

@@ -545,7 +545,12 @@ impl<'a> Lists<'a> {
     /// Defined function `i` (imported functions not counted).
     pub fn func(&self, i: usize) -> Option<FuncDef> {
         let b = self.record(self.spans.funcs, FUNC_RECORD, i)?;
-        Some(FuncDef { type_index: u32_at(b, 0), code_offset: u32_at(b, 4), code_len: u32_at(b, 8), wasm_offset: u32_at(b, 12) })
+        Some(FuncDef {
+            type_index: u32_at(b, 0),
+            code_offset: u32_at(b, 4),
+            code_len: u32_at(b, 8),
+            wasm_offset: u32_at(b, 12),
+        })
     }
 
     /// The defined function (index among defined functions) whose code
@@ -1198,7 +1203,6 @@ pub enum FuncOrigin {
 }
 
 impl<L: MetaLists> ModuleMeta<L> {
-
     /// Number of imports of `kind`.
     pub fn imported(&self, kind: ExternKind) -> u32 {
         self.imports.iter().filter(|i| i.ty.kind() == kind).count() as u32
@@ -1441,7 +1445,8 @@ impl OwnedLists {
             w.u32(e.index);
         });
         let mut by_name: Vec<u32> = (0..self.exports.len() as u32).collect();
-        by_name.sort_by(|&a, &b| self.exports[a as usize].name.as_bytes().cmp(self.exports[b as usize].name.as_bytes()));
+        by_name
+            .sort_by(|&a, &b| self.exports[a as usize].name.as_bytes().cmp(self.exports[b as usize].name.as_bytes()));
         w.list(&by_name, |w, &i| w.u32(i));
         w.list(&self.traps, |w, t| {
             w.u32(t.code_offset);
