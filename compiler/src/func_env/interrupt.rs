@@ -7,9 +7,11 @@
 //!
 //! * Epoch: at function entry and every loop header, load the epoch counter
 //!   (an atomic load, so it is re-read on every iteration even in a loop
-//!   with no stores or calls) and the deadline; trap with
+//!   with no stores or calls) and compare it with the deadline; trap with
 //!   `TrapCode::Interrupt` when `epoch >= deadline` (a conditional branch to
-//!   an out-of-line trap).
+//!   an out-of-line trap). The deadline does not change while wasm runs
+//!   (`RUNTIME_LIMITS_EPOCH_DEADLINE`), so its load is read-only: Cranelift
+//!   hoists it out of loops and a loop's check is one load and a compare.
 //! * Fuel: remaining fuel lives in a variable while the function runs.
 //!   Operators are counted at translation time and subtracted at every
 //!   control-flow boundary; the variable is stored to the limits before
@@ -95,7 +97,7 @@ impl FuncEnv<'_> {
         let epoch = builder.ins().atomic_load(types::I64, ir::MemFlags::trusted(), epoch_ptr);
         let limits = self.limits_ptr(builder)?;
         let offset = offset32(RUNTIME_LIMITS_EPOCH_DEADLINE)?;
-        let deadline = builder.ins().load(types::I64, ir::MemFlags::trusted(), limits, offset);
+        let deadline = builder.ins().load(types::I64, readonly(), limits, offset);
         let expired = builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
         builder.ins().trapnz(expired, ir::TrapCode::Interrupt);
         Ok(())

@@ -68,7 +68,10 @@ pub const HEADER_SIZE: u32 = 80;
 /// ([`crate::TrapKind::Interrupted`]) when the value goes below zero.
 pub const RUNTIME_LIMITS_FUEL: u32 = 0;
 /// `u64` epoch deadline: code traps ([`crate::TrapKind::Interrupted`]) when
-/// the epoch counter is at or past it. `u64::MAX` means no deadline.
+/// the epoch counter is at or past it. `u64::MAX` means no deadline. The
+/// loader sets it before the outermost entry into a store and never
+/// changes it while wasm code of that store runs, so code reads it as
+/// read-only memory (loaded once per function).
 pub const RUNTIME_LIMITS_EPOCH_DEADLINE: u32 = 8;
 /// Size of a `VMRuntimeLimits`.
 pub const RUNTIME_LIMITS_SIZE: u32 = 16;
