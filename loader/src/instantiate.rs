@@ -190,9 +190,8 @@ pub(crate) fn allocate(
 
     // Defined functions' funcrefs.
     let imported_funcs = data.funcs.len() as u32;
-    let defined_funcs = module.lists().funcs_len();
-    for j in 0..defined_funcs {
-        let f = module.defined_func(j)?;
+    let defined_funcs = module.defined_funcs()?;
+    for (j, f) in defined_funcs.clone().enumerate() {
         let func_ref = VMFuncRef {
             wasm_call: module.code_at(f.code_offset),
             array_call: module.code_at(meta.trampolines[f.type_index as usize].entry),
@@ -212,7 +211,7 @@ pub(crate) fn allocate(
     }
 
     // From here on nothing fails: publish everything to the store.
-    store.func_by_ref.reserve(data.funcs.len() + defined_funcs);
+    store.reserve(data.funcs.capacity(), meta.tables.len(), meta.memories.len(), meta.globals.len());
     // (An imported host function's type equals the import's: checked by
     // `Linker::resolve`.)
     for (i, t, host) in host_funcs {
@@ -223,9 +222,9 @@ pub(crate) fn allocate(
     for (i, f) in aliases {
         store.alias_func(null_ptr(data.vmctx.func_ref(i))?, f);
     }
-    for j in 0..defined_funcs {
+    for (j, f) in defined_funcs.enumerate() {
         let i = imported_funcs + j as u32;
-        let ty = Arc::clone(module.func_type(module.defined_func(j)?.type_index));
+        let ty = Arc::clone(module.func_type(f.type_index));
         let index = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, None);
         data.funcs.push(index);
     }

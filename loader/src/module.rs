@@ -18,7 +18,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use wasmc_abi::meta::{
     DataMode, ExportRef, FuncDef, FuncOrigin, FuncType, ImageRun, Import, Lists, MappedLists, MetaError, ModuleMeta,
@@ -63,6 +63,9 @@ pub(crate) struct ModuleInner {
     /// Each of the module's types, shared by the store entries of its
     /// functions (so instantiation clones no type).
     func_types: Box<[Arc<FuncType>]>,
+    /// Whether every function record is consistent (see
+    /// `Module::defined_funcs`), once an instantiation has asked.
+    funcs_checked: OnceLock<Result<(), String>>,
 }
 
 impl Drop for ModuleInner {
@@ -206,6 +209,7 @@ impl Module {
             active_data_bytes,
             type_ids,
             func_types,
+            funcs_checked: OnceLock::new(),
         };
         Ok(Module { inner: Arc::new(inner) })
     }
@@ -314,21 +318,26 @@ impl Module {
         Ok((file, self.inner.memory_image.offset as u64 + run.image_offset))
     }
 
-    /// Defined function `index` (among defined functions), checked like
-    /// `ModuleMeta::validate` checks it: its type exists and its code lies
-    /// in the text.
-    pub(crate) fn defined_func(&self, index: usize) -> Result<FuncDef, Error> {
-        let meta = &self.inner.meta;
-        self.lists()
-            .func(index)
-            .filter(|f| {
-                (f.type_index as usize) < meta.types.len()
+    /// The defined functions in index order, once checked as
+    /// `ModuleMeta::validate` checks them (each type exists, each code range
+    /// lies in the text). The check reads every record once, at the first
+    /// instantiation, and is remembered.
+    pub(crate) fn defined_funcs(&self) -> Result<impl Iterator<Item = FuncDef> + Clone + '_, Error> {
+        let lists = self.lists();
+        let checked = self.inner.funcs_checked.get_or_init(|| {
+            let fits = |f: FuncDef| {
+                (f.type_index as usize) < self.inner.meta.types.len()
                     && u64::from(f.code_offset) + u64::from(f.code_len) <= self.inner.text_len as u64
-            })
-            .ok_or_else(|| {
-                let what = format!("defined function {index} is missing, or its type or code lies outside the module");
-                LoadError::Metadata(MetaError { what, offset: None }).into()
-            })
+            };
+            match (0..lists.funcs_len()).find(|&j| !lists.func(j).is_some_and(fits)) {
+                Some(j) => Err(format!("defined function {j} is missing, or its type or code lies outside the module")),
+                None => Ok(()),
+            }
+        });
+        if let Err(what) = checked {
+            return Err(LoadError::Metadata(MetaError { what: what.clone(), offset: None }).into());
+        }
+        Ok((0..lists.funcs_len()).map_while(move |j| lists.func(j)))
     }
 
     /// Whether `pc` lies in this module's text.
