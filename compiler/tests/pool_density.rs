@@ -42,7 +42,7 @@ const PER_STORE: usize = 1_000;
 fn explicit_mode_holds_50000_live_plugin_instances() {
     let m = module(PLUGIN, BoundsChecks::Explicit);
     let before = usage();
-    // Resetting 50,000 slots would keep 50,000 x 64 KiB resident by
+    // Resetting 50,000 slots would keep 50,000 x 16 KiB resident by
     // default (`keep_resident_bytes`): a pool this large discards instead.
     let config = PoolConfig { capacity: LIVE as u32, keep_resident_bytes: 0, ..PoolConfig::default() };
     let pool = InstancePool::new(&m, config).unwrap();

@@ -192,6 +192,30 @@ impl Store {
         index
     }
 
+    /// Makes room for an instance with `funcs` functions (imports
+    /// included), `tables` tables, `memories` memories and `globals`
+    /// globals. A store's first instance gets exactly that: most stores
+    /// hold one instance, and a vector's first growth would make room for
+    /// four, which for the larger records takes the allocator's slow path
+    /// (about a tenth of a pooled instantiation). Amortized growth after
+    /// that.
+    pub(crate) fn reserve(&mut self, funcs: usize, tables: usize, memories: usize, globals: usize) {
+        fn room<T>(v: &mut Vec<T>, additional: usize) {
+            if v.capacity() == 0 {
+                v.reserve_exact(additional);
+            } else {
+                v.reserve(additional);
+            }
+        }
+        room(&mut self.instances, 1);
+        room(&mut self.leases, 1);
+        room(&mut self.funcs, funcs);
+        room(&mut self.tables, tables);
+        room(&mut self.memories, memories);
+        room(&mut self.globals, globals);
+        self.func_by_ref.reserve(funcs);
+    }
+
     /// Makes the funcref at `alias` stand for existing function `index`
     /// (an imported function's copy in the importer's vmctx).
     pub(crate) fn alias_func(&mut self, alias: NonNull<VMFuncRef>, index: u32) {
