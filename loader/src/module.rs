@@ -43,7 +43,7 @@ pub(crate) struct ModuleInner {
     meta: ModuleMeta<MappedLists>,
     /// Where `meta`'s lists are read from: the encoded metadata in `image`.
     encoded_meta: FileRange,
-    /// The whole file, read-only (text pages possibly read-execute).
+    /// The whole file, read-only (the code runs from `_text`).
     image: Mmap,
     /// The file `image` maps (the artifact, or an in-memory copy), from
     /// which instances map their memory images; `None` when the system
@@ -229,8 +229,8 @@ impl Module {
     /// Bytes of the artifact file (`range` was checked against the file by
     /// `artifact::parse`).
     fn file_range(&self, range: FileRange) -> &[u8] {
-        // SAFETY: every page of the image is readable (read-only, or
-        // read-execute for the text) and nothing writes to it.
+        // SAFETY: the image is a read-only mapping of the whole file, and
+        // nothing writes to it.
         let image = unsafe { self.inner.image.as_slice() };
         &image[range.offset..range.end()]
     }
