@@ -1022,9 +1022,7 @@ impl ModuleMeta {
     /// `bytes` and checking that each record decodes. Never panics; every
     /// length is checked against the input.
     pub fn decode(bytes: &[u8]) -> Result<ModuleMeta, MetaError> {
-        let mapped = ModuleMeta::read(bytes)?;
-        let lists = mapped.lists.view(bytes).to_owned()?;
-        Ok(mapped.with_lists(lists))
+        ModuleMeta::decode_with(bytes, |lists| lists.view(bytes).to_owned())
     }
 }
 
@@ -1034,6 +1032,17 @@ impl ModuleMeta<MappedLists> {
     /// read them with `self.lists.view(bytes)`. Costs the same whatever the
     /// number of functions. Never panics.
     pub fn read(bytes: &[u8]) -> Result<ModuleMeta<MappedLists>, MetaError> {
+        ModuleMeta::decode_with(bytes, Ok)
+    }
+}
+
+impl<L> ModuleMeta<L> {
+    /// Decodes the head, locates the lists and makes them `L` with
+    /// `make_lists`.
+    fn decode_with(
+        bytes: &[u8],
+        make_lists: impl FnOnce(MappedLists) -> Result<L, MetaError>,
+    ) -> Result<ModuleMeta<L>, MetaError> {
         let mut r = Reader { bytes, pos: 0 };
         let compiler_version = r.str("compiler version")?;
         let triple = r.str("target triple")?;
@@ -1117,6 +1126,7 @@ impl ModuleMeta<MappedLists> {
         if r.pos != bytes.len() {
             return r.err("trailing bytes after the metadata");
         }
+        let lists = make_lists(lists)?;
         Ok(ModuleMeta {
             compiler_version,
             triple,
@@ -1138,54 +1148,6 @@ impl ModuleMeta<MappedLists> {
             memory_image,
             lists,
         })
-    }
-}
-
-impl<L> ModuleMeta<L> {
-    /// The same metadata with other lists.
-    fn with_lists<M>(self, lists: M) -> ModuleMeta<M> {
-        let ModuleMeta {
-            compiler_version,
-            triple,
-            preset,
-            cpu_features,
-            bounds_checks,
-            opt_level,
-            name,
-            types,
-            imports,
-            tables,
-            memories,
-            globals,
-            start,
-            elements,
-            data,
-            trampolines,
-            fuel_metering,
-            memory_image,
-            lists: _,
-        } = self;
-        ModuleMeta {
-            compiler_version,
-            triple,
-            preset,
-            cpu_features,
-            bounds_checks,
-            opt_level,
-            name,
-            types,
-            imports,
-            tables,
-            memories,
-            globals,
-            start,
-            elements,
-            data,
-            trampolines,
-            fuel_metering,
-            memory_image,
-            lists,
-        }
     }
 }
 
@@ -1549,7 +1511,8 @@ mod tests {
         let m = sample();
         let bytes = m.encode();
         let mapped = ModuleMeta::read(&bytes).unwrap();
-        assert_eq!(mapped.clone().with_lists(m.lists.clone()), m, "the head decodes the same");
+        assert_eq!(mapped.lists.view(&bytes).to_owned(), Ok(m.lists.clone()), "the lists read in place");
+        assert_eq!(ModuleMeta::decode(&bytes), Ok(m.clone()), "the head decodes the same (one decoder for both)");
         mapped.validate_head(64, 3, IMAGE_LEN).unwrap();
         let lists = mapped.lists.view(&bytes);
         assert_eq!(lists.funcs_len(), 2);
