@@ -41,8 +41,8 @@ fn reentering_linker() -> Linker {
     let mut linker = Linker::new();
     linker.func_wrap("host", "reenter", |mut caller: Caller<'_>| -> Result<(), HostError> {
         let instance = caller.instance().ok_or("no calling instance")?;
-        let spin = instance.get_func(caller.store(), "spin").ok_or("no spin export")?;
-        spin.call(caller.store_mut(), &[])?;
+        let spin = instance.get_func(&caller, "spin").ok_or("no spin export")?;
+        spin.call(&mut caller, &[])?;
         Ok(())
     });
     linker
@@ -169,4 +169,39 @@ fn a_start_function_is_bound_by_the_deadline() {
         Err(Error::Trap(t)) => assert_eq!(t.kind, TrapKind::Interrupted),
         other => panic!("expected an interrupted start function, got {other:?}"),
     }
+}
+
+/// A host function that panics unwinds out of the call (the host sees the
+/// panic), and the store's deadlines keep working afterwards: once the
+/// unwind skipped the entry's bookkeeping, every later call counted as
+/// nested, kept the stale deadline, and an endless loop ran for good.
+#[test]
+fn a_panicking_host_function_leaves_deadlines_working() {
+    let wat = r#"(module
+      (import "host" "panic" (func $panic))
+      (func (export "panic") (call $panic))
+      (func (export "spin") (loop $l (br $l))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let module = common::load(&compile(&wasm, &CompileOptions::default()).unwrap()).unwrap();
+    let mut linker = Linker::new();
+    linker.func_wrap("host", "panic", || -> () { panic!("host function gave up") });
+    let mut store = Store::default();
+    let instance = Instance::new(&mut store, &module, &linker).unwrap();
+    store.set_call_timeout(Some(Duration::from_millis(50)));
+    let panic = instance.get_func(&store, "panic").unwrap();
+    let spin = instance.get_func(&store, "spin").unwrap();
+    for _ in 0..2 {
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| panic.call(&mut store, &[])));
+        assert!(unwound.is_err(), "the host function's panic reaches the host");
+    }
+    // If deadlines were off, `spin` would never return: watch it from here.
+    let (done, finished) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let result = spin.call(&mut store, &[]);
+        let _ = done.send(result);
+    });
+    let result = finished.recv_timeout(Duration::from_secs(5)).expect("spin ran past 5 s with a 50 ms timeout");
+    assert!(interrupted(result).contains("deadline exceeded"));
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

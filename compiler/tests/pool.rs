@@ -49,16 +49,16 @@ fn config(capacity: u32) -> PoolConfig {
 }
 
 fn assert_fresh(store: &mut Store, inst: Instance) {
-    let mem = inst.get_memory(store, "mem").unwrap();
-    assert_eq!(mem.size(store), 65536, "memory back to its initial size");
-    let data = mem.data(store);
+    let mem = inst.get_memory(&*store, "mem").unwrap();
+    assert_eq!(mem.size(&*store), 65536, "memory back to its initial size");
+    let data = mem.data(&*store);
     assert_eq!(&data[16..21], b"hello");
     assert_eq!(&data[1000..1004], &[0; 4], "dirtied bytes are zero again");
-    assert!(matches!(inst.get_global(store, "g").unwrap().get(store), Val::I32(7)));
-    assert!(matches!(inst.call(store, "call0", &[]).unwrap()[..], [Val::I32(1)]), "table reset");
-    inst.call(store, "init_passive", &[]).expect("passive data segment not dropped");
-    inst.call(store, "init_elem", &[]).expect("passive element segment not dropped");
-    let mem = inst.get_memory(store, "mem").unwrap();
+    assert!(matches!(inst.get_global(&*store, "g").unwrap().get(&*store), Val::I32(7)));
+    assert!(matches!(inst.call(&mut *store, "call0", &[]).unwrap()[..], [Val::I32(1)]), "table reset");
+    inst.call(&mut *store, "init_passive", &[]).expect("passive data segment not dropped");
+    inst.call(&mut *store, "init_elem", &[]).expect("passive element segment not dropped");
+    let mem = inst.get_memory(&*store, "mem").unwrap();
     assert_eq!(&mem.data(store)[200..207], b"passive");
 }
 

@@ -57,7 +57,7 @@ fn explicit_mode_holds_50000_live_plugin_instances() {
     for (i, (store, instances)) in stores.iter_mut().enumerate() {
         for (j, inst) in instances.iter().enumerate() {
             let arg = (i * PER_STORE + j) as i32;
-            let out = inst.call(store, "handle", &[Val::I32(arg)]).unwrap();
+            let out = inst.call(&mut *store, "handle", &[Val::I32(arg)]).unwrap();
             let expected = i32::from(b'p') + 2 * arg;
             assert!(matches!(out[..], [Val::I32(v)] if v == expected), "{out:?}");
         }

@@ -117,3 +117,71 @@ fn bad_flags_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("NAME=VALUE"), "{}", text(&out.stderr));
 }
+
+/// Opens `hello.txt` in preopen 3 for reading (errno; the descriptor at
+/// 100) and reads up to 64 bytes from a descriptor (errno; the count at
+/// 400).
+const OPENER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "hello.txt")
+  (func (export "open") (result i32)
+    (call $path_open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 9) (i32.const 0)
+      (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 100)))
+  (func (export "opened") (result i32) (i32.load (i32.const 100)))
+  (func (export "read") (param $fd i32) (result i32)
+    (i32.store (i32.const 300) (i32.const 200))
+    (i32.store (i32.const 304) (i32.const 64))
+    (call $fd_read (local.get $fd) (i32.const 300) (i32.const 1) (i32.const 400)))
+  (func (export "count") (result i32) (i32.load (i32.const 400))))"#;
+
+/// One linker serves many stores (as a server builds it once), and each
+/// store's WASI state is its own: a descriptor one tenant opened is not
+/// there for another tenant using the same linker (it once was: the
+/// linker held the only context).
+#[test]
+fn wasi_state_belongs_to_the_store_not_the_linker() {
+    use wasmc_loader::wasi::{self, WasiCtx};
+    use wasmc_loader::{Error, Instance, Linker, Store, TrapKind};
+
+    let root = sandbox("per-store");
+    let mut linker = Linker::new();
+    wasi::add_to_linker(&mut linker);
+    for mode in common::MODES {
+        let module = common::module(OPENER, mode);
+        let mut owner = Store::default();
+        owner.set_wasi(WasiCtx::builder().preopen_dir(root.join("data"), "/data").unwrap().build().unwrap());
+        let owner_instance = Instance::new(&mut owner, &module, &linker).unwrap();
+        let call = |store: &mut Store, instance: Instance, name: &str, args: &[i32]| -> i32 {
+            let args: Vec<_> = args.iter().map(|&a| wasmc_loader::Val::I32(a)).collect();
+            match instance.call(store, name, &args).unwrap()[..] {
+                [wasmc_loader::Val::I32(v)] => v,
+                ref other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(call(&mut owner, owner_instance, "open", &[]), 0, "{mode:?}: open hello.txt");
+        let fd = call(&mut owner, owner_instance, "opened", &[]);
+        assert_eq!(call(&mut owner, owner_instance, "read", &[fd]), 0);
+        assert_eq!(call(&mut owner, owner_instance, "count", &[]), 9, "read \"hi there\\n\"");
+
+        let mut other = Store::default();
+        other.set_wasi(WasiCtx::builder().build().unwrap());
+        let other_instance = Instance::new(&mut other, &module, &linker).unwrap();
+        const EBADF: i32 = 8;
+        assert_eq!(call(&mut other, other_instance, "read", &[fd]), EBADF, "{mode:?}: another tenant's descriptor");
+        assert_eq!(call(&mut other, other_instance, "open", &[]), EBADF, "{mode:?}: another tenant's preopen");
+
+        // A store given no WASI state: a clear trap, not someone else's.
+        let mut bare = Store::default();
+        let bare_instance = Instance::new(&mut bare, &module, &linker).unwrap();
+        match bare_instance.call(&mut bare, "read", &[wasmc_loader::Val::I32(fd)]) {
+            Err(Error::Trap(t)) if t.kind == TrapKind::HostError => {
+                assert!(t.to_string().contains("without a WASI context"), "{t}")
+            }
+            other => panic!("{mode:?}: expected a host-error trap, got {other:?}"),
+        }
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}

@@ -14,7 +14,7 @@ use wasmc_abi::TrapKind;
 
 use crate::error::Trap;
 use crate::instance::{eval_const, Instance};
-use crate::store::Store;
+use crate::store::StoreOpaque;
 use crate::traphandler::{self, Unwind};
 
 /// The function-pointer array every vmctx points to.
@@ -42,7 +42,7 @@ fn pointer(builtin: Builtin) -> usize {
 ///
 /// # Safety
 /// Only for builtins called by wasm code with its own vmctx.
-unsafe fn with_instance<T>(vmctx: *mut u8, f: impl FnOnce(&mut Store, Instance) -> Result<T, TrapKind>) -> T {
+unsafe fn with_instance<T>(vmctx: *mut u8, f: impl FnOnce(&mut StoreOpaque, Instance) -> Result<T, TrapKind>) -> T {
     let result = {
         let store_ptr = traphandler::current_store();
         if store_ptr.is_null() {
@@ -78,12 +78,12 @@ fn range(start: u32, len: u32, size: usize) -> Option<std::ops::Range<usize>> {
     (end <= size).then_some(start as usize..end)
 }
 
-fn memory_index(store: &Store, instance: Instance, memory: u32) -> Result<usize, TrapKind> {
+fn memory_index(store: &StoreOpaque, instance: Instance, memory: u32) -> Result<usize, TrapKind> {
     let data = &store.instances[instance.index as usize];
     data.memories.get(memory as usize).map(|&m| m as usize).ok_or(TrapKind::UnknownFault)
 }
 
-fn table_index(store: &Store, instance: Instance, table: u32) -> Result<usize, TrapKind> {
+fn table_index(store: &StoreOpaque, instance: Instance, table: u32) -> Result<usize, TrapKind> {
     let data = &store.instances[instance.index as usize];
     data.tables.get(table as usize).map(|&t| t as usize).ok_or(TrapKind::UnknownFault)
 }

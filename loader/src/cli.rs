@@ -99,11 +99,11 @@ pub fn run_module(
     if !is_func(name) {
         return Err(RunError::Usage(format!("no exported function named {name:?}")));
     }
-    let instance = crate::Instance::new(store, module, linker)?;
+    let instance = crate::Instance::new(&mut *store, module, linker)?;
     let func = instance
-        .get_func(store, name)
+        .get_func(&*store, name)
         .ok_or_else(|| RunError::Usage(format!("no exported function named {name:?}")))?;
-    let ty = func.ty(store);
+    let ty = func.ty(&*store);
     if args.len() != ty.params.len() {
         return Err(RunError::Usage(format!(
             "{name} has type {ty}: expected {} arguments, got {}",
@@ -205,8 +205,9 @@ pub fn run_program(
         builder = builder.preopen_dir(host, guest).map_err(|e| RunError::Usage(e.to_string()))?;
     }
     let ctx = builder.build().map_err(|e| RunError::Usage(e.to_string()))?;
+    store.set_wasi(ctx);
     let mut linker = Linker::new();
-    crate::wasi::add_to_linker(&mut linker, ctx);
+    crate::wasi::add_to_linker(&mut linker);
     match run_module(store, module, &linker, invoke, typed) {
         Ok(results) => Ok(Outcome::Returned(results)),
         Err(RunError::Wasm(Error::Exit(code))) => Ok(Outcome::Exited(code)),

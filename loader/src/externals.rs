@@ -8,7 +8,8 @@ use wasmc_abi::BoundsChecks;
 use crate::error::Error;
 use crate::func::Func;
 use crate::memory::LinearMemory;
-use crate::store::{GlobalData, MemoryData, Store, StoreId, TableData};
+use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut};
+use crate::store::{GlobalData, MemoryData, StoreId, StoreOpaque, TableData};
 use crate::table::TableElements;
 use crate::values::Val;
 use crate::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition, ValRaw};
@@ -73,14 +74,15 @@ impl Memory {
     ///
     /// It always has the guard-mode layout (a 4 GiB reservation plus
     /// guard), so modules compiled in either bounds-check mode can import it.
-    pub fn new(store: &mut Store, ty: MemoryType) -> Result<Memory, Error> {
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory, Error> {
+        let store = store.as_context_mut().0;
         let memory = LinearMemory::new(ty, BoundsChecks::Guard, store.config().max_memory_bytes)?;
         let owned = VmBox::new(memory.definition());
         let def = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::Resource("null box".into()))?;
         Ok(store.push_memory(MemoryData { memory, ty, def, _owned_def: Some(owned) }))
     }
 
-    fn data_of<'s>(&self, store: &'s Store) -> Result<&'s MemoryData, Error> {
+    fn data_of<'s>(&self, store: &'s StoreOpaque) -> Result<&'s MemoryData, Error> {
         store.check(self.store)?;
         Ok(&store.memories[self.index as usize])
     }
@@ -90,29 +92,34 @@ impl Memory {
     /// # Panics
     /// If the memory belongs to another store (as do all accessors that
     /// cannot return an error).
-    pub fn size(&self, store: &Store) -> u64 {
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        let store = store.as_context().0;
         self.data_of(store).expect(WRONG_STORE).memory.len() as u64
     }
 
     /// The memory's type, with its current size as minimum.
-    pub fn ty(&self, store: &Store) -> MemoryType {
+    pub fn ty(&self, store: impl AsContext) -> MemoryType {
+        let store = store.as_context().0;
         let data = self.data_of(store).expect(WRONG_STORE);
         MemoryType { min_pages: data.memory.pages(), max_pages: data.ty.max_pages }
     }
 
     /// The accessible bytes.
-    pub fn data<'s>(&self, store: &'s Store) -> &'s [u8] {
+    pub fn data<'s>(&self, store: impl Into<StoreContext<'s>>) -> &'s [u8] {
+        let store = store.into().0;
         self.data_of(store).expect(WRONG_STORE).memory.bytes()
     }
 
     /// The accessible bytes, mutably.
-    pub fn data_mut<'s>(&self, store: &'s mut Store) -> &'s mut [u8] {
+    pub fn data_mut<'s>(&self, store: impl Into<StoreContextMut<'s>>) -> &'s mut [u8] {
+        let store = store.into().0;
         store.check(self.store).expect(WRONG_STORE);
         store.memories[self.index as usize].memory.bytes_mut()
     }
 
     /// Copies `buf.len()` bytes at `offset` into `buf`.
-    pub fn read(&self, store: &Store, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+    pub fn read(&self, store: impl AsContext, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let store = store.as_context().0;
         let bytes = self.data_of(store)?.memory.bytes();
         let range = byte_range(offset, buf.len(), bytes.len())?;
         buf.copy_from_slice(&bytes[range]);
@@ -120,7 +127,8 @@ impl Memory {
     }
 
     /// Copies `data` to `offset`.
-    pub fn write(&self, store: &mut Store, offset: u64, data: &[u8]) -> Result<(), Error> {
+    pub fn write(&self, mut store: impl AsContextMut, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let store = store.as_context_mut().0;
         store.check(self.store)?;
         let bytes = store.memories[self.index as usize].memory.bytes_mut();
         let range = byte_range(offset, data.len(), bytes.len())?;
@@ -132,7 +140,8 @@ impl Memory {
     ///
     /// # Errors
     /// [`Error::Resource`] past the memory's maximum or the store's limit.
-    pub fn grow(&self, store: &mut Store, delta_pages: u32) -> Result<u32, Error> {
+    pub fn grow(&self, mut store: impl AsContextMut, delta_pages: u32) -> Result<u32, Error> {
+        let store = store.as_context_mut().0;
         store.check(self.store)?;
         store
             .grow_memory(self.index, delta_pages)
@@ -157,7 +166,8 @@ pub struct Table {
 
 impl Table {
     /// A host-created table of `ty.min` elements set to `init`.
-    pub fn new(store: &mut Store, ty: TableType, init: Val) -> Result<Table, Error> {
+    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table, Error> {
+        let store = store.as_context_mut().0;
         check_ref(ty.element, &init)?;
         let word = init.ref_word(store)?;
         let elements = TableElements::new(ty, word, store.config().max_table_elements)?;
@@ -166,31 +176,35 @@ impl Table {
         Ok(store.push_table(TableData { elements, ty, def, _owned_def: Some(owned) }))
     }
 
-    fn data_of<'s>(&self, store: &'s Store) -> Result<&'s TableData, Error> {
+    fn data_of<'s>(&self, store: &'s StoreOpaque) -> Result<&'s TableData, Error> {
         store.check(self.store)?;
         Ok(&store.tables[self.index as usize])
     }
 
     /// Current number of elements.
-    pub fn size(&self, store: &Store) -> u32 {
+    pub fn size(&self, store: impl AsContext) -> u32 {
+        let store = store.as_context().0;
         self.data_of(store).expect(WRONG_STORE).elements.len()
     }
 
     /// The table's type, with its current size as minimum.
-    pub fn ty(&self, store: &Store) -> TableType {
+    pub fn ty(&self, store: impl AsContext) -> TableType {
+        let store = store.as_context().0;
         let data = self.data_of(store).expect(WRONG_STORE);
         TableType { min: data.elements.len(), ..data.ty }
     }
 
     /// Element `index`, or `None` out of bounds (or for another store).
-    pub fn get(&self, store: &Store, index: u32) -> Option<Val> {
+    pub fn get(&self, store: impl AsContext, index: u32) -> Option<Val> {
+        let store = store.as_context().0;
         let data = self.data_of(store).ok()?;
         let word = *data.elements.as_slice().get(index as usize)?;
         Some(Val::from_ref_word(store, data.ty.element, word))
     }
 
     /// Sets element `index`.
-    pub fn set(&self, store: &mut Store, index: u32, value: Val) -> Result<(), Error> {
+    pub fn set(&self, mut store: impl AsContextMut, index: u32, value: Val) -> Result<(), Error> {
+        let store = store.as_context_mut().0;
         let data = self.data_of(store)?;
         check_ref(data.ty.element, &value)?;
         let word = value.ref_word(store)?;
@@ -204,7 +218,8 @@ impl Table {
     }
 
     /// Grows by `delta` elements set to `init`; returns the old size.
-    pub fn grow(&self, store: &mut Store, delta: u32, init: Val) -> Result<u32, Error> {
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u32, init: Val) -> Result<u32, Error> {
+        let store = store.as_context_mut().0;
         let data = self.data_of(store)?;
         check_ref(data.ty.element, &init)?;
         let word = init.ref_word(store)?;
@@ -231,7 +246,8 @@ pub struct Global {
 
 impl Global {
     /// A host-created global.
-    pub fn new(store: &mut Store, ty: GlobalType, value: Val) -> Result<Global, Error> {
+    pub fn new(mut store: impl AsContextMut, ty: GlobalType, value: Val) -> Result<Global, Error> {
+        let store = store.as_context_mut().0;
         if value.ty() != ty.ty {
             return Err(Error::Type(format!("a {} global cannot hold a {}", ty.ty, value.ty())));
         }
@@ -241,13 +257,15 @@ impl Global {
     }
 
     /// The global's type.
-    pub fn ty(&self, store: &Store) -> GlobalType {
+    pub fn ty(&self, store: impl AsContext) -> GlobalType {
+        let store = store.as_context().0;
         store.check(self.store).expect(WRONG_STORE);
         store.globals[self.index as usize].ty
     }
 
     /// The current value.
-    pub fn get(&self, store: &Store) -> Val {
+    pub fn get(&self, store: impl AsContext) -> Val {
+        let store = store.as_context().0;
         store.check(self.store).expect(WRONG_STORE);
         let data = &store.globals[self.index as usize];
         // SAFETY: the storage is owned by the store (vmctx or box) and
@@ -257,7 +275,8 @@ impl Global {
     }
 
     /// Sets the value of a mutable global.
-    pub fn set(&self, store: &mut Store, value: Val) -> Result<(), Error> {
+    pub fn set(&self, mut store: impl AsContextMut, value: Val) -> Result<(), Error> {
+        let store = store.as_context_mut().0;
         store.check(self.store)?;
         let data = &store.globals[self.index as usize];
         if !data.ty.mutable {
@@ -267,13 +286,13 @@ impl Global {
             return Err(Error::Type(format!("a {} global cannot hold a {}", data.ty.ty, value.ty())));
         }
         let raw = value.to_raw(store)?;
-        // SAFETY: as in `get`, with `&mut Store` excluding running code.
+        // SAFETY: as in `get`, with `&mut StoreOpaque` excluding running code.
         unsafe { (*store.globals[self.index as usize].storage.as_ptr()).bytes = raw.0 };
         Ok(())
     }
 }
 
-impl Store {
+impl StoreOpaque {
     pub(crate) fn push_memory(&mut self, mut data: MemoryData) -> Memory {
         data.sync();
         self.memories.push(data);
@@ -309,7 +328,7 @@ impl Store {
 }
 
 /// The definition pointers of store entities, for import slots.
-impl Store {
+impl StoreOpaque {
     pub(crate) fn memory_def(&self, index: u32) -> *mut VMMemoryDefinition {
         self.memories[index as usize].def.as_ptr()
     }

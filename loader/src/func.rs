@@ -10,7 +10,7 @@ use wasmc_abi::TrapKind;
 use crate::error::{Error, HostError, Trap};
 use crate::externals::{Extern, Memory};
 use crate::instance::Instance;
-use crate::store::{Store, StoreId};
+use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreId, StoreOpaque};
 use crate::traphandler::{self, Unwind};
 use crate::values::Val;
 use crate::vm::{VMFuncRef, VMHostFuncContextHeader, ValRaw};
@@ -76,21 +76,50 @@ pub(crate) struct HostFuncContext {
     pub func: Arc<HostFunc>,
 }
 
-/// What a host function gets besides its arguments: the store, and the
-/// instance whose code called it (for its exports, e.g. its memory).
+/// What a host function gets besides its arguments: the store's contents,
+/// and the instance whose code called it (for its exports, e.g. its
+/// memory).
+///
+/// A `Caller` is a context ([`AsContext`], [`AsContextMut`]): pass `&mut
+/// caller` wherever the API takes a store, to call back into wasm, grow a
+/// memory, read a global. It never hands out the [`crate::Store`] itself,
+/// so a host function cannot move, replace or drop the store whose wasm
+/// frames are waiting for it to return:
+///
+/// ```compile_fail
+/// use wasmc_loader::{AsContextMut, Caller, Linker, Store};
+/// let mut linker = Linker::new();
+/// linker.func_wrap("env", "swap", |mut caller: Caller<'_>| {
+///     // A context is not a store: there is no `&mut Store` to replace.
+///     let _old: Store = std::mem::replace(caller.as_context_mut(), Store::default());
+/// });
+/// ```
 pub struct Caller<'a> {
-    store: &'a mut Store,
+    store: &'a mut StoreOpaque,
     instance: Option<Instance>,
 }
 
+impl AsContext for Caller<'_> {
+    fn as_context(&self) -> StoreContext<'_> {
+        StoreContext(self.store)
+    }
+}
+
+impl AsContextMut for Caller<'_> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
+        StoreContextMut(self.store)
+    }
+}
+
 impl<'a> Caller<'a> {
-    /// The store the call runs in.
-    pub fn store(&self) -> &Store {
-        self.store
+    /// The same caller for a shorter borrow, so `self` can be used again
+    /// after the copy is consumed.
+    pub(crate) fn reborrow(&mut self) -> Caller<'_> {
+        Caller { store: self.store, instance: self.instance }
     }
 
-    /// The store, mutably: to call back into wasm, grow memories, ...
-    pub fn store_mut(&mut self) -> &mut Store {
+    /// The store's contents, for the loader's own host functions.
+    pub(crate) fn opaque_mut(&mut self) -> &mut StoreOpaque {
         self.store
     }
 
@@ -101,7 +130,7 @@ impl<'a> Caller<'a> {
 
     /// An export of the calling instance.
     pub fn get_export(&self, name: &str) -> Option<Extern> {
-        self.instance?.get_export(self.store, name)
+        self.instance?.get_export(&*self.store, name)
     }
 
     /// The calling instance's memory exported as `"memory"`.
@@ -115,13 +144,13 @@ impl<'a> Caller<'a> {
     /// Reads from the caller's exported `"memory"`.
     pub fn memory_read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         let memory = self.memory().ok_or_else(|| Error::ExportNotFound("memory".into()))?;
-        memory.read(self.store, offset, buf)
+        memory.read(&*self.store, offset, buf)
     }
 
     /// Writes to the caller's exported `"memory"`.
     pub fn memory_write(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
         let memory = self.memory().ok_or_else(|| Error::ExportNotFound("memory".into()))?;
-        memory.write(self.store, offset, data)
+        memory.write(&mut *self.store, offset, data)
     }
 }
 
@@ -135,13 +164,13 @@ pub struct Func {
 
 impl Func {
     /// The handle of the function whose funcref is at `word` (0: null).
-    pub(crate) fn from_ref_word(store: &Store, word: usize) -> Option<Func> {
+    pub(crate) fn from_ref_word(store: &StoreOpaque, word: usize) -> Option<Func> {
         let index = *store.func_by_ref.get(&word)?;
         Some(Func { store: store.id, index })
     }
 
     /// This function's funcref.
-    pub(crate) fn func_ref_ptr(&self, store: &Store) -> Result<*const VMFuncRef, Error> {
+    pub(crate) fn func_ref_ptr(&self, store: &StoreOpaque) -> Result<*const VMFuncRef, Error> {
         store.check(self.store)?;
         Ok(store.funcs[self.index as usize].func_ref.as_ptr())
     }
@@ -150,7 +179,8 @@ impl Func {
     ///
     /// # Panics
     /// If the function belongs to another store.
-    pub fn ty(&self, store: &Store) -> FuncType {
+    pub fn ty(&self, store: impl AsContext) -> FuncType {
+        let store = store.as_context().0;
         assert!(store.check(self.store).is_ok(), "Func used with a store it does not belong to");
         FuncType::clone(&store.funcs[self.index as usize].ty)
     }
@@ -160,7 +190,8 @@ impl Func {
     /// # Errors
     /// [`Error::WrongStore`], [`Error::Type`] for arguments that do not
     /// match the function's parameters, or [`Error::Trap`].
-    pub fn call(&self, store: &mut Store, args: &[Val]) -> Result<Vec<Val>, Error> {
+    pub fn call(&self, mut store: impl AsContextMut, args: &[Val]) -> Result<Vec<Val>, Error> {
+        let store = store.as_context_mut().0;
         store.check(self.store)?;
         let data = &store.funcs[self.index as usize];
         let ty = data.ty.clone();

@@ -7,7 +7,8 @@ use crate::error::Error;
 use crate::externals::{Extern, Global, Memory, Table};
 use crate::func::{Func, HostFuncContext};
 use crate::module::Module;
-use crate::store::{Store, StoreId};
+use crate::store::{AsContext, AsContextMut, StoreContext};
+use crate::store::{StoreId, StoreOpaque};
 use crate::typed::{TypedFunc, WasmParams, WasmResults};
 use crate::values::Val;
 use crate::vm::{VMContextHeader, VMGlobal, ValRaw};
@@ -56,7 +57,7 @@ impl Instance {
     /// # Safety
     /// `vmctx` must be null or point to a live `VMContext` or
     /// `VMHostFuncContext` (both start with a magic number).
-    pub(crate) unsafe fn from_vmctx(store: &Store, vmctx: *mut u8) -> Option<Instance> {
+    pub(crate) unsafe fn from_vmctx(store: &StoreOpaque, vmctx: *mut u8) -> Option<Instance> {
         if vmctx.is_null() {
             return None;
         }
@@ -74,18 +75,20 @@ impl Instance {
             .then_some(Instance { store: store.id, index: backref.index })
     }
 
-    pub(crate) fn data<'s>(&self, store: &'s Store) -> Result<&'s InstanceData, Error> {
+    pub(crate) fn data<'s>(&self, store: &'s StoreOpaque) -> Result<&'s InstanceData, Error> {
         store.check(self.store)?;
         Ok(&store.instances[self.index as usize])
     }
 
     /// The module this is an instance of.
-    pub fn module<'s>(&self, store: &'s Store) -> Option<&'s Module> {
+    pub fn module<'s>(&self, store: impl Into<StoreContext<'s>>) -> Option<&'s Module> {
+        let store = store.into().0;
         Some(&self.data(store).ok()?.module)
     }
 
     /// The export called `name`.
-    pub fn get_export(&self, store: &Store, name: &str) -> Option<Extern> {
+    pub fn get_export(&self, store: impl AsContext, name: &str) -> Option<Extern> {
+        let store = store.as_context().0;
         let data = self.data(store).ok()?;
         let export = data.module.export(name)?;
         let i = export.index as usize;
@@ -98,13 +101,15 @@ impl Instance {
     }
 
     /// Every export, by name, in the module's order.
-    pub fn exports(&self, store: &Store) -> Vec<(String, Extern)> {
+    pub fn exports(&self, store: impl AsContext) -> Vec<(String, Extern)> {
+        let store = store.as_context().0;
         let Ok(data) = self.data(store) else { return Vec::new() };
         data.module.exports().filter_map(|e| Some((e.name.to_string(), self.get_export(store, e.name)?))).collect()
     }
 
     /// The exported function `name`.
-    pub fn get_func(&self, store: &Store, name: &str) -> Option<Func> {
+    pub fn get_func(&self, store: impl AsContext, name: &str) -> Option<Func> {
+        let store = store.as_context().0;
         match self.get_export(store, name)? {
             Extern::Func(f) => Some(f),
             _ => None,
@@ -112,7 +117,8 @@ impl Instance {
     }
 
     /// The exported memory `name`.
-    pub fn get_memory(&self, store: &Store, name: &str) -> Option<Memory> {
+    pub fn get_memory(&self, store: impl AsContext, name: &str) -> Option<Memory> {
+        let store = store.as_context().0;
         match self.get_export(store, name)? {
             Extern::Memory(m) => Some(m),
             _ => None,
@@ -120,7 +126,8 @@ impl Instance {
     }
 
     /// The exported global `name`.
-    pub fn get_global(&self, store: &Store, name: &str) -> Option<Global> {
+    pub fn get_global(&self, store: impl AsContext, name: &str) -> Option<Global> {
+        let store = store.as_context().0;
         match self.get_export(store, name)? {
             Extern::Global(g) => Some(g),
             _ => None,
@@ -128,7 +135,8 @@ impl Instance {
     }
 
     /// The exported table `name`.
-    pub fn get_table(&self, store: &Store, name: &str) -> Option<Table> {
+    pub fn get_table(&self, store: impl AsContext, name: &str) -> Option<Table> {
+        let store = store.as_context().0;
         match self.get_export(store, name)? {
             Extern::Table(t) => Some(t),
             _ => None,
@@ -142,18 +150,20 @@ impl Instance {
     /// is not `P -> R`.
     pub fn get_typed_func<P: WasmParams, R: WasmResults>(
         &self,
-        store: &Store,
+        store: impl AsContext,
         name: &str,
     ) -> Result<TypedFunc<P, R>, Error> {
+        let store = store.as_context().0;
         self.data(store)?;
         let func = self.get_func(store, name).ok_or_else(|| Error::ExportNotFound(name.to_string()))?;
         TypedFunc::new(store, func)
     }
 
     /// Calls the exported function `name`.
-    pub fn call(&self, store: &mut Store, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
+    pub fn call(&self, mut store: impl AsContextMut, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
+        let store = store.as_context_mut().0;
         self.data(store)?;
-        let func = self.get_func(store, name).ok_or_else(|| Error::ExportNotFound(name.to_string()))?;
+        let func = self.get_func(&*store, name).ok_or_else(|| Error::ExportNotFound(name.to_string()))?;
         func.call(store, args)
     }
 }

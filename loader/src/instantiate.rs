@@ -23,7 +23,8 @@ use crate::linker::{Linker, Resolved};
 use crate::memory::LinearMemory;
 use crate::module::Module;
 use crate::pool::SlotLease;
-use crate::store::{GlobalData, MemoryData, Store, TableData};
+use crate::store::AsContextMut;
+use crate::store::{GlobalData, MemoryData, StoreOpaque, TableData};
 use crate::table::TableElements;
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobal, VMHostFuncContextHeader};
 use crate::vmctx::{VmBox, VmCtx};
@@ -37,7 +38,8 @@ impl Instance {
     /// [`Error::Resource`] when a table or memory cannot be created, and
     /// [`Error::Trap`] when a segment does not fit or the start function
     /// traps (the partly initialised instance then stays in the store).
-    pub fn new(store: &mut Store, module: &Module, linker: &Linker) -> Result<Instance, Error> {
+    pub fn new(mut store: impl AsContextMut, module: &Module, linker: &Linker) -> Result<Instance, Error> {
+        let store = store.as_context_mut().0;
         let imports = linker.resolve(store, module)?;
         let instance = allocate(store, module, imports, Placement::Fresh)?;
         initialize(store, instance, module.memory_image().is_some())?;
@@ -59,7 +61,7 @@ pub(crate) enum Placement<'a> {
 
 /// Builds the instance and adds it and its entities to the store.
 pub(crate) fn allocate(
-    store: &mut Store,
+    store: &mut StoreOpaque,
     module: &Module,
     imports: Vec<Resolved>,
     placement: Placement<'_>,
@@ -254,7 +256,7 @@ fn unreachable_import() -> ! {
 /// active data segments applied, none able to trap): data segments are
 /// only marked dropped, and if an element segment traps the memories are
 /// cleared, since the spec applies data segments after element segments.
-pub(crate) fn initialize(store: &mut Store, instance: Instance, preloaded: bool) -> Result<(), Error> {
+pub(crate) fn initialize(store: &mut StoreOpaque, instance: Instance, preloaded: bool) -> Result<(), Error> {
     let result = apply_elements(store, instance);
     if result.is_err() && preloaded {
         let data = &store.instances[instance.index as usize];
@@ -293,7 +295,7 @@ pub(crate) fn initialize(store: &mut Store, instance: Instance, preloaded: bool)
 }
 
 /// Applies the active element segments in order.
-fn apply_elements(store: &mut Store, instance: Instance) -> Result<(), Error> {
+fn apply_elements(store: &mut StoreOpaque, instance: Instance) -> Result<(), Error> {
     let module = store.instances[instance.index as usize].module.clone();
     let meta = module.meta();
     for (k, segment) in meta.elements.iter().enumerate() {

@@ -75,7 +75,7 @@ pub use linker::Linker;
 pub use module::Module;
 pub use pool::{InstancePool, PoolConfig, DEFAULT_KEEP_RESIDENT_BYTES};
 pub use signature::{KeyError, KeyId, TrustedKeys};
-pub use store::{Config, Store};
+pub use store::{AsContext, AsContextMut, Config, Store, StoreContext, StoreContextMut};
 pub use typed::{TypedFunc, WasmParams, WasmResults};
 pub use values::Val;
 pub use wasmc_abi::meta::{

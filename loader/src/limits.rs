@@ -14,7 +14,7 @@ use wasmc_abi::TrapKind;
 
 use crate::epoch::{self, ActiveDeadline};
 use crate::error::{Error, Trap};
-use crate::store::Store;
+use crate::store::StoreOpaque;
 use crate::vm::VMRuntimeLimits;
 use crate::vmctx::VmBox;
 
@@ -118,21 +118,9 @@ impl StoreLimits {
     }
 }
 
-impl Store {
-    /// Every call from the host into wasm in this store (outermost entry)
-    /// must finish within `timeout`; past it the call returns
-    /// `Err(Error::Trap(t))` with `t.kind == TrapKind::Interrupted`. `None`
-    /// (the default) means no deadline.
-    ///
-    /// Deadlines are checked at function entry and loop headers, against an
-    /// epoch advanced once per millisecond by one background thread for the
-    /// process (started by the first call with `Some`, parked while no call
-    /// with a deadline runs). A call is never interrupted before `timeout`;
-    /// it is interrupted within about one millisecond plus the thread's
-    /// scheduling delay after it. The instance stays usable: the next call
-    /// gets a fresh deadline. If the ticker thread cannot be started, calls
-    /// fail with [`Error::Resource`] rather than run without a deadline.
-    pub fn set_call_timeout(&mut self, timeout: Option<Duration>) {
+impl StoreOpaque {
+    /// See [`crate::Store::set_call_timeout`].
+    pub(crate) fn set_call_timeout(&mut self, timeout: Option<Duration>) {
         if timeout.is_some() {
             // A failure is reported by the next call, which retries.
             let _ = epoch::ensure_ticker();
@@ -140,33 +128,21 @@ impl Store {
         self.limits.call_timeout = timeout;
     }
 
-    /// The timeout set by [`Store::set_call_timeout`].
-    pub fn call_timeout(&self) -> Option<Duration> {
+    /// See [`crate::Store::call_timeout`].
+    pub(crate) fn call_timeout(&self) -> Option<Duration> {
         self.limits.call_timeout
     }
 
-    /// Sets the fuel budget shared by all calls into this store's
-    /// instances compiled with fuel metering (`CompileOptions::fuel_metering`;
-    /// others ignore it). Each executed wasm operator costs one unit (`nop`,
-    /// `drop`, `block`, `loop`, `end` and `else` are free); a call that runs
-    /// out traps with [`TrapKind::Interrupted`] and the message "all fuel
-    /// consumed". Fuel is not refilled between calls. Until this is called a
-    /// store has no fuel, so metered code traps at once.
-    ///
-    /// Never fails: fuel above `i64::MAX` (the width of the counter generated
-    /// code uses) is clamped to `i64::MAX`, which no call can use up.
-    pub fn set_fuel(&mut self, fuel: u64) {
+    /// See [`crate::Store::set_fuel`].
+    pub(crate) fn set_fuel(&mut self, fuel: u64) {
         let mut limits = self.limits.read();
         limits.fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
         self.limits.write(limits);
         self.limits.fuel_set = true;
     }
 
-    /// Fuel left, as of the end of the latest call; `None` when
-    /// [`Store::set_fuel`] was never called. After a trap other than running
-    /// out of fuel, the count may include operators of the trapping call's
-    /// last straight-line stretch, which were not charged.
-    pub fn fuel_remaining(&self) -> Option<u64> {
+    /// See [`crate::Store::fuel_remaining`].
+    pub(crate) fn fuel_remaining(&self) -> Option<u64> {
         self.limits.fuel_set.then(|| u64::try_from(self.limits.read().fuel).unwrap_or(0))
     }
 

@@ -13,7 +13,8 @@ use crate::func::{Caller, HostFunc};
 use crate::instance::Instance;
 use crate::into_func::IntoFunc;
 use crate::module::Module;
-use crate::store::Store;
+use crate::store::AsContext;
+use crate::store::StoreOpaque;
 use crate::values::Val;
 
 #[derive(Clone)]
@@ -85,7 +86,8 @@ impl Linker {
     }
 
     /// Defines every export of `instance` under `module_name`.
-    pub fn instance(&mut self, store: &Store, module_name: &str, instance: Instance) -> &mut Self {
+    pub fn instance(&mut self, store: impl AsContext, module_name: &str, instance: Instance) -> &mut Self {
+        let store = store.as_context().0;
         for (name, item) in instance.exports(store) {
             self.define(module_name, &name, item);
         }
@@ -98,11 +100,11 @@ impl Linker {
     }
 
     /// Resolves every import of `module`, checking types.
-    pub(crate) fn resolve(&self, store: &Store, module: &Module) -> Result<Vec<Resolved>, Error> {
+    pub(crate) fn resolve(&self, store: &StoreOpaque, module: &Module) -> Result<Vec<Resolved>, Error> {
         module.imports().iter().map(|import| self.resolve_one(store, module, import)).collect()
     }
 
-    fn resolve_one(&self, store: &Store, module: &Module, import: &Import) -> Result<Resolved, Error> {
+    fn resolve_one(&self, store: &StoreOpaque, module: &Module, import: &Import) -> Result<Resolved, Error> {
         let key = (import.module.clone(), import.name.clone());
         let Some(def) = self.defs.get(&key) else {
             return Err(LinkError::Missing {

@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmc_abi::meta::{FuncType, GlobalType, MemoryType, TableType};
 
@@ -105,9 +106,10 @@ pub(crate) struct GlobalData {
     pub _owned: Option<VmBox<VMGlobal>>,
 }
 
-/// Owns all instance state. `Send` (it can move to another thread between
-/// calls) but not `Sync`: `&mut Store` serialises all access.
-pub struct Store {
+/// Everything a store owns, behind the public [`Store`]'s box. Code inside
+/// the loader works on this; host functions reach it only through a
+/// [`StoreContextMut`], which cannot move or replace it.
+pub(crate) struct StoreOpaque {
     pub(crate) id: StoreId,
     config: Config,
     pub(crate) instances: Vec<InstanceData>,
@@ -120,6 +122,9 @@ pub struct Store {
     pub(crate) globals: Vec<GlobalData>,
     /// Deadline and fuel (see `limits.rs`).
     pub(crate) limits: crate::limits::StoreLimits,
+    /// The WASI state of the program running in this store, if any: each
+    /// store has its own descriptor table, never shared through a linker.
+    pub(crate) wasi: Option<Box<crate::wasi::WasiCtx>>,
     _not_sync: PhantomData<Cell<()>>,
     /// Pool slots of pooled instances. Declared last so it drops last:
     /// a slot goes back to its pool only after everything that can reach
@@ -131,25 +136,11 @@ pub struct Store {
 // (vmctx allocations, boxes, mappings) or into module code kept alive by the
 // store's `Module` clones; none is tied to a thread. Host closures are
 // `Send + Sync`.
-unsafe impl Send for Store {}
+unsafe impl Send for StoreOpaque {}
 
-impl Default for Store {
-    fn default() -> Store {
-        Store::new(Config::default())
-    }
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("id", &self.id.0).field("instances", &self.instances.len()).finish()
-    }
-}
-
-impl Store {
-    /// An empty store with these limits.
-    pub fn new(config: Config) -> Store {
-        crate::sys::unix::signals::init();
-        Store {
+impl StoreOpaque {
+    fn new(config: Config) -> StoreOpaque {
+        StoreOpaque {
             id: StoreId::fresh(),
             config,
             instances: Vec::new(),
@@ -159,13 +150,14 @@ impl Store {
             tables: Vec::new(),
             globals: Vec::new(),
             limits: crate::limits::StoreLimits::new(),
+            wasi: None,
             _not_sync: PhantomData,
             leases: Vec::new(),
         }
     }
 
     /// The limits of this store.
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
@@ -220,5 +212,278 @@ impl Store {
     /// (an imported function's copy in the importer's vmctx).
     pub(crate) fn alias_func(&mut self, alias: NonNull<VMFuncRef>, index: u32) {
         self.func_by_ref.insert(alias.as_ptr() as usize, index);
+    }
+}
+
+/// Owns all instance state. `Send` (it can move to another thread between
+/// calls) but not `Sync`: `&mut Store` serialises all access.
+///
+/// The state lives in a box that only the `Store` can free. Host functions
+/// get a [`Caller`](crate::Caller), and through it a [`StoreContextMut`]:
+/// everything a `&mut Store` allows except moving, replacing or dropping the
+/// store whose wasm frames are waiting for the host function to return.
+pub struct Store {
+    inner: Box<StoreOpaque>,
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store::new(Config::default())
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("id", &self.inner.id.0).field("instances", &self.inner.instances.len()).finish()
+    }
+}
+
+impl Store {
+    /// An empty store with these limits.
+    pub fn new(config: Config) -> Store {
+        crate::sys::unix::signals::init();
+        Store { inner: Box::new(StoreOpaque::new(config)) }
+    }
+
+    /// The limits of this store.
+    pub fn config(&self) -> &Config {
+        self.inner.config()
+    }
+
+    /// Every call from the host into wasm in this store (outermost entry)
+    /// must finish within `timeout`; past it the call returns
+    /// `Err(Error::Trap(t))` with `t.kind == TrapKind::Interrupted`. `None`
+    /// (the default) means no deadline.
+    ///
+    /// Deadlines are checked at function entry and loop headers, against an
+    /// epoch advanced once per millisecond by one background thread for the
+    /// process (started by the first call with `Some`, parked while no call
+    /// with a deadline runs). A call is never interrupted before `timeout`;
+    /// it is interrupted within about one millisecond plus the thread's
+    /// scheduling delay after it. The instance stays usable: the next call
+    /// gets a fresh deadline. If the ticker thread cannot be started, calls
+    /// fail with [`Error::Resource`] rather than run without a deadline.
+    ///
+    /// [`TrapKind::Interrupted`]: crate::TrapKind::Interrupted
+    pub fn set_call_timeout(&mut self, timeout: Option<Duration>) {
+        self.inner.set_call_timeout(timeout)
+    }
+
+    /// The timeout set by [`Store::set_call_timeout`].
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.inner.call_timeout()
+    }
+
+    /// Sets the fuel budget shared by all calls into this store's
+    /// instances compiled with fuel metering (`CompileOptions::fuel_metering`;
+    /// others ignore it). Each executed wasm operator costs one unit (`nop`,
+    /// `drop`, `block`, `loop`, `end` and `else` are free); a call that runs
+    /// out traps with [`TrapKind::Interrupted`] and the message "all fuel
+    /// consumed". Fuel is not refilled between calls. Until this is called a
+    /// store has no fuel, so metered code traps at once.
+    ///
+    /// Never fails: fuel above `i64::MAX` (the width of the counter generated
+    /// code uses) is clamped to `i64::MAX`, which no call can use up.
+    ///
+    /// [`TrapKind::Interrupted`]: crate::TrapKind::Interrupted
+    pub fn set_fuel(&mut self, fuel: u64) {
+        self.inner.set_fuel(fuel)
+    }
+
+    /// Fuel left, as of the end of the latest call; `None` when
+    /// [`Store::set_fuel`] was never called. After a trap other than running
+    /// out of fuel, the count may include operators of the trapping call's
+    /// last straight-line stretch, which were not charged.
+    pub fn fuel_remaining(&self) -> Option<u64> {
+        self.inner.fuel_remaining()
+    }
+
+    /// Gives the program in this store its WASI state (arguments,
+    /// environment, stdio, preopened directories, open descriptors), which
+    /// the functions [`crate::wasi::add_to_linker`] defines work on. The
+    /// state belongs to this store alone: a linker shared between stores,
+    /// threads or pool slots never shares descriptors. Replaces (and
+    /// returns) any earlier one.
+    pub fn set_wasi(&mut self, ctx: crate::wasi::WasiCtx) -> Option<crate::wasi::WasiCtx> {
+        self.inner.wasi.replace(Box::new(ctx)).map(|ctx| *ctx)
+    }
+
+    /// This store's WASI state, if [`Store::set_wasi`] gave it one.
+    pub fn wasi(&self) -> Option<&crate::wasi::WasiCtx> {
+        self.inner.wasi.as_deref()
+    }
+
+    /// This store's WASI state, mutably.
+    pub fn wasi_mut(&mut self) -> Option<&mut crate::wasi::WasiCtx> {
+        self.inner.wasi.as_deref_mut()
+    }
+}
+
+/// Shared access to a store: what [`AsContext::as_context`] gives.
+#[derive(Clone, Copy)]
+pub struct StoreContext<'a>(pub(crate) &'a StoreOpaque);
+
+/// Exclusive access to a store's contents, without the power to move,
+/// replace or drop the store itself: what a host function gets (through
+/// its [`Caller`](crate::Caller)) while wasm frames of that store wait for
+/// it, and what [`AsContextMut::as_context_mut`] gives.
+pub struct StoreContextMut<'a>(pub(crate) &'a mut StoreOpaque);
+
+impl std::fmt::Debug for StoreContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreContext").field("id", &self.0.id.0).finish()
+    }
+}
+
+impl std::fmt::Debug for StoreContextMut<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreContextMut").field("id", &self.0.id.0).finish()
+    }
+}
+
+impl StoreContext<'_> {
+    /// The limits of this store.
+    pub fn config(&self) -> &Config {
+        self.0.config()
+    }
+
+    /// See [`Store::call_timeout`].
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.0.call_timeout()
+    }
+
+    /// See [`Store::fuel_remaining`].
+    pub fn fuel_remaining(&self) -> Option<u64> {
+        self.0.fuel_remaining()
+    }
+}
+
+impl StoreContextMut<'_> {
+    /// The limits of this store.
+    pub fn config(&self) -> &Config {
+        self.0.config()
+    }
+
+    /// See [`Store::set_call_timeout`]. Inside a host function it applies
+    /// from the next outermost call; the running call keeps its deadline.
+    pub fn set_call_timeout(&mut self, timeout: Option<Duration>) {
+        self.0.set_call_timeout(timeout)
+    }
+
+    /// See [`Store::call_timeout`].
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.0.call_timeout()
+    }
+
+    /// See [`Store::set_fuel`]. Inside a host function it replaces what the
+    /// running call has left.
+    pub fn set_fuel(&mut self, fuel: u64) {
+        self.0.set_fuel(fuel)
+    }
+
+    /// See [`Store::fuel_remaining`].
+    pub fn fuel_remaining(&self) -> Option<u64> {
+        self.0.fuel_remaining()
+    }
+}
+
+/// Anything that gives shared access to a store: [`Store`], a
+/// [`Caller`](crate::Caller), a [`StoreContext`] or [`StoreContextMut`], and
+/// references to them. Every API that reads a store takes one.
+pub trait AsContext {
+    /// The store, shared.
+    fn as_context(&self) -> StoreContext<'_>;
+}
+
+/// Anything that gives exclusive access to a store's contents. Every API
+/// that changes a store or runs wasm takes one.
+pub trait AsContextMut: AsContext {
+    /// The store's contents, exclusive.
+    fn as_context_mut(&mut self) -> StoreContextMut<'_>;
+}
+
+impl AsContext for Store {
+    fn as_context(&self) -> StoreContext<'_> {
+        StoreContext(&self.inner)
+    }
+}
+
+impl AsContextMut for Store {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
+        StoreContextMut(&mut self.inner)
+    }
+}
+
+impl AsContext for StoreContext<'_> {
+    fn as_context(&self) -> StoreContext<'_> {
+        StoreContext(self.0)
+    }
+}
+
+impl AsContext for StoreContextMut<'_> {
+    fn as_context(&self) -> StoreContext<'_> {
+        StoreContext(self.0)
+    }
+}
+
+impl AsContextMut for StoreContextMut<'_> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
+        StoreContextMut(self.0)
+    }
+}
+
+impl<T: AsContext + ?Sized> AsContext for &T {
+    fn as_context(&self) -> StoreContext<'_> {
+        T::as_context(*self)
+    }
+}
+
+impl<T: AsContext + ?Sized> AsContext for &mut T {
+    fn as_context(&self) -> StoreContext<'_> {
+        T::as_context(*self)
+    }
+}
+
+impl<T: AsContextMut + ?Sized> AsContextMut for &mut T {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
+        T::as_context_mut(*self)
+    }
+}
+
+impl<'a, T: AsContext + ?Sized> From<&'a T> for StoreContext<'a> {
+    fn from(t: &'a T) -> StoreContext<'a> {
+        t.as_context()
+    }
+}
+
+impl<'a, T: AsContext + ?Sized> From<&'a mut T> for StoreContext<'a> {
+    fn from(t: &'a mut T) -> StoreContext<'a> {
+        T::as_context(t)
+    }
+}
+
+impl<'a, T: AsContextMut + ?Sized> From<&'a mut T> for StoreContextMut<'a> {
+    fn from(t: &'a mut T) -> StoreContextMut<'a> {
+        t.as_context_mut()
+    }
+}
+
+impl<'a> From<StoreContextMut<'a>> for StoreContext<'a> {
+    fn from(t: StoreContextMut<'a>) -> StoreContext<'a> {
+        StoreContext(t.0)
+    }
+}
+
+// Inside the loader, public operations call each other with the store they
+// were given.
+impl AsContext for StoreOpaque {
+    fn as_context(&self) -> StoreContext<'_> {
+        StoreContext(self)
+    }
+}
+
+impl AsContextMut for StoreOpaque {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
+        StoreContextMut(self)
     }
 }

@@ -25,7 +25,7 @@ use wasmc_abi::TrapKind;
 
 use crate::error::{Error, Trap};
 use crate::module::Module;
-use crate::store::Store;
+use crate::store::StoreOpaque;
 use crate::sys::unix::{signals, stack, unwind};
 use crate::vm::{VMFuncRef, ValRaw};
 
@@ -58,7 +58,7 @@ thread_local! {
     /// The stack limit of the outermost entry; 0 when not in wasm.
     static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
     /// The store of the innermost entry, for builtins and host functions.
-    static STORE: Cell<*mut Store> = const { Cell::new(null_mut()) };
+    static STORE: Cell<*mut StoreOpaque> = const { Cell::new(null_mut()) };
     /// Set by [`raise`].
     static UNWIND: RefCell<Option<Unwind>> = const { RefCell::new(None) };
 }
@@ -67,7 +67,7 @@ thread_local! {
 ///
 /// Only builtins and host functions called from wasm may use it, and only
 /// while they run: the entry that set it holds the store's `&mut`.
-pub(crate) fn current_store() -> *mut Store {
+pub(crate) fn current_store() -> *mut StoreOpaque {
     STORE.with(Cell::get)
 }
 
@@ -78,25 +78,40 @@ pub(crate) fn current_store() -> *mut Store {
 /// `func_ref` must be a funcref of a wasm function owned by `store`, and
 /// `values` must have at least as many slots as the function has
 /// parameters or results, holding arguments of its parameter types.
-pub(crate) unsafe fn invoke(store: &mut Store, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
+pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
     signals::init();
     signals::ensure_alt_stack();
     let deadline = store.limits.enter()?;
     // SAFETY: as this function's.
-    let result = unsafe { invoke_inner(store, func_ref, values) };
+    let outcome = unsafe { invoke_inner(store, func_ref, values) };
+    // Before a host function's panic goes on unwinding: a store whose
+    // bookkeeping still counted this entry would treat every later call as
+    // nested and run it without a deadline.
     store.limits.exit();
     drop(deadline);
+    let result = match outcome {
+        Ok(result) => result,
+        Err(Panicked(payload)) => std::panic::resume_unwind(payload),
+    };
     result.map_err(|e| match e {
         Error::Trap(trap) => Error::Trap(store.limits.explain(trap)),
         other => other,
     })
 }
 
+/// A host function called from wasm panicked; the payload is resumed once
+/// the entry's state is restored.
+struct Panicked(Box<dyn Any + Send>);
+
 /// [`invoke`] once the store's deadline is set.
 ///
 /// # Safety
 /// As for [`invoke`].
-unsafe fn invoke_inner(store: &mut Store, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
+unsafe fn invoke_inner(
+    store: &mut StoreOpaque,
+    func_ref: VMFuncRef,
+    values: &mut [ValRaw],
+) -> Result<Result<(), Error>, Panicked> {
     let outermost = STACK_LIMIT.with(Cell::get) == 0;
     if outermost {
         STACK_LIMIT.with(|c| c.set(stack_limit(store.config().max_wasm_stack)));
@@ -104,7 +119,7 @@ unsafe fn invoke_inner(store: &mut Store, func_ref: VMFuncRef, values: &mut [Val
     let limit = STACK_LIMIT.with(Cell::get);
     // SAFETY: a wasm funcref's vmctx is a live instance `VMContext`.
     unsafe { crate::vmctx::set_stack_limit(func_ref.vmctx, limit) };
-    let store_ptr: *mut Store = store;
+    let store_ptr: *mut StoreOpaque = store;
     let previous_store = STORE.with(|c| c.replace(store_ptr));
     // SAFETY: `array_call` is the module's entry trampoline for the callee's
     // type (non-null for wasm functions), with the C signature of
@@ -126,18 +141,18 @@ unsafe fn invoke_inner(store: &mut Store, func_ref: VMFuncRef, values: &mut [Val
         STACK_LIMIT.with(|c| c.set(0));
     }
     if returned != 0 {
-        return Ok(());
+        return Ok(Ok(()));
     }
     if let Some(fault) = FAULT.with(Cell::take) {
         // SAFETY: we are back on the host side and hold the only use of the
         // store pointer we handed out.
-        return Err(Error::Trap(trap_for_fault(unsafe { &*store_ptr }, fault)));
+        return Ok(Err(Error::Trap(trap_for_fault(unsafe { &*store_ptr }, fault))));
     }
     match UNWIND.with(|u| u.borrow_mut().take()) {
-        Some(Unwind::Trap(trap)) => Err(Error::Trap(trap)),
-        Some(Unwind::Panic(payload)) => std::panic::resume_unwind(payload),
-        Some(Unwind::Exit(code)) => Err(Error::Exit(code)),
-        None => Err(Error::Trap(Trap::new(TrapKind::UnknownFault))),
+        Some(Unwind::Trap(trap)) => Ok(Err(Error::Trap(trap))),
+        Some(Unwind::Panic(payload)) => Err(Panicked(payload)),
+        Some(Unwind::Exit(code)) => Ok(Err(Error::Exit(code))),
+        None => Ok(Err(Error::Trap(Trap::new(TrapKind::UnknownFault)))),
     }
 }
 
@@ -191,7 +206,7 @@ pub(crate) fn handle_fault(signal: i32, pc: usize, address: usize) {
 
 /// Describes a fault in wasm code: the trap table entry at `pc` if there is
 /// one, otherwise a guess from the signal and fault address.
-fn trap_for_fault(store: &Store, fault: Fault) -> Trap {
+fn trap_for_fault(store: &StoreOpaque, fault: Fault) -> Trap {
     let module = store.instances.iter().map(|i| i.module()).find(|m| m.contains_pc(fault.pc));
     let Some(module) = module else { return Trap::new(TrapKind::UnknownFault) };
     let offset = (fault.pc - module.text_base()) as u32;

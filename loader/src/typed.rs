@@ -8,7 +8,7 @@ use wasmc_abi::meta::{FuncType, ValType};
 use crate::error::Error;
 use crate::func::Func;
 use crate::into_func::WasmTy;
-use crate::store::Store;
+use crate::store::{AsContext, AsContextMut};
 use crate::traphandler;
 use crate::values::Val;
 use crate::vm::ValRaw;
@@ -150,7 +150,8 @@ impl<P, R> std::fmt::Debug for TypedFunc<P, R> {
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Checks that `func` has type `P -> R`.
-    pub fn new(store: &Store, func: Func) -> Result<Self, Error> {
+    pub fn new(store: impl AsContext, func: Func) -> Result<Self, Error> {
+        let store = store.as_context().0;
         store.check(func.store)?;
         let want = FuncType { params: P::types(), results: R::types() };
         let found = func.ty(store);
@@ -166,7 +167,8 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     }
 
     /// Calls the function.
-    pub fn call(&self, store: &mut Store, params: P) -> Result<R, Error> {
+    pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R, Error> {
+        let store = store.as_context_mut().0;
         store.check(self.func.store)?;
         let data = &store.funcs[self.func.index as usize];
         if data.host.is_some() {

@@ -7,7 +7,7 @@ use wasmc_abi::meta::ValType;
 
 use crate::error::Error;
 use crate::func::Func;
-use crate::store::Store;
+use crate::store::StoreOpaque;
 use crate::vm::ValRaw;
 
 /// A WebAssembly value. Floats are kept as bits so NaN payloads survive.
@@ -66,7 +66,7 @@ impl Val {
     }
 
     /// The raw reference word of a reference value (0 for null).
-    pub(crate) fn ref_word(&self, store: &Store) -> Result<usize, Error> {
+    pub(crate) fn ref_word(&self, store: &StoreOpaque) -> Result<usize, Error> {
         match self {
             Val::FuncRef(None) | Val::ExternRef(None) => Ok(0),
             Val::FuncRef(Some(f)) => Ok(f.func_ref_ptr(store)? as usize),
@@ -78,7 +78,7 @@ impl Val {
     }
 
     /// The raw form of this value; funcrefs must belong to `store`.
-    pub(crate) fn to_raw(self, store: &Store) -> Result<ValRaw, Error> {
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw, Error> {
         Ok(match self {
             Val::I32(v) => ValRaw::from_u128(u128::from(v as u32)),
             Val::I64(v) => ValRaw::from_u128(u128::from(v as u64)),
@@ -90,7 +90,7 @@ impl Val {
     }
 
     /// Reads a value of type `ty` from its raw form.
-    pub(crate) fn from_raw(store: &Store, ty: ValType, raw: &ValRaw) -> Val {
+    pub(crate) fn from_raw(store: &StoreOpaque, ty: ValType, raw: &ValRaw) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw.u32() as i32),
             ValType::I64 => Val::I64(raw.u64() as i64),
@@ -102,7 +102,7 @@ impl Val {
     }
 
     /// The reference value of type `ty` for a raw word.
-    pub(crate) fn from_ref_word(store: &Store, ty: ValType, word: usize) -> Val {
+    pub(crate) fn from_ref_word(store: &StoreOpaque, ty: ValType, word: usize) -> Val {
         match ty {
             ValType::FuncRef => Val::FuncRef(Func::from_ref_word(store, word)),
             _ => Val::ExternRef(NonZeroU64::new(word as u64)),

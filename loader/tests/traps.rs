@@ -262,8 +262,8 @@ fn host_functions_can_reenter_wasm() {
         let Some(wasmc_loader::Extern::Func(unreachable)) = caller.get_export("unreachable") else {
             return Err("no unreachable export".into());
         };
-        let value = answer.call(caller.store_mut(), &[])?;
-        let trap = unreachable.call(caller.store_mut(), &[]).unwrap_err();
+        let value = answer.call(&mut caller, &[])?;
+        let trap = unreachable.call(&mut caller, &[]).unwrap_err();
         log.lock().unwrap().push((format!("{:?}", value[0]), trap.as_trap().map(|t| t.kind)));
         Ok(())
     });

@@ -95,12 +95,17 @@ pub struct Plugin {
     /// Its name (file stem), for logs and answers.
     pub name: String,
     module: Module,
+    /// WASI's functions, defined once; each call's store has its own
+    /// (empty, deny-all) WASI state.
+    linker: Linker,
 }
 
 impl Plugin {
     /// Wraps a loaded module.
     pub fn new(name: impl Into<String>, module: Module) -> Plugin {
-        Plugin { name: name.into(), module }
+        let mut linker = Linker::new();
+        wasi::add_to_linker(&mut linker);
+        Plugin { name: name.into(), module, linker }
     }
 
     /// Runs `on_request` on an encoded request, in a fresh store.
@@ -114,10 +119,9 @@ impl Plugin {
         // The deadline stops a spinning plugin inside wasm, so its worker
         // thread is freed as well as the request answered.
         store.set_call_timeout(Some(limits.timeout));
-        let mut linker = Linker::new();
         let denied = WasiCtx::builder().build().map_err(|e| PluginError::BadAnswer(e.to_string()))?;
-        wasi::add_to_linker(&mut linker, denied);
-        let instance = Instance::new(&mut store, &self.module, &linker)?;
+        store.set_wasi(denied);
+        let instance = Instance::new(&mut store, &self.module, &self.linker)?;
         let alloc = instance.get_typed_func::<i32, i32>(&store, "alloc")?;
         let on_request = instance.get_typed_func::<(i32, i32), i64>(&store, "on_request")?;
         let memory = instance.get_memory(&store, "memory").ok_or_else(|| Error::ExportNotFound("memory".into()))?;

@@ -23,7 +23,7 @@ use crate::instance::Instance;
 use crate::instantiate::{allocate, initialize, Placement};
 use crate::linker::Linker;
 use crate::module::Module;
-use crate::store::Store;
+use crate::store::AsContextMut;
 use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
 use crate::vmctx::VmCtx;
 
@@ -187,7 +187,8 @@ impl InstancePool {
     /// # Errors
     /// As [`Instance::new`], and [`Error::Resource`] when every slot is in
     /// use.
-    pub fn instantiate(&self, store: &mut Store, linker: &Linker) -> Result<Instance, Error> {
+    pub fn instantiate(&self, mut store: impl AsContextMut, linker: &Linker) -> Result<Instance, Error> {
+        let store = store.as_context_mut().0;
         let module = &self.shared.module;
         let imports = linker.resolve(store, module)?;
         let lease = SlotLease::acquire(&self.shared)?;

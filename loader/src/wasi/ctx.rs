@@ -59,7 +59,7 @@ pub(crate) struct Descriptor {
 pub(crate) const MAX_FDS: usize = 1024;
 
 /// The WASI state of one program: build it with [`WasiCtx::builder`] and
-/// register it with [`crate::wasi::add_to_linker`]. Deny by default: no
+/// give it to a store with [`crate::Store::set_wasi`]. Deny by default: no
 /// stdio, no files, no environment unless the builder grants them.
 pub struct WasiCtx {
     pub(crate) args: Vec<String>,

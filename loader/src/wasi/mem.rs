@@ -25,7 +25,7 @@ impl<'a, 'b> Env<'a, 'b> {
     /// `len` bytes at `ptr`.
     pub fn read(&self, ptr: u32, len: u32) -> Result<&[u8], Errno> {
         let memory = self.memory.ok_or(Errno::FAULT)?;
-        let data = memory.data(self.caller.store());
+        let data = memory.data(&self.caller);
         let start = ptr as usize;
         let end = start.checked_add(len as usize).ok_or(Errno::FAULT)?;
         data.get(start..end).ok_or(Errno::FAULT)
@@ -40,7 +40,7 @@ impl<'a, 'b> Env<'a, 'b> {
     /// Writes `data` at `ptr`.
     pub fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
         let memory = self.memory.ok_or(Errno::FAULT)?;
-        let mem = memory.data_mut(self.caller.store_mut());
+        let mem = memory.data_mut(&mut self.caller);
         let start = ptr as usize;
         let end = start.checked_add(data.len()).ok_or(Errno::FAULT)?;
         mem.get_mut(start..end).ok_or(Errno::FAULT)?.copy_from_slice(data);

@@ -18,10 +18,11 @@
 //! use wasmc_loader::{wasi, Error, Instance, Linker, Module, Store};
 //! // SAFETY: our own pipeline compiled this artifact with wasmc.
 //! let module = unsafe { Module::from_file("app.cwasm") }?;
+//! let mut linker = Linker::new(); // built once, shared by every store
+//! wasi::add_to_linker(&mut linker);
 //! let ctx = wasi::WasiCtx::builder().args(["app", "hello"]).inherit_stdio().preopen_dir("data", "/data")?.build()?;
-//! let mut linker = Linker::new();
-//! wasi::add_to_linker(&mut linker, ctx);
 //! let mut store = Store::default();
+//! store.set_wasi(ctx);
 //! let instance = Instance::new(&mut store, &module, &linker)?;
 //! let start = instance.get_typed_func::<(), ()>(&store, "_start")?;
 //! let code = match start.call(&mut store, ()) {
@@ -32,9 +33,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The context is per program: the host functions registered by
-//! [`add_to_linker`] share it through an `Arc<Mutex<_>>`, so use one
-//! linker (and context) per instance.
+//! The context is per store ([`crate::Store::set_wasi`]): the functions
+//! [`add_to_linker`] defines hold no state and find the calling store's
+//! context, so one linker serves any number of stores, threads and pool
+//! slots, and no program ever sees another's descriptors. A WASI function
+//! called in a store without a context traps with a message saying so.
 
 mod ctx;
 mod env;
@@ -43,8 +46,6 @@ mod mem;
 pub mod path;
 mod pathops;
 mod types;
-
-use std::sync::{Arc, Mutex};
 
 pub use ctx::{WasiCtx, WasiCtxBuilder, WasiError};
 pub use types::Errno;
@@ -134,27 +135,27 @@ fn enosys(_: &mut mem::Env<'_, '_>, _: &Args<'_>) -> Result<(), Errno> {
     Err(Errno::NOSYS)
 }
 
-/// Defines every `wasi_snapshot_preview1` function in `linker`, working on
-/// `ctx`, and returns the shared context (to inspect it afterwards).
+/// Defines every `wasi_snapshot_preview1` function in `linker`. Each works
+/// on the WASI context of the store it is called in
+/// ([`crate::Store::set_wasi`]).
 ///
 /// `proc_exit(code)` stops the program: the call into wasm returns
 /// [`crate::Error::Exit`] with the code; the host process goes on.
-pub fn add_to_linker(linker: &mut Linker, ctx: WasiCtx) -> Arc<Mutex<WasiCtx>> {
-    let shared = Arc::new(Mutex::new(ctx));
+pub fn add_to_linker(linker: &mut Linker) {
     for &(name, params, syscall) in SYSCALLS {
         let params = params.chars().map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 }).collect();
         let ty = FuncType { params, results: vec![ValType::I32] };
-        let ctx = shared.clone();
-        linker.func_new(MODULE, name, ty, move |caller: Caller<'_>, args: &[Val], results: &mut [Val]| {
-            // A poisoned lock only means an earlier call panicked; the
-            // context itself is always in a consistent state between calls.
-            let mut ctx = ctx.lock().unwrap_or_else(|e| e.into_inner());
-            let mut env = mem::Env::new(&mut ctx, caller);
-            let errno = match syscall(&mut env, &Args(args)) {
-                Ok(()) => Errno::SUCCESS,
-                Err(e) => e,
+        linker.func_new(MODULE, name, ty, move |mut caller: Caller<'_>, args: &[Val], results: &mut [Val]| {
+            // Taken out of the store while the call runs, so the syscall can
+            // borrow both it and the caller's memory; put back after.
+            let Some(mut ctx) = caller.opaque_mut().wasi.take() else {
+                return Err(HostError::new(format!(
+                    "{MODULE}::{name} called in a store without a WASI context (see Store::set_wasi)"
+                )));
             };
-            results[0] = Val::I32(i32::from(errno.0));
+            let outcome = syscall(&mut mem::Env::new(&mut ctx, caller.reborrow()), &Args(args));
+            caller.opaque_mut().wasi = Some(ctx);
+            results[0] = Val::I32(i32::from(outcome.err().unwrap_or(Errno::SUCCESS).0));
             Ok(())
         });
     }
@@ -162,5 +163,4 @@ pub fn add_to_linker(linker: &mut Linker, ctx: WasiCtx) -> Arc<Mutex<WasiCtx>> {
     linker.func_new(MODULE, "proc_exit", ty, |_caller: Caller<'_>, args: &[Val], _results: &mut [Val]| {
         Err(HostError::exit(Args(args).u32(0) as i32))
     });
-    shared
 }
