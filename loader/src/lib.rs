@@ -84,6 +84,14 @@ pub use wasmc_abi::meta::{
 };
 pub use wasmc_abi::{BoundsChecks, TrapKind};
 
+/// How many distinct function types the loaded modules hold now (each
+/// type is kept once for the whole process while a module uses it). For
+/// tests that check that dropping modules releases them.
+#[doc(hidden)]
+pub fn interned_func_types() -> usize {
+    types::interned_count()
+}
+
 /// Installs the loader's signal handlers now (otherwise done when the
 /// first [`Store`] is created). Handlers installed before this call keep
 /// receiving every fault that is not a wasm trap.

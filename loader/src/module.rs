@@ -31,6 +31,7 @@ use crate::signature::TrustedKeys;
 use crate::sys::unix::memfd;
 use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
 use crate::sys::unix::unwind::wasmc_flush_icache;
+use crate::types::TypeIds;
 
 /// A compiled module, ready to instantiate. Cheap to clone, `Send + Sync`.
 #[derive(Clone, Debug)]
@@ -58,8 +59,9 @@ pub(crate) struct ModuleInner {
     memory_image: FileRange,
     /// Bytes of all active data segments.
     active_data_bytes: u64,
-    /// Canonical type id of each of the module's types.
-    type_ids: Box<[u32]>,
+    /// Canonical type id of each of the module's types, reserved until
+    /// the module is dropped.
+    type_ids: TypeIds,
     /// Each of the module's types, shared by the store entries of its
     /// functions (so instantiation clones no type).
     func_types: Box<[Arc<FuncType>]>,
@@ -191,7 +193,7 @@ impl Module {
     fn from_image(image: Mmap, file: Option<File>, parsed: Parsed) -> Result<Module, LoadError> {
         let Parsed { meta, encoded_meta, text, data, image: memory_image, .. } = parsed;
         let (text_base, text_mapping) = map_text(&image, file.as_ref(), text)?;
-        let type_ids = meta.types.iter().map(crate::types::intern).collect();
+        let type_ids = TypeIds::intern(&meta.types)?;
         let func_types = meta.types.iter().cloned().map(Arc::new).collect();
         let active_data_bytes =
             meta.data.iter().filter(|d| matches!(d.mode, DataMode::Active { .. })).map(|d| u64::from(d.len)).sum();
@@ -279,7 +281,7 @@ impl Module {
     }
 
     pub(crate) fn type_ids(&self) -> &[u32] {
-        &self.inner.type_ids
+        self.inner.type_ids.as_slice()
     }
 
     /// Type `index` of the module (validated by the metadata).
