@@ -182,7 +182,10 @@ fn run(command: Command) -> Result<ExitCode> {
             if let Some(key) = &key {
                 artifact = wasmc::sign::sign_artifact(&artifact, key)?;
             }
-            std::fs::write(&output, artifact).with_context(|| format!("writing {}", output.display()))?;
+            // A new file renamed into place: a module loaded from the old
+            // file (a running server, `wasmrun`) keeps the old code.
+            wasmc_loader::files::replace(&output, &artifact, 0o644)
+                .with_context(|| format!("writing {}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { output } => {

@@ -42,6 +42,7 @@ pub mod cli;
 mod epoch;
 mod error;
 mod externals;
+pub mod files;
 mod func;
 mod instance;
 mod instantiate;
