@@ -23,12 +23,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// directory, created with permission bits `mode` (less the umask), synced
 /// to disk, then renamed over `path`. Whatever `path` named before (a
 /// file a module is loaded from, for instance) is left untouched, and the
-/// temporary file is removed if anything fails.
+/// temporary file is removed if anything fails. A symlink at `path` is
+/// replaced, not followed.
 ///
 /// # Errors
 /// The operating system's error, from creating, writing, syncing or
 /// renaming.
-pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+pub fn replace(path: impl AsRef<Path>, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let path = path.as_ref();
     let temp = TempFile::write(path, bytes, mode)?;
     std::fs::rename(&temp.path, path)?;
     temp.persisted();
@@ -41,7 +43,8 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 ///
 /// # Errors
 /// As for [`replace`].
-pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+pub fn create_new(path: impl AsRef<Path>, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let path = path.as_ref();
     let temp = TempFile::write(path, bytes, mode)?;
     // A hard link never replaces an existing name; the temporary name is
     // then removed by `TempFile`'s drop.
@@ -171,8 +174,8 @@ mod tests {
         // Renaming a file over a directory fails after the temporary exists.
         std::fs::create_dir(dir.join("taken")).unwrap();
         std::fs::write(dir.join("taken/inside"), b"x").unwrap();
-        assert!(replace(&dir.join("taken"), b"bytes", 0o644).is_err());
+        assert!(replace(dir.join("taken"), b"bytes", 0o644).is_err());
         assert_eq!(names(&dir), ["taken"]);
-        assert!(replace(&dir.join("missing/a.cwasm"), b"bytes", 0o644).is_err());
+        assert!(replace(dir.join("missing/a.cwasm"), b"bytes", 0o644).is_err());
     }
 }
