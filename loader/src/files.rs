@@ -154,6 +154,7 @@ mod tests {
         // The file opened before still holds what it held.
         assert_eq!(std::io::read_to_string(old).unwrap(), "first");
         assert_eq!(names(&dir), ["a.cwasm"], "no temporary file is left");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
@@ -166,6 +167,7 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), b"secret");
         assert_eq!(names(&dir), ["k.key"], "no temporary file is left");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
@@ -177,5 +179,6 @@ mod tests {
         assert!(replace(dir.join("taken"), b"bytes", 0o644).is_err());
         assert_eq!(names(&dir), ["taken"]);
         assert!(replace(dir.join("missing/a.cwasm"), b"bytes", 0o644).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
