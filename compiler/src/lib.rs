@@ -7,7 +7,9 @@
 //! ```no_run
 //! let wasm = std::fs::read("module.wasm").unwrap();
 //! let artifact = wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap();
-//! std::fs::write("module.cwasm", artifact).unwrap();
+//! // A new file renamed into place, never a rewrite in place: modules
+//! // already loaded from the old file keep running its code.
+//! wasmc_loader::files::replace("module.cwasm", &artifact, 0o644).unwrap();
 //! ```
 //!
 //! The pipeline, one module per stage:

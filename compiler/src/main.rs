@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use wasmc::wast::{run_file, WastReport};
 use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
-use wasmc_loader::{cli, Module, TrustedKeys};
+use wasmc_loader::{cli, LoadError, LoadOptions, Module, TrustedKeys};
 
 #[derive(Parser)]
 #[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]
@@ -182,7 +182,10 @@ fn run(command: Command) -> Result<ExitCode> {
             if let Some(key) = &key {
                 artifact = wasmc::sign::sign_artifact(&artifact, key)?;
             }
-            std::fs::write(&output, artifact).with_context(|| format!("writing {}", output.display()))?;
+            // A new file renamed into place: a module loaded from the old
+            // file (a running server, `wasmrun`) keeps the old code.
+            wasmc_loader::files::replace(&output, &artifact, 0o644)
+                .with_context(|| format!("writing {}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { output } => {
@@ -199,24 +202,31 @@ fn run(command: Command) -> Result<ExitCode> {
             for e in &envs {
                 wasi.add_env(e).map_err(anyhow::Error::msg)?;
             }
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let artifact = if bytes.starts_with(b"\x7fELF") {
-                bytes
-            } else {
-                let wasm = wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-                let mut options = codegen.options()?;
-                options.fuel_metering |= limits.fuel.is_some();
-                compile(&wasm, &options).with_context(|| format!("compiling {}", file.display()))?
-            };
             let module = if trust.is_empty() {
+                let bytes = read_input(&file)?;
+                let artifact = if bytes.starts_with(b"\x7fELF") {
+                    bytes
+                } else {
+                    let wasm = wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                    let mut options = codegen.options()?;
+                    options.fuel_metering |= limits.fuel.is_some();
+                    compile(&wasm, &options).with_context(|| format!("compiling {}", file.display()))?
+                };
                 // SAFETY: running the file the user names is the point of
                 // `wasmc run`; the user vouches for its origin, as for any
                 // executable.
                 unsafe { Module::from_bytes(&artifact) }
             } else {
-                Module::from_bytes_signed(&artifact, &TrustedKeys::from_pub_files(&trust)?)
+                // Only a signed artifact can pass: loaded straight from the
+                // file, which is checked (a regular file, its size, its ELF
+                // header) before the rest of it is read.
+                Module::from_file_signed(&file, &TrustedKeys::from_pub_files(&trust)?)
             }
-            .with_context(|| format!("loading {}", file.display()))?;
+            .map_err(|e| match e {
+                // These already name the file.
+                LoadError::Io { .. } | LoadError::NotRegularFile { .. } | LoadError::TooLarge { .. } => e.into(),
+                e => anyhow::Error::new(e).context(format!("loading {}", file.display())),
+            })?;
             let mut store = limits.run_limits().store_for(&module)?;
             let program = file.to_string_lossy();
             let outcome = cli::run_program(&mut store, &module, &program, invoke.as_deref(), &args, &wasi)?;
@@ -229,7 +239,7 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::from(outcome.exit_status()))
         }
         Command::Inspect { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_input(&file)?;
             let info =
                 wasmc_loader::ArtifactInfo::parse(&bytes).with_context(|| format!("reading {}", file.display()))?;
             print!("{}", cli::describe(&info));
@@ -287,9 +297,15 @@ fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
+/// Reads an input file: a regular file no larger than the loader's
+/// default artifact limit (a device or a FIFO is an error, not a hang).
+fn read_input(path: &Path) -> Result<Vec<u8>> {
+    Ok(LoadOptions::default().read_file(path)?)
+}
+
 /// Reads a module given as binary or text; text is turned into binary.
 fn read_module(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_input(path)?;
     if bytes.starts_with(b"\x7fELF") {
         bail!("{} is already a compiled artifact", path.display());
     }

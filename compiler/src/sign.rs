@@ -7,8 +7,7 @@
 //! verifies with `Module::from_file_signed`. Ed25519 is deterministic, so
 //! signing the same artifact with the same key gives the same bytes.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -94,9 +93,9 @@ pub fn write_key_pair(name: &Path, key: &SecretKey) -> Result<(PathBuf, PathBuf)
         (&secret_path, 0o600, key_text(SECRET_KEY_HEADER, &key.0.to_bytes())),
         (&public_path, 0o644, key_text(PUBLIC_KEY_HEADER, &key.public_bytes())),
     ] {
-        let mut file =
-            std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(io_err(path))?;
-        file.write_all(text.as_bytes()).map_err(io_err(path))?;
+        // Written whole to a new file and linked into place: never a
+        // half-written key, and never over an existing file.
+        wasmc_loader::files::create_new(path, text.as_bytes(), mode).map_err(io_err(path))?;
     }
     Ok((secret_path, public_path))
 }

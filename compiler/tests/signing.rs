@@ -215,3 +215,33 @@ fn keygen_sign_and_trust_through_the_binaries() {
         assert!(out.contains("not a wasmc key file"), "{out}");
     }
 }
+
+#[test]
+fn both_binaries_refuse_devices_fifos_and_huge_files_at_once_in_one_line() {
+    let dir = scratch("files");
+    let (_, public) = write_key_pair(&dir.join("team"), &generate().unwrap()).unwrap();
+    let zero = dir.join("zero.cwasm");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.join("fifo.cwasm");
+    let c_fifo = std::ffi::CString::new(p(&fifo)).unwrap();
+    // SAFETY: `c_fifo` is a valid C string; the result is checked.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+    let huge = dir.join("huge.cwasm");
+    std::fs::File::create(&huge).unwrap().set_len(3 << 30).unwrap();
+    for (path, message) in [
+        (&zero, "not a regular file (a character device)"),
+        (&fifo, "not a regular file (a FIFO)"),
+        (&huge, "is 3221225472 bytes, more than the limit of 1073741824 bytes"),
+    ] {
+        for keys in [&[public.as_path()][..], &[]] {
+            let start = std::time::Instant::now();
+            for out in run_both(path, keys, false) {
+                assert!(out.contains(message), "{}: {out}", path.display());
+                assert_eq!(out.lines().count(), 1, "{out}");
+            }
+            let elapsed = start.elapsed();
+            assert!(elapsed < std::time::Duration::from_secs(5), "{}: {elapsed:?}", path.display());
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

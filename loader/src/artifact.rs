@@ -66,6 +66,49 @@ fn wrong_arch(artifact: String) -> LoadError {
     LoadError::WrongArchitecture { artifact, host: host_arch().name().to_string() }
 }
 
+/// Bytes of an ELF64 file header.
+pub(crate) const ELF_HEADER_LEN: usize = 64;
+
+/// The checks that need only the first [`ELF_HEADER_LEN`] bytes (`head`,
+/// fewer if the file is shorter) of a file of `file_len` bytes: ELF magic,
+/// 64-bit little-endian, a machine artifacts are built for, and section
+/// headers inside the file. A file that fails them is refused before the
+/// rest of it is read.
+pub(crate) fn check_elf_header(head: &[u8], file_len: u64) -> Result<(), LoadError> {
+    if file_len == 0 {
+        return Err(LoadError::NotElf("the file is empty".into()));
+    }
+    if !head.starts_with(&object::elf::ELFMAG) {
+        return Err(LoadError::NotElf("the file does not start with the ELF magic".into()));
+    }
+    if head.len() < ELF_HEADER_LEN {
+        return Err(LoadError::Corrupt(format!("the file is {file_len} bytes, too short for an ELF header")));
+    }
+    // ELF64 header: e_ident[4] class, [5] data encoding; e_machine at 18,
+    // e_shoff at 40, e_shentsize at 58, e_shnum at 60.
+    if head[4] != object::elf::ELFCLASS64 {
+        return Err(LoadError::NotElf("not a 64-bit ELF file".into()));
+    }
+    if head[5] != object::elf::ELFDATA2LSB {
+        return Err(LoadError::NotElf("not a little-endian ELF file".into()));
+    }
+    let u16_at = |at: usize| u64::from(u16::from_le_bytes([head[at], head[at + 1]]));
+    let machine = u16::from_le_bytes([head[18], head[19]]);
+    if arch_of_machine(machine).is_none() {
+        return Err(wrong_arch(format!("ELF machine {machine}")));
+    }
+    let mut shoff = [0u8; 8];
+    shoff.copy_from_slice(&head[40..48]);
+    let (shoff, shentsize, shnum) = (u64::from_le_bytes(shoff), u16_at(58), u16_at(60));
+    // With more than 0xff00 sections `e_shnum` is 0 and the count lies in
+    // the first section header, which must exist anyway.
+    let headers_end = shoff.checked_add(shentsize * shnum.max(1));
+    if headers_end.map_or(true, |end| end > file_len) {
+        return Err(LoadError::Corrupt("the section headers lie outside the file".into()));
+    }
+    Ok(())
+}
+
 /// Runs every check on `bytes` (the whole file): its format, then whether
 /// this host can run it.
 pub(crate) fn parse(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadError> {

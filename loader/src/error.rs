@@ -21,6 +21,28 @@ pub enum LoadError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The path names something other than a regular file (a device such
+    /// as `/dev/zero`, a FIFO, a directory), which is refused before any
+    /// read.
+    #[error("cannot read {}: not a regular file ({what})", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("a character device", "a FIFO", ...).
+        what: &'static str,
+    },
+    /// The file is larger than the limit
+    /// ([`LoadOptions::max_artifact_bytes`](crate::LoadOptions::max_artifact_bytes)),
+    /// which is checked before any read.
+    #[error("cannot read {}: the file is {len} bytes, more than the limit of {limit} bytes for artifacts", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// Not an ELF file at all.
     #[error("not a wasmc artifact: {0}")]
     NotElf(String),

@@ -42,12 +42,14 @@ pub mod cli;
 mod epoch;
 mod error;
 mod externals;
+pub mod files;
 mod func;
 mod instance;
 mod instantiate;
 mod into_func;
 mod limits;
 mod linker;
+mod load_options;
 mod memory;
 mod module;
 mod pool;
@@ -72,6 +74,7 @@ pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use into_func::{IntoFunc, WasmRet, WasmTy};
 pub use linker::Linker;
+pub use load_options::{LoadOptions, DEFAULT_MAX_ARTIFACT_BYTES};
 pub use module::Module;
 pub use pool::{InstancePool, PoolConfig, DEFAULT_KEEP_RESIDENT_BYTES};
 pub use signature::{KeyError, KeyId, TrustedKeys};
@@ -83,6 +86,14 @@ pub use wasmc_abi::meta::{
     ModuleMeta, OwnedLists, TableType, ValType,
 };
 pub use wasmc_abi::{BoundsChecks, TrapKind};
+
+/// How many distinct function types the loaded modules hold now (each
+/// type is kept once for the whole process while a module uses it). For
+/// tests that check that dropping modules releases them.
+#[doc(hidden)]
+pub fn interned_func_types() -> usize {
+    types::interned_count()
+}
 
 /// Installs the loader's signal handlers now (otherwise done when the
 /// first [`Store`] is created). Handlers installed before this call keep

@@ -26,11 +26,13 @@ use wasmc_abi::meta::{
 
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::{Error, LoadError};
+use crate::load_options::LoadOptions;
 use crate::registry;
 use crate::signature::TrustedKeys;
 use crate::sys::unix::memfd;
 use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
 use crate::sys::unix::unwind::wasmc_flush_icache;
+use crate::types::TypeIds;
 
 /// A compiled module, ready to instantiate. Cheap to clone, `Send + Sync`.
 #[derive(Clone, Debug)]
@@ -58,8 +60,9 @@ pub(crate) struct ModuleInner {
     memory_image: FileRange,
     /// Bytes of all active data segments.
     active_data_bytes: u64,
-    /// Canonical type id of each of the module's types.
-    type_ids: Box<[u32]>,
+    /// Canonical type id of each of the module's types, reserved until
+    /// the module is dropped.
+    type_ids: TypeIds,
     /// Each of the module's types, shared by the store entries of its
     /// functions (so instantiation clones no type).
     func_types: Box<[Arc<FuncType>]>,
@@ -84,8 +87,14 @@ impl Module {
     /// Loads an artifact from a file, running every check including the
     /// checksum.
     ///
-    /// The file must not be modified while the module is loaded: its pages
-    /// are mapped, not copied.
+    /// The path must name a regular file no larger than
+    /// [`DEFAULT_MAX_ARTIFACT_BYTES`](crate::DEFAULT_MAX_ARTIFACT_BYTES)
+    /// ([`LoadOptions`] sets another limit); anything else is refused before
+    /// it is mapped. The file must not be written in place while the module
+    /// is loaded: its pages are mapped, not copied. Replace an artifact by
+    /// writing a new file and renaming it over the old one (as `wasmc
+    /// compile` and [`files::replace`](crate::files::replace) do): the
+    /// loaded module keeps the old file.
     ///
     /// # Safety
     /// An artifact is native code that will run in this process. The checks
@@ -94,7 +103,8 @@ impl Module {
     /// do anything the process can. Load only artifacts whose origin you
     /// trust, such as those your own build pipeline compiled with wasmc.
     pub unsafe fn from_file(path: impl AsRef<Path>) -> Result<Module, LoadError> {
-        Module::load_file(path.as_ref(), Checksum::Verify)
+        // SAFETY: the caller vouches for the artifact, as this function requires.
+        unsafe { LoadOptions::default().load_file(path) }
     }
 
     /// Like [`Module::from_file`] but skips the checksum (the only check
@@ -105,7 +115,9 @@ impl Module {
     /// file's integrity: a damaged file whose metadata still decodes may make
     /// the loaded code misbehave.
     pub unsafe fn from_file_trusted(path: impl AsRef<Path>) -> Result<Module, LoadError> {
-        Module::load_file(path.as_ref(), Checksum::Skip)
+        // SAFETY: the caller vouches for the artifact and its integrity, as
+        // this function requires.
+        unsafe { LoadOptions::default().load_file_trusted(path) }
     }
 
     /// Loads an artifact from bytes in memory (they are copied), running
@@ -125,12 +137,17 @@ impl Module {
     /// The file is read into memory once and every check and the code run
     /// on that copy, so a file changed or truncated by someone else during
     /// or after loading cannot change what runs: artifacts can come from a
-    /// cache or a network share that is not itself trusted.
+    /// cache or a network share that is not itself trusted. Before reading
+    /// it, the open file must be a regular file no larger than the limit
+    /// ([`LoadOptions::max_artifact_bytes`], 1 GiB by default) whose ELF
+    /// header passes; then exactly its length is read, and a file that
+    /// changed size meanwhile is refused.
     ///
     /// # Errors
     /// [`LoadError::Unsigned`], [`LoadError::UntrustedKey`] or
     /// [`LoadError::BadSignature`] when the signature does not prove origin,
-    /// and every error of [`Module::from_file`].
+    /// [`LoadError::NotRegularFile`], [`LoadError::TooLarge`], and every
+    /// error of [`Module::from_file`].
     ///
     /// # What this assumes
     /// This function is safe because a valid signature proves that the file
@@ -141,9 +158,7 @@ impl Module {
     /// (2) the secret keys have not leaked; (3) wasmc itself (compiler and
     /// loader of the same format version) is free of sandbox bugs.
     pub fn from_file_signed(path: impl AsRef<Path>, keys: &TrustedKeys) -> Result<Module, LoadError> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
-        Module::from_bytes_signed(&bytes, keys)
+        LoadOptions::default().load_file_signed(path, keys)
     }
 
     /// Like [`Module::from_file_signed`], for bytes in memory (they are
@@ -174,9 +189,9 @@ impl Module {
         Module::from_image(image, None, parsed)
     }
 
-    fn load_file(path: &Path, checksum: Checksum) -> Result<Module, LoadError> {
-        let file = File::open(path).map_err(|e| io_error(path, e))?;
-        let len = file.metadata().map_err(|e| io_error(path, e))?.len();
+    /// Maps and loads `file` (opened from `path` and checked by
+    /// `LoadOptions`: a regular file of `len` bytes).
+    pub(crate) fn map_file(path: &Path, file: File, len: u64, checksum: Checksum) -> Result<Module, LoadError> {
         let len = usize::try_from(len).map_err(|_| LoadError::Corrupt("file too large".into()))?;
         if len == 0 {
             return Err(LoadError::NotElf("the file is empty".into()));
@@ -191,7 +206,7 @@ impl Module {
     fn from_image(image: Mmap, file: Option<File>, parsed: Parsed) -> Result<Module, LoadError> {
         let Parsed { meta, encoded_meta, text, data, image: memory_image, .. } = parsed;
         let (text_base, text_mapping) = map_text(&image, file.as_ref(), text)?;
-        let type_ids = meta.types.iter().map(crate::types::intern).collect();
+        let type_ids = TypeIds::intern(&meta.types)?;
         let func_types = meta.types.iter().cloned().map(Arc::new).collect();
         let active_data_bytes =
             meta.data.iter().filter(|d| matches!(d.mode, DataMode::Active { .. })).map(|d| u64::from(d.len)).sum();
@@ -279,7 +294,7 @@ impl Module {
     }
 
     pub(crate) fn type_ids(&self) -> &[u32] {
-        &self.inner.type_ids
+        self.inner.type_ids.as_slice()
     }
 
     /// Type `index` of the module (validated by the metadata).
