@@ -12,12 +12,12 @@
 //! [`create_new`] does the same for files that must not replace anything
 //! (secret keys).
 
-use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasher, Hasher};
+use std::fs::{File, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use tempfile::NamedTempFile;
 
 /// Writes `bytes` to `path` atomically: into a new file in the same
 /// directory, created with permission bits `mode` (less the umask), synced
@@ -31,9 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// renaming.
 pub fn replace(path: impl AsRef<Path>, bytes: &[u8], mode: u32) -> io::Result<()> {
     let path = path.as_ref();
-    let temp = TempFile::write(path, bytes, mode)?;
-    std::fs::rename(&temp.path, path)?;
-    temp.persisted();
+    written_beside(path, bytes, mode)?.persist(path).map_err(|e| e.error)?;
     sync_parent(path);
     Ok(())
 }
@@ -45,13 +43,28 @@ pub fn replace(path: impl AsRef<Path>, bytes: &[u8], mode: u32) -> io::Result<()
 /// As for [`replace`].
 pub fn create_new(path: impl AsRef<Path>, bytes: &[u8], mode: u32) -> io::Result<()> {
     let path = path.as_ref();
-    let temp = TempFile::write(path, bytes, mode)?;
-    // A hard link never replaces an existing name; the temporary name is
-    // then removed by `TempFile`'s drop.
-    std::fs::hard_link(&temp.path, path)?;
-    drop(temp);
+    written_beside(path, bytes, mode)?.persist_noclobber(path).map_err(|e| e.error)?;
     sync_parent(path);
     Ok(())
+}
+
+/// A new file with a unique name (created exclusively) in `dest`'s
+/// directory, holding `bytes`, synced; removed when dropped unless
+/// persisted.
+fn written_beside(dest: &Path, bytes: &[u8], mode: u32) -> io::Result<NamedTempFile> {
+    let name =
+        dest.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"))?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut file = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(mode))
+        .tempfile_in(parent_of(dest))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    Ok(file)
 }
 
 /// Makes a finished rename durable. Best effort: the rename has happened,
@@ -70,62 +83,11 @@ fn parent_of(path: &Path) -> &Path {
     }
 }
 
-/// A temporary file beside its destination, removed on drop unless it was
-/// renamed into place.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempFile {
-    /// Creates a new file with a unique name beside `dest` (never an
-    /// existing one), writes `bytes` and syncs it.
-    fn write(dest: &Path, bytes: &[u8], mode: u32) -> io::Result<TempFile> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = dest
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"))?;
-        let dir = parent_of(dest);
-        let mut attempts = 0;
-        let (mut file, temp) = loop {
-            // Unpredictable enough that another user cannot take the name
-            // first; `create_new` (O_EXCL) makes a clash an error, not a
-            // shared file, and we then try another name.
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-            let mut temp_name = std::ffi::OsString::from(".");
-            temp_name.push(name);
-            temp_name.push(format!(".{}.{:016x}.tmp", std::process::id(), hasher.finish()));
-            let path = dir.join(temp_name);
-            match OpenOptions::new().write(true).create_new(true).mode(mode).open(&path) {
-                Ok(file) => break (file, TempFile { path, keep: false }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 16 => attempts += 1,
-                Err(e) => return Err(e),
-            }
-        };
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        Ok(temp)
-    }
-
-    /// The file was renamed into place: nothing to remove.
-    fn persisted(mut self) {
-        self.keep = true;
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 #[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
+    use std::path::PathBuf;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("wasmc-files-{}-{name}", std::process::id()));
