@@ -43,6 +43,7 @@ mod mem;
 pub mod path;
 mod pathops;
 mod types;
+mod wait;
 
 use std::sync::{Arc, Mutex};
 
@@ -152,6 +153,9 @@ pub fn add_to_linker(linker: &mut Linker, ctx: WasiCtx) -> Arc<Mutex<WasiCtx>> {
             let mut env = mem::Env::new(&mut ctx, caller);
             let errno = match syscall(&mut env, &Args(args)) {
                 Ok(()) => Errno::SUCCESS,
+                // Past the deadline or out of fuel: the call traps with
+                // `Interrupted` (the loader names the reason).
+                Err(_) if env.interrupted() => return Err(HostError::new(format!("{name} stopped"))),
                 Err(e) => e,
             };
             results[0] = Val::I32(i32::from(errno.0));
