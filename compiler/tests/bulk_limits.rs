@@ -21,6 +21,7 @@ const PROGRAM: &str = r#"
     (memory.copy (local.get $dst) (local.get $src) (local.get $len)))
   (func (export "load") (param $at i32) (result i32) (i32.load8_u (local.get $at)))
   (func (export "store") (param $at i32) (param $v i32) (i32.store8 (local.get $at) (local.get $v)))
+  (func (export "memory_grow") (param $n i32) (result i32) (memory.grow (local.get $n)))
   (func (export "table_grow") (param $n i32) (result i32) (table.grow $t (ref.null func) (local.get $n)))
   (func (export "table_fill") (param $dst i32) (param $len i32)
     (table.fill $t (local.get $dst) (ref.func $f) (local.get $len)))
@@ -120,6 +121,32 @@ fn memory_fill_costs_fuel_by_the_byte_and_an_unaffordable_one_writes_nothing() {
     assert_eq!(i32s(instance.call(&mut store, "table_grow", &[Val::I32(100_000)]).unwrap()), vec![16]);
     store.set_fuel(1000);
     interrupted(instance.call(&mut store, "table_fill", &[Val::I32(0), Val::I32(100_000)]));
+    // A grow past the limits is -1, not a fuel trap, however big it is.
+    store.set_fuel(1000);
+    assert_eq!(i32s(instance.call(&mut store, "table_grow", &[Val::I32(-1)]).unwrap()), vec![-1]);
+    assert_eq!(i32s(instance.call(&mut store, "memory_grow", &[Val::I32(-1)]).unwrap()), vec![-1]);
+}
+
+#[test]
+fn memory_grow_costs_fuel_by_the_page() {
+    let wasm = wat::parse_str(
+        "(module (memory 1) (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))",
+    )
+    .unwrap();
+    let options = CompileOptions { fuel_metering: true, ..CompileOptions::default() };
+    let module = common::load(&compile(&wasm, &options).unwrap()).unwrap();
+    let mut store = Store::default();
+    let instance = Instance::new(&mut store, &module, &Linker::new()).unwrap();
+    let mut used = |pages: i32| {
+        store.set_fuel(1_000_000);
+        assert!(i32s(instance.call(&mut store, "grow", &[Val::I32(pages)]).unwrap())[0] > 0);
+        1_000_000 - store.fuel_remaining().unwrap()
+    };
+    assert_eq!(used(10) - used(0), 10);
+    store.set_fuel(5);
+    assert_eq!(interrupted(instance.call(&mut store, "grow", &[Val::I32(100)])), "all fuel consumed");
+    store.set_fuel(1000);
+    assert_eq!(i32s(instance.call(&mut store, "grow", &[Val::I32(0)]).unwrap()), vec![11]);
 }
 
 #[test]

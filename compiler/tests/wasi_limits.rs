@@ -27,6 +27,15 @@ const PROGRAM: &str = r#"
     (call $random_get (i32.const 1024) (local.get $len)))
   (func (export "last_random_byte_is_zero") (result i32)
     (i32.eqz (i32.load8_u (i32.const 0x80000400))))
+  (func (export "random_bytes_are_zero") (param $len i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+        (if (i32.load8_u (i32.add (i32.const 1024) (local.get $i))) (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (i32.const 1))
   ;; Opens "pipe" in preopen 3 for reading and reads up to 64 bytes:
   ;; the count, or minus the errno.
   (func (export "read_pipe") (result i32)
@@ -42,8 +51,12 @@ const PROGRAM: &str = r#"
 "#;
 
 fn instance(ctx: WasiCtx) -> (Store, Instance) {
+    instance_with(ctx, CompileOptions::default())
+}
+
+fn instance_with(ctx: WasiCtx, options: CompileOptions) -> (Store, Instance) {
     let wasm = wat::parse_str(PROGRAM).expect("valid text");
-    let module = common::load(&compile(&wasm, &CompileOptions::default()).expect("compiles")).expect("loads");
+    let module = common::load(&compile(&wasm, &options).expect("compiles")).expect("loads");
     let mut linker = Linker::new();
     wasi::add_to_linker(&mut linker, ctx);
     let mut store = Store::default();
@@ -90,6 +103,24 @@ fn a_2_gib_random_get_stops_at_the_deadline_without_a_host_buffer() {
     assert_eq!(i32s(instance.call(&mut store, "last_random_byte_is_zero", &[]).unwrap()), vec![1]);
     // A small one completes.
     assert_eq!(i32s(instance.call(&mut store, "random", &[Val::I32(4096)]).unwrap()), vec![0]);
+}
+
+#[test]
+fn random_get_costs_fuel_by_the_byte_and_an_unaffordable_one_writes_nothing() {
+    let options = CompileOptions { fuel_metering: true, ..CompileOptions::default() };
+    let (mut store, instance) = instance_with(WasiCtx::builder().build().unwrap(), options);
+    store.set_fuel(1000);
+    let message = interrupted(instance.call(&mut store, "random", &[Val::I32(1 << 20)]));
+    assert!(message.starts_with("all fuel consumed"), "{message}");
+    store.set_fuel(1 << 30);
+    assert_eq!(i32s(instance.call(&mut store, "random_bytes_are_zero", &[Val::I32(1 << 20)]).unwrap()), vec![1]);
+    // 64 bytes a unit, on top of the operators around the call.
+    let mut used = |len: i32| {
+        store.set_fuel(1_000_000);
+        assert_eq!(i32s(instance.call(&mut store, "random", &[Val::I32(len)]).unwrap()), vec![0]);
+        1_000_000 - store.fuel_remaining().unwrap()
+    };
+    assert_eq!(used(64_000) - used(0), 1000);
 }
 
 /// A fresh directory holding a FIFO named `pipe`.

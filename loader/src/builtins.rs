@@ -113,8 +113,12 @@ unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32
     unsafe {
         with_instance(vmctx, |store, instance| {
             let m = memory_index(store, instance, memory)?;
-            // Growing does not write the new pages (they are zero on first
-            // touch): one unit per page.
+            // A grow past the limits fails (-1) at no charge, however big
+            // it asked to be. Growing does not write the new pages (they
+            // are zero on first touch): one unit per page.
+            if !store.memories[m].memory.may_grow(delta) {
+                return Ok(u32::MAX);
+            }
             store.charge_fuel(Some(instance), u64::from(delta))?;
             Ok(store.grow_memory(m as u32, delta).unwrap_or(u32::MAX))
         })
@@ -194,6 +198,10 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: us
     unsafe {
         with_instance(vmctx, |store, instance| {
             let t = table_index(store, instance, table)?;
+            // As for memory.grow: past the limits, -1 at no charge.
+            if !store.tables[t].elements.may_grow(delta) {
+                return Ok(u32::MAX);
+            }
             store.charge_fuel(Some(instance), table_fuel(delta))?;
             Ok(store.grow_table(t as u32, delta, init).unwrap_or(u32::MAX))
         })

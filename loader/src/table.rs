@@ -69,6 +69,12 @@ impl TableElements {
         self.len
     }
 
+    /// Whether growing by `delta` elements stays within the limits (the
+    /// allocator may still refuse).
+    pub(crate) fn may_grow(&self, delta: u32) -> bool {
+        self.len.checked_add(delta).is_some_and(|n| n <= self.max)
+    }
+
     /// First element, for `VMTableDefinition::base`.
     pub(crate) fn base(&self) -> *mut usize {
         self.ptr.as_ptr()
