@@ -36,16 +36,18 @@ const PROGRAM: &str = r#"
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
     (i32.const 1))
-  ;; Opens "pipe" in preopen 3 for reading and reads up to 64 bytes:
-  ;; the count, or minus the errno.
-  (func (export "read_pipe") (result i32)
+  ;; Opens "pipe" in preopen 3 for reading and reads into $iovs iovecs
+  ;; (5 bytes, then 64): the count, or minus the errno.
+  (func (export "read_pipe") (param $iovs i32) (result i32)
     (local $e i32)
     (local.set $e (call $path_open (i32.const 3) (i32.const 0) (i32.const 16) (i32.const 4)
       (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 32)))
     (if (local.get $e) (then (return (i32.sub (i32.const 0) (local.get $e)))))
     (i32.store (i32.const 64) (i32.const 256))
-    (i32.store (i32.const 68) (i32.const 64))
-    (local.set $e (call $fd_read (i32.load (i32.const 32)) (i32.const 64) (i32.const 1) (i32.const 48)))
+    (i32.store (i32.const 68) (i32.const 5))
+    (i32.store (i32.const 72) (i32.const 512))
+    (i32.store (i32.const 76) (i32.const 64))
+    (local.set $e (call $fd_read (i32.load (i32.const 32)) (i32.const 64) (local.get $iovs) (i32.const 48)))
     (if (local.get $e) (then (return (i32.sub (i32.const 0) (local.get $e)))))
     (i32.load (i32.const 48))))
 "#;
@@ -144,7 +146,7 @@ fn a_read_on_a_fifo_nobody_writes_to_is_interrupted_by_the_deadline() {
     let (mut store, instance) = instance(preopened(&dir));
     store.set_call_timeout(Some(Duration::from_millis(50)));
     let t0 = Instant::now();
-    let message = interrupted(instance.call(&mut store, "read_pipe", &[]));
+    let message = interrupted(instance.call(&mut store, "read_pipe", &[Val::I32(1)]));
     let elapsed = t0.elapsed();
     assert!(message.starts_with("deadline exceeded"), "{message}");
     assert!(elapsed >= Duration::from_millis(50), "interrupted early: {elapsed:?}");
@@ -165,11 +167,30 @@ fn a_read_on_a_fifo_still_waits_for_its_writer() {
             std::fs::OpenOptions::new().write(true).open(pipe).unwrap().write_all(b"hello").unwrap();
         });
         let t0 = Instant::now();
-        assert_eq!(i32s(instance.call(&mut store, "read_pipe", &[]).unwrap()), vec![5], "{timeout:?}");
+        assert_eq!(i32s(instance.call(&mut store, "read_pipe", &[Val::I32(1)]).unwrap()), vec![5], "{timeout:?}");
         assert!(t0.elapsed() >= Duration::from_millis(100), "the read did not wait for the writer");
         writer.join().unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+#[test]
+fn a_read_that_got_data_returns_it_without_waiting_for_more() {
+    let dir = fifo_dir("partial");
+    let (mut store, instance) = instance(preopened(&dir));
+    store.set_call_timeout(Some(Duration::from_secs(30)));
+    let pipe = dir.join("pipe");
+    let writer = std::thread::spawn(move || {
+        let mut pipe = std::fs::OpenOptions::new().write(true).open(pipe).unwrap();
+        pipe.write_all(b"hello").unwrap();
+        // Open, silent: a second iovec must not wait for more.
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let t0 = Instant::now();
+    assert_eq!(i32s(instance.call(&mut store, "read_pipe", &[Val::I32(2)]).unwrap()), vec![5]);
+    assert!(t0.elapsed() < Duration::from_millis(1500), "waited {:?} after reading", t0.elapsed());
+    writer.join().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Reads stdin into a buffer; `proc_exit(3)` if the read returns at all.

@@ -9,7 +9,7 @@ use super::mem::Env;
 use super::types::{
     encode_chardev_filestat, encode_dirent, encode_fdstat, encode_filestat, filetype, filetype_of, flags,
 };
-use super::wait::{self, Waited};
+use super::wait::{self, Wait, Waited};
 use super::{Args, Errno};
 
 /// The most bytes one host read or write moves at a time.
@@ -42,11 +42,11 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
             env.budget(u64::from(step))?;
             let (ctx, data) = env.ctx_and_bytes(buf + done, step)?;
             let d = ctx.get(fd)?;
-            let nonblocking = nonblocking(d);
+            let wait = Wait::for_transfer(nonblocking(d), total, deadline);
             let written = match &mut d.kind {
                 Kind::Stdout => std::io::stdout().write(data)?,
                 Kind::Stderr => std::io::stderr().write(data)?,
-                Kind::File(f) => match wait::write(f.as_fd(), data, nonblocking, deadline)? {
+                Kind::File(f) => match wait::write(f.as_fd(), data, wait)? {
                     Waited::Done(n) => n,
                     Waited::Interrupted => return Err(env.interrupt()),
                 },
@@ -79,10 +79,10 @@ pub(crate) fn fd_read(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> 
             // Read straight into the program's memory.
             let (ctx, data) = env.ctx_and_bytes_mut(buf + done, step)?;
             let d = ctx.get(fd)?;
-            let nonblocking = nonblocking(d);
+            let wait = Wait::for_transfer(nonblocking(d), total, deadline);
             let waited = match &mut d.kind {
-                Kind::Stdin => wait::read(std::io::stdin().as_fd(), data, nonblocking, deadline)?,
-                Kind::File(f) => wait::read(f.as_fd(), data, nonblocking, deadline)?,
+                Kind::Stdin => wait::read(std::io::stdin().as_fd(), data, wait)?,
+                Kind::File(f) => wait::read(f.as_fd(), data, wait)?,
                 Kind::Stdout | Kind::Stderr => return Err(Errno::BADF),
                 Kind::Dir { .. } => return Err(Errno::ISDIR),
             };
