@@ -136,3 +136,43 @@ impl Drop for TableElements {
         free(self.ptr, self.len as usize, self.cap);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(min: u32, max: Option<u32>) -> TableElements {
+        TableElements::new(TableType { element: wasmc_abi::meta::ValType::FuncRef, min, max }, 7, None).unwrap()
+    }
+
+    #[test]
+    fn growth_keeps_the_elements_and_doubles_the_capacity_within_the_maximum() {
+        let mut t = table(3, Some(100));
+        t.as_mut_slice()[1] = 42;
+        let mut reallocations = 0;
+        for i in 0..97 {
+            let before = t.base();
+            assert_eq!(t.grow(1, i), Some(3 + i as u32));
+            reallocations += usize::from(before != t.base());
+            assert_eq!(t.as_slice()[1], 42);
+            assert_eq!(t.as_slice()[3 + i], i);
+            assert!(t.cap <= 100 && t.cap >= t.len as usize);
+        }
+        assert!(reallocations <= 7, "{reallocations} reallocations for 97 grows");
+        assert_eq!(t.len(), 100);
+        assert_eq!(&t.as_slice()[..3], &[7, 42, 7]);
+        // The maximum is exact, whatever the capacity.
+        assert!(!t.may_grow(1) && t.may_grow(0));
+        assert_eq!(t.grow(1, 0), None);
+        assert_eq!(t.grow(0, 0), Some(100));
+    }
+
+    #[test]
+    fn an_empty_table_grows_from_nothing() {
+        let mut t = table(0, None);
+        assert_eq!(t.grow(0, 1), Some(0));
+        assert_eq!(t.grow(5, 9), Some(0));
+        assert_eq!(t.as_slice(), &[9; 5]);
+        assert!(!t.may_grow(u32::MAX));
+    }
+}
