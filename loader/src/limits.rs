@@ -139,7 +139,12 @@ impl StoreLimits {
     /// The running call's deadline, copied out so that a long builtin or
     /// WASI call can check it between chunks of work while it borrows the
     /// rest of the store. It cannot change while wasm of the store runs.
+    /// Outside a call into wasm (a host function the host calls directly)
+    /// there is none: the stored one belongs to an earlier call.
     pub(crate) fn deadline(&self) -> Deadline {
+        if self.depth == 0 {
+            return Deadline(NO_DEADLINE);
+        }
         Deadline(self.read().epoch_deadline)
     }
 
