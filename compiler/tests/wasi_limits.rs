@@ -36,6 +36,10 @@ const PROGRAM: &str = r#"
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
     (i32.const 1))
+  ;; path_open of a path of $len bytes at 1024: the errno.
+  (func (export "open_long") (param $len i32) (result i32)
+    (call $path_open (i32.const 3) (i32.const 0) (i32.const 1024) (local.get $len)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 32)))
   ;; Opens "pipe" in preopen 3 for reading and reads into $iovs iovecs
   ;; (5 bytes, then 64): the count, or minus the errno.
   (func (export "read_pipe") (param $iovs i32) (result i32)
@@ -123,6 +127,17 @@ fn random_get_costs_fuel_by_the_byte_and_an_unaffordable_one_writes_nothing() {
         1_000_000 - store.fuel_remaining().unwrap()
     };
     assert_eq!(used(64_000) - used(0), 1000);
+}
+
+#[test]
+fn a_2_gib_path_is_refused_without_a_host_copy() {
+    let (mut store, instance) = instance(WasiCtx::builder().build().unwrap());
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = if reset { status_kib("VmRSS:") } else { status_kib("VmHWM:") };
+    let errno = i32s(instance.call(&mut store, "open_long", &[Val::I32(i32::MAX - (1 << 16))]).unwrap());
+    let grown_mib = status_kib("VmHWM:").saturating_sub(before) / 1024;
+    assert!(grown_mib < 512, "the peak resident size grew by {grown_mib} MiB for a 2 GiB path");
+    assert_eq!(errno, vec![37], "ENAMETOOLONG");
 }
 
 /// A fresh directory holding a FIFO named `pipe`.
