@@ -12,8 +12,10 @@ use wasmc_abi::builtins::Builtin;
 use wasmc_abi::meta::ElemMode;
 use wasmc_abi::TrapKind;
 
+use crate::bulk;
 use crate::error::Trap;
 use crate::instance::{eval_const, Instance};
+use crate::limits::{fuel_for_bytes, CHUNK_BYTES, TABLE_ELEMENT_BYTES};
 use crate::store::StoreOpaque;
 use crate::traphandler::{self, Unwind};
 
@@ -88,11 +90,36 @@ fn table_index(store: &StoreOpaque, instance: Instance, table: u32) -> Result<us
     data.tables.get(table as usize).map(|&t| t as usize).ok_or(TrapKind::UnknownFault)
 }
 
+/// Elements of a table moved between two deadline checks.
+const TABLE_CHUNK: usize = CHUNK_BYTES / TABLE_ELEMENT_BYTES as usize;
+
+/// Fuel for touching `len` table elements.
+fn table_fuel(len: u32) -> u64 {
+    fuel_for_bytes(u64::from(len) * TABLE_ELEMENT_BYTES)
+}
+
+/// The `d`-th element mutably and the `s`-th shared, for `d != s`.
+fn two<T>(items: &mut [T], d: usize, s: usize) -> Result<(&mut T, &T), TrapKind> {
+    if d.max(s) >= items.len() || d == s {
+        return Err(TrapKind::UnknownFault);
+    }
+    let (low, high) = items.split_at_mut(d.max(s));
+    let (first, rest) = (&mut low[d.min(s)], &mut high[0]);
+    Ok(if d < s { (first, &*rest) } else { (rest, &*first) })
+}
+
 unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32 {
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
             let m = memory_index(store, instance, memory)?;
+            // A grow past the limits fails (-1) at no charge, however big
+            // it asked to be. Growing does not write the new pages (they
+            // are zero on first touch): one unit per page.
+            if !store.memories[m].memory.may_grow(delta) {
+                return Ok(u32::MAX);
+            }
+            store.charge_fuel(Some(instance), u64::from(delta))?;
             Ok(store.grow_memory(m as u32, delta).unwrap_or(u32::MAX))
         })
     }
@@ -103,10 +130,11 @@ unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, byte: u3
     unsafe {
         with_instance(vmctx, |store, instance| {
             let m = memory_index(store, instance, memory)?;
+            let r = range(dst, len, store.memories[m].memory.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+            store.charge_fuel(Some(instance), fuel_for_bytes(u64::from(len)))?;
+            let deadline = store.limits.deadline();
             let bytes = store.memories[m].memory.bytes_mut();
-            let r = range(dst, len, bytes.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-            bytes[r].fill(byte as u8);
-            Ok(())
+            bulk::fill(&mut bytes[r], byte as u8, CHUNK_BYTES, deadline)
         })
     }
 }
@@ -121,13 +149,15 @@ unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_
             let dst_len = store.memories[d].memory.len();
             let sr = range(src, len, src_len).ok_or(TrapKind::MemoryOutOfBounds)?;
             let dr = range(dst, len, dst_len).ok_or(TrapKind::MemoryOutOfBounds)?;
+            store.charge_fuel(Some(instance), fuel_for_bytes(u64::from(len)))?;
+            let deadline = store.limits.deadline();
             if d == s {
-                store.memories[d].memory.bytes_mut().copy_within(sr, dr.start);
+                let bytes = store.memories[d].memory.bytes_mut();
+                bulk::copy_within(bytes, sr.start, dr.start, sr.len(), CHUNK_BYTES, deadline)
             } else {
-                let source = store.memories[s].memory.bytes()[sr].to_vec();
-                store.memories[d].memory.bytes_mut()[dr].copy_from_slice(&source);
+                let (to, from) = two(&mut store.memories, d, s)?;
+                bulk::copy(&mut to.memory.bytes_mut()[dr], &from.memory.bytes()[sr], CHUNK_BYTES, deadline)
             }
-            Ok(())
         })
     }
 }
@@ -142,11 +172,12 @@ unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, segment: u32, dst:
             let seg = module.meta().data.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
             let seg_len = if data.dropped_data[segment as usize] { 0 } else { seg.len as usize };
             let sr = range(src, len, seg_len).ok_or(TrapKind::MemoryOutOfBounds)?;
-            let bytes = store.memories[m].memory.bytes_mut();
-            let dr = range(dst, len, bytes.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+            let dr = range(dst, len, store.memories[m].memory.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+            store.charge_fuel(Some(instance), fuel_for_bytes(u64::from(len)))?;
+            let deadline = store.limits.deadline();
             let seg_bytes = &module.data_bytes()[seg.data_offset as usize..][..seg.len as usize];
-            bytes[dr].copy_from_slice(&seg_bytes[sr]);
-            Ok(())
+            let bytes = store.memories[m].memory.bytes_mut();
+            bulk::copy(&mut bytes[dr], &seg_bytes[sr], CHUNK_BYTES, deadline)
         })
     }
 }
@@ -167,6 +198,11 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: us
     unsafe {
         with_instance(vmctx, |store, instance| {
             let t = table_index(store, instance, table)?;
+            // As for memory.grow: past the limits, -1 at no charge.
+            if !store.tables[t].elements.may_grow(delta) {
+                return Ok(u32::MAX);
+            }
+            store.charge_fuel(Some(instance), table_fuel(delta))?;
             Ok(store.grow_table(t as u32, delta, init).unwrap_or(u32::MAX))
         })
     }
@@ -177,10 +213,11 @@ unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: usi
     unsafe {
         with_instance(vmctx, |store, instance| {
             let t = table_index(store, instance, table)?;
+            let r = range(dst, len, store.tables[t].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
+            store.charge_fuel(Some(instance), table_fuel(len))?;
+            let deadline = store.limits.deadline();
             let elements = store.tables[t].elements.as_mut_slice();
-            let r = range(dst, len, elements.len()).ok_or(TrapKind::TableOutOfBounds)?;
-            elements[r].fill(value);
-            Ok(())
+            bulk::fill(&mut elements[r], value, TABLE_CHUNK, deadline)
         })
     }
 }
@@ -193,13 +230,15 @@ unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, src_table: u32, 
             let s = table_index(store, instance, src_table)?;
             let sr = range(src, len, store.tables[s].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
             let dr = range(dst, len, store.tables[d].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
+            store.charge_fuel(Some(instance), table_fuel(len))?;
+            let deadline = store.limits.deadline();
             if d == s {
-                store.tables[d].elements.as_mut_slice().copy_within(sr, dr.start);
+                let elements = store.tables[d].elements.as_mut_slice();
+                bulk::copy_within(elements, sr.start, dr.start, sr.len(), TABLE_CHUNK, deadline)
             } else {
-                let source = store.tables[s].elements.as_slice()[sr].to_vec();
-                store.tables[d].elements.as_mut_slice()[dr].copy_from_slice(&source);
+                let (to, from) = two(&mut store.tables, d, s)?;
+                bulk::copy(&mut to.elements.as_mut_slice()[dr], &from.elements.as_slice()[sr], TABLE_CHUNK, deadline)
             }
-            Ok(())
         })
     }
 }
@@ -210,16 +249,27 @@ unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, segment: u32, dst: u
         with_instance(vmctx, |store, instance| {
             let t = table_index(store, instance, table)?;
             let data = &store.instances[instance.index as usize];
-            let seg = data.module.meta().elements.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
+            let module = data.module.clone();
+            let seg = module.meta().elements.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
             let dropped = data.dropped_elems[segment as usize] || matches!(seg.mode, ElemMode::Declared);
             let items = if dropped { &[][..] } else { &seg.items[..] };
             let sr = range(src, len, items.len()).ok_or(TrapKind::TableOutOfBounds)?;
-            let global = |g: u32| store.global_storage(data.globals[g as usize]);
-            let words: Vec<usize> =
-                items[sr].iter().map(|e| eval_const(e, &data.vmctx, global).u64() as usize).collect();
-            let elements = store.tables[t].elements.as_mut_slice();
-            let dr = range(dst, len, elements.len()).ok_or(TrapKind::TableOutOfBounds)?;
-            elements[dr].copy_from_slice(&words);
+            let dr = range(dst, len, store.tables[t].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
+            store.charge_fuel(Some(instance), table_fuel(len))?;
+            let deadline = store.limits.deadline();
+            // Evaluated a chunk at a time (the expressions read globals,
+            // elsewhere in the store), then written.
+            let mut words = Vec::with_capacity(sr.len().min(TABLE_CHUNK));
+            for (i, (piece, at)) in items[sr].chunks(TABLE_CHUNK).zip(dr.step_by(TABLE_CHUNK)).enumerate() {
+                if i > 0 {
+                    deadline.check()?;
+                }
+                let data = &store.instances[instance.index as usize];
+                let global = |g: u32| store.global_storage(data.globals[g as usize]);
+                words.clear();
+                words.extend(piece.iter().map(|e| eval_const(e, &data.vmctx, global).u64() as usize));
+                store.tables[t].elements.as_mut_slice()[at..at + words.len()].copy_from_slice(&words);
+            }
             Ok(())
         })
     }

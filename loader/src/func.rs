@@ -119,6 +119,11 @@ impl<'a> Caller<'a> {
     }
 
     /// The store's contents, for the loader's own host functions.
+    pub(crate) fn opaque(&self) -> &StoreOpaque {
+        self.store
+    }
+
+    /// The store's contents, mutably, for the loader's own host functions.
     pub(crate) fn opaque_mut(&mut self) -> &mut StoreOpaque {
         self.store
     }

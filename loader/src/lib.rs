@@ -38,6 +38,7 @@ extern crate self as wasmc_loader;
 
 mod artifact;
 mod builtins;
+mod bulk;
 pub mod cli;
 mod epoch;
 mod error;

@@ -14,12 +14,61 @@ use wasmc_abi::TrapKind;
 
 use crate::epoch::{self, ActiveDeadline};
 use crate::error::{Error, Trap};
+use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use crate::vm::VMRuntimeLimits;
 use crate::vmctx::VmBox;
 
 /// No deadline: the epoch never reaches it.
 const NO_DEADLINE: u64 = u64::MAX;
+
+/// Bytes a bulk operation (`memory.fill`/`copy`/`init`, the table
+/// operations, WASI reads and writes) may touch per unit of fuel.
+pub(crate) const BYTES_PER_FUEL: u64 = 64;
+
+/// What one table element counts as, in bytes, for fuel: the same on every
+/// target, so that fuel stays deterministic.
+pub(crate) const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// The most bytes a bulk operation moves between two deadline checks.
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
+
+/// Fuel for a bulk operation that touches `bytes` bytes.
+pub(crate) fn fuel_for_bytes(bytes: u64) -> u64 {
+    bytes.div_ceil(BYTES_PER_FUEL)
+}
+
+/// A call's deadline, as an epoch (see [`StoreLimits::deadline`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline(u64);
+
+impl Deadline {
+    /// A deadline already reached.
+    #[cfg(test)]
+    pub(crate) fn passed() -> Deadline {
+        Deadline(0)
+    }
+
+    /// `Err(Interrupted)` once the epoch has reached the deadline: the
+    /// check long builtins and WASI calls make between chunks of work.
+    pub(crate) fn check(self) -> Result<(), TrapKind> {
+        if epoch::current() >= self.0 {
+            Err(TrapKind::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How long until the deadline, measured on the epoch's clock (`None`:
+    /// no deadline), for host calls that wait (polling a descriptor).
+    pub(crate) fn remaining(self) -> Option<Duration> {
+        if self.0 == NO_DEADLINE {
+            return None;
+        }
+        let ticks = self.0.saturating_sub(epoch::advance());
+        Some(epoch::TICK.saturating_mul(u32::try_from(ticks).unwrap_or(u32::MAX)))
+    }
+}
 
 /// A store's deadline and fuel state.
 #[derive(Debug)]
@@ -87,6 +136,37 @@ impl StoreLimits {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    /// The running call's deadline, copied out so that a long builtin or
+    /// WASI call can check it between chunks of work while it borrows the
+    /// rest of the store. It cannot change while wasm of the store runs.
+    /// Outside a call into wasm (a host function the host calls directly)
+    /// there is none: the stored one belongs to an earlier call.
+    pub(crate) fn deadline(&self) -> Deadline {
+        if self.depth == 0 {
+            return Deadline(NO_DEADLINE);
+        }
+        Deadline(self.read().epoch_deadline)
+    }
+
+    /// Takes `units` of fuel, or, when fewer remain, leaves the count
+    /// negative (so the trap reads "all fuel consumed") and returns
+    /// `Err(Interrupted)`: the caller then does none of the work.
+    fn charge_fuel(&mut self, units: u64) -> Result<(), TrapKind> {
+        let mut limits = self.read();
+        let units = i64::try_from(units).unwrap_or(i64::MAX);
+        let left = limits.fuel.saturating_sub(units);
+        if left < 0 {
+            // At least one below zero, also for a zero charge on an
+            // overdrawn count.
+            limits.fuel = left.min(-1);
+            self.write(limits);
+            return Err(TrapKind::Interrupted);
+        }
+        limits.fuel = left;
+        self.write(limits);
+        Ok(())
+    }
+
     /// Whether the running call has used up its time or its fuel.
     fn interrupt_reason(&self) -> Option<&'static str> {
         let limits = self.read();
@@ -144,6 +224,22 @@ impl StoreOpaque {
     /// See [`crate::Store::fuel_remaining`].
     pub(crate) fn fuel_remaining(&self) -> Option<u64> {
         self.limits.fuel_set.then(|| u64::try_from(self.limits.read().fuel).unwrap_or(0))
+    }
+
+    /// Charges `units` of fuel for work done on behalf of `caller`'s code
+    /// (a builtin or a WASI call it made): only when that code was compiled
+    /// with fuel metering, as the operators around it are. `Err(Interrupted)`
+    /// (with nothing charged beyond the remainder) when the fuel does not
+    /// cover it; the operation must then not be done.
+    pub(crate) fn charge_fuel(&mut self, caller: Option<Instance>, units: u64) -> Result<(), TrapKind> {
+        let metered = caller
+            .and_then(|i| self.instances.get(i.index as usize))
+            .is_some_and(|data| data.module.meta().fuel_metering);
+        if metered {
+            self.limits.charge_fuel(units)
+        } else {
+            Ok(())
+        }
     }
 
     /// The store's runtime limits, for instances' vmctx headers.

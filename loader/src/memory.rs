@@ -120,6 +120,12 @@ impl LinearMemory {
         (self.len as u64 / WASM_PAGE_SIZE) as u32
     }
 
+    /// Whether growing by `delta` pages stays within the limits (the
+    /// system may still refuse the memory).
+    pub(crate) fn may_grow(&self, delta: u32) -> bool {
+        self.len as u64 / WASM_PAGE_SIZE + u64::from(delta) <= self.max_pages
+    }
+
     /// First byte; non-null even when the memory is empty.
     pub(crate) fn base(&self) -> *mut u8 {
         match &self.backing {

@@ -255,10 +255,13 @@ impl Store {
     /// `Err(Error::Trap(t))` with `t.kind == TrapKind::Interrupted`. `None`
     /// (the default) means no deadline.
     ///
-    /// Deadlines are checked at function entry and loop headers, against an
-    /// epoch advanced once per millisecond by one background thread for the
-    /// process (started by the first call with `Some`, parked while no call
-    /// with a deadline runs). A call is never interrupted before `timeout`;
+    /// Deadlines are checked at function entry and loop headers, between
+    /// the chunks of bulk operations and WASI calls, and while a WASI read
+    /// waits for data, against an epoch advanced once per millisecond by one
+    /// background thread for the process (started by the first call with
+    /// `Some`, parked while no call with a deadline runs). An operation
+    /// interrupted in the middle may have written a prefix of its
+    /// destination. A call is never interrupted before `timeout`;
     /// it is interrupted within about one millisecond plus the thread's
     /// scheduling delay after it. The instance stays usable: the next call
     /// gets a fresh deadline. If the ticker thread cannot be started, calls
@@ -277,10 +280,14 @@ impl Store {
     /// Sets the fuel budget shared by all calls into this store's
     /// instances compiled with fuel metering (`CompileOptions::fuel_metering`;
     /// others ignore it). Each executed wasm operator costs one unit (`nop`,
-    /// `drop`, `block`, `loop`, `end` and `else` are free); a call that runs
-    /// out traps with [`TrapKind::Interrupted`] and the message "all fuel
-    /// consumed". Fuel is not refilled between calls. Until this is called a
-    /// store has no fuel, so metered code traps at once.
+    /// `drop`, `block`, `loop`, `end` and `else` are free); bulk memory and
+    /// table operators and WASI reads and writes cost one more per 64 bytes
+    /// they touch (a table element counts as 8), `memory.grow` one more per
+    /// page. A call that runs out traps with [`TrapKind::Interrupted`] and
+    /// the message "all fuel consumed"; an operation the remaining fuel
+    /// does not cover is not started. Fuel is not refilled between calls.
+    /// Until this is called a store has no fuel, so metered code traps at
+    /// once.
     ///
     /// Never fails: fuel above `i64::MAX` (the width of the counter generated
     /// code uses) is clamped to `i64::MAX`, which no call can use up.

@@ -15,7 +15,9 @@
 //! * Fuel: remaining fuel lives in a variable while the function runs.
 //!   Operators are counted at translation time and subtracted at every
 //!   control-flow boundary; the variable is stored to the limits before
-//!   calls, returns and `unreachable` and reloaded after calls. It is
+//!   calls, returns and `unreachable` and reloaded after calls (including
+//!   the builtins of bulk and grow operators, which charge for the bytes
+//!   or elements they touch). It is
 //!   checked (negative: store it, then trap with `TrapCode::Interrupt`) at
 //!   function entry, loop headers and returns, so no call completes and no
 //!   loop iterates once the budget is spent; a call can overrun by at most
@@ -57,6 +59,23 @@ fn fuel_cost(op: &Operator) -> i64 {
         | Operator::Else => 0,
         _ => 1,
     }
+}
+
+/// Whether `op` is done by a builtin that charges fuel for the bytes or
+/// elements it touches (`loader/src/builtins.rs`): like a call, the
+/// variable is stored before it and reloaded after it.
+fn calls_charging_builtin(op: &Operator) -> bool {
+    matches!(
+        op,
+        Operator::MemoryGrow { .. }
+            | Operator::MemoryFill { .. }
+            | Operator::MemoryCopy { .. }
+            | Operator::MemoryInit { .. }
+            | Operator::TableGrow { .. }
+            | Operator::TableFill { .. }
+            | Operator::TableCopy { .. }
+            | Operator::TableInit { .. }
+    )
 }
 
 impl FuncEnv<'_> {
@@ -200,6 +219,11 @@ impl FuncEnv<'_> {
             return Ok(());
         }
         self.interrupts.unflushed += fuel_cost(op);
+        if calls_charging_builtin(op) {
+            self.fuel_flush(builder);
+            self.fuel_save(builder)?;
+            return Ok(());
+        }
         match op {
             Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::Unreachable => {
                 self.fuel_flush(builder);
@@ -230,7 +254,7 @@ impl FuncEnv<'_> {
     ) -> WasmResult<()> {
         if self.interrupts.fuel_var.is_some()
             && state.reachable()
-            && matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. })
+            && (matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. }) || calls_charging_builtin(op))
         {
             self.fuel_load(builder)?;
         }

@@ -67,9 +67,13 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 /// runtime-limits pointer in the vmctx header and fuel metering in the
 /// metadata; version 3 added [`SECTION_IMAGE`] and the memory image in the
 /// metadata; version 4 stores the per-function lists as fixed-size records
-/// the loader reads in place ([`crate::meta::MappedLists`]). Artifacts
-/// load if and only if it matches.
-pub const FORMAT_VERSION: u32 = 4;
+/// the loader reads in place ([`crate::meta::MappedLists`]); version 5:
+/// fuel-metered code stores its fuel count before the bulk-memory, table
+/// and grow builtins and reloads it after, because the builtins now charge
+/// fuel by the bytes and elements they touch (a version-4 metered artifact
+/// would overwrite those charges). Artifacts load if and only if it
+/// matches.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,
 /// then four reserved zero bytes.

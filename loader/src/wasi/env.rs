@@ -78,15 +78,27 @@ pub(crate) fn clock_time_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), 
     env.write_u64(a.u32(2), now)
 }
 
+/// Bytes of randomness written between two deadline checks.
+const RANDOM_CHUNK: u32 = 1 << 20;
+
+/// Fills the program's buffer in place, a chunk at a time, so that a huge
+/// request neither makes a host buffer of its size nor outlives the deadline
+/// (an interrupted call has filled a prefix).
 pub(crate) fn random_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (ptr, len) = (a.u32(0), a.u32(1));
     env.read(ptr, len)?;
-    let mut buf = vec![0u8; len as usize];
-    let mut filled = 0;
-    while filled < buf.len() {
-        filled += rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty())?;
+    let mut done = 0;
+    while done < len {
+        let step = (len - done).min(RANDOM_CHUNK);
+        env.budget(u64::from(step))?;
+        let (_, buf) = env.ctx_and_bytes_mut(ptr + done, step)?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            filled += rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty())?;
+        }
+        done += step;
     }
-    env.write(ptr, &buf)
+    Ok(())
 }
 
 pub(crate) fn sched_yield(_env: &mut Env<'_, '_>, _a: &Args<'_>) -> Result<(), Errno> {

@@ -1,11 +1,15 @@
 //! Descriptor syscalls: read, write, seek, stat, close, preopens, readdir.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 
 use super::ctx::{Descriptor, Kind};
 use super::mem::Env;
-use super::types::{encode_chardev_filestat, encode_dirent, encode_fdstat, encode_filestat, filetype, filetype_of};
+use super::types::{
+    encode_chardev_filestat, encode_dirent, encode_fdstat, encode_filestat, filetype, filetype_of, flags,
+};
+use super::wait::{self, Wait, Waited};
 use super::{Args, Errno};
 
 /// The most bytes one host read or write moves at a time.
@@ -21,25 +25,37 @@ fn file<'e>(env: &'e mut Env<'_, '_>, fd: u32) -> Result<&'e mut std::fs::File, 
     }
 }
 
+/// Whether the program asked for `fd` to be non-blocking.
+fn nonblocking(d: &Descriptor) -> bool {
+    d.fdflags & flags::FD_NONBLOCK != 0
+}
+
 pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (fd, iovs, n, out) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
     let iovs = env.iovecs(iovs, n)?;
+    let deadline = env.deadline();
     let mut total: u32 = 0;
     for (buf, len) in iovs {
         let mut done = 0;
         while done < len {
             let step = (len - done).min(CHUNK);
-            let data = env.read(buf + done, step)?.to_vec();
-            let written = match &mut env.ctx.get(fd)?.kind {
-                Kind::Stdout => std::io::stdout().write(&data)?,
-                Kind::Stderr => std::io::stderr().write(&data)?,
-                Kind::File(f) => f.write(&data)?,
+            env.budget(u64::from(step))?;
+            let (ctx, data) = env.ctx_and_bytes(buf + done, step)?;
+            let d = ctx.get(fd)?;
+            let wait = Wait::for_transfer(nonblocking(d), total, deadline);
+            let written = match &mut d.kind {
+                Kind::Stdout => std::io::stdout().write(data)?,
+                Kind::Stderr => std::io::stderr().write(data)?,
+                Kind::File(f) => match wait::write(f.as_fd(), data, wait)? {
+                    Waited::Done(n) => n,
+                    Waited::Interrupted => return Err(env.interrupt()),
+                },
                 Kind::Stdin => return Err(Errno::BADF),
                 Kind::Dir { .. } => return Err(Errno::ISDIR),
             };
             done += written as u32;
             total = total.saturating_add(written as u32);
-            if written < data.len() {
+            if written < step as usize {
                 return env.write_u32(out, total);
             }
         }
@@ -53,21 +69,27 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
 pub(crate) fn fd_read(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (fd, iovs, n, out) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
     let iovs = env.iovecs(iovs, n)?;
+    let deadline = env.deadline();
     let mut total: u32 = 0;
     for (buf, len) in iovs {
         let mut done = 0;
         while done < len {
-            let mut data = vec![0u8; (len - done).min(CHUNK) as usize];
-            let got = match &mut env.ctx.get(fd)?.kind {
-                Kind::Stdin => std::io::stdin().read(&mut data)?,
-                Kind::File(f) => f.read(&mut data)?,
+            let step = (len - done).min(CHUNK);
+            env.budget(u64::from(step))?;
+            // Read straight into the program's memory.
+            let (ctx, data) = env.ctx_and_bytes_mut(buf + done, step)?;
+            let d = ctx.get(fd)?;
+            let wait = Wait::for_transfer(nonblocking(d), total, deadline);
+            let waited = match &mut d.kind {
+                Kind::Stdin => wait::read(std::io::stdin().as_fd(), data, wait)?,
+                Kind::File(f) => wait::read(f.as_fd(), data, wait)?,
                 Kind::Stdout | Kind::Stderr => return Err(Errno::BADF),
                 Kind::Dir { .. } => return Err(Errno::ISDIR),
             };
-            env.write(buf + done, &data[..got])?;
+            let Waited::Done(got) = waited else { return Err(env.interrupt()) };
             done += got as u32;
             total = total.saturating_add(got as u32);
-            if got < data.len() {
+            if got < step as usize {
                 return env.write_u32(out, total);
             }
         }
@@ -75,14 +97,20 @@ pub(crate) fn fd_read(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> 
     env.write_u32(out, total)
 }
 
+/// Positioned reads and writes move at most [`CHUNK`] bytes per iovec (a
+/// short transfer, which programs handle), so they need no waiting: the
+/// descriptor is a file (`ESPIPE` otherwise).
 pub(crate) fn fd_pread(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (fd, iovs, n, mut offset, out) = (a.u32(0), a.u32(1), a.u32(2), a.u64(3), a.u32(4));
     let iovs = env.iovecs(iovs, n)?;
     let mut total: u32 = 0;
     for (buf, len) in iovs {
-        let mut data = vec![0u8; len.min(CHUNK) as usize];
-        let got = file(env, fd)?.read_at(&mut data, offset)?;
-        env.write(buf, &data[..got])?;
+        let step = len.min(CHUNK);
+        env.budget(u64::from(step))?;
+        file(env, fd)?;
+        let (ctx, data) = env.ctx_and_bytes_mut(buf, step)?;
+        let Kind::File(f) = &mut ctx.get(fd)?.kind else { return Err(Errno::SPIPE) };
+        let got = f.read_at(data, offset)?;
         total = total.saturating_add(got as u32);
         offset += got as u64;
         if got < len as usize {
@@ -97,8 +125,12 @@ pub(crate) fn fd_pwrite(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno
     let iovs = env.iovecs(iovs, n)?;
     let mut total: u32 = 0;
     for (buf, len) in iovs {
-        let data = env.read(buf, len.min(CHUNK))?.to_vec();
-        let put = file(env, fd)?.write_at(&data, offset)?;
+        let step = len.min(CHUNK);
+        env.budget(u64::from(step))?;
+        file(env, fd)?;
+        let (ctx, data) = env.ctx_and_bytes(buf, step)?;
+        let Kind::File(f) = &mut ctx.get(fd)?.kind else { return Err(Errno::SPIPE) };
+        let put = f.write_at(data, offset)?;
         total = total.saturating_add(put as u32);
         offset += put as u64;
         if put < len as usize {
@@ -194,8 +226,14 @@ pub(crate) fn fd_prestat_dir_name(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result
     env.write(a.u32(1), name.as_bytes())
 }
 
+/// Entries read between two deadline checks in `fd_readdir`.
+const DIRENTS_PER_CHECK: usize = 1024;
+
 /// Writes directory entries from `cookie` on (cookie n = the n-th entry)
 /// until the buffer is full; a full buffer tells the program to call again.
+/// Entries go straight into the program's memory, the deadline is checked
+/// every [`DIRENTS_PER_CHECK`] entries (also those skipped to reach
+/// `cookie`), and fuel is charged for the bytes written.
 pub(crate) fn fd_readdir(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (fd, buf, len, cookie, out) = (a.u32(0), a.u32(1), a.u32(2), a.u64(3), a.u32(4));
     env.read(buf, len)?;
@@ -203,8 +241,16 @@ pub(crate) fn fd_readdir(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errn
         Kind::Dir { dir, .. } => rustix::fs::Dir::read_from(dir)?,
         _ => return Err(Errno::NOTDIR),
     };
-    let mut bytes = Vec::new();
-    for (i, entry) in dir.enumerate().skip(usize::try_from(cookie).unwrap_or(usize::MAX)) {
+    let deadline = env.deadline();
+    let skip = usize::try_from(cookie).unwrap_or(usize::MAX);
+    let mut written: u32 = 0;
+    for (i, entry) in dir.enumerate() {
+        if i % DIRENTS_PER_CHECK == DIRENTS_PER_CHECK - 1 && deadline.check().is_err() {
+            return Err(env.interrupt());
+        }
+        if i < skip {
+            continue;
+        }
         let entry = entry?;
         let ty = match entry.file_type() {
             rustix::fs::FileType::Directory => filetype::DIRECTORY,
@@ -215,12 +261,17 @@ pub(crate) fn fd_readdir(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errn
             rustix::fs::FileType::Socket => filetype::SOCKET_STREAM,
             _ => filetype::UNKNOWN,
         };
-        bytes.extend(encode_dirent(i as u64 + 1, entry.ino(), entry.file_name().to_bytes(), ty));
-        if bytes.len() >= len as usize {
+        let bytes = encode_dirent(i as u64 + 1, entry.ino(), entry.file_name().to_bytes(), ty);
+        // The last entry that fits only in part is cut (the program sees a
+        // full buffer and calls again from its cookie).
+        let room = (len - written) as usize;
+        let piece = &bytes[..bytes.len().min(room)];
+        env.budget(piece.len() as u64)?;
+        env.write(buf + written, piece)?;
+        written += piece.len() as u32;
+        if written == len {
             break;
         }
     }
-    bytes.truncate(len as usize);
-    env.write(buf, &bytes)?;
-    env.write_u32(out, bytes.len() as u32)
+    env.write_u32(out, written)
 }

@@ -46,6 +46,7 @@ mod mem;
 pub mod path;
 mod pathops;
 mod types;
+mod wait;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder, WasiError};
 pub use types::Errno;
@@ -153,8 +154,16 @@ pub fn add_to_linker(linker: &mut Linker) {
                     "{MODULE}::{name} called in a store without a WASI context (see Store::set_wasi)"
                 )));
             };
-            let outcome = syscall(&mut mem::Env::new(&mut ctx, caller.reborrow()), &Args(args));
+            let mut env = mem::Env::new(&mut ctx, caller.reborrow());
+            let outcome = syscall(&mut env, &Args(args));
+            let interrupted = outcome.is_err() && env.interrupted();
+            drop(env);
             caller.opaque_mut().wasi = Some(ctx);
+            if interrupted {
+                // Past the deadline or out of fuel: the call traps with
+                // `Interrupted` (the loader names the reason).
+                return Err(HostError::new(format!("{name} stopped")));
+            }
             results[0] = Val::I32(i32::from(outcome.err().unwrap_or(Errno::SUCCESS).0));
             Ok(())
         });

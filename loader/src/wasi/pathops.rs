@@ -55,6 +55,10 @@ pub(crate) fn path_open(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno
         }
     }
     let follow = lookup & flags::LOOKUP_SYMLINK_FOLLOW != 0;
+    // Always non-blocking on the host, so that opening a FIFO cannot hang
+    // the call; reads and writes wait, within the deadline, unless the
+    // program asked for `FD_NONBLOCK` (see `wait.rs`).
+    host |= OFlags::NONBLOCK;
     let opened = File::from(open_beneath(&dir, &path, host | OFlags::NOCTTY, Mode::from_bits_truncate(0o666), follow)?);
     let kind = if opened.metadata()?.is_dir() { Kind::Dir { dir: opened, preopen: None } } else { Kind::File(opened) };
     let new_fd = env.ctx.insert(Descriptor { kind, fdflags })?;

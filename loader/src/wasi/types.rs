@@ -116,6 +116,7 @@ pub(crate) mod flags {
     pub const O_TRUNC: u16 = 8;
     pub const FD_APPEND: u16 = 1;
     pub const FD_DSYNC: u16 = 2;
+    pub const FD_NONBLOCK: u16 = 4;
     pub const FD_RSYNC: u16 = 8;
     pub const FD_SYNC: u16 = 16;
     pub const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
