@@ -71,7 +71,7 @@ pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use into_func::{IntoFunc, WasmRet, WasmTy};
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use module::Module;
 pub use pool::{InstancePool, PoolConfig, DEFAULT_KEEP_RESIDENT_BYTES};
 pub use signature::{KeyError, KeyId, TrustedKeys};
