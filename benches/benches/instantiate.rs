@@ -1,6 +1,7 @@
 //! Instantiation of a small plugin (one page of memory with a data
 //! segment, a table with an element segment, a global): wasmc's
-//! `Instance::new` and `InstancePool::instantiate` against wasmtime's
+//! `Instance::new`, `InstancePool::instantiate` and
+//! `InstancePool::instantiate_pre` (imports found once) against wasmtime's
 //! default (on-demand) and pooling allocators, through an `InstancePre`.
 //! Each iteration creates a store, instantiates, and drops the store (which
 //! frees the instance or returns its slot) on both sides.
@@ -30,6 +31,13 @@ fn instantiate(c: &mut Criterion) {
             b.iter(|| {
                 let mut store = Store::default();
                 pool.instantiate(&mut store, &linker).expect("instantiates");
+            })
+        });
+        let pre = linker.instantiate_pre(&module).expect("links");
+        group.bench_function(format!("wasmc_{name}_pool_pre"), |b| {
+            b.iter(|| {
+                let mut store = Store::default();
+                pool.instantiate_pre(&mut store, &pre).expect("instantiates");
             })
         });
     }

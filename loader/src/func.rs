@@ -1,6 +1,7 @@
 //! Functions: [`Func`] handles, host functions ([`HostFunc`], [`Caller`])
 //! and calls in both directions.
 
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -15,8 +16,10 @@ use crate::traphandler::{self, Unwind};
 use crate::values::Val;
 use crate::vm::{VMFuncRef, VMHostFuncContextHeader, ValRaw};
 
-/// The dynamic form every host function is kept in.
-pub(crate) type HostFn = dyn Fn(Caller<'_>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync;
+/// The dynamic form every host function is kept in: the store's data type
+/// is erased, and the typed closure it wraps rebuilds its `Caller<'_, T>`.
+pub(crate) type HostFn =
+    dyn Fn(&mut StoreOpaque, Option<Instance>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync;
 
 /// A host function and its type. (Public but unnameable outside the crate:
 /// it appears in [`crate::IntoFunc`]'s hidden method.)
@@ -27,9 +30,15 @@ pub struct HostFunc {
 
 impl HostFunc {
     /// Calls the function, checking the result types it produced.
-    fn call(&self, caller: Caller<'_>, args: &[Val], results: &mut [Val]) -> Result<(), HostOutcome> {
+    fn call(
+        &self,
+        store: &mut StoreOpaque,
+        instance: Option<Instance>,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), HostOutcome> {
         let host_trap = |message: String| Trap { message: Some(message), ..Trap::new(TrapKind::HostError) };
-        (self.func)(caller, args, results).map_err(|e| match e.exit_code() {
+        (self.func)(store, instance, args, results).map_err(|e| match e.exit_code() {
             Some(code) => HostOutcome::Exit(code),
             None => HostOutcome::Trap(host_trap(e.message().to_string())),
         })?;
@@ -94,28 +103,41 @@ pub(crate) struct HostFuncContext {
 ///     let _old: Store = std::mem::replace(caller.as_context_mut(), Store::default());
 /// });
 /// ```
-pub struct Caller<'a> {
+pub struct Caller<'a, T = ()> {
     store: &'a mut StoreOpaque,
     instance: Option<Instance>,
+    _data: PhantomData<fn() -> T>,
 }
 
-impl AsContext for Caller<'_> {
-    fn as_context(&self) -> StoreContext<'_> {
-        StoreContext(self.store)
+impl<T: 'static> AsContext for Caller<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext::new(self.store)
     }
 }
 
-impl AsContextMut for Caller<'_> {
-    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
-        StoreContextMut(self.store)
+impl<T: 'static> AsContextMut for Caller<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut::new(self.store)
     }
 }
 
-impl<'a> Caller<'a> {
-    /// The same caller for a shorter borrow, so `self` can be used again
-    /// after the copy is consumed.
-    pub(crate) fn reborrow(&mut self) -> Caller<'_> {
-        Caller { store: self.store, instance: self.instance }
+impl<'a, T: 'static> Caller<'a, T> {
+    /// A caller over the store a host function was called in. Only the
+    /// host-function wrappers of a `Linker<T>` make one, for stores made as
+    /// `Store<T>` (a linker instantiates only into those).
+    pub(crate) fn new(store: &'a mut StoreOpaque, instance: Option<Instance>) -> Self {
+        Caller { store, instance, _data: PhantomData }
+    }
+
+    /// The store's data (the `T` of `Store<T>`).
+    pub fn data(&self) -> &T {
+        self.as_context().data()
+    }
+
+    /// The store's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.store.data_mut()
     }
 
     /// The store's contents, for the loader's own host functions.
@@ -203,8 +225,7 @@ impl Func {
         check_args(&ty, args)?;
         if let Some(host) = data.host.clone() {
             let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::zero(t)).collect();
-            let caller = Caller { store, instance: None };
-            host.call(caller, args, &mut results)?;
+            host.call(store, None, args, &mut results)?;
             return Ok(results);
         }
         // SAFETY: the funcref is owned by the store and stays valid.
@@ -288,7 +309,7 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     let mut results: Vec<Val> = func.ty.results.iter().map(|&t| Val::zero(t)).collect();
     // SAFETY: `caller_vmctx` is the calling instance's vmctx.
     let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
-    func.call(Caller { store: &mut *store, instance }, &args, &mut results).map_err(|outcome| match outcome {
+    func.call(&mut *store, instance, &args, &mut results).map_err(|outcome| match outcome {
         HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits.explain(trap)),
         exit @ HostOutcome::Exit(_) => exit,
     })?;

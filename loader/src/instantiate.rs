@@ -19,7 +19,7 @@ use wasmc_abi::TrapKind;
 use crate::error::{Error, Trap};
 use crate::func::{host_entry, Func, HostFunc, HostFuncContext};
 use crate::instance::{eval_const, Instance, InstanceData, InstanceRef};
-use crate::linker::{Linker, Resolved};
+use crate::linker::{InstancePre, Linker, Resolved};
 use crate::memory::LinearMemory;
 use crate::module::Module;
 use crate::pool::SlotLease;
@@ -38,11 +38,31 @@ impl Instance {
     /// [`Error::Resource`] when a table or memory cannot be created, and
     /// [`Error::Trap`] when a segment does not fit or the start function
     /// traps (the partly initialised instance then stays in the store).
-    pub fn new(mut store: impl AsContextMut, module: &Module, linker: &Linker) -> Result<Instance, Error> {
+    pub fn new<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        module: &Module,
+        linker: &Linker<T>,
+    ) -> Result<Instance, Error> {
         let store = store.as_context_mut().0;
         let imports = linker.resolve(store, module)?;
         let instance = allocate(store, module, imports, Placement::Fresh)?;
         initialize(store, instance, module.memory_image().is_some())?;
+        Ok(instance)
+    }
+}
+
+impl<T: 'static> InstancePre<T> {
+    /// Instantiates the module in `store` with the imports found when this
+    /// was made; as [`Instance::new`] otherwise.
+    ///
+    /// # Errors
+    /// As [`Instance::new`] ([`Error::WrongStore`] for a store item of the
+    /// linker used with another store).
+    pub fn instantiate(&self, mut store: impl AsContextMut<Data = T>) -> Result<Instance, Error> {
+        let store = store.as_context_mut().0;
+        let imports = self.resolve(store)?;
+        let instance = allocate(store, self.module(), imports, Placement::Fresh)?;
+        initialize(store, instance, self.module().memory_image().is_some())?;
         Ok(instance)
     }
 }

@@ -5,6 +5,8 @@ use wasmc_abi::meta::{FuncType, ValType};
 
 use crate::error::HostError;
 use crate::func::{Caller, HostFunc};
+use crate::instance::Instance;
+use crate::store::StoreOpaque;
 use crate::values::Val;
 
 mod sealed {
@@ -98,9 +100,10 @@ wasm_ret_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
 wasm_ret_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 wasm_ret_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
-/// A closure usable as a host function; see [`crate::Linker::func_wrap`].
-/// `Params` and `Results` only guide type inference.
-pub trait IntoFunc<Params, Results>: Send + Sync + 'static {
+/// A closure usable as a host function of a `Linker<T>`; see
+/// [`crate::Linker::func_wrap`]. `Params` and `Results` only guide type
+/// inference.
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
     fn into_host_func(self) -> HostFunc;
 }
@@ -111,7 +114,7 @@ fn arg<T: WasmTy>(args: &[Val], i: usize) -> Result<T, HostError> {
 
 macro_rules! into_func {
     ($($a:ident $i:tt),*) => {
-        impl<F, R, $($a: WasmTy),*> IntoFunc<($($a,)*), R> for F
+        impl<T, F, R, $($a: WasmTy),*> IntoFunc<T, ($($a,)*), R> for F
         where
             F: Fn($($a),*) -> R + Send + Sync + 'static,
             R: WasmRet,
@@ -121,16 +124,16 @@ macro_rules! into_func {
                 HostFunc {
                     ty,
                     #[allow(unused_variables)]
-                    func: Box::new(move |_caller: Caller<'_>, args: &[Val], results: &mut [Val]| {
+                    func: Box::new(move |_: &mut StoreOpaque, _: Option<Instance>, args: &[Val], results: &mut [Val]| {
                         (self)($(arg::<$a>(args, $i)?),*).store(results)
                     }),
                 }
             }
         }
 
-        impl<F, R, $($a: WasmTy),*> IntoFunc<(Caller<'_>, $($a,)*), R> for F
+        impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, (Caller<'_, T>, $($a,)*), R> for F
         where
-            F: Fn(Caller<'_>, $($a),*) -> R + Send + Sync + 'static,
+            F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
             R: WasmRet,
         {
             fn into_host_func(self) -> HostFunc {
@@ -138,8 +141,8 @@ macro_rules! into_func {
                 HostFunc {
                     ty,
                     #[allow(unused_variables)]
-                    func: Box::new(move |caller: Caller<'_>, args: &[Val], results: &mut [Val]| {
-                        (self)(caller, $(arg::<$a>(args, $i)?),*).store(results)
+                    func: Box::new(move |store: &mut StoreOpaque, instance: Option<Instance>, args: &[Val], results: &mut [Val]| {
+                        (self)(Caller::new(store, instance), $(arg::<$a>(args, $i)?),*).store(results)
                     }),
                 }
             }

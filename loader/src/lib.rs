@@ -74,7 +74,7 @@ pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;
 pub use into_func::{IntoFunc, WasmRet, WasmTy};
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use load_options::{LoadOptions, DEFAULT_MAX_ARTIFACT_BYTES};
 pub use module::Module;
 pub use pool::{InstancePool, PoolConfig, DEFAULT_KEEP_RESIDENT_BYTES};

@@ -2,6 +2,7 @@
 //! matching ("import matching" in the WebAssembly spec).
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use wasmc_abi::meta::{ExternKind, FuncType, Import, ImportType};
@@ -25,13 +26,27 @@ enum Definition {
     Extern(Extern),
 }
 
-/// Definitions to satisfy imports with. `Send + Sync`; cheap to clone.
-#[derive(Clone, Default)]
-pub struct Linker {
+/// Definitions to satisfy imports with, for instances in `Store<T>`s: host
+/// functions (which get a `Caller<'_, T>`) and store items. `Send + Sync`;
+/// cheap to clone. Build it once and share it between threads.
+pub struct Linker<T = ()> {
     defs: HashMap<(String, String), Definition>,
+    _data: PhantomData<fn() -> T>,
 }
 
-impl std::fmt::Debug for Linker {
+impl<T> Clone for Linker<T> {
+    fn clone(&self) -> Self {
+        Linker { defs: self.defs.clone(), _data: PhantomData }
+    }
+}
+
+impl<T> Default for Linker<T> {
+    fn default() -> Self {
+        Linker { defs: HashMap::new(), _data: PhantomData }
+    }
+}
+
+impl<T> std::fmt::Debug for Linker<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Linker").field("definitions", &self.defs.len()).finish()
     }
@@ -46,21 +61,21 @@ pub(crate) enum Resolved {
     Global(u32),
 }
 
-impl Linker {
+impl<T: 'static> Linker<T> {
     /// An empty linker.
-    pub fn new() -> Linker {
+    pub fn new() -> Linker<T> {
         Linker::default()
     }
 
     /// Defines a host function from a closure `Fn(A1, ..., An) -> R` or
-    /// `Fn(Caller<'_>, A1, ..., An) -> R`, with `Ai` among `i32`, `i64`,
+    /// `Fn(Caller<'_, T>, A1, ..., An) -> R`, with `Ai` among `i32`, `i64`,
     /// `f32`, `f64`, `u128` (v128) and `R` one of those, `()`, a tuple of
     /// them, or a `Result<_, HostError>` of any of these.
     pub fn func_wrap<Params, Results>(
         &mut self,
         module: &str,
         name: &str,
-        f: impl IntoFunc<Params, Results>,
+        f: impl IntoFunc<T, Params, Results>,
     ) -> &mut Self {
         let host = f.into_host_func();
         self.insert(module, name, Definition::Host(Arc::new(host)))
@@ -73,9 +88,12 @@ impl Linker {
         module: &str,
         name: &str,
         ty: FuncType,
-        f: impl Fn(Caller<'_>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync + 'static,
+        f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync + 'static,
     ) -> &mut Self {
-        let host = HostFunc { ty, func: Box::new(f) };
+        let func = move |store: &mut StoreOpaque, instance: Option<Instance>, args: &[Val], results: &mut [Val]| {
+            f(Caller::new(store, instance), args, results)
+        };
+        let host = HostFunc { ty, func: Box::new(func) };
         self.insert(module, name, Definition::Host(Arc::new(host)))
     }
 
@@ -99,96 +117,168 @@ impl Linker {
         self
     }
 
-    /// Resolves every import of `module`, checking types.
+    /// Resolves every import of `module` in `store`, checking types.
     pub(crate) fn resolve(&self, store: &StoreOpaque, module: &Module) -> Result<Vec<Resolved>, Error> {
-        module.imports().iter().map(|import| self.resolve_one(store, module, import)).collect()
+        module.imports().iter().map(|import| resolve_one(store, module, import, self.lookup(import)?)).collect()
     }
 
-    fn resolve_one(&self, store: &StoreOpaque, module: &Module, import: &Import) -> Result<Resolved, Error> {
+    /// Finds each import of `module` once, for an [`InstancePre`]; host
+    /// functions' types are checked here, store items' when instantiating.
+    ///
+    /// # Errors
+    /// [`Error::Link`] for a missing import or a host function of the wrong
+    /// type.
+    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>, Error> {
+        let defs = module
+            .imports()
+            .iter()
+            .map(|import| {
+                let def = self.lookup(import)?;
+                if let Definition::Host(host) = def {
+                    check_host(module, import, host)?;
+                }
+                Ok(def.clone())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(InstancePre { module: module.clone(), defs: defs.into(), _data: PhantomData })
+    }
+
+    fn lookup(&self, import: &Import) -> Result<&Definition, Error> {
         let key = (import.module.clone(), import.name.clone());
-        let Some(def) = self.defs.get(&key) else {
-            return Err(LinkError::Missing {
-                module: import.module.clone(),
-                name: import.name.clone(),
-                kind: import.ty.kind(),
-            }
-            .into());
+        self.defs.get(&key).ok_or_else(|| {
+            LinkError::Missing { module: import.module.clone(), name: import.name.clone(), kind: import.ty.kind() }
+                .into()
+        })
+    }
+}
+
+/// A module with its imports found in a [`Linker`] once: instantiating it
+/// (fresh or in a pool) does no name lookups and no host-function type
+/// checks. `Send + Sync`; cheap to clone.
+pub struct InstancePre<T = ()> {
+    module: Module,
+    defs: Arc<[Definition]>,
+    _data: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for InstancePre<T> {
+    fn clone(&self) -> Self {
+        InstancePre { module: self.module.clone(), defs: self.defs.clone(), _data: PhantomData }
+    }
+}
+
+impl<T> std::fmt::Debug for InstancePre<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstancePre").field("imports", &self.defs.len()).finish()
+    }
+}
+
+impl<T: 'static> InstancePre<T> {
+    /// The module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// The imports resolved in `store` (store items checked against it).
+    pub(crate) fn resolve(&self, store: &StoreOpaque) -> Result<Vec<Resolved>, Error> {
+        let imports = self.module.imports();
+        let resolve = |(import, def): (&Import, &Definition)| match def {
+            // Checked by `instantiate_pre`.
+            Definition::Host(host) => Ok(Resolved::HostFunc(host.clone())),
+            Definition::Extern(_) => resolve_one(store, &self.module, import, def),
         };
-        let incompatible = |reason: String| -> Error {
-            LinkError::Incompatible { module: import.module.clone(), name: import.name.clone(), reason }.into()
-        };
-        if let Definition::Extern(item) = def {
-            store.check(item.store_id())?;
+        imports.iter().zip(self.defs.iter()).map(resolve).collect()
+    }
+}
+
+/// Checks a host function against the type `import` expects.
+fn check_host(module: &Module, import: &Import, host: &HostFunc) -> Result<(), Error> {
+    let ImportType::Func(t) = import.ty else { return Err(kind_mismatch(import, ExternKind::Func)) };
+    let expected = &module.meta().types[t as usize];
+    if host.ty != *expected {
+        return Err(incompatible(import, format!("expected function type {expected}, found {}", host.ty)));
+    }
+    Ok(())
+}
+
+fn incompatible(import: &Import, reason: String) -> Error {
+    LinkError::Incompatible { module: import.module.clone(), name: import.name.clone(), reason }.into()
+}
+
+fn kind_mismatch(import: &Import, found: ExternKind) -> Error {
+    incompatible(import, format!("expected a {}, found a {}", import.ty.kind().name(), found.name()))
+}
+
+/// Resolves one import to `def` in `store`, checking types.
+fn resolve_one(store: &StoreOpaque, module: &Module, import: &Import, def: &Definition) -> Result<Resolved, Error> {
+    let incompatible = |reason: String| incompatible(import, reason);
+    if let Definition::Extern(item) = def {
+        store.check(item.store_id())?;
+    }
+    let meta = module.meta();
+    match (import.ty, def) {
+        (ImportType::Func(_), Definition::Host(host)) => {
+            check_host(module, import, host)?;
+            Ok(Resolved::HostFunc(host.clone()))
         }
-        let meta = module.meta();
-        match (import.ty, def) {
-            (ImportType::Func(t), Definition::Host(host)) => {
-                let expected = &meta.types[t as usize];
-                if host.ty != *expected {
-                    return Err(incompatible(format!("expected function type {expected}, found {}", host.ty)));
-                }
-                Ok(Resolved::HostFunc(host.clone()))
+        (ImportType::Func(t), Definition::Extern(Extern::Func(f))) => {
+            let expected = &meta.types[t as usize];
+            let found = &*store.funcs[f.index as usize].ty;
+            if found != expected {
+                return Err(incompatible(format!("expected function type {expected}, found {found}")));
             }
-            (ImportType::Func(t), Definition::Extern(Extern::Func(f))) => {
-                let expected = &meta.types[t as usize];
-                let found = &*store.funcs[f.index as usize].ty;
-                if found != expected {
-                    return Err(incompatible(format!("expected function type {expected}, found {found}")));
-                }
-                Ok(Resolved::Func(f.index))
+            Ok(Resolved::Func(f.index))
+        }
+        (ImportType::Table(want), Definition::Extern(Extern::Table(t))) => {
+            let data = &store.tables[t.index as usize];
+            if data.ty.element != want.element {
+                return Err(incompatible(format!(
+                    "expected a table of {}, found one of {}",
+                    want.element, data.ty.element
+                )));
             }
-            (ImportType::Table(want), Definition::Extern(Extern::Table(t))) => {
-                let data = &store.tables[t.index as usize];
-                if data.ty.element != want.element {
-                    return Err(incompatible(format!(
-                        "expected a table of {}, found one of {}",
-                        want.element, data.ty.element
-                    )));
-                }
-                limits_match(
-                    u64::from(data.elements.len()),
-                    data.ty.max.map(u64::from),
-                    u64::from(want.min),
-                    want.max.map(u64::from),
-                )
-                .map_err(|why| incompatible(format!("table {why}")))?;
-                Ok(Resolved::Table(t.index))
+            limits_match(
+                u64::from(data.elements.len()),
+                data.ty.max.map(u64::from),
+                u64::from(want.min),
+                want.max.map(u64::from),
+            )
+            .map_err(|why| incompatible(format!("table {why}")))?;
+            Ok(Resolved::Table(t.index))
+        }
+        (ImportType::Memory(want), Definition::Extern(Extern::Memory(m))) => {
+            let data = &store.memories[m.index as usize];
+            limits_match(
+                u64::from(data.memory.pages()),
+                data.ty.max_pages.map(u64::from),
+                u64::from(want.min_pages),
+                want.max_pages.map(u64::from),
+            )
+            .map_err(|why| incompatible(format!("memory {why}")))?;
+            if meta.bounds_checks == BoundsChecks::Guard && data.memory.mode() != BoundsChecks::Guard {
+                return Err(incompatible(
+                    "bounds-check mode: a module compiled with guard-page bounds checks cannot import a memory laid out for explicit checks".into(),
+                ));
             }
-            (ImportType::Memory(want), Definition::Extern(Extern::Memory(m))) => {
-                let data = &store.memories[m.index as usize];
-                limits_match(
-                    u64::from(data.memory.pages()),
-                    data.ty.max_pages.map(u64::from),
-                    u64::from(want.min_pages),
-                    want.max_pages.map(u64::from),
-                )
-                .map_err(|why| incompatible(format!("memory {why}")))?;
-                if meta.bounds_checks == BoundsChecks::Guard && data.memory.mode() != BoundsChecks::Guard {
-                    return Err(incompatible(
-                        "bounds-check mode: a module compiled with guard-page bounds checks cannot import a memory laid out for explicit checks".into(),
-                    ));
-                }
-                Ok(Resolved::Memory(m.index))
+            Ok(Resolved::Memory(m.index))
+        }
+        (ImportType::Global(want), Definition::Extern(Extern::Global(g))) => {
+            let found = store.globals[g.index as usize].ty;
+            if found != want {
+                let show = |t: wasmc_abi::meta::GlobalType| format!("{}{}", if t.mutable { "mut " } else { "" }, t.ty);
+                return Err(incompatible(format!("expected global {}, found {}", show(want), show(found))));
             }
-            (ImportType::Global(want), Definition::Extern(Extern::Global(g))) => {
-                let found = store.globals[g.index as usize].ty;
-                if found != want {
-                    let show =
-                        |t: wasmc_abi::meta::GlobalType| format!("{}{}", if t.mutable { "mut " } else { "" }, t.ty);
-                    return Err(incompatible(format!("expected global {}, found {}", show(want), show(found))));
-                }
-                Ok(Resolved::Global(g.index))
-            }
-            (want, found) => {
-                let found_kind = match found {
-                    Definition::Host(_) => ExternKind::Func,
-                    Definition::Extern(Extern::Func(_)) => ExternKind::Func,
-                    Definition::Extern(Extern::Table(_)) => ExternKind::Table,
-                    Definition::Extern(Extern::Memory(_)) => ExternKind::Memory,
-                    Definition::Extern(Extern::Global(_)) => ExternKind::Global,
-                };
-                Err(incompatible(format!("expected a {}, found a {}", want.kind().name(), found_kind.name())))
-            }
+            Ok(Resolved::Global(g.index))
+        }
+        (_, found) => {
+            let found_kind = match found {
+                Definition::Host(_) => ExternKind::Func,
+                Definition::Extern(Extern::Func(_)) => ExternKind::Func,
+                Definition::Extern(Extern::Table(_)) => ExternKind::Table,
+                Definition::Extern(Extern::Memory(_)) => ExternKind::Memory,
+                Definition::Extern(Extern::Global(_)) => ExternKind::Global,
+            };
+            Err(kind_mismatch(import, found_kind))
         }
     }
 }

@@ -84,6 +84,11 @@ fn io_error(path: &Path, source: std::io::Error) -> LoadError {
 }
 
 impl Module {
+    /// Whether `other` is this module (a clone of the same load).
+    pub(crate) fn same_as(&self, other: &Module) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Loads an artifact from a file, running every check including the
     /// checksum.
     ///

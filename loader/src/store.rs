@@ -3,6 +3,7 @@
 //! store id plus an index, so using one with another store is an error and
 //! never undefined behaviour.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -125,6 +126,8 @@ pub(crate) struct StoreOpaque {
     /// The WASI state of the program running in this store, if any: each
     /// store has its own descriptor table, never shared through a linker.
     pub(crate) wasi: Option<Box<crate::wasi::WasiCtx>>,
+    /// The embedder's `T` of a [`Store<T>`], for host functions.
+    data: Box<dyn Any + Send>,
     _not_sync: PhantomData<Cell<()>>,
     /// Pool slots of pooled instances. Declared last so it drops last:
     /// a slot goes back to its pool only after everything that can reach
@@ -139,8 +142,9 @@ pub(crate) struct StoreOpaque {
 unsafe impl Send for StoreOpaque {}
 
 impl StoreOpaque {
-    fn new(config: Config) -> StoreOpaque {
+    fn new(config: Config, data: Box<dyn Any + Send>) -> StoreOpaque {
         StoreOpaque {
+            data,
             id: StoreId::fresh(),
             config,
             instances: Vec::new(),
@@ -159,6 +163,19 @@ impl StoreOpaque {
     /// The limits of this store.
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The embedder's data, as the `T` of the `Store<T>` that made this
+    /// store.
+    pub(crate) fn data<T: 'static>(&self) -> &T {
+        // Only `Store::<T>::with_data` sets the data, and every context and
+        // caller that asks for a `T` was made from that `Store<T>` (their
+        // types carry it), so the type always matches.
+        self.data.downcast_ref().expect("a store's data is the T of its Store<T>")
+    }
+
+    pub(crate) fn data_mut<T: 'static>(&mut self) -> &mut T {
+        self.data.downcast_mut().expect("a store's data is the T of its Store<T>")
     }
 
     /// `Ok` if a handle made by store `id` may be used here.
@@ -215,15 +232,18 @@ impl StoreOpaque {
     }
 }
 
-/// Owns all instance state. `Send` (it can move to another thread between
+/// Owns all instance state, and the embedder's data `T` (per request
+/// state, say) that host functions reach through their
+/// [`Caller`](crate::Caller). `Send` (it can move to another thread between
 /// calls) but not `Sync`: `&mut Store` serialises all access.
 ///
 /// The state lives in a box that only the `Store` can free. Host functions
 /// get a [`Caller`](crate::Caller), and through it a [`StoreContextMut`]:
 /// everything a `&mut Store` allows except moving, replacing or dropping the
 /// store whose wasm frames are waiting for the host function to return.
-pub struct Store {
+pub struct Store<T = ()> {
     inner: Box<StoreOpaque>,
+    _data: PhantomData<fn() -> T>,
 }
 
 impl Default for Store {
@@ -232,17 +252,44 @@ impl Default for Store {
     }
 }
 
-impl std::fmt::Debug for Store {
+impl<T> std::fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("id", &self.inner.id.0).field("instances", &self.inner.instances.len()).finish()
     }
 }
 
 impl Store {
-    /// An empty store with these limits.
+    /// An empty store with these limits and no data of the embedder's (see
+    /// [`Store::with_data`]).
     pub fn new(config: Config) -> Store {
+        Store::with_data(config, ())
+    }
+}
+
+impl<T: Send + 'static> Store<T> {
+    /// An empty store with these limits, holding `data` for host functions
+    /// ([`Caller::data`](crate::Caller::data)).
+    pub fn with_data(config: Config, data: T) -> Store<T> {
         crate::sys::unix::signals::init();
-        Store { inner: Box::new(StoreOpaque::new(config)) }
+        Store { inner: Box::new(StoreOpaque::new(config, Box::new(data))), _data: PhantomData }
+    }
+
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        self.inner.data()
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.inner.data_mut()
+    }
+
+    /// Drops the store's instances and gives the data back.
+    pub fn into_data(self) -> T {
+        let Store { mut inner, .. } = self;
+        let data = std::mem::replace(&mut inner.data, Box::new(()));
+        drop(inner);
+        *data.downcast().expect("a store's data is the T of its Store<T>")
     }
 
     /// The limits of this store.
@@ -327,28 +374,52 @@ impl Store {
 }
 
 /// Shared access to a store: what [`AsContext::as_context`] gives.
-#[derive(Clone, Copy)]
-pub struct StoreContext<'a>(pub(crate) &'a StoreOpaque);
+pub struct StoreContext<'a, T = ()>(pub(crate) &'a StoreOpaque, PhantomData<fn() -> T>);
+
+impl<T> Clone for StoreContext<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for StoreContext<'_, T> {}
 
 /// Exclusive access to a store's contents, without the power to move,
 /// replace or drop the store itself: what a host function gets (through
 /// its [`Caller`](crate::Caller)) while wasm frames of that store wait for
 /// it, and what [`AsContextMut::as_context_mut`] gives.
-pub struct StoreContextMut<'a>(pub(crate) &'a mut StoreOpaque);
+pub struct StoreContextMut<'a, T = ()>(pub(crate) &'a mut StoreOpaque, PhantomData<fn() -> T>);
 
-impl std::fmt::Debug for StoreContext<'_> {
+impl<'a, T> StoreContext<'a, T> {
+    pub(crate) fn new(store: &'a StoreOpaque) -> Self {
+        StoreContext(store, PhantomData)
+    }
+}
+
+impl<'a, T> StoreContextMut<'a, T> {
+    pub(crate) fn new(store: &'a mut StoreOpaque) -> Self {
+        StoreContextMut(store, PhantomData)
+    }
+}
+
+impl<T> std::fmt::Debug for StoreContext<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreContext").field("id", &self.0.id.0).finish()
     }
 }
 
-impl std::fmt::Debug for StoreContextMut<'_> {
+impl<T> std::fmt::Debug for StoreContextMut<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreContextMut").field("id", &self.0.id.0).finish()
     }
 }
 
-impl StoreContext<'_> {
+impl<'a, T: 'static> StoreContext<'a, T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &'a T {
+        self.0.data()
+    }
+
     /// The limits of this store.
     pub fn config(&self) -> &Config {
         self.0.config()
@@ -365,7 +436,17 @@ impl StoreContext<'_> {
     }
 }
 
-impl StoreContextMut<'_> {
+impl<T: 'static> StoreContextMut<'_, T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        self.0.data()
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.0.data_mut()
+    }
+
     /// The limits of this store.
     pub fn config(&self) -> &Config {
         self.0.config()
@@ -398,99 +479,109 @@ impl StoreContextMut<'_> {
 /// [`Caller`](crate::Caller), a [`StoreContext`] or [`StoreContextMut`], and
 /// references to them. Every API that reads a store takes one.
 pub trait AsContext {
+    /// The embedder's data type of the store (`T` of `Store<T>`).
+    type Data: 'static;
     /// The store, shared.
-    fn as_context(&self) -> StoreContext<'_>;
+    fn as_context(&self) -> StoreContext<'_, Self::Data>;
 }
 
 /// Anything that gives exclusive access to a store's contents. Every API
 /// that changes a store or runs wasm takes one.
 pub trait AsContextMut: AsContext {
     /// The store's contents, exclusive.
-    fn as_context_mut(&mut self) -> StoreContextMut<'_>;
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
 }
 
-impl AsContext for Store {
-    fn as_context(&self) -> StoreContext<'_> {
-        StoreContext(&self.inner)
+impl<T: 'static> AsContext for Store<T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext::new(&self.inner)
     }
 }
 
-impl AsContextMut for Store {
-    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
-        StoreContextMut(&mut self.inner)
+impl<T: 'static> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut::new(&mut self.inner)
     }
 }
 
-impl AsContext for StoreContext<'_> {
-    fn as_context(&self) -> StoreContext<'_> {
-        StoreContext(self.0)
+impl<T: 'static> AsContext for StoreContext<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext::new(self.0)
     }
 }
 
-impl AsContext for StoreContextMut<'_> {
-    fn as_context(&self) -> StoreContext<'_> {
-        StoreContext(self.0)
+impl<T: 'static> AsContext for StoreContextMut<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext::new(self.0)
     }
 }
 
-impl AsContextMut for StoreContextMut<'_> {
-    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
-        StoreContextMut(self.0)
+impl<T: 'static> AsContextMut for StoreContextMut<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut::new(self.0)
     }
 }
 
-impl<T: AsContext + ?Sized> AsContext for &T {
-    fn as_context(&self) -> StoreContext<'_> {
-        T::as_context(*self)
+impl<C: AsContext + ?Sized> AsContext for &C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        C::as_context(*self)
     }
 }
 
-impl<T: AsContext + ?Sized> AsContext for &mut T {
-    fn as_context(&self) -> StoreContext<'_> {
-        T::as_context(*self)
+impl<C: AsContext + ?Sized> AsContext for &mut C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        C::as_context(*self)
     }
 }
 
-impl<T: AsContextMut + ?Sized> AsContextMut for &mut T {
-    fn as_context_mut(&mut self) -> StoreContextMut<'_> {
-        T::as_context_mut(*self)
+impl<C: AsContextMut + ?Sized> AsContextMut for &mut C {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, C::Data> {
+        C::as_context_mut(*self)
     }
 }
 
-impl<'a, T: AsContext + ?Sized> From<&'a T> for StoreContext<'a> {
-    fn from(t: &'a T) -> StoreContext<'a> {
-        t.as_context()
+impl<'a, C: AsContext + ?Sized> From<&'a C> for StoreContext<'a, C::Data> {
+    fn from(c: &'a C) -> Self {
+        c.as_context()
     }
 }
 
-impl<'a, T: AsContext + ?Sized> From<&'a mut T> for StoreContext<'a> {
-    fn from(t: &'a mut T) -> StoreContext<'a> {
-        T::as_context(t)
+impl<'a, C: AsContext + ?Sized> From<&'a mut C> for StoreContext<'a, C::Data> {
+    fn from(c: &'a mut C) -> Self {
+        C::as_context(c)
     }
 }
 
-impl<'a, T: AsContextMut + ?Sized> From<&'a mut T> for StoreContextMut<'a> {
-    fn from(t: &'a mut T) -> StoreContextMut<'a> {
-        t.as_context_mut()
+impl<'a, C: AsContextMut + ?Sized> From<&'a mut C> for StoreContextMut<'a, C::Data> {
+    fn from(c: &'a mut C) -> Self {
+        c.as_context_mut()
     }
 }
 
-impl<'a> From<StoreContextMut<'a>> for StoreContext<'a> {
-    fn from(t: StoreContextMut<'a>) -> StoreContext<'a> {
-        StoreContext(t.0)
+impl<'a, T> From<StoreContextMut<'a, T>> for StoreContext<'a, T> {
+    fn from(c: StoreContextMut<'a, T>) -> Self {
+        StoreContext::new(c.0)
     }
 }
 
 // Inside the loader, public operations call each other with the store they
 // were given.
+// (Their data type does not matter there: only host functions read it,
+// through their own typed `Caller`.)
 impl AsContext for StoreOpaque {
+    type Data = ();
     fn as_context(&self) -> StoreContext<'_> {
-        StoreContext(self)
+        StoreContext::new(self)
     }
 }
 
 impl AsContextMut for StoreOpaque {
     fn as_context_mut(&mut self) -> StoreContextMut<'_> {
-        StoreContextMut(self)
+        StoreContextMut::new(self)
     }
 }

@@ -33,7 +33,7 @@
 use std::time::Duration;
 
 use wasmc_loader::wasi::{self, WasiCtx};
-use wasmc_loader::{Config, Error, Instance, Linker, Module, Store};
+use wasmc_loader::{Config, Error, InstancePre, Linker, Module, Store};
 
 /// The largest answer a plugin may return.
 const MAX_ANSWER: u32 = 64 * 1024;
@@ -94,18 +94,20 @@ impl Default for Limits {
 pub struct Plugin {
     /// Its name (file stem), for logs and answers.
     pub name: String,
-    module: Module,
-    /// WASI's functions, defined once; each call's store has its own
-    /// (empty, deny-all) WASI state.
-    linker: Linker,
+    /// The module with its imports (WASI's functions) found once; each
+    /// call's store has its own (empty, deny-all) WASI state.
+    pre: InstancePre,
 }
 
 impl Plugin {
-    /// Wraps a loaded module.
-    pub fn new(name: impl Into<String>, module: Module) -> Plugin {
+    /// Wraps a loaded module, resolving its imports once.
+    ///
+    /// # Errors
+    /// [`Error::Link`] when the plugin imports something other than WASI.
+    pub fn new(name: impl Into<String>, module: Module) -> Result<Plugin, Error> {
         let mut linker = Linker::new();
         wasi::add_to_linker(&mut linker);
-        Plugin { name: name.into(), module, linker }
+        Ok(Plugin { name: name.into(), pre: linker.instantiate_pre(&module)? })
     }
 
     /// Runs `on_request` on an encoded request, in a fresh store.
@@ -121,7 +123,7 @@ impl Plugin {
         store.set_call_timeout(Some(limits.timeout));
         let denied = WasiCtx::builder().build().map_err(|e| PluginError::BadAnswer(e.to_string()))?;
         store.set_wasi(denied);
-        let instance = Instance::new(&mut store, &self.module, &self.linker)?;
+        let instance = self.pre.instantiate(&mut store)?;
         let alloc = instance.get_typed_func::<i32, i32>(&store, "alloc")?;
         let on_request = instance.get_typed_func::<(i32, i32), i64>(&store, "on_request")?;
         let memory = instance.get_memory(&store, "memory").ok_or_else(|| Error::ExportNotFound("memory".into()))?;

@@ -21,9 +21,9 @@ use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WAS
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::instantiate::{allocate, initialize, Placement};
-use crate::linker::Linker;
+use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
-use crate::store::AsContextMut;
+use crate::store::{AsContextMut, StoreOpaque};
 use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
 use crate::vmctx::VmCtx;
 
@@ -187,10 +187,37 @@ impl InstancePool {
     /// # Errors
     /// As [`Instance::new`], and [`Error::Resource`] when every slot is in
     /// use.
-    pub fn instantiate(&self, mut store: impl AsContextMut, linker: &Linker) -> Result<Instance, Error> {
+    pub fn instantiate<T: 'static>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        linker: &Linker<T>,
+    ) -> Result<Instance, Error> {
         let store = store.as_context_mut().0;
+        let imports = linker.resolve(store, &self.shared.module)?;
+        self.instantiate_resolved(store, imports)
+    }
+
+    /// Instantiates `pre`'s module, which must be this pool's, in a free
+    /// slot: per request, no name lookups and no address space reserved.
+    ///
+    /// # Errors
+    /// As [`InstancePool::instantiate`], and [`Error::Type`] when `pre` is
+    /// for another module.
+    pub fn instantiate_pre<T: 'static>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        pre: &InstancePre<T>,
+    ) -> Result<Instance, Error> {
+        let store = store.as_context_mut().0;
+        if !pre.module().same_as(&self.shared.module) {
+            return Err(Error::Type("the InstancePre is for another module than the pool's".into()));
+        }
+        let imports = pre.resolve(store)?;
+        self.instantiate_resolved(store, imports)
+    }
+
+    fn instantiate_resolved(&self, store: &mut StoreOpaque, imports: Vec<Resolved>) -> Result<Instance, Error> {
         let module = &self.shared.module;
-        let imports = linker.resolve(store, module)?;
         let lease = SlotLease::acquire(&self.shared)?;
         let instance = allocate(store, module, imports, Placement::Pooled(&lease))?;
         store.leases.push(lease);

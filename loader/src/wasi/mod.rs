@@ -142,11 +142,11 @@ fn enosys(_: &mut mem::Env<'_, '_>, _: &Args<'_>) -> Result<(), Errno> {
 ///
 /// `proc_exit(code)` stops the program: the call into wasm returns
 /// [`crate::Error::Exit`] with the code; the host process goes on.
-pub fn add_to_linker(linker: &mut Linker) {
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>) {
     for &(name, params, syscall) in SYSCALLS {
         let params = params.chars().map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 }).collect();
         let ty = FuncType { params, results: vec![ValType::I32] };
-        linker.func_new(MODULE, name, ty, move |mut caller: Caller<'_>, args: &[Val], results: &mut [Val]| {
+        linker.func_new(MODULE, name, ty, move |mut caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| {
             // Taken out of the store while the call runs, so the syscall can
             // borrow both it and the caller's memory; put back after.
             let Some(mut ctx) = caller.opaque_mut().wasi.take() else {
@@ -154,7 +154,8 @@ pub fn add_to_linker(linker: &mut Linker) {
                     "{MODULE}::{name} called in a store without a WASI context (see Store::set_wasi)"
                 )));
             };
-            let mut env = mem::Env::new(&mut ctx, caller.reborrow());
+            let instance = caller.instance();
+            let mut env = mem::Env::new(&mut ctx, Caller::new(caller.opaque_mut(), instance));
             let outcome = syscall(&mut env, &Args(args));
             let interrupted = outcome.is_err() && env.interrupted();
             drop(env);
@@ -169,7 +170,7 @@ pub fn add_to_linker(linker: &mut Linker) {
         });
     }
     let ty = FuncType { params: vec![ValType::I32], results: vec![] };
-    linker.func_new(MODULE, "proc_exit", ty, |_caller: Caller<'_>, args: &[Val], _results: &mut [Val]| {
+    linker.func_new(MODULE, "proc_exit", ty, |_caller: Caller<'_, T>, args: &[Val], _results: &mut [Val]| {
         Err(HostError::exit(Args(args).u32(0) as i32))
     });
 }

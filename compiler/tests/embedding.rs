@@ -1,0 +1,132 @@
+//! The embedding API servers build on: per-store data (`Store<T>`) that
+//! host functions reach through their `Caller`, a `Linker<T>` built once
+//! and shared between threads, and `InstancePre` (imports found once, then
+//! many fresh or pooled instantiations).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{module, MODES};
+use wasmc_loader::{
+    Caller, Config, Error, Global, GlobalType, Instance, InstancePool, LinkError, Linker, PoolConfig, Store, Val,
+    ValType,
+};
+
+/// Per-request state of a server.
+#[derive(Default)]
+struct Request {
+    id: i32,
+    log: Vec<i32>,
+}
+
+/// Logs a value through the host and asks the host for the request id.
+const PLUGIN: &str = r#"(module
+  (import "host" "log" (func $log (param i32)))
+  (import "host" "request_id" (func $id (result i32)))
+  (memory (export "memory") 1)
+  (func (export "handle") (param $x i32) (result i32)
+    (call $log (local.get $x))
+    (call $log (i32.mul (local.get $x) (i32.const 2)))
+    (i32.add (call $id) (local.get $x))))"#;
+
+fn linker() -> Linker<Request> {
+    let mut linker = Linker::new();
+    linker.func_wrap("host", "log", |mut caller: Caller<'_, Request>, v: i32| caller.data_mut().log.push(v));
+    linker.func_wrap("host", "request_id", |caller: Caller<'_, Request>| caller.data().id);
+    linker
+}
+
+#[test]
+fn host_functions_reach_the_stores_data() {
+    for mode in MODES {
+        let module = module(PLUGIN, mode);
+        let mut store = Store::with_data(Config::default(), Request { id: 1000, log: Vec::new() });
+        let instance = Instance::new(&mut store, &module, &linker()).unwrap();
+        let handle = instance.get_typed_func::<i32, i32>(&store, "handle").unwrap();
+        assert_eq!(handle.call(&mut store, 7).unwrap(), 1007);
+        store.data_mut().id = 2000;
+        assert_eq!(handle.call(&mut store, 1).unwrap(), 2001);
+        assert_eq!(store.data().log, [7, 14, 1, 2]);
+        let request = store.into_data();
+        assert_eq!(request.log.len(), 4, "{mode:?}");
+    }
+}
+
+/// One linker and one `InstancePre` for the process; each worker thread
+/// instantiates per request, fresh or from a shared pool, with its own
+/// state, and sees only its own.
+#[test]
+fn one_instance_pre_serves_many_threads_fresh_and_pooled() {
+    for mode in MODES {
+        let module = module(PLUGIN, mode);
+        let pre = Arc::new(linker().instantiate_pre(&module).unwrap());
+        let pool = Arc::new(InstancePool::new(&module, PoolConfig { capacity: 4, ..PoolConfig::default() }).unwrap());
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let (pre, pool) = (pre.clone(), pool.clone());
+                std::thread::spawn(move || {
+                    for request in 0..200 {
+                        let id = worker * 10_000 + request;
+                        let mut store = Store::with_data(Config::default(), Request { id, log: Vec::new() });
+                        let instance = if request % 2 == 0 {
+                            pre.instantiate(&mut store).unwrap()
+                        } else {
+                            pool.instantiate_pre(&mut store, &pre).unwrap()
+                        };
+                        let handle = instance.get_typed_func::<i32, i32>(&store, "handle").unwrap();
+                        assert_eq!(handle.call(&mut store, 3).unwrap(), id + 3);
+                        assert_eq!(store.data().log, [3, 6]);
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(pool.available(), 4, "{mode:?}: every slot back");
+    }
+}
+
+#[test]
+fn instance_pre_checks_imports_once_and_refuses_what_cannot_work() {
+    let module = module(PLUGIN, wasmc::BoundsChecks::Guard);
+    let mut missing = Linker::<Request>::new();
+    missing.func_wrap("host", "log", |_: i32| {});
+    match missing.instantiate_pre(&module) {
+        Err(Error::Link(LinkError::Missing { name, .. })) => assert_eq!(name, "request_id"),
+        other => panic!("expected a missing import, got {other:?}"),
+    }
+    let mut wrong = linker();
+    wrong.func_wrap("host", "request_id", || 1i64);
+    match wrong.instantiate_pre(&module) {
+        Err(Error::Link(LinkError::Incompatible { name, reason, .. })) => {
+            assert_eq!(name, "request_id");
+            assert!(reason.contains("expected function type"), "{reason}");
+        }
+        other => panic!("expected an incompatible import, got {other:?}"),
+    }
+    // A pool instantiates only its own module.
+    let other = common::module(r#"(module (memory 1))"#, wasmc::BoundsChecks::Guard);
+    let pool = InstancePool::new(&other, PoolConfig { capacity: 1, ..PoolConfig::default() }).unwrap();
+    let pre = linker().instantiate_pre(&module).unwrap();
+    let mut store = Store::with_data(Config::default(), Request::default());
+    assert!(matches!(pool.instantiate_pre(&mut store, &pre), Err(Error::Type(_))));
+}
+
+/// A store item in a linker belongs to its store: an `InstancePre` made
+/// with one works in that store and is refused in any other.
+#[test]
+fn instance_pre_with_a_store_item_is_bound_to_that_store() {
+    let wat = r#"(module (import "env" "g" (global i32)) (func (export "get") (result i32) (global.get 0)))"#;
+    let module = module(wat, wasmc::BoundsChecks::Guard);
+    let mut store = Store::default();
+    let g = Global::new(&mut store, GlobalType { ty: ValType::I32, mutable: false }, Val::I32(5)).unwrap();
+    let mut linker = Linker::new();
+    linker.define("env", "g", g);
+    let pre = linker.instantiate_pre(&module).unwrap();
+    let instance = pre.instantiate(&mut store).unwrap();
+    assert_eq!(instance.get_typed_func::<(), i32>(&store, "get").unwrap().call(&mut store, ()).unwrap(), 5);
+    let mut other = Store::default();
+    assert!(matches!(pre.instantiate(&mut other), Err(Error::WrongStore)));
+}
