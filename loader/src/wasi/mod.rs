@@ -155,10 +155,12 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>) {
                 )));
             };
             let instance = caller.instance();
-            let mut env = mem::Env::new(&mut ctx, Caller::new(caller.opaque_mut(), instance));
-            let outcome = syscall(&mut env, &Args(args));
-            let interrupted = outcome.is_err() && env.interrupted();
-            drop(env);
+            let (outcome, interrupted) = {
+                let mut env = mem::Env::new(&mut ctx, Caller::new(caller.opaque_mut(), instance));
+                let outcome = syscall(&mut env, &Args(args));
+                let interrupted = outcome.is_err() && env.interrupted();
+                (outcome, interrupted)
+            };
             caller.opaque_mut().wasi = Some(ctx);
             if interrupted {
                 // Past the deadline or out of fuel: the call traps with
