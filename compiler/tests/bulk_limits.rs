@@ -4,10 +4,12 @@
 
 mod common;
 
+use common::{i32s, interrupted};
+
 use std::time::{Duration, Instant};
 
 use wasmc::{compile, BoundsChecks, CompileOptions};
-use wasmc_loader::{Error, Instance, Linker, Module, Store, TrapKind, Val};
+use wasmc_loader::{Instance, Linker, Module, Store, Val};
 
 /// 4 GiB of memory (guard mode reserves it; pages are touched only when
 /// written) and a table, with exports running the bulk operators.
@@ -37,17 +39,6 @@ fn module(fuel_metering: bool) -> Module {
     let wasm = wat::parse_str(PROGRAM).expect("valid text");
     let options = CompileOptions { fuel_metering, bounds_checks: BoundsChecks::Guard, ..CompileOptions::default() };
     common::load(&compile(&wasm, &options).expect("compiles")).expect("loads")
-}
-
-fn i32s(values: Vec<Val>) -> Vec<i32> {
-    values.iter().map(|v| if let Val::I32(x) = v { *x } else { panic!("not an i32: {v:?}") }).collect()
-}
-
-fn interrupted(result: Result<Vec<Val>, Error>) -> String {
-    match result {
-        Err(Error::Trap(t)) if t.kind == TrapKind::Interrupted => t.message.unwrap_or_default(),
-        other => panic!("expected an interrupted trap, got {other:?}"),
-    }
 }
 
 /// 4 GiB - 1 as an i32 argument.

@@ -4,16 +4,13 @@
 
 mod common;
 
+use common::i32s;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmc::{compile, CompileOptions};
 use wasmc_loader::{Config, Error, Instance, Linker, Module, Store, TrapKind, Val};
-
-/// The i32 results of a call.
-fn i32s(values: Vec<Val>) -> Vec<i32> {
-    values.iter().map(|v| if let Val::I32(x) = v { *x } else { panic!("not an i32: {v:?}") }).collect()
-}
 
 const PROGRAM: &str = r#"
 (module

@@ -3,15 +3,12 @@
 
 mod common;
 
+use common::{i32s, interrupted};
+
 use std::time::{Duration, Instant};
 
 use wasmc::{compile, CompileOptions};
 use wasmc_loader::{Caller, Config, Error, HostError, Instance, Linker, Module, Store, TrapKind, Val};
-
-/// The i32 results of a call.
-fn i32s(values: Vec<Val>) -> Vec<i32> {
-    values.iter().map(|v| if let Val::I32(x) = v { *x } else { panic!("not an i32: {v:?}") }).collect()
-}
 
 const PROGRAM: &str = r#"
 (module
@@ -46,13 +43,6 @@ fn reentering_linker() -> Linker {
         Ok(())
     });
     linker
-}
-
-fn interrupted(result: Result<Vec<Val>, Error>) -> String {
-    match result {
-        Err(Error::Trap(t)) if t.kind == TrapKind::Interrupted => t.message.unwrap_or_default(),
-        other => panic!("expected an interrupted trap, got {other:?}"),
-    }
 }
 
 #[test]

@@ -3,12 +3,9 @@
 
 mod common;
 
-use wasmc_loader::{Config, Error, Instance, Linker, Store, Val};
+use common::i32s;
 
-/// The i32 results of a call.
-fn i32s(values: Vec<Val>) -> Vec<i32> {
-    values.iter().map(|v| if let Val::I32(x) = v { *x } else { panic!("not an i32: {v:?}") }).collect()
-}
+use wasmc_loader::{Config, Error, Instance, Linker, Store, Val};
 
 fn instantiate(wat: &str, config: Config) -> Result<(Store, Instance), Error> {
     let module = common::module(wat, wasmc::BoundsChecks::Guard);

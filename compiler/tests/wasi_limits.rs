@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{i32s, interrupted};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use wasmc::{compile, CompileOptions};
 use wasmc_loader::wasi::{self, WasiCtx};
-use wasmc_loader::{Error, Instance, Linker, Store, TrapKind, Val};
+use wasmc_loader::{Instance, Linker, Store, Val};
 
 const PROGRAM: &str = r#"
 (module
@@ -69,18 +71,6 @@ fn instance_with(ctx: WasiCtx, options: CompileOptions) -> (Store, Instance) {
     store.set_wasi(ctx);
     let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
     (store, instance)
-}
-
-/// The i32 results of a call.
-fn i32s(values: Vec<Val>) -> Vec<i32> {
-    values.iter().map(|v| if let Val::I32(x) = v { *x } else { panic!("not an i32: {v:?}") }).collect()
-}
-
-fn interrupted(result: Result<Vec<Val>, Error>) -> String {
-    match result {
-        Err(Error::Trap(t)) if t.kind == TrapKind::Interrupted => t.message.unwrap_or_default(),
-        other => panic!("expected an interrupted trap, got {other:?}"),
-    }
 }
 
 /// A field of `/proc/self/status`, in KiB.

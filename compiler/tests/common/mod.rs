@@ -4,7 +4,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 use wasmc::{compile, BoundsChecks, CompileOptions};
-use wasmc_loader::{Config, Instance, Linker, Module, Store};
+use wasmc_loader::{Config, Error, Instance, Linker, Module, Store, TrapKind, Val};
 
 /// Both bounds-check modes, for tests that must hold in each.
 pub const MODES: [BoundsChecks; 2] = [BoundsChecks::Guard, BoundsChecks::Explicit];
@@ -94,4 +94,18 @@ pub fn wasmrun(args: &[&str]) -> std::process::Output {
 /// Program output as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The i32 results of a call.
+pub fn i32s(values: Vec<Val>) -> Vec<i32> {
+    values.iter().map(|v| if let Val::I32(x) = v { *x } else { panic!("not an i32: {v:?}") }).collect()
+}
+
+/// The message of an `Interrupted` trap (deadline or fuel); panics on any
+/// other outcome.
+pub fn interrupted(result: Result<Vec<Val>, Error>) -> String {
+    match result {
+        Err(Error::Trap(t)) if t.kind == TrapKind::Interrupted => t.message.unwrap_or_default(),
+        other => panic!("expected an interrupted trap, got {other:?}"),
+    }
 }
