@@ -1,6 +1,7 @@
 //! The runtime functions generated code calls through `VMCTX_BUILTINS`, in
-//! the order of [`Builtin::ALL`], with the signatures
-//! [`Builtin::signature`] documents.
+//! the order of [`Builtin::ALL`]. Their types are checked at compile time
+//! against `wasmc_abi::for_each_builtin!`, the list the compiler's call
+//! signatures ([`Builtin::signature`]) come from.
 //!
 //! Each one finds its instance and store from the caller's vmctx, does the
 //! work in a closure that returns `Result<_, TrapKind>` (plain data), and
@@ -25,20 +26,33 @@ pub(crate) fn array() -> *const usize {
     ARRAY.get_or_init(|| Builtin::ALL.iter().map(|&b| pointer(b)).collect()).as_ptr()
 }
 
-fn pointer(builtin: Builtin) -> usize {
-    match builtin {
-        Builtin::MemoryGrow => memory_grow as *const () as usize,
-        Builtin::MemoryFill => memory_fill as *const () as usize,
-        Builtin::MemoryCopy => memory_copy as *const () as usize,
-        Builtin::MemoryInit => memory_init as *const () as usize,
-        Builtin::DataDrop => data_drop as *const () as usize,
-        Builtin::TableGrow => table_grow as *const () as usize,
-        Builtin::TableFill => table_fill as *const () as usize,
-        Builtin::TableCopy => table_copy as *const () as usize,
-        Builtin::TableInit => table_init as *const () as usize,
-        Builtin::ElemDrop => elem_drop as *const () as usize,
-    }
+/// The Rust type of a builtin parameter or result in the list.
+macro_rules! builtin_ty {
+    (I32) => {
+        u32
+    };
+    (Pointer) => {
+        usize
+    };
 }
+
+/// `pointer`, derived from the list in the ABI crate: each function below
+/// must have exactly the type its entry there gives, or this does not
+/// compile.
+macro_rules! builtin_pointers {
+    ($($(#[$doc:meta])* $variant:ident $name:ident($($param:ident: $ty:ident),*) $(-> $result:ident)?;)*) => {
+        fn pointer(builtin: Builtin) -> usize {
+            match builtin {
+                $(Builtin::$variant => {
+                    let f: unsafe extern "C" fn(*mut u8 $(, builtin_ty!($ty))*) $(-> builtin_ty!($result))? = $name;
+                    f as usize
+                })*
+            }
+        }
+    };
+}
+
+wasmc_abi::for_each_builtin!(builtin_pointers);
 
 /// Runs `f` with the store and instance of `vmctx`; unwinds on a trap.
 ///

@@ -18,48 +18,75 @@ pub enum BuiltinType {
     Pointer,
 }
 
-/// One runtime function generated code may call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Builtin {
-    /// `(vmctx, memory, delta_pages) -> old_pages`, or `u32::MAX` when the
-    /// memory cannot grow that far.
-    MemoryGrow,
-    /// `(vmctx, memory, dst, byte, len)`: `memory.fill`.
-    MemoryFill,
-    /// `(vmctx, dst_memory, dst, src_memory, src, len)`: `memory.copy`.
-    MemoryCopy,
-    /// `(vmctx, memory, data_segment, dst, src, len)`: `memory.init`.
-    MemoryInit,
-    /// `(vmctx, data_segment)`: `data.drop`.
-    DataDrop,
-    /// `(vmctx, table, delta, init_ref) -> old_size`, or `u32::MAX`.
-    TableGrow,
-    /// `(vmctx, table, dst, ref, len)`: `table.fill`.
-    TableFill,
-    /// `(vmctx, dst_table, src_table, dst, src, len)`: `table.copy`.
-    TableCopy,
-    /// `(vmctx, table, elem_segment, dst, src, len)`: `table.init`.
-    TableInit,
-    /// `(vmctx, elem_segment)`: `elem.drop`.
-    ElemDrop,
+/// The one list of builtins, in the order of the function-pointer array:
+/// variant, function name, parameters after the leading `vmctx` pointer
+/// (each `I32` or `Pointer`, as [`BuiltinType`]), and the result if any.
+/// It calls `$m!` with the list; this crate derives [`Builtin`] and
+/// [`Builtin::signature`] from it (which the compiler declares its calls
+/// with), and the loader derives the type its implementation of each must
+/// have, so a signature cannot differ between the two sides.
+#[macro_export]
+macro_rules! for_each_builtin {
+    ($m:ident) => {
+        $m! {
+            /// `(vmctx, memory, delta_pages) -> old_pages`, or `u32::MAX` when the
+            /// memory cannot grow that far.
+            MemoryGrow memory_grow(memory: I32, delta: I32) -> I32;
+            /// `(vmctx, memory, dst, byte, len)`: `memory.fill`.
+            MemoryFill memory_fill(memory: I32, dst: I32, byte: I32, len: I32);
+            /// `(vmctx, dst_memory, dst, src_memory, src, len)`: `memory.copy`.
+            MemoryCopy memory_copy(dst_memory: I32, dst: I32, src_memory: I32, src: I32, len: I32);
+            /// `(vmctx, memory, data_segment, dst, src, len)`: `memory.init`.
+            MemoryInit memory_init(memory: I32, segment: I32, dst: I32, src: I32, len: I32);
+            /// `(vmctx, data_segment)`: `data.drop`.
+            DataDrop data_drop(segment: I32);
+            /// `(vmctx, table, delta, init_ref) -> old_size`, or `u32::MAX`.
+            TableGrow table_grow(table: I32, delta: I32, init: Pointer) -> I32;
+            /// `(vmctx, table, dst, ref, len)`: `table.fill`.
+            TableFill table_fill(table: I32, dst: I32, value: Pointer, len: I32);
+            /// `(vmctx, dst_table, src_table, dst, src, len)`: `table.copy`.
+            TableCopy table_copy(dst_table: I32, src_table: I32, dst: I32, src: I32, len: I32);
+            /// `(vmctx, table, elem_segment, dst, src, len)`: `table.init`.
+            TableInit table_init(table: I32, segment: I32, dst: I32, src: I32, len: I32);
+            /// `(vmctx, elem_segment)`: `elem.drop`.
+            ElemDrop elem_drop(segment: I32);
+        }
+    };
 }
 
-impl Builtin {
-    /// Every builtin, in the order of the function-pointer array.
-    pub const ALL: [Builtin; 10] = [
-        Builtin::MemoryGrow,
-        Builtin::MemoryFill,
-        Builtin::MemoryCopy,
-        Builtin::MemoryInit,
-        Builtin::DataDrop,
-        Builtin::TableGrow,
-        Builtin::TableFill,
-        Builtin::TableCopy,
-        Builtin::TableInit,
-        Builtin::ElemDrop,
-    ];
+macro_rules! define_builtins {
+    ($($(#[$doc:meta])* $variant:ident $name:ident($($param:ident: $ty:ident),*) $(-> $result:ident)?;)*) => {
+        /// One runtime function generated code may call.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum Builtin {
+            $($(#[$doc])* $variant,)*
+        }
 
+        impl Builtin {
+            /// Every builtin, in the order of the function-pointer array.
+            pub const ALL: [Builtin; [$(Builtin::$variant),*].len()] = [$(Builtin::$variant),*];
+
+            /// Parameters after the leading `vmctx` pointer, and the result if any.
+            pub fn signature(self) -> (&'static [BuiltinType], Option<BuiltinType>) {
+                match self {
+                    $(Builtin::$variant => (&[$(BuiltinType::$ty),*], None$(.or(Some(BuiltinType::$result)))?),)*
+                }
+            }
+
+            /// The builtin's name, as the loader's function is named.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Builtin::$variant => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+for_each_builtin!(define_builtins);
+
+impl Builtin {
     /// Number of builtins: the length of the function-pointer array.
     pub const COUNT: usize = Builtin::ALL.len();
 
@@ -72,23 +99,6 @@ impl Builtin {
     pub fn offset(self, pointer_size: u8) -> u32 {
         self as u32 * u32::from(pointer_size)
     }
-
-    /// Parameters after the leading `vmctx` pointer, and the result if any.
-    pub fn signature(self) -> (&'static [BuiltinType], Option<BuiltinType>) {
-        use BuiltinType::{Pointer as P, I32};
-        match self {
-            Builtin::MemoryGrow => (&[I32, I32], Some(I32)),
-            Builtin::MemoryFill => (&[I32, I32, I32, I32], None),
-            Builtin::MemoryCopy => (&[I32, I32, I32, I32, I32], None),
-            Builtin::MemoryInit => (&[I32, I32, I32, I32, I32], None),
-            Builtin::DataDrop => (&[I32], None),
-            Builtin::TableGrow => (&[I32, I32, P], Some(I32)),
-            Builtin::TableFill => (&[I32, I32, P, I32], None),
-            Builtin::TableCopy => (&[I32, I32, I32, I32, I32], None),
-            Builtin::TableInit => (&[I32, I32, I32, I32, I32], None),
-            Builtin::ElemDrop => (&[I32], None),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -100,5 +110,14 @@ mod tests {
         for (i, b) in Builtin::ALL.iter().enumerate() {
             assert_eq!(b.index(), i);
         }
+    }
+
+    #[test]
+    fn signatures_come_from_the_list() {
+        use BuiltinType::{Pointer as P, I32};
+        assert_eq!(Builtin::COUNT, 10);
+        assert_eq!(Builtin::MemoryGrow.signature(), (&[I32, I32][..], Some(I32)));
+        assert_eq!(Builtin::TableFill.signature(), (&[I32, I32, P, I32][..], None));
+        assert_eq!(Builtin::ElemDrop.name(), "elem_drop");
     }
 }
