@@ -122,13 +122,18 @@ fn random_get_costs_fuel_by_the_byte_and_an_unaffordable_one_writes_nothing() {
 
 #[test]
 fn a_2_gib_path_is_refused_without_a_host_copy() {
-    let (mut store, instance) = instance(WasiCtx::builder().build().unwrap());
+    // A real directory at descriptor 3: a bad descriptor is EBADF before
+    // the path is looked at (the order the WASI testsuite expects).
+    let dir = std::env::temp_dir().join(format!("wasmc-wasi-limits-{}-long-path", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut store, instance) = instance(preopened(&dir));
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let before = if reset { status_kib("VmRSS:") } else { status_kib("VmHWM:") };
     let errno = i32s(instance.call(&mut store, "open_long", &[Val::I32(i32::MAX - (1 << 16))]).unwrap());
     let grown_mib = status_kib("VmHWM:").saturating_sub(before) / 1024;
     assert!(grown_mib < 512, "the peak resident size grew by {grown_mib} MiB for a 2 GiB path");
     assert_eq!(errno, vec![37], "ENAMETOOLONG");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A fresh directory holding a FIFO named `pipe`.

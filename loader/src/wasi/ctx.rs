@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use super::types::rights;
 
 /// Why a [`WasiCtxBuilder`] could not build its context.
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +49,36 @@ pub(crate) enum Kind {
         dir: File,
         preopen: Option<String>,
     },
+    /// A listening socket the embedder granted
+    /// ([`WasiCtxBuilder::preopen_socket`]).
+    Listener(TcpListener),
+    /// A connection accepted from a granted listener.
+    Stream(TcpStream),
 }
 
 /// One open descriptor.
 pub(crate) struct Descriptor {
     pub kind: Kind,
-    /// The `fdflags` given when it was opened (reported by `fd_fdstat_get`).
+    /// The `fdflags` it has (set at open, changed by `fd_fdstat_set_flags`).
     pub fdflags: u16,
+    /// The rights it has ([`rights`]): checked before each syscall on it.
+    pub base: u64,
+    /// The most rights a descriptor opened through it may have.
+    pub inheriting: u64,
+}
+
+impl Descriptor {
+    /// A descriptor with the full rights its kind supports.
+    pub fn new(kind: Kind, fdflags: u16) -> Descriptor {
+        let (base, inheriting) = match &kind {
+            Kind::Stdin => (rights::STDIN, 0),
+            Kind::Stdout | Kind::Stderr => (rights::STDOUT, 0),
+            Kind::File(_) => (rights::FILE, 0),
+            Kind::Dir { .. } => (rights::DIRECTORY, rights::DIRECTORY_INHERITING),
+            Kind::Listener(_) | Kind::Stream(_) => (rights::SOCKET, rights::SOCKET),
+        };
+        Descriptor { kind, fdflags, base, inheriting }
+    }
 }
 
 /// The most descriptors one program may have open.
@@ -119,6 +145,7 @@ pub struct WasiCtxBuilder {
     env: Vec<(String, String)>,
     stdio: bool,
     preopens: Vec<(File, String)>,
+    sockets: Vec<TcpListener>,
 }
 
 impl WasiCtxBuilder {
@@ -158,8 +185,18 @@ impl WasiCtxBuilder {
         Ok(self)
     }
 
+    /// Lets the program accept connections on `listener` (with
+    /// `sock_accept`, then `sock_recv`/`sock_send`/`sock_shutdown` on
+    /// what it accepted). It gets a descriptor after the preopened
+    /// directories; programs find it by trying descriptors, as the usual
+    /// wasip1 socket libraries do. No other socket is ever reachable.
+    pub fn preopen_socket(mut self, listener: TcpListener) -> Self {
+        self.sockets.push(listener);
+        self
+    }
+
     /// The context: stdio (if inherited) at 0-2, preopens from 3 on, in
-    /// the order given.
+    /// the order given, then granted sockets.
     ///
     /// # Errors
     /// [`WasiError::Invalid`] for an argument or variable holding NUL, or a
@@ -177,12 +214,18 @@ impl WasiCtxBuilder {
         }
         let mut fds = BTreeMap::new();
         if self.stdio {
-            fds.insert(0, Descriptor { kind: Kind::Stdin, fdflags: 0 });
-            fds.insert(1, Descriptor { kind: Kind::Stdout, fdflags: 0 });
-            fds.insert(2, Descriptor { kind: Kind::Stderr, fdflags: 0 });
+            fds.insert(0, Descriptor::new(Kind::Stdin, 0));
+            fds.insert(1, Descriptor::new(Kind::Stdout, 0));
+            fds.insert(2, Descriptor::new(Kind::Stderr, 0));
         }
-        for (i, (dir, guest)) in self.preopens.into_iter().enumerate() {
-            fds.insert(3 + i as u32, Descriptor { kind: Kind::Dir { dir, preopen: Some(guest) }, fdflags: 0 });
+        let mut next = 3;
+        for (dir, guest) in self.preopens {
+            fds.insert(next, Descriptor::new(Kind::Dir { dir, preopen: Some(guest) }, 0));
+            next += 1;
+        }
+        for listener in self.sockets {
+            fds.insert(next, Descriptor::new(Kind::Listener(listener), 0));
+            next += 1;
         }
         Ok(WasiCtx { args: self.args, env: self.env, fds, start: Instant::now() })
     }

@@ -50,7 +50,11 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
                     Waited::Done(n) => n,
                     Waited::Interrupted => return Err(env.interrupt()),
                 },
-                Kind::Stdin => return Err(Errno::BADF),
+                Kind::Stream(s) => match wait::write(s.as_fd(), data, wait)? {
+                    Waited::Done(n) => n,
+                    Waited::Interrupted => return Err(env.interrupt()),
+                },
+                Kind::Stdin | Kind::Listener(_) => return Err(Errno::BADF),
                 Kind::Dir { .. } => return Err(Errno::ISDIR),
             };
             done += written as u32;
@@ -83,7 +87,8 @@ pub(crate) fn fd_read(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> 
             let waited = match &mut d.kind {
                 Kind::Stdin => wait::read(std::io::stdin().as_fd(), data, wait)?,
                 Kind::File(f) => wait::read(f.as_fd(), data, wait)?,
-                Kind::Stdout | Kind::Stderr => return Err(Errno::BADF),
+                Kind::Stream(s) => wait::read(s.as_fd(), data, wait)?,
+                Kind::Stdout | Kind::Stderr | Kind::Listener(_) => return Err(Errno::BADF),
                 Kind::Dir { .. } => return Err(Errno::ISDIR),
             };
             let Waited::Done(got) = waited else { return Err(env.interrupt()) };
@@ -171,12 +176,21 @@ pub(crate) fn fd_renumber(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Err
     Ok(())
 }
 
+/// The file or directory behind `fd`, for syncing (a directory syncs its
+/// entries).
+fn syncable<'e>(env: &'e mut Env<'_, '_>, fd: u32) -> Result<&'e std::fs::File, Errno> {
+    match &env.ctx.get(fd)?.kind {
+        Kind::File(f) | Kind::Dir { dir: f, .. } => Ok(f),
+        _ => Err(Errno::INVAL),
+    }
+}
+
 pub(crate) fn fd_sync(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
-    Ok(file(env, a.u32(0))?.sync_all()?)
+    Ok(syncable(env, a.u32(0))?.sync_all()?)
 }
 
 pub(crate) fn fd_datasync(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
-    Ok(file(env, a.u32(0))?.sync_data()?)
+    Ok(syncable(env, a.u32(0))?.sync_data()?)
 }
 
 pub(crate) fn fd_filestat_set_size(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
@@ -189,8 +203,9 @@ pub(crate) fn fd_fdstat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), E
         Kind::Stdin | Kind::Stdout | Kind::Stderr => filetype::CHARACTER_DEVICE,
         Kind::Dir { .. } => filetype::DIRECTORY,
         Kind::File(f) => filetype_of(f.metadata()?.file_type()),
+        Kind::Listener(_) | Kind::Stream(_) => filetype::SOCKET_STREAM,
     };
-    let stat = encode_fdstat(ty, d.fdflags);
+    let stat = encode_fdstat(ty, d.fdflags, d.base, d.inheriting);
     env.write(a.u32(1), &stat)
 }
 
@@ -199,8 +214,21 @@ pub(crate) fn fd_filestat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(),
         Kind::Stdin | Kind::Stdout | Kind::Stderr => encode_chardev_filestat(),
         Kind::Dir { dir, .. } => encode_filestat(&dir.metadata()?),
         Kind::File(f) => encode_filestat(&f.metadata()?),
+        Kind::Listener(l) => encode_socket_filestat(std::os::fd::AsFd::as_fd(l))?,
+        Kind::Stream(s) => encode_socket_filestat(std::os::fd::AsFd::as_fd(s))?,
     };
     env.write(a.u32(1), &stat)
+}
+
+/// A `filestat` for a socket: its inode, type and link count.
+fn encode_socket_filestat(fd: std::os::fd::BorrowedFd<'_>) -> Result<[u8; 64], Errno> {
+    let st = rustix::fs::fstat(fd)?;
+    let mut b = [0u8; 64];
+    b[0..8].copy_from_slice(&st.st_dev.to_le_bytes());
+    b[8..16].copy_from_slice(&st.st_ino.to_le_bytes());
+    b[16] = filetype::SOCKET_STREAM;
+    b[24..32].copy_from_slice(&1u64.to_le_bytes());
+    Ok(b)
 }
 
 /// The guest name of preopen `fd`.

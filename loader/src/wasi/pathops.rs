@@ -13,7 +13,7 @@ use super::{Args, Errno};
 
 /// The directory behind descriptor `fd` (cloned, so the context is free
 /// for other use meanwhile) and the guest path at `ptr`/`len`.
-fn dir_and_path(env: &mut Env<'_, '_>, fd: u32, ptr: u32, len: u32) -> Result<(File, String), Errno> {
+pub(crate) fn dir_and_path(env: &mut Env<'_, '_>, fd: u32, ptr: u32, len: u32) -> Result<(File, String), Errno> {
     let path = env.string(ptr, len)?;
     let dir = match &env.ctx.get(fd)?.kind {
         Kind::Dir { dir, .. } => dir.try_clone()?,
@@ -22,13 +22,39 @@ fn dir_and_path(env: &mut Env<'_, '_>, fd: u32, ptr: u32, len: u32) -> Result<(F
     Ok((dir, path))
 }
 
+/// Descriptor `fd` must hold `right` (for a syscall's second descriptor;
+/// the first is checked by the dispatcher).
+pub(crate) fn need(env: &mut Env<'_, '_>, fd: u32, right: u64) -> Result<(), Errno> {
+    if env.ctx.get(fd)?.base & right == right {
+        Ok(())
+    } else {
+        Err(Errno::NOTCAPABLE)
+    }
+}
+
+/// Opens a file or directory. The new descriptor's rights are those asked
+/// for, within what the directory passes on (its inheriting rights) and
+/// what its kind supports ([`rights::FILE`], [`rights::DIRECTORY`]); the
+/// host file is opened for reading and/or writing as those rights say.
+/// Creating needs `PATH_CREATE_FILE` on the directory, truncating
+/// `PATH_FILESTAT_SET_SIZE`.
 pub(crate) fn path_open(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (fd, lookup, path_ptr, path_len) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
-    let (oflags, base, fdflags, out) = (a.u32(4) as u16, a.u64(5), a.u32(7) as u16, a.u32(8));
+    let (oflags, base, inheriting, fdflags, out) = (a.u32(4) as u16, a.u64(5), a.u64(6), a.u32(7) as u16, a.u32(8));
     let (dir, path) = dir_and_path(env, fd, path_ptr, path_len)?;
+    if oflags & flags::O_CREAT != 0 {
+        need(env, fd, rights::PATH_CREATE_FILE)?;
+    }
+    if oflags & flags::O_TRUNC != 0 {
+        need(env, fd, rights::PATH_FILESTAT_SET_SIZE)?;
+    }
+    let passed_on = env.ctx.get(fd)?.inheriting;
+    let (base, inheriting) = (base & passed_on, inheriting & passed_on);
     let read = base & (rights::FD_READ | rights::FD_READDIR) != 0;
     let write = base & (rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FILESTAT_SET_SIZE) != 0;
     let mut host = match (read, write) {
+        // A directory cannot be written; the rights directories report
+        // (`rights::DIRECTORY`) hold no writing right.
         (_, true) if oflags & flags::O_DIRECTORY != 0 => return Err(Errno::ISDIR),
         (true, true) => OFlags::RDWR,
         (false, true) => OFlags::WRONLY,
@@ -60,8 +86,19 @@ pub(crate) fn path_open(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno
     // program asked for `FD_NONBLOCK` (see `wait.rs`).
     host |= OFlags::NONBLOCK;
     let opened = File::from(open_beneath(&dir, &path, host | OFlags::NOCTTY, Mode::from_bits_truncate(0o666), follow)?);
-    let kind = if opened.metadata()?.is_dir() { Kind::Dir { dir: opened, preopen: None } } else { Kind::File(opened) };
-    let new_fd = env.ctx.insert(Descriptor { kind, fdflags })?;
+    let (kind, base, inheriting) = if opened.metadata()?.is_dir() {
+        (Kind::Dir { dir: opened, preopen: None }, base & rights::DIRECTORY, inheriting)
+    } else {
+        let mut base = base & rights::FILE;
+        if !read {
+            base &= !rights::FD_READ;
+        }
+        if !write {
+            base &= !(rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FILESTAT_SET_SIZE);
+        }
+        (Kind::File(opened), base, inheriting & rights::FILE)
+    };
+    let new_fd = env.ctx.insert(Descriptor { kind, fdflags, base, inheriting })?;
     if let Err(e) = env.write_u32(out, new_fd) {
         env.ctx.fds.remove(&new_fd);
         return Err(e);
@@ -93,7 +130,14 @@ pub(crate) fn path_remove_directory(env: &mut Env<'_, '_>, a: &Args<'_>) -> Resu
 pub(crate) fn path_unlink_file(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (dir, path) = dir_and_path(env, a.u32(0), a.u32(1), a.u32(2))?;
     if path.ends_with('/') {
-        return Err(Errno::NOTDIR);
+        // "name/" names a directory: unlinking it is EISDIR if it is one,
+        // ENOTDIR if it is anything else.
+        let (parent, name) = parent_and_name(&dir, &path)?;
+        let st = rustix::fs::statat(&parent, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+        return Err(match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::Directory => Errno::ISDIR,
+            _ => Errno::NOTDIR,
+        });
     }
     let (parent, name) = parent_and_name(&dir, &path)?;
     Ok(rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::empty())?)
@@ -101,6 +145,7 @@ pub(crate) fn path_unlink_file(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<()
 
 pub(crate) fn path_rename(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let (old_dir, old_path) = dir_and_path(env, a.u32(0), a.u32(1), a.u32(2))?;
+    need(env, a.u32(3), rights::PATH_RENAME_TARGET)?;
     let (new_dir, new_path) = dir_and_path(env, a.u32(3), a.u32(4), a.u32(5))?;
     let (old_parent, old_name) = parent_and_name(&old_dir, &old_path)?;
     let (new_parent, new_name) = parent_and_name(&new_dir, &new_path)?;

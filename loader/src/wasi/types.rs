@@ -37,7 +37,9 @@ impl Errno {
     pub const ROFS: Errno = Errno(69);
     pub const SPIPE: Errno = Errno(70);
     pub const XDEV: Errno = Errno(75);
+    pub const NOTSOCK: Errno = Errno(57);
     pub const NOTCAPABLE: Errno = Errno(76);
+    pub const NOTCONN: Errno = Errno(53);
 }
 
 impl From<std::io::Error> for Errno {
@@ -83,6 +85,8 @@ fn from_host_errno(e: i32) -> Errno {
         libc::ESPIPE => Errno::SPIPE,
         // openat2(RESOLVE_BENEATH) refuses an escape with EXDEV.
         libc::EXDEV => Errno::NOTCAPABLE,
+        libc::ENOTSOCK => Errno::NOTSOCK,
+        libc::ENOTCONN => Errno::NOTCONN,
         _ => Errno::IO,
     }
 }
@@ -98,14 +102,94 @@ pub(crate) mod filetype {
     pub const SYMBOLIC_LINK: u8 = 7;
 }
 
-/// `rights` bits the loader looks at; every descriptor reports all rights.
+/// `rights` bits. Every descriptor carries a base set (what it may do)
+/// and an inheriting set (what descriptors opened through it may get);
+/// the dispatcher checks the base set before a syscall runs, and
+/// `fd_fdstat_set_rights` can only drop rights.
 pub(crate) mod rights {
+    pub const FD_DATASYNC: u64 = 1 << 0;
     pub const FD_READ: u64 = 1 << 1;
+    pub const FD_SEEK: u64 = 1 << 2;
+    pub const FD_FDSTAT_SET_FLAGS: u64 = 1 << 3;
+    pub const FD_SYNC: u64 = 1 << 4;
+    pub const FD_TELL: u64 = 1 << 5;
     pub const FD_WRITE: u64 = 1 << 6;
+    pub const FD_ADVISE: u64 = 1 << 7;
     pub const FD_ALLOCATE: u64 = 1 << 8;
+    pub const PATH_CREATE_DIRECTORY: u64 = 1 << 9;
+    pub const PATH_CREATE_FILE: u64 = 1 << 10;
+    pub const PATH_LINK_SOURCE: u64 = 1 << 11;
+    pub const PATH_LINK_TARGET: u64 = 1 << 12;
+    pub const PATH_OPEN: u64 = 1 << 13;
     pub const FD_READDIR: u64 = 1 << 14;
+    pub const PATH_READLINK: u64 = 1 << 15;
+    pub const PATH_RENAME_SOURCE: u64 = 1 << 16;
+    pub const PATH_RENAME_TARGET: u64 = 1 << 17;
+    pub const PATH_FILESTAT_GET: u64 = 1 << 18;
+    pub const PATH_FILESTAT_SET_SIZE: u64 = 1 << 19;
+    pub const PATH_FILESTAT_SET_TIMES: u64 = 1 << 20;
+    pub const FD_FILESTAT_GET: u64 = 1 << 21;
     pub const FD_FILESTAT_SET_SIZE: u64 = 1 << 22;
-    pub const ALL: u64 = (1 << 30) - 1;
+    pub const FD_FILESTAT_SET_TIMES: u64 = 1 << 23;
+    pub const PATH_SYMLINK: u64 = 1 << 24;
+    pub const PATH_REMOVE_DIRECTORY: u64 = 1 << 25;
+    pub const PATH_UNLINK_FILE: u64 = 1 << 26;
+    pub const POLL_FD_READWRITE: u64 = 1 << 27;
+    pub const SOCK_SHUTDOWN: u64 = 1 << 28;
+    pub const SOCK_ACCEPT: u64 = 1 << 29;
+
+    /// What a regular file can do.
+    pub const FILE: u64 = FD_DATASYNC
+        | FD_READ
+        | FD_SEEK
+        | FD_FDSTAT_SET_FLAGS
+        | FD_SYNC
+        | FD_TELL
+        | FD_WRITE
+        | FD_ADVISE
+        | FD_ALLOCATE
+        | FD_FILESTAT_GET
+        | FD_FILESTAT_SET_SIZE
+        | FD_FILESTAT_SET_TIMES
+        | POLL_FD_READWRITE;
+
+    /// What a directory can do: every path operation, listing, stat and
+    /// timestamps; no reading, writing, seeking or resizing.
+    pub const DIRECTORY: u64 = FD_DATASYNC
+        | FD_FDSTAT_SET_FLAGS
+        | FD_SYNC
+        | PATH_CREATE_DIRECTORY
+        | PATH_CREATE_FILE
+        | PATH_LINK_SOURCE
+        | PATH_LINK_TARGET
+        | PATH_OPEN
+        | FD_READDIR
+        | PATH_READLINK
+        | PATH_RENAME_SOURCE
+        | PATH_RENAME_TARGET
+        | PATH_FILESTAT_GET
+        | PATH_FILESTAT_SET_SIZE
+        | PATH_FILESTAT_SET_TIMES
+        | FD_FILESTAT_GET
+        | FD_FILESTAT_SET_TIMES
+        | PATH_SYMLINK
+        | PATH_REMOVE_DIRECTORY
+        | PATH_UNLINK_FILE;
+
+    /// What a directory hands down to what is opened through it.
+    pub const DIRECTORY_INHERITING: u64 = DIRECTORY | FILE;
+
+    /// Stdin and stdout/stderr: a character device, not seekable.
+    pub const STDIN: u64 = FD_READ | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
+    pub const STDOUT: u64 = FD_WRITE | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
+
+    /// A socket the embedder granted.
+    pub const SOCKET: u64 =
+        FD_READ | FD_WRITE | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE | SOCK_SHUTDOWN | SOCK_ACCEPT;
+
+    /// Rights that only make sense on a file: asked of a directory, the
+    /// answer is `EISDIR`, not `ENOTCAPABLE`.
+    pub const FILE_ONLY: u64 = FD_READ | FD_SEEK | FD_TELL | FD_WRITE | FD_ADVISE | FD_ALLOCATE | FD_FILESTAT_SET_SIZE;
 }
 
 /// `oflags`, `fdflags` and `lookupflags` bits.
@@ -120,6 +204,12 @@ pub(crate) mod flags {
     pub const FD_RSYNC: u16 = 8;
     pub const FD_SYNC: u16 = 16;
     pub const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
+    /// `fstflags`: set access time to the given value / to now, the
+    /// same for modification time.
+    pub const ATIM: u16 = 1;
+    pub const ATIM_NOW: u16 = 2;
+    pub const MTIM: u16 = 4;
+    pub const MTIM_NOW: u16 = 8;
 }
 
 /// The file type of host metadata.
@@ -143,12 +233,12 @@ pub(crate) fn filetype_of(ft: std::fs::FileType) -> u8 {
 }
 
 /// `fdstat`: 24 bytes.
-pub(crate) fn encode_fdstat(filetype: u8, fdflags: u16) -> [u8; 24] {
+pub(crate) fn encode_fdstat(filetype: u8, fdflags: u16, base: u64, inheriting: u64) -> [u8; 24] {
     let mut b = [0u8; 24];
     b[0] = filetype;
     b[2..4].copy_from_slice(&fdflags.to_le_bytes());
-    b[8..16].copy_from_slice(&rights::ALL.to_le_bytes());
-    b[16..24].copy_from_slice(&rights::ALL.to_le_bytes());
+    b[8..16].copy_from_slice(&base.to_le_bytes());
+    b[16..24].copy_from_slice(&inheriting.to_le_bytes());
     b
 }
 

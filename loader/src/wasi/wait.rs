@@ -63,7 +63,7 @@ impl Wait {
 /// Waits until `fd` is readable (or writable), hung up or in error, at
 /// most until `deadline` (`None`: not at all, just look). `Ok(false)` when
 /// it is not ready by then.
-fn ready(fd: BorrowedFd<'_>, write: bool, deadline: Option<Deadline>) -> Result<bool, Errno> {
+pub(crate) fn ready(fd: BorrowedFd<'_>, write: bool, deadline: Option<Deadline>) -> Result<bool, Errno> {
     let events = if write { PollFlags::OUT } else { PollFlags::IN };
     loop {
         let timeout = match deadline.map(Deadline::remaining) {
