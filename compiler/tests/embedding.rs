@@ -130,3 +130,29 @@ fn instance_pre_with_a_store_item_is_bound_to_that_store() {
     let mut other = Store::default();
     assert!(matches!(pre.instantiate(&mut other), Err(Error::WrongStore)));
 }
+
+/// Memory and module accessors work with any store data type, from the
+/// store and from a host function's caller.
+#[test]
+fn memory_is_reachable_with_any_store_data() {
+    let wat = r#"(module
+      (import "host" "peek" (func $peek))
+      (memory (export "memory") 1)
+      (data (i32.const 8) "wasm")
+      (func (export "run") (call $peek)))"#;
+    let module = module(wat, wasmc::BoundsChecks::Guard);
+    let mut linker: Linker<Request> = Linker::new();
+    linker.func_wrap("host", "peek", |mut caller: Caller<'_, Request>| {
+        let memory = caller.memory().expect("exported memory");
+        let seen = memory.data(&caller)[8..12].to_vec();
+        memory.data_mut(&mut caller)[12] = b'!';
+        caller.data_mut().log.push(i32::from(seen == b"wasm"));
+    });
+    let mut store = Store::with_data(Config::default(), Request::default());
+    let instance = Instance::new(&mut store, &module, &linker).unwrap();
+    instance.call(&mut store, "run", &[]).unwrap();
+    let memory = instance.get_memory(&store, "memory").unwrap();
+    assert_eq!(&memory.data(&store)[8..13], b"wasm!");
+    assert_eq!(store.data().log, [1]);
+    assert!(instance.module(&store).is_some());
+}

@@ -105,13 +105,13 @@ impl Memory {
     }
 
     /// The accessible bytes.
-    pub fn data<'s>(&self, store: impl Into<StoreContext<'s>>) -> &'s [u8] {
+    pub fn data<'s, T: 's>(&self, store: impl Into<StoreContext<'s, T>>) -> &'s [u8] {
         let store = store.into().0;
         self.data_of(store).expect(WRONG_STORE).memory.bytes()
     }
 
     /// The accessible bytes, mutably.
-    pub fn data_mut<'s>(&self, store: impl Into<StoreContextMut<'s>>) -> &'s mut [u8] {
+    pub fn data_mut<'s, T: 's>(&self, store: impl Into<StoreContextMut<'s, T>>) -> &'s mut [u8] {
         let store = store.into().0;
         store.check(self.store).expect(WRONG_STORE);
         store.memories[self.index as usize].memory.bytes_mut()

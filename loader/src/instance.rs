@@ -81,7 +81,7 @@ impl Instance {
     }
 
     /// The module this is an instance of.
-    pub fn module<'s>(&self, store: impl Into<StoreContext<'s>>) -> Option<&'s Module> {
+    pub fn module<'s, T: 's>(&self, store: impl Into<StoreContext<'s, T>>) -> Option<&'s Module> {
         let store = store.into().0;
         Some(&self.data(store).ok()?.module)
     }
