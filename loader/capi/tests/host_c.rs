@@ -24,15 +24,15 @@ const PLUGIN: &str = r#"
   (func (export "quit") i32.const 7 call $proc_exit))
 "#;
 
-/// The static library cargo built with this test: in `target/<profile>/deps`
-/// beside the test binary (where `cargo test` leaves it), or one level up
-/// (where `cargo build` puts it).
-fn static_lib() -> PathBuf {
+/// A library cargo built with this test (`libwasmc_capi.a` or `.so`): in
+/// `target/<profile>/deps` beside the test binary (where `cargo test`
+/// leaves it), or one level up (where `cargo build` puts it).
+fn library(file: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let deps = exe.parent().expect("the test binary's directory");
-    let candidates = [deps.join("libwasmc_capi.a"), deps.parent().unwrap_or(deps).join("libwasmc_capi.a")];
+    let candidates = [deps.join(file), deps.parent().unwrap_or(deps).join(file)];
     candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| {
-        panic!("libwasmc_capi.a not found in {candidates:?}: cargo builds it with the crate (crate-type staticlib)")
+        panic!("{file} not found in {candidates:?}: cargo builds it with the crate (crate-type staticlib, cdylib)")
     })
 }
 
@@ -68,17 +68,17 @@ fn write_plugin(dir: &Path, mode: BoundsChecks, key: &wasmc::sign::SecretKey) ->
     (signed_path, unsigned_path)
 }
 
-/// Compiles host.c against the static library.
-fn build_host(dir: &Path) -> PathBuf {
+/// Compiles host.c into `dir/name`, linked with `lib` (the static or the
+/// shared library, given by path).
+fn build_host(dir: &Path, name: &str, lib: &Path) -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = static_lib();
-    let host = dir.join("host");
+    let host = dir.join(name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let output = Command::new(&cc)
         .args(["-std=c11", "-D_DEFAULT_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(manifest.join("include"))
         .arg(manifest.join("examples/host.c"))
-        .arg(&lib)
+        .arg(lib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&host)
         .output()
@@ -102,7 +102,7 @@ fn the_c_host_runs_a_signed_plugin_in_a_pool_on_threads_and_frees_everything() {
     let dir = &scratch.0;
     let key = generate().unwrap();
     let (_, public) = write_key_pair(&dir.join("ci"), &key).unwrap();
-    let host = build_host(dir);
+    let host = build_host(dir, "host", &library("libwasmc_capi.a"));
 
     // Natively, in both bounds-check modes (guard mode traps through SIGSEGV).
     for mode in [BoundsChecks::Guard, BoundsChecks::Explicit] {
@@ -113,6 +113,14 @@ fn the_c_host_runs_a_signed_plugin_in_a_pool_on_threads_and_frees_everything() {
         assert!(stdout.contains("spin trapped: wasm trap: interrupted"), "{stdout}");
         assert!(stdout.contains("unsigned artifact refused"), "{stdout}");
     }
+
+    // Linked with the shared library instead (which has no soname, so the
+    // program records its path).
+    let shared_host = build_host(dir, "host-shared", &library("libwasmc_capi.so"));
+    let (signed, unsigned) = write_plugin(dir, BoundsChecks::Explicit, &key);
+    let mut command = Command::new(&shared_host);
+    command.arg(&signed).arg(&unsigned).arg(&public);
+    run(command, "host linked with libwasmc_capi.so");
 
     // Under valgrind: explicit bounds checks (no 6 GiB guard reservations
     // for valgrind to track); definite and indirect leaks and every invalid
@@ -126,7 +134,6 @@ fn the_c_host_runs_a_signed_plugin_in_a_pool_on_threads_and_frees_everything() {
     // read, so the host skips it here (HOST_NO_FAULT_TRAPS); it ran natively
     // above in both modes.
     if Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        let (signed, unsigned) = write_plugin(dir, BoundsChecks::Explicit, &key);
         let mut command = Command::new("valgrind");
         command
             .args([
