@@ -117,6 +117,20 @@ impl Memory {
         store.memories[self.index as usize].memory.bytes_mut()
     }
 
+    /// The address of the first accessible byte, for embedders that hand
+    /// the memory to code outside Rust (the C API); [`Memory::size`] bytes
+    /// follow it. Unlike [`Memory::data`], it works with a store of any
+    /// data type. The pointer stays valid while the store lives and the
+    /// memory does not grow (growth may move an explicit-mode memory); what
+    /// is done through it is the caller's `unsafe` business.
+    ///
+    /// # Panics
+    /// If the memory belongs to another store.
+    pub fn data_ptr(&self, store: impl AsContext) -> *mut u8 {
+        let store = store.as_context().0;
+        self.data_of(store).expect(WRONG_STORE).memory.base()
+    }
+
     /// Copies `buf.len()` bytes at `offset` into `buf`.
     pub fn read(&self, store: impl AsContext, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         let store = store.as_context().0;

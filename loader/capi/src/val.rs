@@ -1,0 +1,129 @@
+//! `wasmc_val_t`: a number value tagged with its kind, laid out as
+//! `wasmtime_val_t` is (kind byte, then an 8-byte union).
+
+use wasmc_loader::{Val, ValType};
+
+use crate::error::{wasmc_error_t, CResult};
+
+/// A value's type (`WASMC_I32`, ...), numbered as in `wasmtime.h`.
+pub type wasmc_valkind_t = u8;
+
+/// `i32`
+pub const WASMC_I32: wasmc_valkind_t = 0;
+/// `i64`
+pub const WASMC_I64: wasmc_valkind_t = 1;
+/// `f32`
+pub const WASMC_F32: wasmc_valkind_t = 2;
+/// `f64`
+pub const WASMC_F64: wasmc_valkind_t = 3;
+
+/// The payload of a [`wasmc_val_t`], read according to its kind.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union wasmc_valunion_t {
+    /// For `WASMC_I32`.
+    pub i32: i32,
+    /// For `WASMC_I64`.
+    pub i64: i64,
+    /// For `WASMC_F32`.
+    pub f32: f32,
+    /// For `WASMC_F64`.
+    pub f64: f64,
+}
+
+/// A value passed to or returned from wasm: `{ kind, of }`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct wasmc_val_t {
+    /// Which member of `of` holds the value.
+    pub kind: wasmc_valkind_t,
+    /// The value.
+    pub of: wasmc_valunion_t,
+}
+
+/// The loader's type for a C value kind.
+pub(crate) fn val_type(kind: wasmc_valkind_t) -> CResult<ValType> {
+    match kind {
+        WASMC_I32 => Ok(ValType::I32),
+        WASMC_I64 => Ok(ValType::I64),
+        WASMC_F32 => Ok(ValType::F32),
+        WASMC_F64 => Ok(ValType::F64),
+        other => {
+            Err(wasmc_error_t::invalid(format!("unknown value kind {other} (the C API passes i32, i64, f32, f64)")))
+        }
+    }
+}
+
+impl wasmc_val_t {
+    /// The zero of `ty`, for result slots.
+    pub(crate) fn zero(ty: ValType) -> CResult<wasmc_val_t> {
+        let zero = match ty {
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            other => Val::null(other).unwrap_or(Val::I32(0)),
+        };
+        wasmc_val_t::try_from(zero)
+    }
+
+    /// The loader's value; an error for an unknown kind.
+    pub(crate) fn to_val(self) -> CResult<Val> {
+        // SAFETY (each arm): `kind` says which union member C wrote; every
+        // member is plain data, valid for any bits.
+        Ok(match self.kind {
+            // SAFETY: see above.
+            WASMC_I32 => Val::I32(unsafe { self.of.i32 }),
+            // SAFETY: see above.
+            WASMC_I64 => Val::I64(unsafe { self.of.i64 }),
+            // SAFETY: see above.
+            WASMC_F32 => Val::F32(unsafe { self.of.f32 }.to_bits()),
+            // SAFETY: see above.
+            WASMC_F64 => Val::F64(unsafe { self.of.f64 }.to_bits()),
+            other => return Err(wasmc_error_t::invalid(format!("unknown value kind {other}"))),
+        })
+    }
+}
+
+impl TryFrom<Val> for wasmc_val_t {
+    type Error = Box<wasmc_error_t>;
+
+    /// A C value; v128 and references have no C form yet.
+    fn try_from(val: Val) -> CResult<wasmc_val_t> {
+        let (kind, of) = match val {
+            Val::I32(i32) => (WASMC_I32, wasmc_valunion_t { i32 }),
+            Val::I64(i64) => (WASMC_I64, wasmc_valunion_t { i64 }),
+            Val::F32(bits) => (WASMC_F32, wasmc_valunion_t { f32: f32::from_bits(bits) }),
+            Val::F64(bits) => (WASMC_F64, wasmc_valunion_t { f64: f64::from_bits(bits) }),
+            other => {
+                return Err(wasmc_error_t::new(
+                    crate::error::WASMC_ERROR_TYPE,
+                    format!("a {} value has no C form (the C API passes i32, i64, f32, f64)", other.ty()),
+                ))
+            }
+        };
+        Ok(wasmc_val_t { kind, of })
+    }
+}
+
+/// C values as the loader's.
+pub(crate) fn to_vals(vals: &[wasmc_val_t]) -> CResult<Vec<Val>> {
+    vals.iter().map(|v| v.to_val()).collect()
+}
+
+/// Copies `vals` into the C results array, which must have their number.
+pub(crate) fn store_results(vals: Vec<Val>, out: &mut [wasmc_val_t]) -> CResult<()> {
+    if vals.len() != out.len() {
+        return Err(wasmc_error_t::new(
+            crate::error::WASMC_ERROR_TYPE,
+            format!("the function returns {} values but nresults is {}", vals.len(), out.len()),
+        ));
+    }
+    for (slot, val) in out.iter_mut().zip(vals) {
+        *slot = wasmc_val_t::try_from(val)?;
+    }
+    Ok(())
+}
+
+/// The `WASMC_*` value kinds, by name, for the header test.
+pub const VAL_KINDS: [(&str, wasmc_valkind_t); 4] =
+    [("I32", WASMC_I32), ("I64", WASMC_I64), ("F32", WASMC_F32), ("F64", WASMC_F64)];
