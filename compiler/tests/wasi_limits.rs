@@ -242,3 +242,51 @@ fn a_read_on_an_idle_stdin_is_interrupted_by_wasmc_run_timeout() {
     assert!(stderr.contains("deadline exceeded"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Writes 64 KiB to stdout, over and over.
+const FLOODS_STDOUT: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 65536))
+    (loop $again
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (br $again))))
+"#;
+
+/// A host whose stdout is a pipe nobody drains: the program's writes wait
+/// for room only until the deadline (they once blocked the thread for
+/// good, out of the deadline's reach).
+#[test]
+fn a_write_to_an_undrained_stdout_is_interrupted_by_wasmc_run_timeout() {
+    let dir = std::env::temp_dir().join(format!("wasmc-wasi-limits-{}-stdout", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wat = dir.join("floods_stdout.wat");
+    std::fs::write(&wat, FLOODS_STDOUT).unwrap();
+    let t0 = Instant::now();
+    let mut child = common::command(env!("CARGO_BIN_EXE_wasmc"))
+        .args(["run", "--timeout", "200ms", wat.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads stdout; wait for the exit without draining it.
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("a write to a full stdout outlived the 200 ms deadline by 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("deadline exceeded"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -44,8 +44,20 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
             let d = ctx.get(fd)?;
             let wait = Wait::for_transfer(nonblocking(d), total, deadline);
             let written = match &mut d.kind {
-                Kind::Stdout => std::io::stdout().write(data)?,
-                Kind::Stderr => std::io::stderr().write(data)?,
+                Kind::Stdout => {
+                    // Locked (no host thread writes in between) and with the
+                    // host's own buffered output written first.
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.flush()?;
+                    match wait::write_shared(stdout.as_fd(), data, wait)? {
+                        Waited::Done(n) => n,
+                        Waited::Interrupted => return Err(env.interrupt()),
+                    }
+                }
+                Kind::Stderr => match wait::write_shared(std::io::stderr().lock().as_fd(), data, wait)? {
+                    Waited::Done(n) => n,
+                    Waited::Interrupted => return Err(env.interrupt()),
+                },
                 Kind::File(f) => match wait::write(f.as_fd(), data, wait)? {
                     Waited::Done(n) => n,
                     Waited::Interrupted => return Err(env.interrupt()),
@@ -63,9 +75,6 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
                 return env.write_u32(out, total);
             }
         }
-    }
-    if let Ok(Kind::Stdout) = env.ctx.get(fd).map(|d| &d.kind) {
-        std::io::stdout().flush()?;
     }
     env.write_u32(out, total)
 }

@@ -15,7 +15,11 @@
 //! flags the program asked for), which also makes a read after a `poll`
 //! never block. Inherited stdin is left as the host set it; a read there
 //! follows a `poll` that reported data, so it blocks only if another
-//! reader of the same stdin takes the data first.
+//! reader of the same stdin takes the data first. Inherited stdout and
+//! stderr are left as the host set them too (usually blocking, and shared
+//! with the host): a write there waits for room with `poll` and then
+//! writes at most `PIPE_BUF` bytes at a time, which a pipe reporting room
+//! takes without blocking ([`write_shared`]).
 
 use std::os::fd::BorrowedFd;
 
@@ -126,4 +130,40 @@ pub(crate) fn write(fd: BorrowedFd<'_>, data: &[u8], wait: Wait) -> Result<Waite
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Bytes a pipe that `poll` reports writable takes in one write without
+/// blocking (POSIX's `PIPE_BUF` on Linux).
+const PIPE_BUF: usize = 4096;
+
+/// Writes `data` to a descriptor the host shares and may have left
+/// blocking (inherited stdout and stderr): each piece of at most
+/// [`PIPE_BUF`] bytes waits for room as `wait` says (the first) or not at
+/// all (the rest: a full descriptor ends the transfer with what was
+/// written), so a reader that stops draining the pipe holds the call up to
+/// its deadline, not for good.
+pub(crate) fn write_shared(fd: BorrowedFd<'_>, data: &[u8], wait: Wait) -> Result<Waited<usize>, Errno> {
+    let mut done = 0;
+    while done < data.len() {
+        let room = match (done, wait) {
+            (0, Wait::Until(deadline)) => ready(fd, true, Some(deadline))?,
+            _ => ready(fd, true, None)?,
+        };
+        if !room {
+            return match (done, wait) {
+                (0, Wait::Until(_)) => Ok(Waited::Interrupted),
+                (0, Wait::Never) => Err(Errno::AGAIN),
+                _ => Ok(Waited::Done(done)),
+            };
+        }
+        let piece = &data[done..data.len().min(done + PIPE_BUF)];
+        match rustix::io::write(fd, piece) {
+            Ok(n) => done += n,
+            Err(HostErrno::INTR) => continue,
+            Err(HostErrno::AGAIN) => continue,
+            Err(e) if done == 0 => return Err(e.into()),
+            Err(_) => break,
+        }
+    }
+    Ok(Waited::Done(done))
 }
