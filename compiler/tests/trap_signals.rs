@@ -171,18 +171,32 @@ fn traps_are_reported_while_another_thread_loads_and_drops_modules() {
     run_child("reload", "traps during");
 }
 
+/// Runs a stray-signal case, except under an emulator: under qemu-user 7.2
+/// (scripts/test-aarch64) these children died in about half the runs of a
+/// host SIGSEGV of the emulator itself (no "uncaught target signal"
+/// message), in the middle of its `kill` emulation, while a single-threaded
+/// C program with a handler like the loader's passed every run. These
+/// cases test the loader's handler against the real kernel.
+fn run_stray_case(case: &str) {
+    if std::env::var_os("WASMC_TEST_RUNNER").is_some_and(|runner| !runner.is_empty()) {
+        eprintln!("{case}: skipped under an emulator");
+        return;
+    }
+    run_child(case, "reported traps after stray signals");
+}
+
 #[test]
 fn a_stray_sigill_does_not_remove_the_trap_handler() {
-    run_child("stray-sigill", "reported traps after stray signals");
+    run_stray_case("stray-sigill");
 }
 
 #[test]
 fn a_stray_sigsegv_does_not_remove_the_trap_handler() {
-    run_child("stray-sigsegv", "reported traps after stray signals");
+    run_stray_case("stray-sigsegv");
 }
 
 #[test]
 fn stray_sigbus_and_sigfpe_do_not_remove_the_trap_handlers() {
-    run_child("stray-sigbus", "reported traps after stray signals");
-    run_child("stray-sigfpe", "reported traps after stray signals");
+    run_stray_case("stray-sigbus");
+    run_stray_case("stray-sigfpe");
 }
