@@ -12,11 +12,10 @@
 //! trap, and it never uninstalls our handler. It goes to the previous
 //! handler if that was a function (and if that handler resets the action,
 //! as Rust's standard library's does, ours is put back); if it was the
-//! default action
-//! (terminate, for all four signals) or "ignore", it is ignored, so the
-//! process and the trap handler both stay. The flags include `SA_RESTART`,
-//! so such a signal does not make a blocking system call (a WASI read)
-//! fail with `EINTR`.
+//! default action (terminate, for all four signals) or "ignore", it is
+//! ignored, so the process and the trap handler both stay. The flags
+//! include `SA_RESTART`, so such a signal does not make a blocking system
+//! call (a WASI read) fail with `EINTR`.
 //!
 //! [`ensure_alt_stack`] gives each thread that enters wasm a signal stack,
 //! so a fault caused by running out of stack can still be handled.
@@ -122,11 +121,15 @@ unsafe fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut
     }
     // The action in force now (ours), to put back if the previous handler
     // changes it while handling a sent signal.
-    // SAFETY: only queries the action into a zeroed local.
-    let ours = sent.then(|| unsafe {
-        let mut current: libc::sigaction = std::mem::zeroed();
-        (libc::sigaction(signal, std::ptr::null(), &mut current) == 0).then_some(current)
-    });
+    let ours = if sent {
+        // SAFETY: only queries the action into a zeroed local.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(signal, std::ptr::null(), &mut current) == 0).then_some(current)
+        }
+    } else {
+        None
+    };
     if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous owner installed a three-argument handler.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
@@ -137,7 +140,7 @@ unsafe fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut
         let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(action) };
         f(signal);
     }
-    if let Some(Some(ours)) = ours {
+    if let Some(ours) = ours {
         // A handler written for faults may reset the action to the default
         // so that the fault, re-executed, gets it (Rust's standard library
         // does so for any SIGSEGV or SIGBUS outside a stack guard page). A
