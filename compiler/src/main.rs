@@ -265,20 +265,24 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             let options = CompileOptions { bounds_checks, opt_level, target, ..CompileOptions::default() };
             let scripts = expand_wast_paths(&files)?;
-            let reports: Vec<(PathBuf, WastReport)> =
-                scripts.into_par_iter().map(|p| (p.clone(), run_file(&p, &options))).collect();
-            let mut total = WastReport::default();
-            let mut out = std::io::stdout().lock();
-            for (path, report) in reports {
-                writeln!(out, "{}: {} passed, {} failed", path.display(), report.passed, report.failed)?;
-                if verbose || report.failed > 0 {
-                    for failure in report.failures.iter().take(if verbose { usize::MAX } else { 10 }) {
-                        writeln!(out, "  {failure}")?;
+            // Each script's line is written and flushed as soon as it
+            // finishes (so in the order they finish): if the process dies,
+            // what it printed shows which scripts had completed.
+            let total = std::sync::Mutex::new(Ok(WastReport::default()));
+            scripts.into_par_iter().for_each(|path| {
+                let report = run_file(&path, &options);
+                let mut total = total.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Ok(sum) = &mut *total {
+                    match print_wast_report(&path, &report, verbose) {
+                        Ok(()) => sum.absorb(report),
+                        Err(e) => *total = Err(e),
                     }
                 }
-                total.absorb(report);
-            }
+            });
+            let total = total.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())?;
+            let mut out = std::io::stdout().lock();
             writeln!(out, "{} passed, {} failed", total.passed, total.failed)?;
+            out.flush()?;
             Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Targets => {
@@ -301,6 +305,19 @@ fn run(command: Command) -> Result<ExitCode> {
 /// default artifact limit (a device or a FIFO is an error, not a hang).
 fn read_input(path: &Path) -> Result<Vec<u8>> {
     Ok(LoadOptions::default().read_file(path)?)
+}
+
+/// Writes and flushes one script's line of `wasmc wast` output, and its
+/// failures (the first ten, or all with `verbose`).
+fn print_wast_report(path: &Path, report: &WastReport, verbose: bool) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: {} passed, {} failed", path.display(), report.passed, report.failed)?;
+    if verbose || report.failed > 0 {
+        for failure in report.failures.iter().take(if verbose { usize::MAX } else { 10 }) {
+            writeln!(out, "  {failure}")?;
+        }
+    }
+    out.flush()
 }
 
 /// Reads a module given as binary or text; text is turned into binary.

@@ -7,6 +7,16 @@
 //! fault goes to the previous handler exactly as the kernel would have
 //! delivered it.
 //!
+//! A signal another process or thread *sent* (`kill`, `raise`, `sigqueue`,
+//! `tgkill`: `si_code <= 0`) is not a fault: it is never taken for a wasm
+//! trap, and it never uninstalls our handler. It goes to the previous
+//! handler if that was a function (and if that handler resets the action,
+//! as Rust's standard library's does, ours is put back); if it was the
+//! default action (terminate, for all four signals) or "ignore", it is
+//! ignored, so the process and the trap handler both stay. The flags
+//! include `SA_RESTART`, so such a signal does not make a blocking system
+//! call (a WASI read) fail with `EINTR`.
+//!
 //! [`ensure_alt_stack`] gives each thread that enters wasm a signal stack,
 //! so a fault caused by running out of stack can still be handled.
 
@@ -39,7 +49,7 @@ pub(crate) fn init() {
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = handler as *const () as usize;
-                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER | libc::SA_RESTART;
                 libc::sigemptyset(&mut action.sa_mask);
                 let slot = (*PREVIOUS.0.get())[i].as_mut_ptr();
                 libc::sigaction(signal, &action, slot);
@@ -49,13 +59,17 @@ pub(crate) fn init() {
 }
 
 extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo and ucontext for SA_SIGINFO
-    // handlers.
-    let (pc, fault_address) = unsafe { (program_counter(context), (*info).si_addr() as usize) };
-    crate::traphandler::handle_fault(signal, pc, fault_address);
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let sent = unsafe { (*info).si_code } <= 0;
+    if !sent {
+        // SAFETY: the kernel passes a valid siginfo and ucontext for
+        // SA_SIGINFO handlers.
+        let (pc, fault_address) = unsafe { (program_counter(context), (*info).si_addr() as usize) };
+        crate::traphandler::handle_fault(signal, pc, fault_address);
+    }
     // Not a wasm trap.
     // SAFETY: forwarding the arguments we were given.
-    unsafe { forward(signal, info, context) }
+    unsafe { forward(signal, info, context, sent) }
 }
 
 /// The interrupted program counter.
@@ -76,11 +90,12 @@ unsafe fn program_counter(context: *mut libc::c_void) -> usize {
     }
 }
 
-/// Delivers the signal to the handler installed before ours.
+/// Delivers the signal to the handler installed before ours. `sent` says
+/// that it was sent (`si_code <= 0`) rather than caused by a fault.
 ///
 /// # Safety
 /// The arguments must be the ones the kernel passed to our handler.
-unsafe fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+unsafe fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void, sent: bool) {
     let Some(i) = SIGNALS.iter().position(|&s| s == signal) else { return };
     // SAFETY: the slot was written when our handler was installed (which is
     // how this handler came to run) and is never written again.
@@ -90,13 +105,31 @@ unsafe fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut
         return;
     }
     if action == libc::SIG_DFL {
-        // Restore the default action and return: the faulting instruction
-        // runs again and the kernel applies the default (usually a core
-        // dump), as if we had never been installed.
+        if sent {
+            // Nothing to re-execute: applying the default action would mean
+            // terminating the process and uninstalling our handler for good
+            // (the next wasm trap would kill the process). Keep both.
+            return;
+        }
+        // A genuine fault outside wasm. Restore the default action and
+        // return: the faulting instruction runs again and the kernel
+        // applies the default (usually a core dump), as if we had never
+        // been installed.
         // SAFETY: installing the previously saved action for this signal.
         unsafe { libc::sigaction(signal, previous, std::ptr::null_mut()) };
         return;
     }
+    // The action in force now (ours), to put back if the previous handler
+    // changes it while handling a sent signal.
+    let ours = if sent {
+        // SAFETY: only queries the action into a zeroed local.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(signal, std::ptr::null(), &mut current) == 0).then_some(current)
+        }
+    } else {
+        None
+    };
     if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous owner installed a three-argument handler.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
@@ -106,6 +139,21 @@ unsafe fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut
         // SAFETY: the previous owner installed a one-argument handler.
         let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(action) };
         f(signal);
+    }
+    if let Some(ours) = ours {
+        // A handler written for faults may reset the action to the default
+        // so that the fault, re-executed, gets it (Rust's standard library
+        // does so for any SIGSEGV or SIGBUS outside a stack guard page). A
+        // sent signal is not re-executed: that reset would only uninstall
+        // our handler, so undo it.
+        // SAFETY: only queries the action into a zeroed local, and
+        // reinstalls the action that was in force before the call.
+        unsafe {
+            let mut now: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut now) == 0 && now.sa_sigaction != ours.sa_sigaction {
+                libc::sigaction(signal, &ours, std::ptr::null_mut());
+            }
+        }
     }
 }
 
