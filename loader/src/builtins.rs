@@ -10,13 +10,13 @@
 use std::sync::OnceLock;
 
 use wasmc_abi::builtins::Builtin;
-use wasmc_abi::meta::ElemMode;
 use wasmc_abi::TrapKind;
 
 use crate::bulk;
 use crate::error::Trap;
-use crate::instance::{eval_const, Instance};
-use crate::limits::{fuel_for_bytes, CHUNK_BYTES, TABLE_ELEMENT_BYTES};
+use crate::instance::Instance;
+use crate::limits::{fuel_for_bytes, CHUNK_BYTES};
+use crate::segments::{self, memory_index, range, table_fuel, table_index, TABLE_CHUNK};
 use crate::store::StoreOpaque;
 use crate::traphandler::{self, Unwind};
 
@@ -88,30 +88,6 @@ unsafe fn with_instance<T>(vmctx: *mut u8, f: impl FnOnce(&mut StoreOpaque, Inst
     unsafe { traphandler::raise(Unwind::Trap(trap)) }
 }
 
-/// `start..start + len` if it lies within `size`.
-fn range(start: u32, len: u32, size: usize) -> Option<std::ops::Range<usize>> {
-    let end = start as usize + len as usize;
-    (end <= size).then_some(start as usize..end)
-}
-
-fn memory_index(store: &StoreOpaque, instance: Instance, memory: u32) -> Result<usize, TrapKind> {
-    let data = &store.instances[instance.index as usize];
-    data.memories.get(memory as usize).map(|&m| m as usize).ok_or(TrapKind::UnknownFault)
-}
-
-fn table_index(store: &StoreOpaque, instance: Instance, table: u32) -> Result<usize, TrapKind> {
-    let data = &store.instances[instance.index as usize];
-    data.tables.get(table as usize).map(|&t| t as usize).ok_or(TrapKind::UnknownFault)
-}
-
-/// Elements of a table moved between two deadline checks.
-const TABLE_CHUNK: usize = CHUNK_BYTES / TABLE_ELEMENT_BYTES as usize;
-
-/// Fuel for touching `len` table elements.
-fn table_fuel(len: u32) -> u64 {
-    fuel_for_bytes(u64::from(len) * TABLE_ELEMENT_BYTES)
-}
-
 /// The `d`-th element mutably and the `s`-th shared, for `d != s`.
 fn two<T>(items: &mut [T], d: usize, s: usize) -> Result<(&mut T, &T), TrapKind> {
     if d.max(s) >= items.len() || d == s {
@@ -180,18 +156,7 @@ unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, segment: u32, dst:
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let m = memory_index(store, instance, memory)?;
-            let data = &store.instances[instance.index as usize];
-            let module = data.module.clone();
-            let seg = module.meta().data.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
-            let seg_len = if data.dropped_data[segment as usize] { 0 } else { seg.len as usize };
-            let sr = range(src, len, seg_len).ok_or(TrapKind::MemoryOutOfBounds)?;
-            let dr = range(dst, len, store.memories[m].memory.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-            store.charge_fuel(Some(instance), fuel_for_bytes(u64::from(len)))?;
-            let deadline = store.limits.deadline();
-            let seg_bytes = &module.data_bytes()[seg.data_offset as usize..][..seg.len as usize];
-            let bytes = store.memories[m].memory.bytes_mut();
-            bulk::copy(&mut bytes[dr], &seg_bytes[sr], CHUNK_BYTES, deadline)
+            segments::memory_init(store, instance, memory, segment, dst, src, len, true)
         })
     }
 }
@@ -261,30 +226,7 @@ unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, segment: u32, dst: u
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let t = table_index(store, instance, table)?;
-            let data = &store.instances[instance.index as usize];
-            let module = data.module.clone();
-            let seg = module.meta().elements.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
-            let dropped = data.dropped_elems[segment as usize] || matches!(seg.mode, ElemMode::Declared);
-            let items = if dropped { &[][..] } else { &seg.items[..] };
-            let sr = range(src, len, items.len()).ok_or(TrapKind::TableOutOfBounds)?;
-            let dr = range(dst, len, store.tables[t].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
-            store.charge_fuel(Some(instance), table_fuel(len))?;
-            let deadline = store.limits.deadline();
-            // Evaluated a chunk at a time (the expressions read globals,
-            // elsewhere in the store), then written.
-            let mut words = Vec::with_capacity(sr.len().min(TABLE_CHUNK));
-            for (i, (piece, at)) in items[sr].chunks(TABLE_CHUNK).zip(dr.step_by(TABLE_CHUNK)).enumerate() {
-                if i > 0 {
-                    deadline.check()?;
-                }
-                let data = &store.instances[instance.index as usize];
-                let global = |g: u32| store.global_storage(data.globals[g as usize]);
-                words.clear();
-                words.extend(piece.iter().map(|e| eval_const(e, &data.vmctx, global).u64() as usize));
-                store.tables[t].elements.as_mut_slice()[at..at + words.len()].copy_from_slice(&words);
-            }
-            Ok(())
+            segments::table_init(store, instance, table, segment, dst, src, len, true)
         })
     }
 }

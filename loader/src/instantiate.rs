@@ -23,6 +23,7 @@ use crate::linker::{InstancePre, Linker, Resolved};
 use crate::memory::LinearMemory;
 use crate::module::Module;
 use crate::pool::SlotLease;
+use crate::segments;
 use crate::store::AsContextMut;
 use crate::store::{GlobalData, MemoryData, StoreOpaque, TableData};
 use crate::table::TableElements;
@@ -288,22 +289,14 @@ pub(crate) fn initialize(store: &mut StoreOpaque, instance: Instance, preloaded:
     result?;
     let module = store.instances[instance.index as usize].module.clone();
     let meta = module.meta();
-    let bytes = module.data_bytes();
     for (k, segment) in meta.data.iter().enumerate() {
         let DataMode::Active { memory, offset } = segment.mode else { continue };
-        if preloaded {
-            store.instances[instance.index as usize].dropped_data[k] = true;
-            continue;
-        }
-        let data = &store.instances[instance.index as usize];
-        let global = |g: u32| store.global_storage(data.globals[g as usize]);
-        let offset = eval_const(&offset, &data.vmctx, global).u32() as usize;
-        let m = data.memories[memory as usize];
-        let src = &bytes[segment.data_offset as usize..][..segment.len as usize];
-        let dst = store.memories[m as usize].memory.bytes_mut();
-        match dst.get_mut(offset..offset + src.len()) {
-            Some(dst) => dst.copy_from_slice(src),
-            None => return Err(Trap::new(TrapKind::MemoryOutOfBounds).into()),
+        if !preloaded {
+            let data = &store.instances[instance.index as usize];
+            let global = |g: u32| store.global_storage(data.globals[g as usize]);
+            let offset = eval_const(&offset, &data.vmctx, global).u32();
+            segments::memory_init(store, instance, memory, k as u32, offset, 0, segment.len, false)
+                .map_err(|kind| Error::Trap(Trap::new(kind)))?;
         }
         store.instances[instance.index as usize].dropped_data[k] = true;
     }
@@ -314,25 +307,19 @@ pub(crate) fn initialize(store: &mut StoreOpaque, instance: Instance, preloaded:
     Ok(())
 }
 
-/// Applies the active element segments in order.
+/// Applies the active element segments in order (a `table.init` of the
+/// whole segment, then its drop), and drops the declared ones.
 fn apply_elements(store: &mut StoreOpaque, instance: Instance) -> Result<(), Error> {
     let module = store.instances[instance.index as usize].module.clone();
-    let meta = module.meta();
-    for (k, segment) in meta.elements.iter().enumerate() {
+    for (k, segment) in module.meta().elements.iter().enumerate() {
         match segment.mode {
             ElemMode::Active { table, offset } => {
                 let data = &store.instances[instance.index as usize];
                 let global = |g: u32| store.global_storage(data.globals[g as usize]);
                 let offset = eval_const(&offset, &data.vmctx, global).u32();
-                let words: Vec<usize> =
-                    segment.items.iter().map(|e| eval_const(e, &data.vmctx, global).u64() as usize).collect();
-                let t = data.tables[table as usize];
-                let elements = store.tables[t as usize].elements.as_mut_slice();
-                let start = offset as usize;
-                match elements.get_mut(start..start + words.len()) {
-                    Some(dst) => dst.copy_from_slice(&words),
-                    None => return Err(Trap::new(TrapKind::TableOutOfBounds).into()),
-                }
+                let len = u32::try_from(segment.items.len()).map_err(|_| Trap::new(TrapKind::TableOutOfBounds))?;
+                segments::table_init(store, instance, table, k as u32, offset, 0, len, false)
+                    .map_err(|kind| Error::Trap(Trap::new(kind)))?;
                 store.instances[instance.index as usize].dropped_elems[k] = true;
             }
             ElemMode::Declared => store.instances[instance.index as usize].dropped_elems[k] = true,

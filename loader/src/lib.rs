@@ -55,6 +55,7 @@ mod memory;
 mod module;
 mod pool;
 mod registry;
+mod segments;
 pub mod signature;
 mod store;
 mod sys;
