@@ -33,7 +33,7 @@
 use std::time::Duration;
 
 use wasmc_loader::wasi::{self, WasiCtx};
-use wasmc_loader::{Config, Error, InstancePre, Linker, Module, Store};
+use wasmc_loader::{Config, Error, InstancePool, InstancePre, Linker, Module, PoolConfig, Store};
 
 /// The largest answer a plugin may return.
 const MAX_ANSWER: u32 = 64 * 1024;
@@ -97,17 +97,32 @@ pub struct Plugin {
     /// The module with its imports (WASI's functions) found once; each
     /// call's store has its own (empty, deny-all) WASI state.
     pre: InstancePre,
+    /// Slots reserved once: a request instantiates into a free one, with no
+    /// linking and no address space reserved on its path.
+    pool: InstancePool,
 }
 
+/// Pool slots per plugin: more requests than this in flight at once for one
+/// plugin instantiate fresh instances instead.
+pub const POOL_SLOTS: u32 = 64;
+
 impl Plugin {
-    /// Wraps a loaded module, resolving its imports once.
+    /// Wraps a loaded module: resolves its imports and reserves
+    /// [`POOL_SLOTS`] instance slots with memories of at most
+    /// `limits.max_memory_bytes`, once.
     ///
     /// # Errors
-    /// [`Error::Link`] when the plugin imports something other than WASI.
-    pub fn new(name: impl Into<String>, module: Module) -> Result<Plugin, Error> {
+    /// [`Error::Link`] when the plugin imports something other than WASI;
+    /// [`Error::Resource`] when the slots cannot be reserved.
+    pub fn new(name: impl Into<String>, module: Module, limits: &Limits) -> Result<Plugin, Error> {
         let mut linker = Linker::new();
         wasi::add_to_linker(&mut linker);
-        Ok(Plugin { name: name.into(), pre: linker.instantiate_pre(&module)? })
+        let pre = linker.instantiate_pre(&module)?;
+        // Wasm pages are 64 KiB.
+        let max_memory_pages = u32::try_from(limits.max_memory_bytes >> 16).unwrap_or(u32::MAX).max(1);
+        let pool =
+            InstancePool::new(&module, PoolConfig { capacity: POOL_SLOTS, max_memory_pages, ..PoolConfig::default() })?;
+        Ok(Plugin { name: name.into(), pre, pool })
     }
 
     /// Runs `on_request` on an encoded request, in a fresh store.
@@ -123,7 +138,11 @@ impl Plugin {
         store.set_call_timeout(Some(limits.timeout));
         let denied = WasiCtx::builder().build().map_err(|e| PluginError::BadAnswer(e.to_string()))?;
         store.set_wasi(denied);
-        let instance = self.pre.instantiate(&mut store)?;
+        let instance = match self.pool.instantiate_pre(&mut store, &self.pre) {
+            // Every slot is busy: this request gets an instance of its own.
+            Err(Error::Resource(_)) if self.pool.available() == 0 => self.pre.instantiate(&mut store)?,
+            other => other?,
+        };
         let alloc = instance.get_typed_func::<i32, i32>(&store, "alloc")?;
         let on_request = instance.get_typed_func::<(i32, i32), i64>(&store, "on_request")?;
         let memory = instance.get_memory(&store, "memory").ok_or_else(|| Error::ExportNotFound("memory".into()))?;

@@ -82,7 +82,7 @@ fn start(args: Vec<String>) -> Result<(), String> {
         // with wasmc; loading native code is only as safe as its origin.
         let module = unsafe { Module::from_file(path) }.map_err(|e| format!("{path}: {e}"))?;
         let name = std::path::Path::new(path).file_stem().map_or(path.clone(), |s| s.to_string_lossy().into_owned());
-        plugins.push(Plugin::new(name, module).map_err(|e| format!("{path}: {e}"))?);
+        plugins.push(Plugin::new(name, module, &options.limits).map_err(|e| format!("{path}: {e}"))?);
     }
     let fail_status = StatusCode::from_u16(options.fail_status).map_err(|e| format!("--fail-status: {e}"))?;
     let server = Arc::new(Server { plugins, limits: options.limits, fail_status });
