@@ -188,6 +188,14 @@ mod tests {
         link("to_file", "chain_in");
         link("/", "to_root");
         link("..", "to_parent");
+        // What a hostile program would plant (path_symlink) to get a
+        // user-space resolver to lose track of where it is: a link to a
+        // subdirectory followed by "..", links whose targets climb, and a
+        // link inside a subdirectory pointing back at a climbing link.
+        link("sub", "to_sub");
+        link("sub/../..", "climb");
+        link("../to_parent", "sub/back");
+        link("to_sub/..", "sub_parent");
         let dir = File::open(&inside).unwrap();
         (root, dir)
     }
@@ -212,6 +220,11 @@ mod tests {
         "to_root/etc/passwd",
         "to_parent/secret.txt",
         "to_parent",
+        "to_sub/../../secret.txt",
+        "climb/secret.txt",
+        "sub/back/secret.txt",
+        "sub_parent/../secret.txt",
+        "to_sub/back/secret.txt",
     ];
 
     type Resolver = fn(&File, &str, OFlags, Mode, bool) -> Result<OwnedFd, Errno>;
@@ -237,6 +250,10 @@ mod tests {
         assert_eq!(ok("./sub/deep.txt"), "deep");
         assert_eq!(ok("to_file"), "in");
         assert_eq!(ok("chain_in"), "in");
+        // Links that stay inside still resolve where the kernel would.
+        assert_eq!(ok("to_sub/../file.txt"), "in");
+        assert_eq!(ok("to_sub/deep.txt"), "deep");
+        assert_eq!(ok("sub_parent/file.txt"), "in");
         // Without follow, the last component may not be a symlink.
         assert_eq!(open(&dir, "to_file", OFlags::RDONLY, Mode::empty(), false).err(), Some(Errno::LOOP));
         // An O_PATH open follows a final symlink only when asked to.
