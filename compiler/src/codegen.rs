@@ -85,18 +85,61 @@ fn wasm_error(e: WasmError, func: u32, body_offset: usize) -> CompileError {
     }
 }
 
+/// The largest function body accepted, in bytes: the limit later wasmparser
+/// releases enforce (`MAX_WASM_FUNCTION_SIZE`). The release this compiler
+/// is built on does not, so it is checked here, before translation.
+pub const MAX_FUNCTION_BODY_BYTES: usize = 7_654_321;
+
+/// How many instructions, blocks or values a CLIF function may have.
+///
+/// Cranelift packs instruction, block and value numbers into 24-bit fields
+/// of its value table (`ValueDataPacked` in cranelift-codegen's `dfg.rs`,
+/// with `2^24 - 1` reserved), and checks that they fit only with debug
+/// assertions (GHSA-897f-g5gm-fmxm). A release build given a larger
+/// function silently truncates numbers and miscompiles it. Every number
+/// is below its entity's count, and counts only grow, so counts at most
+/// this large before and after the optimiser mean no number overflowed.
+const MAX_CLIF_ENTITIES: usize = (1 << 24) - 1;
+
+/// Which entity of `func` has more than [`MAX_CLIF_ENTITIES`], if any.
+fn too_many_entities(func: &ir::Function) -> Option<String> {
+    let dfg = &func.dfg;
+    [("instructions", dfg.num_insts()), ("blocks", dfg.num_blocks()), ("values", dfg.num_values())]
+        .into_iter()
+        .find(|&(_, count)| count > MAX_CLIF_ENTITIES)
+        .map(|(what, count)| {
+            format!("it needs {count} Cranelift {what}, more than the code generator can number ({MAX_CLIF_ENTITIES})")
+        })
+}
+
 /// Compiles a CLIF function and collects its code, calls and traps. Traps
 /// get the wasm offset of their source location, or `default_wasm_offset`.
+/// `too_large` makes the error for a function over Cranelift's limits.
 pub(crate) fn compile_clif(
     isa: &dyn TargetIsa,
     ctx: &mut Context,
     func: u32,
     default_wasm_offset: u32,
+    too_large: impl Fn(String) -> CompileError,
 ) -> Result<CompiledCode, CompileError> {
+    if let Some(reason) = too_many_entities(&ctx.func) {
+        return Err(too_large(reason));
+    }
+    let codegen_err = |e: cranelift_codegen::CodegenError| CompileError::Codegen { func, message: format!("{e:?}") };
     let user_names = ctx.func.params.user_named_funcs().clone();
     let mut ctrl = ControlPlane::default();
-    let compiled =
-        ctx.compile(isa, &mut ctrl).map_err(|e| CompileError::Codegen { func, message: format!("{:?}", e.inner) })?;
+    // `Context::compile` without the step between the optimiser and
+    // lowering, where the limit is checked again: the optimiser adds
+    // values and instructions.
+    ctx.verify_if(isa).map_err(codegen_err)?;
+    ctx.optimize(isa, &mut ctrl).map_err(codegen_err)?;
+    if let Some(reason) = too_many_entities(&ctx.func) {
+        return Err(too_large(reason));
+    }
+    let compiled = isa
+        .compile_function(&ctx.func, &ctx.domtree, false, &mut ctrl)
+        .map_err(codegen_err)?
+        .apply_params(&ctx.func.params);
     let buffer = &compiled.buffer;
     let srclocs = buffer.get_srclocs_sorted();
     let wasm_offset_at = |offset: u32| -> u32 {
@@ -148,6 +191,11 @@ fn compile_body(
 ) -> Result<CompiledCode, CompileError> {
     let index = body.func_index;
     let body_offset = body.body.range().start;
+    let too_large = |reason: String| CompileError::FunctionTooLarge { func: index, name: module.func_name(index), reason };
+    let body_len = body.body.range().len();
+    if body_len > MAX_FUNCTION_BODY_BYTES {
+        return Err(too_large(format!("its body is {body_len} bytes, more than the limit of {MAX_FUNCTION_BODY_BYTES}")));
+    }
     let ty = module
         .func_type(index)
         .ok_or_else(|| CompileError::Invalid { offset: body_offset, message: "function without a type".into() })?;
@@ -165,7 +213,7 @@ fn compile_body(
         crate::store_probe::insert(&mut ctx.func);
     }
     let default_offset = u32::try_from(body_offset).unwrap_or(u32::MAX);
-    compile_clif(&*target.isa, &mut ctx, index, default_offset)
+    compile_clif(&*target.isa, &mut ctx, index, default_offset, too_large)
 }
 
 /// Runs `f`, turning a panic (a Cranelift bug, not bad input: the input was

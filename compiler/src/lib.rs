@@ -39,6 +39,7 @@ pub mod wast;
 
 use std::fmt;
 
+pub use codegen::MAX_FUNCTION_BODY_BYTES;
 pub use wasmc_abi::BoundsChecks;
 
 /// How hard Cranelift optimises.
@@ -143,6 +144,19 @@ pub enum CompileError {
     /// The target could not be set up.
     #[error("target {0}")]
     Target(String),
+    /// A function is larger than the compiler accepts: its body is over
+    /// [`MAX_FUNCTION_BODY_BYTES`], or it needs more instructions, blocks
+    /// or values than the code generator can number. Refused, never
+    /// miscompiled.
+    #[error("function {func}{} is too large to compile: {reason}", name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
+    FunctionTooLarge {
+        /// Function index (imports included).
+        func: u32,
+        /// The function's name from the name section, if any.
+        name: Option<String>,
+        /// Which limit it exceeds.
+        reason: String,
+    },
 }
 
 impl From<wasmparser::BinaryReaderError> for CompileError {

@@ -402,4 +402,11 @@ impl ModuleInfo {
         let t = *self.func_types.get(index as usize)?;
         self.meta.types.get(t as usize)
     }
+
+    /// The name of function `index` in the name section, if any.
+    pub fn func_name(&self, index: u32) -> Option<String> {
+        let names = &self.meta.lists.func_names;
+        let i = names.binary_search_by_key(&index, |(i, _)| *i).ok()?;
+        Some(names[i].1.clone())
+    }
 }

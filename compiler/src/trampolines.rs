@@ -152,7 +152,8 @@ fn compile_one(target: &Target, ty: &FuncType, kind: Kind) -> Result<CompiledCod
         Kind::Entry => build_entry(&mut ctx.func, ty, call_conv)?,
         Kind::Host => build_host(&mut ctx.func, ty, call_conv)?,
     }
-    let code = compile_clif(&*target.isa, &mut ctx, TRAMPOLINE_FUNC, 0)?;
+    let too_large = |message| CompileError::Codegen { func: TRAMPOLINE_FUNC, message };
+    let code = compile_clif(&*target.isa, &mut ctx, TRAMPOLINE_FUNC, 0, too_large)?;
     if !code.relocs.is_empty() {
         return Err(CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "trampoline needs relocations".into() });
     }
