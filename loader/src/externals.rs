@@ -7,13 +7,13 @@ use wasmc_abi::BoundsChecks;
 
 use crate::error::Error;
 use crate::func::Func;
-use crate::memory::LinearMemory;
+use crate::vm::memory::LinearMemory;
 use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut};
 use crate::store::{GlobalData, MemoryData, StoreId, StoreOpaque, TableData};
-use crate::table::TableElements;
+use crate::vm::table::TableElements;
 use crate::values::Val;
 use crate::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition, ValRaw};
-use crate::vmctx::VmBox;
+use crate::vm::vmctx::VmBox;
 
 /// Anything an instance can import or export.
 #[derive(Clone, Copy, Debug)]

@@ -12,7 +12,7 @@ use crate::error::{Error, HostError, Trap};
 use crate::externals::{Extern, Memory};
 use crate::instance::Instance;
 use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreId, StoreOpaque};
-use crate::traphandler::{self, Unwind};
+use crate::vm::traphandler::{self, Unwind};
 use crate::values::Val;
 use crate::vm::{VMFuncRef, VMHostFuncContextHeader, ValRaw};
 

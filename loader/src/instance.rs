@@ -12,7 +12,7 @@ use crate::store::{StoreId, StoreOpaque};
 use crate::typed::{TypedFunc, WasmParams, WasmResults};
 use crate::values::Val;
 use crate::vm::{VMContextHeader, VMGlobal, ValRaw};
-use crate::vmctx::{VmBox, VmCtx};
+use crate::vm::vmctx::{VmBox, VmCtx};
 
 /// What `VMCTX_INSTANCE` points to: enough to find the instance again.
 #[derive(Debug)]

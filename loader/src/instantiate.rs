@@ -20,15 +20,15 @@ use crate::error::{Error, Trap};
 use crate::func::{host_entry, Func, HostFunc, HostFuncContext};
 use crate::instance::{eval_const, Instance, InstanceData, InstanceRef};
 use crate::linker::{InstancePre, Linker, Resolved};
-use crate::memory::LinearMemory;
+use crate::vm::memory::LinearMemory;
 use crate::module::Module;
-use crate::pool::SlotLease;
-use crate::segments;
+use crate::vm::slot::SlotLease;
+use crate::vm::segments;
 use crate::store::AsContextMut;
 use crate::store::{GlobalData, MemoryData, StoreOpaque, TableData};
-use crate::table::TableElements;
+use crate::vm::table::TableElements;
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobal, VMHostFuncContextHeader};
-use crate::vmctx::{VmBox, VmCtx};
+use crate::vm::vmctx::{VmBox, VmCtx};
 
 impl Instance {
     /// Instantiates `module` in `store`, taking imports from `linker`.
@@ -91,7 +91,7 @@ pub(crate) fn allocate(
     let counts = meta.vm_counts();
     let index = store.instances.len() as u32;
     let backref = VmBox::new(InstanceRef { store: store.id, index });
-    let builtins = crate::builtins::array();
+    let builtins = crate::vm::builtins::array();
     let vmctx = match placement {
         Placement::Fresh => {
             VmCtx::new(VMOffsets::new(counts), builtins, module.type_ids().as_ptr(), backref.as_ptr().cast())?
@@ -109,7 +109,7 @@ pub(crate) fn allocate(
             )
         }?,
     };
-    vmctx.set_runtime_limits(store.runtime_limits_ptr(), crate::epoch::counter());
+    vmctx.set_runtime_limits(store.runtime_limits_ptr(), crate::vm::epoch::counter());
 
     // Fallible resources first, before the store changes.
     let config = store.config().clone();

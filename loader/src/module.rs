@@ -27,11 +27,11 @@ use wasmc_abi::meta::{
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::{Error, LoadError};
 use crate::load_options::LoadOptions;
-use crate::registry;
+use crate::vm::registry;
 use crate::signature::TrustedKeys;
-use crate::sys::unix::memfd;
-use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
-use crate::sys::unix::unwind::wasmc_flush_icache;
+use crate::vm::sys::unix::memfd;
+use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
+use crate::vm::sys::unix::unwind::wasmc_flush_icache;
 use crate::types::TypeIds;
 
 /// A compiled module, ready to instantiate. Cheap to clone, `Send + Sync`.

@@ -16,10 +16,10 @@ use wasmc_abi::meta::{FuncType, GlobalType, MemoryType, TableType};
 use crate::error::Error;
 use crate::func::HostFunc;
 use crate::instance::InstanceData;
-use crate::memory::LinearMemory;
-use crate::table::TableElements;
+use crate::vm::memory::LinearMemory;
+use crate::vm::table::TableElements;
 use crate::vm::{VMFuncRef, VMGlobal, VMMemoryDefinition, VMTableDefinition};
-use crate::vmctx::VmBox;
+use crate::vm::vmctx::VmBox;
 
 /// Limits applied to everything in a [`Store`].
 #[derive(Clone, Debug)]
@@ -122,7 +122,7 @@ pub(crate) struct StoreOpaque {
     pub(crate) tables: Vec<TableData>,
     pub(crate) globals: Vec<GlobalData>,
     /// Deadline and fuel (see `limits.rs`).
-    pub(crate) limits: crate::limits::StoreLimits,
+    pub(crate) limits: crate::vm::limits::StoreLimits,
     /// The WASI state of the program running in this store, if any: each
     /// store has its own descriptor table, never shared through a linker.
     pub(crate) wasi: Option<Box<crate::wasi::WasiCtx>>,
@@ -132,7 +132,7 @@ pub(crate) struct StoreOpaque {
     /// Pool slots of pooled instances. Declared last so it drops last:
     /// a slot goes back to its pool only after everything that can reach
     /// it (instances, memories) is gone.
-    pub(crate) leases: Vec<crate::pool::SlotLease>,
+    pub(crate) leases: Vec<crate::vm::slot::SlotLease>,
 }
 
 // SAFETY: every raw pointer in the store points into memory the store owns
@@ -153,7 +153,7 @@ impl StoreOpaque {
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
-            limits: crate::limits::StoreLimits::new(),
+            limits: crate::vm::limits::StoreLimits::new(),
             wasi: None,
             _not_sync: PhantomData,
             leases: Vec::new(),
@@ -270,7 +270,7 @@ impl<T: Send + 'static> Store<T> {
     /// An empty store with these limits, holding `data` for host functions
     /// ([`Caller::data`](crate::Caller::data)).
     pub fn with_data(config: Config, data: T) -> Store<T> {
-        crate::sys::unix::signals::init();
+        crate::vm::sys::unix::signals::init();
         Store { inner: Box::new(StoreOpaque::new(config, Box::new(data))), _data: PhantomData }
     }
 

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::func::Func;
 use crate::into_func::WasmTy;
 use crate::store::{AsContext, AsContextMut};
-use crate::traphandler;
+use crate::vm::traphandler;
 use crate::values::Val;
 use crate::vm::ValRaw;
 

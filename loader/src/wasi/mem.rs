@@ -4,7 +4,7 @@
 
 use super::ctx::WasiCtx;
 use super::Errno;
-use crate::limits::{fuel_for_bytes, Deadline};
+use crate::vm::limits::{fuel_for_bytes, Deadline};
 use crate::{Caller, Memory};
 
 /// The most iovecs one call may pass (as Linux's `IOV_MAX`).

@@ -16,7 +16,7 @@
 //! the pages an instance writes cost memory of their own.
 //!
 //! A memory from an [`crate::InstancePool`] slot lives inside the pool's
-//! region instead (see `pool/slot.rs` for its map): it never moves, grows
+//! region instead (see `slot.rs` for its map): it never moves, grows
 //! only within its slot, and on drop resets its pages for the next user.
 
 use std::fs::File;
@@ -25,8 +25,8 @@ use wasmc_abi::meta::MemoryType;
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
 
 use crate::error::Error;
-use crate::pool::PooledMemory;
-use crate::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::slot::PooledMemory;
+use crate::vm::sys::unix::mmap::{Mmap, Protection};
 use crate::vm::VMMemoryDefinition;
 
 /// Where a memory's bytes live.

@@ -4,12 +4,10 @@
 //! A pooled instance is an ordinary [`Instance`] in a [`Store`]; only its
 //! linear memories and its `VMContext` live in a slot the pool reserved in
 //! advance. The store holds the slot's lease: when the store drops, the
-//! slot's memories are reset (see `slot.rs` for the slot's map and how)
+//! slot's memories are reset (see `vm/slot.rs` for the slot's map and how)
 //! and the slot goes back to the pool. Tables, globals and dropped
 //! segments are per instantiation, so every pooled instance starts exactly
 //! as a fresh one would.
-
-mod slot;
 
 use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
@@ -24,10 +22,9 @@ use crate::instantiate::{allocate, initialize, Placement};
 use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
 use crate::store::{AsContextMut, StoreOpaque};
-use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
-use crate::vmctx::VmCtx;
-
-pub(crate) use slot::{PooledMemory, SlotLease};
+use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
+use crate::vm::slot::{self, SlotLease};
+use crate::vm::vmctx::VmCtx;
 
 /// How an [`InstancePool`] is sized.
 #[derive(Clone, Debug)]

@@ -12,13 +12,13 @@ use std::sync::OnceLock;
 use wasmc_abi::builtins::Builtin;
 use wasmc_abi::TrapKind;
 
-use crate::bulk;
+use crate::vm::bulk;
 use crate::error::Trap;
 use crate::instance::Instance;
-use crate::limits::{fuel_for_bytes, CHUNK_BYTES};
-use crate::segments::{self, memory_index, range, table_fuel, table_index, TABLE_CHUNK};
+use crate::vm::limits::{fuel_for_bytes, CHUNK_BYTES};
+use crate::vm::segments::{self, memory_index, range, table_fuel, table_index, TABLE_CHUNK};
 use crate::store::StoreOpaque;
-use crate::traphandler::{self, Unwind};
+use crate::vm::traphandler::{self, Unwind};
 
 /// The function-pointer array every vmctx points to.
 pub(crate) fn array() -> *const usize {

@@ -37,7 +37,7 @@ use wasmc_abi::{BoundsChecks, WASM_PAGE_SIZE};
 
 use crate::error::Error;
 use crate::module::Module;
-use crate::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::sys::unix::mmap::{Mmap, Protection};
 
 /// Slot states.
 const UNPREPARED: u8 = 0;
@@ -180,7 +180,7 @@ impl Drop for SlotLease {
     }
 }
 
-/// A pool slot's memory area, as a [`crate::memory::LinearMemory`] uses it.
+/// A pool slot's memory area, as a [`crate::vm::memory::LinearMemory`] uses it.
 #[derive(Debug)]
 pub(crate) struct PooledMemory {
     shared: Arc<PoolShared>,

@@ -11,9 +11,9 @@
 use wasmc_abi::meta::ElemMode;
 use wasmc_abi::TrapKind;
 
-use crate::bulk;
+use crate::vm::bulk;
 use crate::instance::{eval_const, Instance};
-use crate::limits::{fuel_for_bytes, CHUNK_BYTES, TABLE_ELEMENT_BYTES};
+use crate::vm::limits::{fuel_for_bytes, CHUNK_BYTES, TABLE_ELEMENT_BYTES};
 use crate::store::StoreOpaque;
 
 /// Elements of a table moved between two deadline checks.

@@ -26,7 +26,7 @@ use wasmc_abi::TrapKind;
 use crate::error::{Error, Trap};
 use crate::module::Module;
 use crate::store::StoreOpaque;
-use crate::sys::unix::{signals, stack, unwind};
+use crate::vm::sys::unix::{signals, stack, unwind};
 use crate::vm::{VMFuncRef, ValRaw};
 
 /// Why a builtin or host function unwinds.
@@ -118,7 +118,7 @@ unsafe fn invoke_inner(
     }
     let limit = STACK_LIMIT.with(Cell::get);
     // SAFETY: a wasm funcref's vmctx is a live instance `VMContext`.
-    unsafe { crate::vmctx::set_stack_limit(func_ref.vmctx, limit) };
+    unsafe { crate::vm::vmctx::set_stack_limit(func_ref.vmctx, limit) };
     let store_ptr: *mut StoreOpaque = store;
     let previous_store = STORE.with(|c| c.replace(store_ptr));
     // SAFETY: `array_call` is the module's entry trampoline for the callee's
@@ -194,7 +194,7 @@ pub(crate) unsafe fn raise(reason: Unwind) -> ! {
 /// code registry without blocking, and jumps.
 pub(crate) fn handle_fault(signal: i32, pc: usize, address: usize) {
     let jmpbuf = JMPBUF.with(Cell::get);
-    if jmpbuf.is_null() || !crate::registry::is_wasm_code(pc) {
+    if jmpbuf.is_null() || !crate::vm::registry::is_wasm_code(pc) {
         return;
     }
     FAULT.with(|f| f.set(Some(Fault { signal, pc, address })));

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use wasmc_abi::TrapKind;
 
-use crate::epoch::{self, ActiveDeadline};
+use crate::vm::epoch::{self, ActiveDeadline};
 use crate::error::{Error, Trap};
 use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use crate::vm::VMRuntimeLimits;
-use crate::vmctx::VmBox;
+use crate::vm::vmctx::VmBox;
 
 /// No deadline: the epoch never reaches it.
 const NO_DEADLINE: u64 = u64::MAX;
