@@ -101,6 +101,7 @@ pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 16 * 1024;
 #[derive(Clone, Debug)]
 pub struct InstancePool {
     shared: Arc<slot::PoolShared>,
+    module: Module,
 }
 
 impl InstancePool {
@@ -160,7 +161,7 @@ impl InstancePool {
         let map_image = module.maps_image(config.map_image_min_bytes);
         let keep_resident = if map_image { 0 } else { config.keep_resident_bytes / page_size() * page_size() };
         let shared = slot::PoolShared {
-            module: module.clone(),
+            module: module.info(),
             mode,
             capacity,
             memories,
@@ -174,7 +175,7 @@ impl InstancePool {
             states: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
             free: Mutex::new((0..capacity).rev().collect()),
         };
-        Ok(InstancePool { shared: Arc::new(shared) })
+        Ok(InstancePool { shared: Arc::new(shared), module: module.clone() })
     }
 
     /// Instantiates the pool's module in `store`, in a free slot, taking
@@ -190,7 +191,7 @@ impl InstancePool {
         linker: &Linker<T>,
     ) -> Result<Instance, Error> {
         let store = store.as_context_mut().0;
-        let imports = linker.resolve(store, &self.shared.module)?;
+        let imports = linker.resolve(store, &self.module)?;
         self.instantiate_resolved(store, imports)
     }
 
@@ -206,7 +207,7 @@ impl InstancePool {
         pre: &InstancePre<T>,
     ) -> Result<Instance, Error> {
         let store = store.as_context_mut().0;
-        if !pre.module().same_as(&self.shared.module) {
+        if !pre.module().same_as(&self.module) {
             return Err(Error::Type("the InstancePre is for another module than the pool's".into()));
         }
         let imports = pre.resolve(store)?;
@@ -214,7 +215,7 @@ impl InstancePool {
     }
 
     fn instantiate_resolved(&self, store: &mut StoreOpaque, imports: Vec<Resolved>) -> Result<Instance, Error> {
-        let module = &self.shared.module;
+        let module = &self.module;
         let lease = SlotLease::acquire(&self.shared)?;
         let instance = allocate(store, module, imports, Placement::Pooled(&lease))?;
         store.leases.push(lease);
@@ -224,7 +225,7 @@ impl InstancePool {
 
     /// The module this pool instantiates.
     pub fn module(&self) -> &Module {
-        &self.shared.module
+        &self.module
     }
 
     /// Number of slots.

@@ -13,7 +13,7 @@ use wasmc_abi::builtins::Builtin;
 use wasmc_abi::TrapKind;
 
 use crate::vm::bulk;
-use crate::error::Trap;
+use crate::vm::trap::Trap;
 use crate::instance::Instance;
 use crate::vm::limits::{fuel_for_bytes, CHUNK_BYTES};
 use crate::vm::segments::{self, memory_index, range, table_fuel, table_index, TABLE_CHUNK};

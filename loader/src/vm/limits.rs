@@ -13,7 +13,7 @@ use std::time::Duration;
 use wasmc_abi::TrapKind;
 
 use crate::vm::epoch::{self, ActiveDeadline};
-use crate::error::{Error, Trap};
+use crate::vm::trap::{Trap, VmError};
 use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use crate::vm::VMRuntimeLimits;
@@ -105,7 +105,7 @@ impl StoreLimits {
     /// Called by every host-to-wasm entry before wasm runs. The outermost
     /// one sets the deadline; the returned guard keeps the ticker awake
     /// until the entry ends.
-    pub(crate) fn enter(&mut self) -> Result<Option<ActiveDeadline>, Error> {
+    pub(crate) fn enter(&mut self) -> Result<Option<ActiveDeadline>, VmError> {
         if self.depth > 0 {
             self.depth += 1;
             return Ok(None);

@@ -23,7 +23,7 @@ use std::ptr::null_mut;
 
 use wasmc_abi::TrapKind;
 
-use crate::error::{Error, Trap};
+use crate::vm::trap::{Trap, VmError};
 use crate::module::Module;
 use crate::store::StoreOpaque;
 use crate::vm::sys::unix::{signals, stack, unwind};
@@ -78,7 +78,7 @@ pub(crate) fn current_store() -> *mut StoreOpaque {
 /// `func_ref` must be a funcref of a wasm function owned by `store`, and
 /// `values` must have at least as many slots as the function has
 /// parameters or results, holding arguments of its parameter types.
-pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
+pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), VmError> {
     signals::init();
     signals::ensure_alt_stack();
     let deadline = store.limits.enter()?;
@@ -94,7 +94,7 @@ pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values
         Err(Panicked(payload)) => std::panic::resume_unwind(payload),
     };
     result.map_err(|e| match e {
-        Error::Trap(trap) => Error::Trap(store.limits.explain(trap)),
+        VmError::Trap(trap) => VmError::Trap(store.limits.explain(trap)),
         other => other,
     })
 }
@@ -111,7 +111,7 @@ unsafe fn invoke_inner(
     store: &mut StoreOpaque,
     func_ref: VMFuncRef,
     values: &mut [ValRaw],
-) -> Result<Result<(), Error>, Panicked> {
+) -> Result<Result<(), VmError>, Panicked> {
     let outermost = STACK_LIMIT.with(Cell::get) == 0;
     if outermost {
         STACK_LIMIT.with(|c| c.set(stack_limit(store.config().max_wasm_stack)));
@@ -146,13 +146,13 @@ unsafe fn invoke_inner(
     if let Some(fault) = FAULT.with(Cell::take) {
         // SAFETY: we are back on the host side and hold the only use of the
         // store pointer we handed out.
-        return Ok(Err(Error::Trap(trap_for_fault(unsafe { &*store_ptr }, fault))));
+        return Ok(Err(VmError::Trap(trap_for_fault(unsafe { &*store_ptr }, fault))));
     }
     match UNWIND.with(|u| u.borrow_mut().take()) {
-        Some(Unwind::Trap(trap)) => Ok(Err(Error::Trap(trap))),
+        Some(Unwind::Trap(trap)) => Ok(Err(VmError::Trap(trap))),
         Some(Unwind::Panic(payload)) => Err(Panicked(payload)),
-        Some(Unwind::Exit(code)) => Ok(Err(Error::Exit(code))),
-        None => Ok(Err(Error::Trap(Trap::new(TrapKind::UnknownFault)))),
+        Some(Unwind::Exit(code)) => Ok(Err(VmError::Exit(code))),
+        None => Ok(Err(VmError::Trap(Trap::new(TrapKind::UnknownFault)))),
     }
 }
 
