@@ -27,13 +27,13 @@ use wasmc_abi::meta::{
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::{Error, LoadError};
 use crate::load_options::LoadOptions;
-use crate::vm::registry;
 use crate::signature::TrustedKeys;
+use crate::types::TypeIds;
+use crate::vm::module_info::ModuleInfo;
+use crate::vm::registry;
 use crate::vm::sys::unix::memfd;
 use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
 use crate::vm::sys::unix::unwind::wasmc_flush_icache;
-use crate::types::TypeIds;
-use crate::vm::module_info::ModuleInfo;
 use crate::vm::trap::VmError;
 
 /// A compiled module, ready to instantiate. Cheap to clone, `Send + Sync`.
@@ -282,10 +282,6 @@ impl Module {
         self.inner.data.len
     }
 
-    pub(crate) fn text_base(&self) -> usize {
-        self.inner.text_base
-    }
-
     /// Address of the code at text `offset` (validated by the metadata).
     pub(crate) fn code_at(&self, offset: u32) -> *const u8 {
         (self.inner.text_base + offset as usize) as *const u8
@@ -298,11 +294,6 @@ impl Module {
     /// Type `index` of the module (validated by the metadata).
     pub(crate) fn func_type(&self, index: u32) -> &Arc<FuncType> {
         &self.inner.func_types[index as usize]
-    }
-
-    /// The data section's bytes.
-    pub(crate) fn data_bytes(&self) -> &[u8] {
-        self.inner.data_bytes()
     }
 
     /// The runs of the defined memories' initial contents, if the module
@@ -346,17 +337,6 @@ impl Module {
             return Err(LoadError::Metadata(MetaError { what: what.clone(), offset: None }).into());
         }
         Ok((0..lists.funcs_len()).map_while(move |j| lists.func(j)))
-    }
-
-    /// Whether `pc` lies in this module's text.
-    pub(crate) fn contains_pc(&self, pc: usize) -> bool {
-        self.inner.contains_pc(pc)
-    }
-
-    /// The defined function (index among defined functions) whose code
-    /// contains text `offset`.
-    pub(crate) fn defined_func_at(&self, offset: u32) -> Option<u32> {
-        self.lists().defined_func_at(offset)
     }
 
     /// The module as the vm layer keeps it: the same allocation, so this

@@ -22,8 +22,8 @@ use crate::instantiate::{allocate, initialize, Placement};
 use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
 use crate::store::{AsContextMut, StoreOpaque};
-use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
 use crate::vm::slot::{self, SlotLease};
+use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
 use crate::vm::vmctx::VmCtx;
 
 /// How an [`InstancePool`] is sized.
@@ -218,7 +218,7 @@ impl InstancePool {
         let module = &self.module;
         let lease = SlotLease::acquire(&self.shared)?;
         let instance = allocate(store, module, imports, Placement::Pooled(&lease))?;
-        store.leases.push(lease);
+        store.push_lease(lease);
         initialize(store, instance, self.shared.map_image)?;
         Ok(instance)
     }

@@ -9,8 +9,8 @@ use crate::error::Error;
 use crate::func::Func;
 use crate::into_func::WasmTy;
 use crate::store::{AsContext, AsContextMut};
-use crate::vm::traphandler;
 use crate::values::Val;
+use crate::vm::traphandler;
 use crate::vm::ValRaw;
 
 /// Most parameters or results a typed call passes.
@@ -170,7 +170,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R, Error> {
         let store = store.as_context_mut().0;
         store.check(self.func.store)?;
-        let data = &store.funcs[self.func.index as usize];
+        let data = store.func(self.func.index);
         if data.host.is_some() {
             let results = self.func.call(store, &params.to_vals())?;
             return R::from_vals(&results).ok_or_else(|| Error::Type("host function results".into()));

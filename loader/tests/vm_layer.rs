@@ -13,21 +13,6 @@ use std::path::{Path, PathBuf};
 /// themselves use nothing else of the crate. None so far.
 const LEAVES: &[&str] = &[];
 
-/// `(file under vm/, first path segment after crate::)` still to be
-/// removed; the test fails when one of these disappears too, so the list
-/// only shrinks.
-const KNOWN: &[(&str, &str)] = &[
-    ("builtins.rs", "instance"),
-    ("builtins.rs", "store"),
-    ("limits.rs", "instance"),
-    ("limits.rs", "store"),
-    ("segments.rs", "instance"),
-    ("segments.rs", "store"),
-    ("traphandler.rs", "instance"),
-    ("traphandler.rs", "module"),
-    ("traphandler.rs", "store"),
-];
-
 fn vm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/vm")
 }
@@ -67,12 +52,17 @@ fn violations(text: &str, depth: usize) -> Vec<(usize, String)> {
             let rest = &code[at + "crate::".len()..];
             let segment: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             if segment != "vm" && !LEAVES.contains(&segment.as_str()) {
-                let path: String = code[at..].chars().take_while(|c| c.is_alphanumeric() || "_:".contains(*c)).collect();
+                let path: String =
+                    code[at..].chars().take_while(|c| c.is_alphanumeric() || "_:".contains(*c)).collect();
                 found.push((n + 1, path.trim_end_matches("::").to_string()));
             }
         }
         let supers = code.matches("super::").count();
-        let climbs = code.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).map(|w| w.matches("super::").count()).max().unwrap_or(0);
+        let climbs = code
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .map(|w| w.matches("super::").count())
+            .max()
+            .unwrap_or(0);
         if supers > 0 && climbs > depth {
             found.push((n + 1, code.trim().to_string()));
         }
@@ -90,7 +80,6 @@ fn the_vm_layer_imports_nothing_from_the_public_api() {
     files.sort();
     assert!(files.len() > 10, "found only {} files under {}", files.len(), vm_dir().display());
     let mut errors = Vec::new();
-    let mut known_seen = vec![false; KNOWN.len()];
     for file in &files {
         let relative = file.strip_prefix(vm_dir()).expect("under vm/").to_string_lossy().replace('\\', "/");
         // `vm/mod.rs` is `vm` itself; `vm/sys/unix/x.rs` is two below it.
@@ -101,18 +90,7 @@ fn the_vm_layer_imports_nothing_from_the_public_api() {
         };
         let text = std::fs::read_to_string(file).expect("a source file");
         for (line, path) in violations(&text, depth) {
-            let segment = path.trim_start_matches("crate::").split("::").next().unwrap_or("").to_string();
-            if let Some(k) = KNOWN.iter().position(|&(f, s)| f == relative && s == segment) {
-                known_seen[k] = true;
-                continue;
-            }
             errors.push(format!("loader/src/vm/{relative}:{line}: `{path}` reaches above the vm layer"));
-        }
-    }
-    for (k, seen) in known_seen.iter().enumerate() {
-        if !seen {
-            let (file, segment) = KNOWN[k];
-            errors.push(format!("vm/{file} no longer uses crate::{segment}: remove it from KNOWN in {}", file!()));
         }
     }
     assert!(errors.is_empty(), "the vm layer must not import the public API modules:\n{}", errors.join("\n"));
@@ -120,7 +98,8 @@ fn the_vm_layer_imports_nothing_from_the_public_api() {
 
 #[test]
 fn the_check_sees_upward_paths() {
-    let bad = "use crate::store::StoreOpaque;\nuse crate::vm::bulk;\n// see crate::Store\nlet x = super::super::func::f();\n";
+    let bad =
+        "use crate::store::StoreOpaque;\nuse crate::vm::bulk;\n// see crate::Store\nlet x = super::super::func::f();\n";
     let found = violations(bad, 1);
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[0], (1, "crate::store::StoreOpaque".to_string()));

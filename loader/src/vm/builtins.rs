@@ -13,11 +13,10 @@ use wasmc_abi::builtins::Builtin;
 use wasmc_abi::TrapKind;
 
 use crate::vm::bulk;
-use crate::vm::trap::Trap;
-use crate::instance::Instance;
 use crate::vm::limits::{fuel_for_bytes, CHUNK_BYTES};
 use crate::vm::segments::{self, memory_index, range, table_fuel, table_index, TABLE_CHUNK};
-use crate::store::StoreOpaque;
+use crate::vm::store::StoreData;
+use crate::vm::trap::Trap;
 use crate::vm::traphandler::{self, Unwind};
 
 /// The function-pointer array every vmctx points to.
@@ -58,17 +57,15 @@ wasmc_abi::for_each_builtin!(builtin_pointers);
 ///
 /// # Safety
 /// Only for builtins called by wasm code with its own vmctx.
-unsafe fn with_instance<T>(vmctx: *mut u8, f: impl FnOnce(&mut StoreOpaque, Instance) -> Result<T, TrapKind>) -> T {
-    let result = {
-        let store_ptr = traphandler::current_store();
-        if store_ptr.is_null() {
-            Err(TrapKind::UnknownFault)
-        } else {
+unsafe fn with_instance<T>(vmctx: *mut u8, f: impl FnOnce(&mut StoreData, u32) -> Result<T, TrapKind>) -> T {
+    let result = match traphandler::current_store() {
+        None => Err(TrapKind::UnknownFault),
+        Some(mut store_ptr) => {
             // SAFETY: the entry that set the current store holds its `&mut`
             // and does not use it until wasm returns to it.
-            let store = unsafe { &mut *store_ptr };
+            let store = unsafe { store_ptr.as_mut() }.vm_mut();
             // SAFETY: wasm code passes its own live vmctx.
-            match unsafe { Instance::from_vmctx(store, vmctx) } {
+            match unsafe { store.instance_of_vmctx(vmctx) } {
                 Some(instance) => f(store, instance),
                 None => Err(TrapKind::UnknownFault),
             }
@@ -165,7 +162,7 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, segment: u32) {
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let data = &mut store.instances[instance.index as usize];
+            let data = &mut store.instances[instance as usize];
             *data.dropped_data.get_mut(segment as usize).ok_or(TrapKind::UnknownFault)? = true;
             Ok(())
         })
@@ -235,7 +232,7 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, segment: u32) {
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let data = &mut store.instances[instance.index as usize];
+            let data = &mut store.instances[instance as usize];
             *data.dropped_elems.get_mut(segment as usize).ok_or(TrapKind::UnknownFault)? = true;
             Ok(())
         })

@@ -13,11 +13,10 @@ use std::time::Duration;
 use wasmc_abi::TrapKind;
 
 use crate::vm::epoch::{self, ActiveDeadline};
+use crate::vm::store::StoreData;
 use crate::vm::trap::{Trap, VmError};
-use crate::instance::Instance;
-use crate::store::StoreOpaque;
-use crate::vm::VMRuntimeLimits;
 use crate::vm::vmctx::VmBox;
+use crate::vm::VMRuntimeLimits;
 
 /// No deadline: the epoch never reaches it.
 const NO_DEADLINE: u64 = u64::MAX;
@@ -198,7 +197,7 @@ impl StoreLimits {
     }
 }
 
-impl StoreOpaque {
+impl StoreData {
     /// See [`crate::Store::set_call_timeout`].
     pub(crate) fn set_call_timeout(&mut self, timeout: Option<Duration>) {
         if timeout.is_some() {
@@ -231,10 +230,9 @@ impl StoreOpaque {
     /// with fuel metering, as the operators around it are. `Err(Interrupted)`
     /// (with nothing charged beyond the remainder) when the fuel does not
     /// cover it; the operation must then not be done.
-    pub(crate) fn charge_fuel(&mut self, caller: Option<Instance>, units: u64) -> Result<(), TrapKind> {
-        let metered = caller
-            .and_then(|i| self.instances.get(i.index as usize))
-            .is_some_and(|data| data.module.meta().fuel_metering);
+    pub(crate) fn charge_fuel(&mut self, caller: Option<u32>, units: u64) -> Result<(), TrapKind> {
+        let metered =
+            caller.and_then(|i| self.instances.get(i as usize)).is_some_and(|data| data.module.meta().fuel_metering);
         if metered {
             self.limits.charge_fuel(units)
         } else {

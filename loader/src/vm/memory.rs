@@ -24,9 +24,9 @@ use std::fs::File;
 use wasmc_abi::meta::MemoryType;
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
 
-use crate::vm::trap::VmError;
 use crate::vm::slot::PooledMemory;
 use crate::vm::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::trap::VmError;
 use crate::vm::VMMemoryDefinition;
 
 /// Where a memory's bytes live.
@@ -180,7 +180,13 @@ impl LinearMemory {
     /// Replaces `len` accessible bytes at `offset` (both page aligned) with
     /// a copy-on-write mapping of `file` at `file_offset`: how a fresh
     /// memory gets its image. Only for memories with their own mapping.
-    pub(crate) fn map_image(&mut self, offset: usize, len: usize, file: &File, file_offset: u64) -> Result<(), VmError> {
+    pub(crate) fn map_image(
+        &mut self,
+        offset: usize,
+        len: usize,
+        file: &File,
+        file_offset: u64,
+    ) -> Result<(), VmError> {
         let Backing::Owned(Some(mapping)) = &self.backing else {
             return Err(VmError::Resource("this memory cannot map an image".into()));
         };

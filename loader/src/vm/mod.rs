@@ -15,12 +15,14 @@
 pub(crate) mod builtins;
 pub(crate) mod bulk;
 pub(crate) mod epoch;
+pub(crate) mod instance;
 pub(crate) mod limits;
 pub(crate) mod memory;
 pub(crate) mod module_info;
 pub(crate) mod registry;
 pub(crate) mod segments;
 pub(crate) mod slot;
+pub(crate) mod store;
 pub(crate) mod sys;
 pub(crate) mod table;
 pub(crate) mod trap;

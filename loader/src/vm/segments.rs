@@ -8,13 +8,13 @@
 //! nothing), then, when `metered`, charge the calling code's fuel, then work
 //! in chunks that check the call's deadline.
 
-use wasmc_abi::meta::ElemMode;
+use wasmc_abi::meta::{DataMode, ElemMode};
 use wasmc_abi::TrapKind;
 
 use crate::vm::bulk;
-use crate::instance::{eval_const, Instance};
 use crate::vm::limits::{fuel_for_bytes, CHUNK_BYTES, TABLE_ELEMENT_BYTES};
-use crate::store::StoreOpaque;
+use crate::vm::store::StoreData;
+use crate::vm::trap::Trap;
 
 /// Elements of a table moved between two deadline checks.
 pub(crate) const TABLE_CHUNK: usize = CHUNK_BYTES / TABLE_ELEMENT_BYTES as usize;
@@ -31,14 +31,14 @@ pub(crate) fn range(start: u32, len: u32, size: usize) -> Option<std::ops::Range
 }
 
 /// The store index of `instance`'s memory `memory`.
-pub(crate) fn memory_index(store: &StoreOpaque, instance: Instance, memory: u32) -> Result<usize, TrapKind> {
-    let data = &store.instances[instance.index as usize];
+pub(crate) fn memory_index(store: &StoreData, instance: u32, memory: u32) -> Result<usize, TrapKind> {
+    let data = &store.instances[instance as usize];
     data.memories.get(memory as usize).map(|&m| m as usize).ok_or(TrapKind::UnknownFault)
 }
 
 /// The store index of `instance`'s table `table`.
-pub(crate) fn table_index(store: &StoreOpaque, instance: Instance, table: u32) -> Result<usize, TrapKind> {
-    let data = &store.instances[instance.index as usize];
+pub(crate) fn table_index(store: &StoreData, instance: u32, table: u32) -> Result<usize, TrapKind> {
+    let data = &store.instances[instance as usize];
     data.tables.get(table as usize).map(|&t| t as usize).ok_or(TrapKind::UnknownFault)
 }
 
@@ -47,8 +47,8 @@ pub(crate) fn table_index(store: &StoreOpaque, instance: Instance, table: u32) -
 /// table `table` at `dst`.
 #[allow(clippy::too_many_arguments, reason = "the operator's immediates and operands")]
 pub(crate) fn table_init(
-    store: &mut StoreOpaque,
-    instance: Instance,
+    store: &mut StoreData,
+    instance: u32,
     table: u32,
     segment: u32,
     dst: u32,
@@ -57,7 +57,7 @@ pub(crate) fn table_init(
     metered: bool,
 ) -> Result<(), TrapKind> {
     let t = table_index(store, instance, table)?;
-    let data = &store.instances[instance.index as usize];
+    let data = &store.instances[instance as usize];
     let module = data.module.clone();
     let seg = module.meta().elements.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
     let dropped = data.dropped_elems[segment as usize] || matches!(seg.mode, ElemMode::Declared);
@@ -75,10 +75,8 @@ pub(crate) fn table_init(
         if i > 0 {
             deadline.check()?;
         }
-        let data = &store.instances[instance.index as usize];
-        let global = |g: u32| store.global_storage(data.globals[g as usize]);
         words.clear();
-        words.extend(piece.iter().map(|e| eval_const(e, &data.vmctx, global).u64() as usize));
+        words.extend(piece.iter().map(|e| store.eval_const(instance, e).u64() as usize));
         store.tables[t].elements.as_mut_slice()[at..at + words.len()].copy_from_slice(&words);
     }
     Ok(())
@@ -89,8 +87,8 @@ pub(crate) fn table_init(
 /// memory `memory` at `dst`.
 #[allow(clippy::too_many_arguments, reason = "the operator's immediates and operands")]
 pub(crate) fn memory_init(
-    store: &mut StoreOpaque,
-    instance: Instance,
+    store: &mut StoreData,
+    instance: u32,
     memory: u32,
     segment: u32,
     dst: u32,
@@ -99,7 +97,7 @@ pub(crate) fn memory_init(
     metered: bool,
 ) -> Result<(), TrapKind> {
     let m = memory_index(store, instance, memory)?;
-    let data = &store.instances[instance.index as usize];
+    let data = &store.instances[instance as usize];
     let module = data.module.clone();
     let seg = module.meta().data.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
     let seg_len = if data.dropped_data[segment as usize] { 0 } else { seg.len as usize };
@@ -112,4 +110,56 @@ pub(crate) fn memory_init(
     let seg_bytes = &module.data_bytes()[seg.data_offset as usize..][..seg.len as usize];
     let bytes = store.memories[m].memory.bytes_mut();
     bulk::copy(&mut bytes[dr], &seg_bytes[sr], CHUNK_BYTES, deadline)
+}
+
+impl StoreData {
+    /// Applies instance `instance`'s active segments as the spec orders
+    /// it: each active element segment is a `table.init` of the whole
+    /// segment at its offset, then its drop (declared ones are dropped);
+    /// then each active data segment the same with `memory.init`.
+    ///
+    /// With `preloaded`, the instance's defined memories already hold the
+    /// module's memory image (all active data segments applied, none able
+    /// to trap): data segments are only marked dropped, and if an element
+    /// segment traps the memories are cleared, since the spec applies data
+    /// segments after element segments.
+    pub(crate) fn initialize_segments(&mut self, instance: u32, preloaded: bool) -> Result<(), Trap> {
+        let result = self.apply_elements(instance);
+        if result.is_err() && preloaded {
+            let data = &self.instances[instance as usize];
+            let imported = data.memories.len() - data.module.meta().memories.len();
+            for &m in &data.memories[imported..] {
+                self.memories[m as usize].memory.bytes_mut().fill(0);
+            }
+        }
+        result?;
+        let module = self.instances[instance as usize].module.clone();
+        for (k, segment) in module.meta().data.iter().enumerate() {
+            let DataMode::Active { memory, offset } = segment.mode else { continue };
+            if !preloaded {
+                let offset = self.eval_const(instance, &offset).u32();
+                memory_init(self, instance, memory, k as u32, offset, 0, segment.len, false).map_err(Trap::new)?;
+            }
+            self.instances[instance as usize].dropped_data[k] = true;
+        }
+        Ok(())
+    }
+
+    /// The element half of [`StoreData::initialize_segments`].
+    fn apply_elements(&mut self, instance: u32) -> Result<(), Trap> {
+        let module = self.instances[instance as usize].module.clone();
+        for (k, segment) in module.meta().elements.iter().enumerate() {
+            match segment.mode {
+                ElemMode::Active { table, offset } => {
+                    let offset = self.eval_const(instance, &offset).u32();
+                    let len = u32::try_from(segment.items.len()).map_err(|_| Trap::new(TrapKind::TableOutOfBounds))?;
+                    table_init(self, instance, table, k as u32, offset, 0, len, false).map_err(Trap::new)?;
+                    self.instances[instance as usize].dropped_elems[k] = true;
+                }
+                ElemMode::Declared => self.instances[instance as usize].dropped_elems[k] = true,
+                ElemMode::Passive => {}
+            }
+        }
+        Ok(())
+    }
 }

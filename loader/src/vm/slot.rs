@@ -35,9 +35,9 @@ use std::sync::{Arc, Mutex};
 use wasmc_abi::vmctx::VMOffsets;
 use wasmc_abi::{BoundsChecks, WASM_PAGE_SIZE};
 
-use crate::vm::trap::VmError;
 use crate::vm::module_info::ModuleInfo;
 use crate::vm::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::trap::VmError;
 
 /// Slot states.
 const UNPREPARED: u8 = 0;
