@@ -10,12 +10,14 @@ use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut, StoreContext};
 use crate::typed::{TypedFunc, WasmParams, WasmResults};
 use crate::values::Val;
+use crate::vm::instance::{instance_of_vmctx, VmInstance};
 use crate::vm::store::StoreId;
 use crate::vm::vmctx::VmBox;
 
-/// The public side of one instance: its module and functions (its vm
-/// record, at the same index, is a [`crate::vm::instance::VmInstance`]).
+/// One instance: its vm record and its public side (module, functions).
 pub(crate) struct InstanceData {
+    /// What the vm layer works on.
+    pub vm: VmInstance,
     pub module: Module,
     /// Store indices of the instance's functions, imports first.
     pub funcs: Vec<u32>,
@@ -37,7 +39,7 @@ impl Instance {
     /// `VMHostFuncContext` (both start with a magic number).
     pub(crate) unsafe fn from_vmctx(store: &StoreOpaque, vmctx: *mut u8) -> Option<Instance> {
         // SAFETY: as this function's.
-        let index = unsafe { store.vm().instance_of_vmctx(vmctx) }?;
+        let index = unsafe { instance_of_vmctx(store, vmctx) }?;
         Some(Instance { store: store.id(), index })
     }
 
@@ -58,7 +60,7 @@ impl Instance {
         let data = self.data(store).ok()?;
         let export = data.module.export(name)?;
         let i = export.index as usize;
-        let vm = store.vm().instance(self.index);
+        let vm = &data.vm;
         let id = store.id();
         Some(match export.kind {
             ExternKind::Func => Extern::Func(Func { store: id, index: *data.funcs.get(i)? }),

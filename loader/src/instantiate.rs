@@ -88,7 +88,7 @@ pub(crate) fn allocate(
 ) -> Result<Instance, Error> {
     let meta = module.meta();
     let counts = meta.vm_counts();
-    let index = store.vm().instances().len() as u32;
+    let index = store.instance_count();
     let backref = InstanceRef::boxed(store.id(), index);
     let builtins = crate::vm::builtins::array();
     let vmctx = match placement {
@@ -137,11 +137,8 @@ pub(crate) fn allocate(
     };
 
     // Imports.
-    let mut data = InstanceData {
-        module: module.clone(),
-        funcs: Vec::with_capacity(counts.functions as usize),
-        _host_ctxs: Vec::new(),
-    };
+    let mut funcs = Vec::with_capacity(counts.functions as usize);
+    let mut host_ctxs = Vec::new();
     let mut vm = VmInstance {
         module: module.info(),
         vmctx,
@@ -157,7 +154,7 @@ pub(crate) fn allocate(
     for (import, resolved) in meta.imports.iter().zip(imports) {
         match (import.ty, resolved) {
             (ImportType::Func(t), resolved) => {
-                let i = data.funcs.len() as u32;
+                let i = funcs.len() as u32;
                 let type_id = module.type_ids()[t as usize];
                 let func_ref = match resolved {
                     Resolved::HostFunc(host) => {
@@ -179,13 +176,13 @@ pub(crate) fn allocate(
                             type_id,
                             _pad: 0,
                         };
-                        data._host_ctxs.push(ctx);
+                        host_ctxs.push(ctx);
                         host_funcs.push((i, t, host));
-                        data.funcs.push(u32::MAX); // filled in below
+                        funcs.push(u32::MAX); // filled in below
                         func_ref
                     }
                     Resolved::Func(f) => {
-                        data.funcs.push(f);
+                        funcs.push(f);
                         aliases.push((i, f));
                         // SAFETY: funcrefs of store functions stay valid while the store lives.
                         unsafe { *store.func(f).func_ref.as_ptr() }
@@ -214,7 +211,7 @@ pub(crate) fn allocate(
     }
 
     // Defined functions' funcrefs.
-    let imported_funcs = data.funcs.len() as u32;
+    let imported_funcs = funcs.len() as u32;
     let defined_funcs = module.defined_funcs()?;
     for (j, f) in defined_funcs.clone().enumerate() {
         let func_ref = VMFuncRef {
@@ -236,13 +233,13 @@ pub(crate) fn allocate(
     }
 
     // From here on nothing fails: publish everything to the store.
-    store.reserve(data.funcs.capacity(), meta.tables.len(), meta.memories.len(), meta.globals.len());
+    store.reserve(funcs.capacity(), meta.tables.len(), meta.memories.len(), meta.globals.len());
     // (An imported host function's type equals the import's: checked by
     // `Linker::resolve`.)
     for (i, t, host) in host_funcs {
         let ty = Arc::clone(module.func_type(t));
         let f = store.push_func(null_ptr(vm.vmctx.func_ref(i))?, ty, Some(host));
-        data.funcs[i as usize] = f;
+        funcs[i as usize] = f;
     }
     for (i, f) in aliases {
         store.alias_func(null_ptr(vm.vmctx.func_ref(i))?, f);
@@ -251,7 +248,7 @@ pub(crate) fn allocate(
         let i = imported_funcs + j as u32;
         let ty = Arc::clone(module.func_type(f.type_index));
         let index = store.push_func(null_ptr(vm.vmctx.func_ref(i))?, ty, None);
-        data.funcs.push(index);
+        funcs.push(index);
     }
     for (j, (elements, &ty)) in tables.into_iter().zip(&meta.tables).enumerate() {
         let def = null_ptr(vm.vmctx.defined_table(j as u32))?;
@@ -265,7 +262,8 @@ pub(crate) fn allocate(
         let storage = null_ptr(vm.vmctx.defined_global(j as u32))?;
         vm.globals.push(store.vm_mut().push_global(GlobalData { ty: g.ty, storage, _owned: None }));
     }
-    let pushed = store.push_instance(vm, data);
+    let data = InstanceData { vm, module: module.clone(), funcs, _host_ctxs: host_ctxs };
+    let pushed = store.push_instance(data);
     debug_assert_eq!(pushed, index);
     Ok(Instance { store: store.id(), index })
 }
@@ -279,7 +277,7 @@ fn unreachable_import() -> ! {
 /// tells that the defined memories already hold the module's memory image)
 /// and runs the start function.
 pub(crate) fn initialize(store: &mut StoreOpaque, instance: Instance, preloaded: bool) -> Result<(), Error> {
-    store.vm_mut().initialize_segments(instance.index, preloaded)?;
+    store.initialize_segments(instance.index, preloaded)?;
     let data = store.instance(instance.index);
     if let Some(start) = data.module.meta().start {
         let index = data.funcs[start as usize];

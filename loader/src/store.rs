@@ -15,6 +15,7 @@ use wasmc_abi::meta::FuncType;
 use crate::error::Error;
 use crate::func::HostFunc;
 use crate::instance::InstanceData;
+use crate::vm::instance::VmInstance;
 use crate::vm::limits::StoreLimits;
 use crate::vm::slot::SlotLease;
 use crate::vm::store::{reserve, StoreData, StoreId, VMStore};
@@ -53,11 +54,11 @@ pub(crate) struct FuncData {
 /// the loader works on this; host functions reach it only through a
 /// [`StoreContextMut`], which cannot move or replace it.
 pub(crate) struct StoreOpaque {
-    /// What the vm layer works on: instances' vm records, memories,
-    /// tables, globals, deadline and fuel (`vm/store.rs`).
+    /// What the vm layer works on: memories, tables, globals, deadline and
+    /// fuel (`vm/store.rs`).
     vm: StoreData,
     config: Config,
-    /// The public side of each instance (same index as its vm record).
+    /// Each instance: its vm record and its public side.
     instances: Vec<InstanceData>,
     funcs: Vec<FuncData>,
     /// Funcref address to function index, for turning raw references into
@@ -85,6 +86,22 @@ impl VMStore for StoreOpaque {
     #[inline]
     fn vm_mut(&mut self) -> &mut StoreData {
         &mut self.vm
+    }
+
+    #[inline]
+    fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
+    #[inline]
+    fn instance(&self, index: u32) -> Option<&VmInstance> {
+        self.instances.get(index as usize).map(|i| &i.vm)
+    }
+
+    #[inline]
+    fn instance_mut(&mut self, index: u32) -> Option<(&mut StoreData, &mut VmInstance)> {
+        let instance = self.instances.get_mut(index as usize)?;
+        Some((&mut self.vm, &mut instance.vm))
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -180,8 +197,7 @@ impl StoreOpaque {
         self.vm.id()
     }
 
-    /// The vm state (memories, tables, globals, limits, instances' vm
-    /// records).
+    /// The vm state (memories, tables, globals, limits).
     pub(crate) fn vm(&self) -> &StoreData {
         &self.vm
     }
@@ -196,18 +212,33 @@ impl StoreOpaque {
         self.vm.limits()
     }
 
-    /// The public side of instance `index`.
+    /// Instance `index`.
     pub(crate) fn instance(&self, index: u32) -> &InstanceData {
         &self.instances[index as usize]
     }
 
-    /// Adds an instance: its vm record and its public side, at the same
-    /// index.
-    pub(crate) fn push_instance(&mut self, vm: crate::vm::instance::VmInstance, data: InstanceData) -> u32 {
-        let index = self.vm.push_instance(vm);
-        debug_assert_eq!(index as usize, self.instances.len());
+    /// How many instances the store holds (the next one's index).
+    pub(crate) fn instance_count(&self) -> u32 {
+        self.instances.len() as u32
+    }
+
+    /// Adds an instance; returns its index.
+    pub(crate) fn push_instance(&mut self, data: InstanceData) -> u32 {
         self.instances.push(data);
-        index
+        self.instances.len() as u32 - 1
+    }
+
+    /// Applies instance `index`'s active segments (see
+    /// `StoreData::initialize_segments`).
+    pub(crate) fn initialize_segments(&mut self, index: u32, preloaded: bool) -> Result<(), crate::Trap> {
+        self.vm.initialize_segments(&mut self.instances[index as usize].vm, preloaded)
+    }
+
+    /// Charges fuel for work done on behalf of instance `caller`'s code
+    /// (see `StoreData::charge_fuel`).
+    pub(crate) fn charge_fuel(&mut self, caller: Option<u32>, units: u64) -> Result<(), wasmc_abi::TrapKind> {
+        let caller = caller.and_then(|i| self.instances.get(i as usize)).map(|i| &i.vm);
+        self.vm.charge_fuel(caller, units)
     }
 
     /// Function `index`.

@@ -8,7 +8,7 @@ use wasmc_abi::meta::ConstExpr;
 use wasmc_abi::vmctx::VMCTX_MAGIC;
 
 use crate::vm::module_info::ModuleInfo;
-use crate::vm::store::{StoreData, StoreId};
+use crate::vm::store::{StoreData, StoreId, VMStore};
 use crate::vm::vmctx::{VmBox, VmCtx};
 use crate::vm::{VMContextHeader, VMGlobal, ValRaw};
 
@@ -43,35 +43,34 @@ pub(crate) struct VmInstance {
     pub dropped_data: Vec<bool>,
 }
 
-impl StoreData {
-    /// The index of the instance whose `VMContext` is `vmctx`, if it is
-    /// one of this store's.
-    ///
-    /// # Safety
-    /// `vmctx` must be null or point to a live `VMContext` or
-    /// `VMHostFuncContext` (both start with a magic number).
-    pub(crate) unsafe fn instance_of_vmctx(&self, vmctx: *mut u8) -> Option<u32> {
-        if vmctx.is_null() {
+/// The index of the instance whose `VMContext` is `vmctx`, if it is one of
+/// `store`'s.
+///
+/// # Safety
+/// `vmctx` must be null or point to a live `VMContext` or
+/// `VMHostFuncContext` (both start with a magic number).
+pub(crate) unsafe fn instance_of_vmctx<S: VMStore + ?Sized>(store: &S, vmctx: *mut u8) -> Option<u32> {
+    if vmctx.is_null() {
+        return None;
+    }
+    // SAFETY: per the contract the magic is readable; only a `VMContext`
+    // (magic checked) has the instance field, which points to a live
+    // `InstanceRef` owned by its instance.
+    let backref = unsafe {
+        let header = vmctx.cast::<VMContextHeader>();
+        if (*header).magic != VMCTX_MAGIC {
             return None;
         }
-        // SAFETY: per the contract the magic is readable; only a
-        // `VMContext` (magic checked) has the instance field, which points
-        // to a live `InstanceRef` owned by its instance.
-        let backref = unsafe {
-            let header = vmctx.cast::<VMContextHeader>();
-            if (*header).magic != VMCTX_MAGIC {
-                return None;
-            }
-            &*((*header).instance.cast::<InstanceRef>())
-        };
-        (backref.store == self.id && (backref.index as usize) < self.instances.len()).then_some(backref.index)
-    }
+        &*((*header).instance.cast::<InstanceRef>())
+    };
+    (backref.store == store.vm().id && (backref.index as usize) < store.instance_count()).then_some(backref.index)
+}
 
-    /// Evaluates a constant expression of instance `instance` (its imported
-    /// globals and its funcrefs are all one can read).
-    pub(crate) fn eval_const(&self, instance: u32, expr: &ConstExpr) -> ValRaw {
-        let data = &self.instances[instance as usize];
-        eval_const(expr, &data.vmctx, |g| self.global_storage(data.globals[g as usize]))
+impl StoreData {
+    /// Evaluates a constant expression of `instance` (its imported globals
+    /// and its funcrefs are all one can read).
+    pub(crate) fn eval_const(&self, instance: &VmInstance, expr: &ConstExpr) -> ValRaw {
+        eval_const(expr, &instance.vmctx, |g| self.global_storage(instance.globals[g as usize]))
     }
 }
 

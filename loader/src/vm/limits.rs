@@ -13,6 +13,7 @@ use std::time::Duration;
 use wasmc_abi::TrapKind;
 
 use crate::vm::epoch::{self, ActiveDeadline};
+use crate::vm::instance::VmInstance;
 use crate::vm::store::StoreData;
 use crate::vm::trap::{Trap, VmError};
 use crate::vm::vmctx::VmBox;
@@ -230,9 +231,8 @@ impl StoreData {
     /// with fuel metering, as the operators around it are. `Err(Interrupted)`
     /// (with nothing charged beyond the remainder) when the fuel does not
     /// cover it; the operation must then not be done.
-    pub(crate) fn charge_fuel(&mut self, caller: Option<u32>, units: u64) -> Result<(), TrapKind> {
-        let metered =
-            caller.and_then(|i| self.instances.get(i as usize)).is_some_and(|data| data.module.meta().fuel_metering);
+    pub(crate) fn charge_fuel(&mut self, caller: Option<&VmInstance>, units: u64) -> Result<(), TrapKind> {
+        let metered = caller.is_some_and(|data| data.module.meta().fuel_metering);
         if metered {
             self.limits.charge_fuel(units)
         } else {

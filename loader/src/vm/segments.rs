@@ -12,6 +12,7 @@ use wasmc_abi::meta::{DataMode, ElemMode};
 use wasmc_abi::TrapKind;
 
 use crate::vm::bulk;
+use crate::vm::instance::VmInstance;
 use crate::vm::limits::{fuel_for_bytes, CHUNK_BYTES, TABLE_ELEMENT_BYTES};
 use crate::vm::store::StoreData;
 use crate::vm::trap::Trap;
@@ -31,15 +32,13 @@ pub(crate) fn range(start: u32, len: u32, size: usize) -> Option<std::ops::Range
 }
 
 /// The store index of `instance`'s memory `memory`.
-pub(crate) fn memory_index(store: &StoreData, instance: u32, memory: u32) -> Result<usize, TrapKind> {
-    let data = &store.instances[instance as usize];
-    data.memories.get(memory as usize).map(|&m| m as usize).ok_or(TrapKind::UnknownFault)
+pub(crate) fn memory_index(instance: &VmInstance, memory: u32) -> Result<usize, TrapKind> {
+    instance.memories.get(memory as usize).map(|&m| m as usize).ok_or(TrapKind::UnknownFault)
 }
 
 /// The store index of `instance`'s table `table`.
-pub(crate) fn table_index(store: &StoreData, instance: u32, table: u32) -> Result<usize, TrapKind> {
-    let data = &store.instances[instance as usize];
-    data.tables.get(table as usize).map(|&t| t as usize).ok_or(TrapKind::UnknownFault)
+pub(crate) fn table_index(instance: &VmInstance, table: u32) -> Result<usize, TrapKind> {
+    instance.tables.get(table as usize).map(|&t| t as usize).ok_or(TrapKind::UnknownFault)
 }
 
 /// `table.init table segment` with `(dst, src, len)`: evaluates elements
@@ -48,7 +47,7 @@ pub(crate) fn table_index(store: &StoreData, instance: u32, table: u32) -> Resul
 #[allow(clippy::too_many_arguments, reason = "the operator's immediates and operands")]
 pub(crate) fn table_init(
     store: &mut StoreData,
-    instance: u32,
+    instance: &VmInstance,
     table: u32,
     segment: u32,
     dst: u32,
@@ -56,11 +55,9 @@ pub(crate) fn table_init(
     len: u32,
     metered: bool,
 ) -> Result<(), TrapKind> {
-    let t = table_index(store, instance, table)?;
-    let data = &store.instances[instance as usize];
-    let module = data.module.clone();
-    let seg = module.meta().elements.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
-    let dropped = data.dropped_elems[segment as usize] || matches!(seg.mode, ElemMode::Declared);
+    let t = table_index(instance, table)?;
+    let seg = instance.module.meta().elements.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
+    let dropped = instance.dropped_elems[segment as usize] || matches!(seg.mode, ElemMode::Declared);
     let items = if dropped { &[][..] } else { &seg.items[..] };
     let sr = range(src, len, items.len()).ok_or(TrapKind::TableOutOfBounds)?;
     let dr = range(dst, len, store.tables[t].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
@@ -88,7 +85,7 @@ pub(crate) fn table_init(
 #[allow(clippy::too_many_arguments, reason = "the operator's immediates and operands")]
 pub(crate) fn memory_init(
     store: &mut StoreData,
-    instance: u32,
+    instance: &VmInstance,
     memory: u32,
     segment: u32,
     dst: u32,
@@ -96,11 +93,10 @@ pub(crate) fn memory_init(
     len: u32,
     metered: bool,
 ) -> Result<(), TrapKind> {
-    let m = memory_index(store, instance, memory)?;
-    let data = &store.instances[instance as usize];
-    let module = data.module.clone();
+    let m = memory_index(instance, memory)?;
+    let module = &instance.module;
     let seg = module.meta().data.get(segment as usize).ok_or(TrapKind::UnknownFault)?;
-    let seg_len = if data.dropped_data[segment as usize] { 0 } else { seg.len as usize };
+    let seg_len = if instance.dropped_data[segment as usize] { 0 } else { seg.len as usize };
     let sr = range(src, len, seg_len).ok_or(TrapKind::MemoryOutOfBounds)?;
     let dr = range(dst, len, store.memories[m].memory.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
     if metered {
@@ -123,40 +119,39 @@ impl StoreData {
     /// to trap): data segments are only marked dropped, and if an element
     /// segment traps the memories are cleared, since the spec applies data
     /// segments after element segments.
-    pub(crate) fn initialize_segments(&mut self, instance: u32, preloaded: bool) -> Result<(), Trap> {
+    pub(crate) fn initialize_segments(&mut self, instance: &mut VmInstance, preloaded: bool) -> Result<(), Trap> {
         let result = self.apply_elements(instance);
         if result.is_err() && preloaded {
-            let data = &self.instances[instance as usize];
-            let imported = data.memories.len() - data.module.meta().memories.len();
-            for &m in &data.memories[imported..] {
+            let imported = instance.memories.len() - instance.module.meta().memories.len();
+            for &m in &instance.memories[imported..] {
                 self.memories[m as usize].memory.bytes_mut().fill(0);
             }
         }
         result?;
-        let module = self.instances[instance as usize].module.clone();
+        let module = instance.module.clone();
         for (k, segment) in module.meta().data.iter().enumerate() {
             let DataMode::Active { memory, offset } = segment.mode else { continue };
             if !preloaded {
                 let offset = self.eval_const(instance, &offset).u32();
                 memory_init(self, instance, memory, k as u32, offset, 0, segment.len, false).map_err(Trap::new)?;
             }
-            self.instances[instance as usize].dropped_data[k] = true;
+            instance.dropped_data[k] = true;
         }
         Ok(())
     }
 
     /// The element half of [`StoreData::initialize_segments`].
-    fn apply_elements(&mut self, instance: u32) -> Result<(), Trap> {
-        let module = self.instances[instance as usize].module.clone();
+    fn apply_elements(&mut self, instance: &mut VmInstance) -> Result<(), Trap> {
+        let module = instance.module.clone();
         for (k, segment) in module.meta().elements.iter().enumerate() {
             match segment.mode {
                 ElemMode::Active { table, offset } => {
                     let offset = self.eval_const(instance, &offset).u32();
                     let len = u32::try_from(segment.items.len()).map_err(|_| Trap::new(TrapKind::TableOutOfBounds))?;
                     table_init(self, instance, table, k as u32, offset, 0, len, false).map_err(Trap::new)?;
-                    self.instances[instance as usize].dropped_elems[k] = true;
+                    instance.dropped_elems[k] = true;
                 }
-                ElemMode::Declared => self.instances[instance as usize].dropped_elems[k] = true,
+                ElemMode::Declared => instance.dropped_elems[k] = true,
                 ElemMode::Passive => {}
             }
         }

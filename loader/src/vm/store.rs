@@ -40,12 +40,21 @@ impl StoreId {
 
 /// How the vm layer reaches the store that owns it: implemented by the
 /// public `StoreOpaque`, published to builtins and host functions as a
-/// `*mut dyn VMStore` while wasm runs.
+/// `*mut dyn VMStore` while wasm runs. The instances' vm records live in
+/// the store's one vector of instances (beside their public side, so an
+/// instantiation allocates one record), hence the accessors.
 pub(crate) trait VMStore: Any {
     /// The vm state of the store.
     fn vm(&self) -> &StoreData;
     /// The vm state of the store, mutably.
     fn vm_mut(&mut self) -> &mut StoreData;
+    /// How many instances the store holds.
+    fn instance_count(&self) -> usize;
+    /// Instance `index`'s vm record.
+    fn instance(&self, index: u32) -> Option<&VmInstance>;
+    /// Instance `index`'s vm record and the store's vm state beside it,
+    /// both mutably.
+    fn instance_mut(&mut self, index: u32) -> Option<(&mut StoreData, &mut VmInstance)>;
     /// The store itself, for the layer above to downcast (host functions).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -96,11 +105,10 @@ pub(crate) struct GlobalData {
     pub _owned: Option<VmBox<VMGlobal>>,
 }
 
-/// The vm state of one store: its instances' vm records, every memory,
-/// table and global in it, and its deadline and fuel.
+/// The vm state of one store: every memory, table and global in it, and
+/// its deadline and fuel.
 pub(crate) struct StoreData {
     pub(in crate::vm) id: StoreId,
-    pub(in crate::vm) instances: Vec<VmInstance>,
     pub(in crate::vm) memories: Vec<MemoryData>,
     pub(in crate::vm) tables: Vec<TableData>,
     pub(in crate::vm) globals: Vec<GlobalData>,
@@ -115,7 +123,6 @@ impl StoreData {
     pub(crate) fn new(max_wasm_stack: usize) -> StoreData {
         StoreData {
             id: StoreId::fresh(),
-            instances: Vec::new(),
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
@@ -127,16 +134,6 @@ impl StoreData {
     /// This store's id.
     pub(crate) fn id(&self) -> StoreId {
         self.id
-    }
-
-    /// The instances' vm records, by instance index.
-    pub(crate) fn instances(&self) -> &[VmInstance] {
-        &self.instances
-    }
-
-    /// Instance `index`'s vm record.
-    pub(crate) fn instance(&self, index: u32) -> &VmInstance {
-        &self.instances[index as usize]
     }
 
     /// Memories, by store index.
@@ -173,16 +170,9 @@ impl StoreData {
     /// memories and `globals` globals. A store's first instance gets
     /// exactly that (see `StoreOpaque::reserve`).
     pub(crate) fn reserve(&mut self, tables: usize, memories: usize, globals: usize) {
-        reserve(&mut self.instances, 1);
         reserve(&mut self.tables, tables);
         reserve(&mut self.memories, memories);
         reserve(&mut self.globals, globals);
-    }
-
-    /// Adds an instance's vm record; returns its index.
-    pub(crate) fn push_instance(&mut self, instance: VmInstance) -> u32 {
-        self.instances.push(instance);
-        self.instances.len() as u32 - 1
     }
 
     /// Adds a memory and publishes its definition; returns its index.

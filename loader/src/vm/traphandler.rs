@@ -23,8 +23,9 @@ use std::ptr::{null_mut, NonNull};
 
 use wasmc_abi::TrapKind;
 
+use crate::vm::instance::instance_of_vmctx;
 use crate::vm::module_info::ModuleInfo;
-use crate::vm::store::{StoreData, VMStore};
+use crate::vm::store::VMStore;
 use crate::vm::sys::unix::{signals, stack, unwind};
 use crate::vm::trap::{Trap, VmError};
 use crate::vm::{VMFuncRef, ValRaw};
@@ -151,7 +152,7 @@ unsafe fn invoke_inner<S: VMStore>(
     if let Some(fault) = FAULT.with(Cell::take) {
         // SAFETY: we are back on the host side and hold the only use of the
         // store pointer we handed out.
-        return Ok(Err(VmError::Trap(trap_for_fault(unsafe { store_ptr.as_ref() }.vm(), fault))));
+        return Ok(Err(VmError::Trap(trap_for_fault(unsafe { store_ptr.as_ref() }, fault))));
     }
     match UNWIND.with(|u| u.borrow_mut().take()) {
         Some(Unwind::Trap(trap)) => Ok(Err(VmError::Trap(trap))),
@@ -211,15 +212,18 @@ pub(crate) fn handle_fault(signal: i32, pc: usize, address: usize) {
 
 /// Describes a fault in wasm code: the trap table entry at `pc` if there is
 /// one, otherwise a guess from the signal and fault address.
-fn trap_for_fault(store: &StoreData, fault: Fault) -> Trap {
-    let module = store.instances.iter().map(|i| &*i.module).find(|m| m.contains_pc(fault.pc));
+fn trap_for_fault(store: &dyn VMStore, fault: Fault) -> Trap {
+    let module = (0..store.instance_count() as u32)
+        .filter_map(|i| store.instance(i))
+        .map(|i| &*i.module)
+        .find(|m| m.contains_pc(fault.pc));
     let Some(module) = module else { return Trap::new(TrapKind::UnknownFault) };
     let offset = (fault.pc - module.text_base()) as u32;
     let site = module.lists().trap_at(offset);
     let kind = match site {
         Some(site) => site.kind,
         None if fault.signal == libc::SIGSEGV || fault.signal == libc::SIGBUS => {
-            if store.memories.iter().any(|m| m.memory.reservation_contains(fault.address)) {
+            if store.vm().memories().iter().any(|m| m.memory.reservation_contains(fault.address)) {
                 TrapKind::MemoryOutOfBounds
             } else if near_stack_end(fault.address) {
                 TrapKind::StackOverflow
@@ -259,16 +263,16 @@ pub(crate) unsafe fn locate_call(trap: &mut Trap, vmctx: *mut u8) {
     }
     // SAFETY: the entry that set the current store holds its `&mut` and
     // does not use it until wasm returns to it; we only read.
-    let store = unsafe { store_ptr.as_ref() }.vm();
+    let store = unsafe { store_ptr.as_ref() };
     // SAFETY: per the contract.
-    let Some(instance) = (unsafe { store.instance_of_vmctx(vmctx) }) else { return };
+    let Some(instance) = (unsafe { instance_of_vmctx(store, vmctx) }).and_then(|i| store.instance(i)) else { return };
     // SAFETY: `from_vmctx` found a live instance `VMContext`, whose header
     // has this field.
     let offset = unsafe { (*vmctx.cast::<crate::vm::VMContextHeader>()).last_wasm_offset };
     if offset == u32::MAX {
         return;
     }
-    let module = &*store.instances[instance as usize].module;
+    let module = &*instance.module;
     // Function bodies lie in the binary in index order: the call is in the
     // last body that starts at or before its offset.
     if let Some(defined) = module.lists().defined_func_at_wasm_offset(offset) {

@@ -53,7 +53,6 @@ impl<'a, 'b> Env<'a, 'b> {
     pub fn budget(&mut self, bytes: u64) -> Result<(), Errno> {
         let instance = self.caller.instance();
         let store = self.caller.opaque_mut();
-        let store = store.vm_mut();
         let within = store
             .charge_fuel(instance.map(|i| i.index), fuel_for_bytes(bytes))
             .and_then(|()| store.limits().deadline().check());
