@@ -14,7 +14,7 @@ use crate::vm::memory::LinearMemory;
 use crate::vm::store::{GlobalData, MemoryData, StoreId, TableData};
 use crate::vm::table::TableElements;
 use crate::vm::vmctx::VmBox;
-use crate::vm::{VMGlobal, VMTableDefinition, ValRaw};
+use crate::vm::{VMGlobal, VMTableDefinition};
 
 /// Anything an instance can import or export.
 #[derive(Clone, Copy, Debug)]
@@ -284,11 +284,8 @@ impl Global {
     pub fn get(&self, store: impl AsContext) -> Val {
         let store = store.as_context().0;
         store.check(self.store).expect(WRONG_STORE);
-        let data = &store.vm().globals()[self.index as usize];
-        // SAFETY: the storage is owned by the store (vmctx or box) and
-        // wasm code writes it only while the store is mutably borrowed.
-        let raw = ValRaw(unsafe { (*data.storage.as_ptr()).bytes });
-        Val::from_raw(store, data.ty.ty, &raw)
+        let raw = store.vm().global_get(self.index);
+        Val::from_raw(store, store.vm().globals()[self.index as usize].ty.ty, &raw)
     }
 
     /// Sets the value of a mutable global.
@@ -303,8 +300,7 @@ impl Global {
             return Err(Error::Type(format!("a {} global cannot hold a {}", data.ty.ty, value.ty())));
         }
         let raw = value.to_raw(store)?;
-        // SAFETY: as in `get`, with `&mut StoreOpaque` excluding running code.
-        unsafe { (*store.vm().globals()[self.index as usize].storage.as_ptr()).bytes = raw.0 };
+        store.vm_mut().global_set(self.index, raw);
         Ok(())
     }
 }

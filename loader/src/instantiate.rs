@@ -191,8 +191,7 @@ pub(crate) fn allocate(
                 };
                 vm.vmctx
                     .set_function_import(i, VMFunctionImport { wasm_call: func_ref.wasm_call, vmctx: func_ref.vmctx });
-                // SAFETY: the slot lies in the vmctx (index checked by VMOffsets).
-                unsafe { vm.vmctx.func_ref(i).write(func_ref) };
+                vm.vmctx.set_func_ref(i, func_ref);
             }
             (ImportType::Table(_), Resolved::Table(t)) => {
                 vm.vmctx.set_imported_table(vm.tables.len() as u32, store.vm().table_def(t));
@@ -221,15 +220,13 @@ pub(crate) fn allocate(
             type_id: module.type_ids()[f.type_index as usize],
             _pad: 0,
         };
-        // SAFETY: the slot lies in the vmctx (index checked by VMOffsets).
-        unsafe { vm.vmctx.func_ref(imported_funcs + j as u32).write(func_ref) };
+        vm.vmctx.set_func_ref(imported_funcs + j as u32, func_ref);
     }
 
     // Defined globals (initialisers may read imported globals and funcrefs).
     for (j, g) in meta.globals.iter().enumerate() {
         let value = eval_const(&g.init, &vm.vmctx, |k| store.vm().global_storage(vm.globals[k as usize]));
-        // SAFETY: the slot lies in the vmctx and is 16-byte aligned.
-        unsafe { vm.vmctx.defined_global(j as u32).write(VMGlobal { bytes: value.0 }) };
+        vm.vmctx.set_defined_global(j as u32, VMGlobal { bytes: value.0 });
     }
 
     // From here on nothing fails: publish everything to the store.

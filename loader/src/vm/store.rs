@@ -19,7 +19,7 @@ use crate::vm::limits::StoreLimits;
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::TableElements;
 use crate::vm::vmctx::VmBox;
-use crate::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition};
+use crate::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition, ValRaw};
 
 /// Identifies one store, for checking handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -221,6 +221,21 @@ impl StoreData {
     /// The definition of table `index`, for import slots.
     pub(crate) fn table_def(&self, index: u32) -> *mut VMTableDefinition {
         self.tables[index as usize].def.as_ptr()
+    }
+
+    /// The value of global `index`.
+    pub(crate) fn global_get(&self, index: u32) -> ValRaw {
+        // SAFETY: the storage is owned by this store (a vmctx or a box) and
+        // wasm code writes it only while the store is mutably borrowed, so
+        // not during this shared borrow.
+        ValRaw(unsafe { (*self.global_storage(index)).bytes })
+    }
+
+    /// Sets the value of global `index` (mutability is the caller's check).
+    pub(crate) fn global_set(&mut self, index: u32, value: ValRaw) {
+        // SAFETY: as in `global_get`; `&mut self` excludes running wasm
+        // code of this store.
+        unsafe { (*self.global_storage(index)).bytes = value.0 }
     }
 
     /// The storage of global `index`, for import slots and constant

@@ -168,6 +168,19 @@ impl VmCtx {
         unsafe { self.at::<*mut VMGlobal>(self.offsets.imported_global(i)).write(global) }
     }
 
+    /// Sets the funcref of function `i` (imports first).
+    pub(crate) fn set_func_ref(&self, i: u32, func_ref: VMFuncRef) {
+        // SAFETY: the slot lies in the allocation (`VMOffsets` checks the
+        // index), pointer aligned.
+        unsafe { self.func_ref(i).write(func_ref) }
+    }
+
+    /// Sets the value of defined global `i`.
+    pub(crate) fn set_defined_global(&self, i: u32, value: VMGlobal) {
+        // SAFETY: the slot lies in the allocation, 16-byte aligned.
+        unsafe { self.defined_global(i).write(value) }
+    }
+
     /// The definition of defined table `i`.
     pub(crate) fn defined_table(&self, i: u32) -> *mut VMTableDefinition {
         self.at(self.offsets.defined_table(i))
