@@ -238,9 +238,21 @@ impl Func {
         // SAFETY: a wasm funcref of this store, a values array as large as
         // its parameters and results, holding arguments of its types
         // (checked above).
-        unsafe { traphandler::invoke(store, func_ref, &mut values)? };
+        unsafe { invoke(store, func_ref, &mut values)? };
         Ok(ty.results.iter().zip(&values).map(|(&t, raw)| Val::from_raw(store, t, raw)).collect())
     }
+}
+
+/// Calls wasm through the vm layer's entry, [`traphandler::invoke`]:
+/// instantiated here once for `StoreOpaque`, so that the typed calls
+/// (generic, compiled in the embedder's crate) call the entry as one
+/// function of this crate.
+///
+/// # Safety
+/// As for [`traphandler::invoke`].
+pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
+    // SAFETY: as this function's.
+    Ok(unsafe { traphandler::invoke(store, func_ref, values) }?)
 }
 
 /// Checks `args` against the parameters of `ty`.

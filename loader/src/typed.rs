@@ -10,7 +10,6 @@ use crate::func::Func;
 use crate::into_func::WasmTy;
 use crate::store::{AsContext, AsContextMut};
 use crate::values::Val;
-use crate::vm::traphandler;
 use crate::vm::ValRaw;
 
 /// Most parameters or results a typed call passes.
@@ -181,7 +180,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         params.store_raw(&mut values);
         // SAFETY: a wasm funcref of this store whose type is `P -> R`
         // (checked in `new`), with 8 slots (at most 8 params and results).
-        unsafe { traphandler::invoke(store, func_ref, &mut values)? };
+        unsafe { crate::func::invoke(store, func_ref, &mut values)? };
         Ok(R::load_raw(&values))
     }
 }

@@ -79,6 +79,7 @@ pub(crate) fn current_store() -> Option<NonNull<dyn VMStore>> {
 /// `func_ref` must be a funcref of a wasm function owned by `store`, and
 /// `values` must have at least as many slots as the function has
 /// parameters or results, holding arguments of its parameter types.
+#[inline]
 pub(crate) unsafe fn invoke<S: VMStore>(
     store: &mut S,
     func_ref: VMFuncRef,
@@ -113,6 +114,7 @@ struct Panicked(Box<dyn Any + Send>);
 ///
 /// # Safety
 /// As for [`invoke`].
+#[inline]
 unsafe fn invoke_inner<S: VMStore>(
     store: &mut S,
     func_ref: VMFuncRef,
