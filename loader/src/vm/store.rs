@@ -1,12 +1,13 @@
-//! The store-side state the vm layer works on ([`StoreData`]: the entity
-//! arrays, the runtime limits) and the one interface through which it
-//! reaches the store that owns it ([`VMStore`]).
+//! The store-side state the vm layer works on ([`StoreData`]: memories,
+//! tables, globals, the runtime limits) and the one interface through
+//! which it reaches the store that owns it and its instances ([`VMStore`]).
 //!
-//! The public `StoreOpaque` (`crate::store`) holds a `StoreData` in a
-//! private field and implements `VMStore`; while wasm runs, the entry
+//! The public `StoreOpaque` (`crate::store`) holds a `StoreData` and the
+//! instances (each with its [`VmInstance`]) in private fields and
+//! implements `VMStore`; while wasm runs, the entry
 //! ([`crate::vm::traphandler::invoke`]) publishes it as a `*mut dyn
-//! VMStore`, through which builtins reach the `StoreData` and host
-//! functions (above this layer) get their store back.
+//! VMStore`, through which builtins reach the `StoreData` and their
+//! instance, and host functions (above this layer) get their store back.
 
 use std::any::Any;
 use std::ptr::NonNull;
