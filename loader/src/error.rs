@@ -7,7 +7,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use wasmc_abi::meta::ExternKind;
-use wasmc_abi::TrapKind;
+
+pub use crate::vm::trap::Trap;
+use crate::vm::trap::VmError;
 
 /// Why an artifact was refused.
 #[derive(Debug, thiserror::Error)]
@@ -126,49 +128,8 @@ pub enum LinkError {
     },
 }
 
-/// Wasm code stopped with a trap.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct Trap {
-    /// Why it stopped.
-    pub kind: TrapKind,
-    /// Index (imports first) of the function that trapped, if known.
-    pub func_index: Option<u32>,
-    /// That function's name from the name section, if any.
-    pub func_name: Option<String>,
-    /// Offset in the wasm binary of the instruction that trapped, if known.
-    pub wasm_offset: Option<u32>,
-    /// More detail, e.g. a host function's error message.
-    pub message: Option<String>,
-}
-
-impl Trap {
-    /// A trap of `kind` with no location.
-    pub fn new(kind: TrapKind) -> Trap {
-        Trap { kind, func_index: None, func_name: None, wasm_offset: None, message: None }
-    }
-}
-
-impl fmt::Display for Trap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "wasm trap: {}", self.kind)?;
-        if let Some(message) = &self.message {
-            write!(f, ": {message}")?;
-        }
-        if let Some(index) = self.func_index {
-            write!(f, ", in function {index}")?;
-            if let Some(name) = &self.func_name {
-                write!(f, " ({name})")?;
-            }
-        }
-        if let Some(offset) = self.wasm_offset {
-            write!(f, " at wasm offset {offset:#x}")?;
-        }
-        Ok(())
-    }
-}
-
 /// The error a host function returns to make the calling wasm code trap
-/// (with [`TrapKind::HostError`] and this message).
+/// (with [`TrapKind::HostError`](crate::TrapKind::HostError) and this message).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostError {
     message: String,
@@ -271,6 +232,17 @@ impl Error {
         match self {
             Error::Trap(trap) => Some(trap),
             _ => None,
+        }
+    }
+}
+
+/// What the vm layer fails with, as the public API reports it.
+impl From<VmError> for Error {
+    fn from(e: VmError) -> Error {
+        match e {
+            VmError::Resource(what) => Error::Resource(what),
+            VmError::Trap(trap) => Error::Trap(trap),
+            VmError::Exit(code) => Error::Exit(code),
         }
     }
 }

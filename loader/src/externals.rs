@@ -7,13 +7,14 @@ use wasmc_abi::BoundsChecks;
 
 use crate::error::Error;
 use crate::func::Func;
-use crate::memory::LinearMemory;
+use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut};
-use crate::store::{GlobalData, MemoryData, StoreId, StoreOpaque, TableData};
-use crate::table::TableElements;
 use crate::values::Val;
-use crate::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition, ValRaw};
-use crate::vmctx::VmBox;
+use crate::vm::memory::LinearMemory;
+use crate::vm::store::{GlobalData, MemoryData, StoreId, TableData};
+use crate::vm::table::TableElements;
+use crate::vm::vmctx::VmBox;
+use crate::vm::{VMGlobal, VMTableDefinition};
 
 /// Anything an instance can import or export.
 #[derive(Clone, Copy, Debug)]
@@ -84,7 +85,7 @@ impl Memory {
 
     fn data_of<'s>(&self, store: &'s StoreOpaque) -> Result<&'s MemoryData, Error> {
         store.check(self.store)?;
-        Ok(&store.memories[self.index as usize])
+        Ok(&store.vm().memories()[self.index as usize])
     }
 
     /// Current size in bytes.
@@ -114,7 +115,7 @@ impl Memory {
     pub fn data_mut<'s, T: 's>(&self, store: impl Into<StoreContextMut<'s, T>>) -> &'s mut [u8] {
         let store = store.into().0;
         store.check(self.store).expect(WRONG_STORE);
-        store.memories[self.index as usize].memory.bytes_mut()
+        store.vm_mut().memories_mut()[self.index as usize].memory.bytes_mut()
     }
 
     /// The address of the first accessible byte, for embedders that hand
@@ -144,7 +145,7 @@ impl Memory {
     pub fn write(&self, mut store: impl AsContextMut, offset: u64, data: &[u8]) -> Result<(), Error> {
         let store = store.as_context_mut().0;
         store.check(self.store)?;
-        let bytes = store.memories[self.index as usize].memory.bytes_mut();
+        let bytes = store.vm_mut().memories_mut()[self.index as usize].memory.bytes_mut();
         let range = byte_range(offset, data.len(), bytes.len())?;
         bytes[range].copy_from_slice(data);
         Ok(())
@@ -158,6 +159,7 @@ impl Memory {
         let store = store.as_context_mut().0;
         store.check(self.store)?;
         store
+            .vm_mut()
             .grow_memory(self.index, delta_pages)
             .ok_or_else(|| Error::Resource(format!("memory cannot grow by {delta_pages} pages")))
     }
@@ -192,7 +194,7 @@ impl Table {
 
     fn data_of<'s>(&self, store: &'s StoreOpaque) -> Result<&'s TableData, Error> {
         store.check(self.store)?;
-        Ok(&store.tables[self.index as usize])
+        Ok(&store.vm().tables()[self.index as usize])
     }
 
     /// Current number of elements.
@@ -222,7 +224,7 @@ impl Table {
         let data = self.data_of(store)?;
         check_ref(data.ty.element, &value)?;
         let word = value.ref_word(store)?;
-        let elements = store.tables[self.index as usize].elements.as_mut_slice();
+        let elements = store.vm_mut().tables_mut()[self.index as usize].elements.as_mut_slice();
         let len = elements.len();
         let slot = elements
             .get_mut(index as usize)
@@ -238,6 +240,7 @@ impl Table {
         check_ref(data.ty.element, &init)?;
         let word = init.ref_word(store)?;
         store
+            .vm_mut()
             .grow_table(self.index, delta, word)
             .ok_or_else(|| Error::Resource(format!("table cannot grow by {delta} elements")))
     }
@@ -274,25 +277,22 @@ impl Global {
     pub fn ty(&self, store: impl AsContext) -> GlobalType {
         let store = store.as_context().0;
         store.check(self.store).expect(WRONG_STORE);
-        store.globals[self.index as usize].ty
+        store.vm().globals()[self.index as usize].ty
     }
 
     /// The current value.
     pub fn get(&self, store: impl AsContext) -> Val {
         let store = store.as_context().0;
         store.check(self.store).expect(WRONG_STORE);
-        let data = &store.globals[self.index as usize];
-        // SAFETY: the storage is owned by the store (vmctx or box) and
-        // wasm code writes it only while the store is mutably borrowed.
-        let raw = ValRaw(unsafe { (*data.storage.as_ptr()).bytes });
-        Val::from_raw(store, data.ty.ty, &raw)
+        let raw = store.vm().global_get(self.index);
+        Val::from_raw(store, store.vm().globals()[self.index as usize].ty.ty, &raw)
     }
 
     /// Sets the value of a mutable global.
     pub fn set(&self, mut store: impl AsContextMut, value: Val) -> Result<(), Error> {
         let store = store.as_context_mut().0;
         store.check(self.store)?;
-        let data = &store.globals[self.index as usize];
+        let data = &store.vm().globals()[self.index as usize];
         if !data.ty.mutable {
             return Err(Error::Type("cannot set an immutable global".into()));
         }
@@ -300,56 +300,21 @@ impl Global {
             return Err(Error::Type(format!("a {} global cannot hold a {}", data.ty.ty, value.ty())));
         }
         let raw = value.to_raw(store)?;
-        // SAFETY: as in `get`, with `&mut StoreOpaque` excluding running code.
-        unsafe { (*store.globals[self.index as usize].storage.as_ptr()).bytes = raw.0 };
+        store.vm_mut().global_set(self.index, raw);
         Ok(())
     }
 }
 
 impl StoreOpaque {
-    pub(crate) fn push_memory(&mut self, mut data: MemoryData) -> Memory {
-        data.sync();
-        self.memories.push(data);
-        Memory { store: self.id, index: self.memories.len() as u32 - 1 }
+    pub(crate) fn push_memory(&mut self, data: MemoryData) -> Memory {
+        Memory { store: self.id(), index: self.vm_mut().push_memory(data) }
     }
 
-    pub(crate) fn push_table(&mut self, mut data: TableData) -> Table {
-        data.sync();
-        self.tables.push(data);
-        Table { store: self.id, index: self.tables.len() as u32 - 1 }
+    pub(crate) fn push_table(&mut self, data: TableData) -> Table {
+        Table { store: self.id(), index: self.vm_mut().push_table(data) }
     }
 
     pub(crate) fn push_global(&mut self, data: GlobalData) -> Global {
-        self.globals.push(data);
-        Global { store: self.id, index: self.globals.len() as u32 - 1 }
-    }
-
-    /// Grows memory `index` of the store; `None` past its limits.
-    pub(crate) fn grow_memory(&mut self, index: u32, delta: u32) -> Option<u32> {
-        let data = &mut self.memories[index as usize];
-        let old = data.memory.grow(delta)?;
-        data.sync();
-        Some(old)
-    }
-
-    /// Grows table `index` of the store; `None` past its limits.
-    pub(crate) fn grow_table(&mut self, index: u32, delta: u32, init: usize) -> Option<u32> {
-        let data = &mut self.tables[index as usize];
-        let old = data.elements.grow(delta, init)?;
-        data.sync();
-        Some(old)
-    }
-}
-
-/// The definition pointers of store entities, for import slots.
-impl StoreOpaque {
-    pub(crate) fn memory_def(&self, index: u32) -> *mut VMMemoryDefinition {
-        self.memories[index as usize].def.as_ptr()
-    }
-    pub(crate) fn table_def(&self, index: u32) -> *mut VMTableDefinition {
-        self.tables[index as usize].def.as_ptr()
-    }
-    pub(crate) fn global_storage(&self, index: u32) -> *mut VMGlobal {
-        self.globals[index as usize].storage.as_ptr()
+        Global { store: self.id(), index: self.vm_mut().push_global(data) }
     }
 }

@@ -11,9 +11,10 @@ use wasmc_abi::TrapKind;
 use crate::error::{Error, HostError, Trap};
 use crate::externals::{Extern, Memory};
 use crate::instance::Instance;
-use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreId, StoreOpaque};
-use crate::traphandler::{self, Unwind};
+use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreOpaque};
 use crate::values::Val;
+use crate::vm::store::StoreId;
+use crate::vm::traphandler::{self, Unwind};
 use crate::vm::{VMFuncRef, VMHostFuncContextHeader, ValRaw};
 
 /// The dynamic form every host function is kept in: the store's data type
@@ -192,14 +193,14 @@ pub struct Func {
 impl Func {
     /// The handle of the function whose funcref is at `word` (0: null).
     pub(crate) fn from_ref_word(store: &StoreOpaque, word: usize) -> Option<Func> {
-        let index = *store.func_by_ref.get(&word)?;
-        Some(Func { store: store.id, index })
+        let index = store.func_by_ref(word)?;
+        Some(Func { store: store.id(), index })
     }
 
     /// This function's funcref.
     pub(crate) fn func_ref_ptr(&self, store: &StoreOpaque) -> Result<*const VMFuncRef, Error> {
         store.check(self.store)?;
-        Ok(store.funcs[self.index as usize].func_ref.as_ptr())
+        Ok(store.func(self.index).func_ref.as_ptr())
     }
 
     /// The function's type.
@@ -209,7 +210,7 @@ impl Func {
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let store = store.as_context().0;
         assert!(store.check(self.store).is_ok(), "Func used with a store it does not belong to");
-        FuncType::clone(&store.funcs[self.index as usize].ty)
+        FuncType::clone(&store.func(self.index).ty)
     }
 
     /// Calls the function with `args`, returning its results.
@@ -220,7 +221,7 @@ impl Func {
     pub fn call(&self, mut store: impl AsContextMut, args: &[Val]) -> Result<Vec<Val>, Error> {
         let store = store.as_context_mut().0;
         store.check(self.store)?;
-        let data = &store.funcs[self.index as usize];
+        let data = store.func(self.index);
         let ty = data.ty.clone();
         check_args(&ty, args)?;
         if let Some(host) = data.host.clone() {
@@ -237,9 +238,21 @@ impl Func {
         // SAFETY: a wasm funcref of this store, a values array as large as
         // its parameters and results, holding arguments of its types
         // (checked above).
-        unsafe { traphandler::invoke(store, func_ref, &mut values)? };
+        unsafe { invoke(store, func_ref, &mut values)? };
         Ok(ty.results.iter().zip(&values).map(|(&t, raw)| Val::from_raw(store, t, raw)).collect())
     }
+}
+
+/// Calls wasm through the vm layer's entry, [`traphandler::invoke`]:
+/// instantiated here once for `StoreOpaque`, so that the typed calls
+/// (generic, compiled in the embedder's crate) call the entry as one
+/// function of this crate.
+///
+/// # Safety
+/// As for [`traphandler::invoke`].
+pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
+    // SAFETY: as this function's.
+    Ok(unsafe { traphandler::invoke(store, func_ref, values) }?)
 }
 
 /// Checks `args` against the parameters of `ty`.
@@ -290,13 +303,16 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     // SAFETY: per the contract; the Arc clone keeps the function alive even
     // if the store drops the context meanwhile.
     let func = unsafe { (*host_ctx.cast::<HostFuncContext>()).func.clone() };
-    let store_ptr = traphandler::current_store();
-    if store_ptr.is_null() {
+    let Some(mut store_ptr) = traphandler::current_store() else {
         return Err(Trap::new(TrapKind::UnknownFault).into());
-    }
+    };
     // SAFETY: the entry that set the current store holds its `&mut` and
     // does not use it until we return.
-    let store = unsafe { &mut *store_ptr };
+    let store = unsafe { store_ptr.as_mut() };
+    // Every store the vm layer runs code for is a `StoreOpaque`.
+    let Some(store) = store.as_any_mut().downcast_mut::<StoreOpaque>() else {
+        return Err(Trap::new(TrapKind::UnknownFault).into());
+    };
     let slots_needed = func.ty.params.len().max(func.ty.results.len());
     if len < slots_needed {
         return Err(Trap { message: Some("values array too short".into()), ..Trap::new(TrapKind::UnknownFault) }.into());
@@ -310,7 +326,7 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     // SAFETY: `caller_vmctx` is the calling instance's vmctx.
     let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
     func.call(&mut *store, instance, &args, &mut results).map_err(|outcome| match outcome {
-        HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits.explain(trap)),
+        HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits().explain(trap)),
         exit @ HostOutcome::Exit(_) => exit,
     })?;
     for (i, v) in results.iter().enumerate() {

@@ -1,47 +1,27 @@
 //! [`Instance`] handles and the per-instance state the store keeps.
 
-use wasmc_abi::meta::{ConstExpr, ExternKind};
-use wasmc_abi::vmctx::VMCTX_MAGIC;
+use wasmc_abi::meta::ExternKind;
 
 use crate::error::Error;
 use crate::externals::{Extern, Global, Memory, Table};
 use crate::func::{Func, HostFuncContext};
 use crate::module::Module;
+use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut, StoreContext};
-use crate::store::{StoreId, StoreOpaque};
 use crate::typed::{TypedFunc, WasmParams, WasmResults};
 use crate::values::Val;
-use crate::vm::{VMContextHeader, VMGlobal, ValRaw};
-use crate::vmctx::{VmBox, VmCtx};
+use crate::vm::instance::{instance_of_vmctx, VmInstance};
+use crate::vm::store::StoreId;
+use crate::vm::vmctx::VmBox;
 
-/// What `VMCTX_INSTANCE` points to: enough to find the instance again.
-#[derive(Debug)]
-pub(crate) struct InstanceRef {
-    pub store: StoreId,
-    pub index: u32,
-}
-
-/// Everything one instance owns besides the store-wide entities.
+/// One instance: its vm record and its public side (module, functions).
 pub(crate) struct InstanceData {
+    /// What the vm layer works on.
+    pub vm: VmInstance,
     pub module: Module,
-    pub vmctx: VmCtx,
-    pub _backref: VmBox<InstanceRef>,
-    /// Store indices of the instance's functions, tables, memories and
-    /// globals, imports first (the module's index spaces).
+    /// Store indices of the instance's functions, imports first.
     pub funcs: Vec<u32>,
-    pub tables: Vec<u32>,
-    pub memories: Vec<u32>,
-    pub globals: Vec<u32>,
     pub _host_ctxs: Vec<VmBox<HostFuncContext>>,
-    /// Whether each element / data segment has been dropped.
-    pub dropped_elems: Vec<bool>,
-    pub dropped_data: Vec<bool>,
-}
-
-impl InstanceData {
-    pub(crate) fn module(&self) -> &Module {
-        &self.module
-    }
 }
 
 /// An instantiated module in a [`Store`].
@@ -58,26 +38,14 @@ impl Instance {
     /// `vmctx` must be null or point to a live `VMContext` or
     /// `VMHostFuncContext` (both start with a magic number).
     pub(crate) unsafe fn from_vmctx(store: &StoreOpaque, vmctx: *mut u8) -> Option<Instance> {
-        if vmctx.is_null() {
-            return None;
-        }
-        // SAFETY: per the contract the magic is readable; only a
-        // `VMContext` (magic checked) has the instance field, which points
-        // to a live `InstanceRef` owned by its instance.
-        let backref = unsafe {
-            let header = vmctx.cast::<VMContextHeader>();
-            if (*header).magic != VMCTX_MAGIC {
-                return None;
-            }
-            &*((*header).instance.cast::<InstanceRef>())
-        };
-        (backref.store == store.id && (backref.index as usize) < store.instances.len())
-            .then_some(Instance { store: store.id, index: backref.index })
+        // SAFETY: as this function's.
+        let index = unsafe { instance_of_vmctx(store, vmctx) }?;
+        Some(Instance { store: store.id(), index })
     }
 
     pub(crate) fn data<'s>(&self, store: &'s StoreOpaque) -> Result<&'s InstanceData, Error> {
         store.check(self.store)?;
-        Ok(&store.instances[self.index as usize])
+        Ok(store.instance(self.index))
     }
 
     /// The module this is an instance of.
@@ -92,11 +60,13 @@ impl Instance {
         let data = self.data(store).ok()?;
         let export = data.module.export(name)?;
         let i = export.index as usize;
+        let vm = &data.vm;
+        let id = store.id();
         Some(match export.kind {
-            ExternKind::Func => Extern::Func(Func { store: store.id, index: *data.funcs.get(i)? }),
-            ExternKind::Table => Extern::Table(Table { store: store.id, index: *data.tables.get(i)? }),
-            ExternKind::Memory => Extern::Memory(Memory { store: store.id, index: *data.memories.get(i)? }),
-            ExternKind::Global => Extern::Global(Global { store: store.id, index: *data.globals.get(i)? }),
+            ExternKind::Func => Extern::Func(Func { store: id, index: *data.funcs.get(i)? }),
+            ExternKind::Table => Extern::Table(Table { store: id, index: *vm.tables.get(i)? }),
+            ExternKind::Memory => Extern::Memory(Memory { store: id, index: *vm.memories.get(i)? }),
+            ExternKind::Global => Extern::Global(Global { store: id, index: *vm.globals.get(i)? }),
         })
     }
 
@@ -165,22 +135,5 @@ impl Instance {
         self.data(store)?;
         let func = self.get_func(&*store, name).ok_or_else(|| Error::ExportNotFound(name.to_string()))?;
         func.call(store, args)
-    }
-}
-
-/// Evaluates a constant expression to its raw value. `global` gives the
-/// storage of the instance's global `g` (only imported globals can be read
-/// by validated constant expressions).
-pub(crate) fn eval_const(expr: &ConstExpr, vmctx: &VmCtx, global: impl Fn(u32) -> *mut VMGlobal) -> ValRaw {
-    match *expr {
-        ConstExpr::I32(v) => ValRaw::from_u128(u128::from(v as u32)),
-        ConstExpr::I64(v) => ValRaw::from_u128(u128::from(v as u64)),
-        ConstExpr::F32(v) => ValRaw::from_u128(u128::from(v)),
-        ConstExpr::F64(v) => ValRaw::from_u128(u128::from(v)),
-        ConstExpr::V128(v) => ValRaw::from_u128(v),
-        // SAFETY: import slots point at live globals owned by the store.
-        ConstExpr::GlobalGet(g) => ValRaw(unsafe { (*global(g)).bytes }),
-        ConstExpr::RefNull(_) => ValRaw::default(),
-        ConstExpr::RefFunc(f) => ValRaw::from_u128(vmctx.func_ref(f) as usize as u128),
     }
 }

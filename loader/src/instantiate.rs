@@ -12,23 +12,22 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use wasmc_abi::meta::{DataMode, ElemMode, ImportType};
+use wasmc_abi::meta::ImportType;
 use wasmc_abi::vmctx::{VMOffsets, HOST_CTX_MAGIC};
-use wasmc_abi::TrapKind;
 
-use crate::error::{Error, Trap};
+use crate::error::Error;
 use crate::func::{host_entry, Func, HostFunc, HostFuncContext};
-use crate::instance::{eval_const, Instance, InstanceData, InstanceRef};
+use crate::instance::{Instance, InstanceData};
 use crate::linker::{InstancePre, Linker, Resolved};
-use crate::memory::LinearMemory;
 use crate::module::Module;
-use crate::pool::SlotLease;
-use crate::segments;
-use crate::store::AsContextMut;
-use crate::store::{GlobalData, MemoryData, StoreOpaque, TableData};
-use crate::table::TableElements;
+use crate::store::{AsContextMut, StoreOpaque};
+use crate::vm::instance::{eval_const, InstanceRef, VmInstance};
+use crate::vm::memory::LinearMemory;
+use crate::vm::slot::SlotLease;
+use crate::vm::store::{GlobalData, MemoryData, TableData};
+use crate::vm::table::TableElements;
+use crate::vm::vmctx::{VmBox, VmCtx};
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobal, VMHostFuncContextHeader};
-use crate::vmctx::{VmBox, VmCtx};
 
 impl Instance {
     /// Instantiates `module` in `store`, taking imports from `linker`.
@@ -89,9 +88,9 @@ pub(crate) fn allocate(
 ) -> Result<Instance, Error> {
     let meta = module.meta();
     let counts = meta.vm_counts();
-    let index = store.instances.len() as u32;
-    let backref = VmBox::new(InstanceRef { store: store.id, index });
-    let builtins = crate::builtins::array();
+    let index = store.instance_count();
+    let backref = InstanceRef::boxed(store.id(), index);
+    let builtins = crate::vm::builtins::array();
     let vmctx = match placement {
         Placement::Fresh => {
             VmCtx::new(VMOffsets::new(counts), builtins, module.type_ids().as_ptr(), backref.as_ptr().cast())?
@@ -109,7 +108,7 @@ pub(crate) fn allocate(
             )
         }?,
     };
-    vmctx.set_runtime_limits(store.runtime_limits_ptr(), crate::epoch::counter());
+    vmctx.set_runtime_limits(store.vm().runtime_limits_ptr(), crate::vm::epoch::counter());
 
     // Fallible resources first, before the store changes.
     let config = store.config().clone();
@@ -138,15 +137,15 @@ pub(crate) fn allocate(
     };
 
     // Imports.
-    let mut data = InstanceData {
-        module: module.clone(),
+    let mut funcs = Vec::with_capacity(counts.functions as usize);
+    let mut host_ctxs = Vec::new();
+    let mut vm = VmInstance {
+        module: module.info(),
         vmctx,
         _backref: backref,
-        funcs: Vec::with_capacity(counts.functions as usize),
         tables: Vec::with_capacity((counts.imported_tables + counts.defined_tables) as usize),
         memories: Vec::with_capacity((counts.imported_memories + counts.defined_memories) as usize),
         globals: Vec::with_capacity((counts.imported_globals + counts.defined_globals) as usize),
-        _host_ctxs: Vec::new(),
         dropped_elems: vec![false; meta.elements.len()],
         dropped_data: vec![false; meta.data.len()],
     };
@@ -155,7 +154,7 @@ pub(crate) fn allocate(
     for (import, resolved) in meta.imports.iter().zip(imports) {
         match (import.ty, resolved) {
             (ImportType::Func(t), resolved) => {
-                let i = data.funcs.len() as u32;
+                let i = funcs.len() as u32;
                 let type_id = module.type_ids()[t as usize];
                 let func_ref = match resolved {
                     Resolved::HostFunc(host) => {
@@ -177,94 +176,93 @@ pub(crate) fn allocate(
                             type_id,
                             _pad: 0,
                         };
-                        data._host_ctxs.push(ctx);
+                        host_ctxs.push(ctx);
                         host_funcs.push((i, t, host));
-                        data.funcs.push(u32::MAX); // filled in below
+                        funcs.push(u32::MAX); // filled in below
                         func_ref
                     }
                     Resolved::Func(f) => {
-                        data.funcs.push(f);
+                        funcs.push(f);
                         aliases.push((i, f));
                         // SAFETY: funcrefs of store functions stay valid while the store lives.
-                        unsafe { *store.funcs[f as usize].func_ref.as_ptr() }
+                        unsafe { *store.func(f).func_ref.as_ptr() }
                     }
                     _ => unreachable_import(),
                 };
-                data.vmctx
+                vm.vmctx
                     .set_function_import(i, VMFunctionImport { wasm_call: func_ref.wasm_call, vmctx: func_ref.vmctx });
-                // SAFETY: the slot lies in the vmctx (index checked by VMOffsets).
-                unsafe { data.vmctx.func_ref(i).write(func_ref) };
+                vm.vmctx.set_func_ref(i, func_ref);
             }
             (ImportType::Table(_), Resolved::Table(t)) => {
-                data.vmctx.set_imported_table(data.tables.len() as u32, store.table_def(t));
-                data.tables.push(t);
+                vm.vmctx.set_imported_table(vm.tables.len() as u32, store.vm().table_def(t));
+                vm.tables.push(t);
             }
             (ImportType::Memory(_), Resolved::Memory(m)) => {
-                data.vmctx.set_imported_memory(data.memories.len() as u32, store.memory_def(m));
-                data.memories.push(m);
+                vm.vmctx.set_imported_memory(vm.memories.len() as u32, store.vm().memory_def(m));
+                vm.memories.push(m);
             }
             (ImportType::Global(_), Resolved::Global(g)) => {
-                data.vmctx.set_imported_global(data.globals.len() as u32, store.global_storage(g));
-                data.globals.push(g);
+                vm.vmctx.set_imported_global(vm.globals.len() as u32, store.vm().global_storage(g));
+                vm.globals.push(g);
             }
             _ => unreachable_import(),
         }
     }
 
     // Defined functions' funcrefs.
-    let imported_funcs = data.funcs.len() as u32;
+    let imported_funcs = funcs.len() as u32;
     let defined_funcs = module.defined_funcs()?;
     for (j, f) in defined_funcs.clone().enumerate() {
         let func_ref = VMFuncRef {
             wasm_call: module.code_at(f.code_offset),
             array_call: module.code_at(meta.trampolines[f.type_index as usize].entry),
-            vmctx: data.vmctx.as_ptr(),
+            vmctx: vm.vmctx.as_ptr(),
             type_id: module.type_ids()[f.type_index as usize],
             _pad: 0,
         };
-        // SAFETY: the slot lies in the vmctx (index checked by VMOffsets).
-        unsafe { data.vmctx.func_ref(imported_funcs + j as u32).write(func_ref) };
+        vm.vmctx.set_func_ref(imported_funcs + j as u32, func_ref);
     }
 
     // Defined globals (initialisers may read imported globals and funcrefs).
     for (j, g) in meta.globals.iter().enumerate() {
-        let value = eval_const(&g.init, &data.vmctx, |k| store.global_storage(data.globals[k as usize]));
-        // SAFETY: the slot lies in the vmctx and is 16-byte aligned.
-        unsafe { data.vmctx.defined_global(j as u32).write(VMGlobal { bytes: value.0 }) };
+        let value = eval_const(&g.init, &vm.vmctx, |k| store.vm().global_storage(vm.globals[k as usize]));
+        vm.vmctx.set_defined_global(j as u32, VMGlobal { bytes: value.0 });
     }
 
     // From here on nothing fails: publish everything to the store.
-    store.reserve(data.funcs.capacity(), meta.tables.len(), meta.memories.len(), meta.globals.len());
+    store.reserve(funcs.capacity(), meta.tables.len(), meta.memories.len(), meta.globals.len());
     // (An imported host function's type equals the import's: checked by
     // `Linker::resolve`.)
     for (i, t, host) in host_funcs {
         let ty = Arc::clone(module.func_type(t));
-        let f = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, Some(host));
-        data.funcs[i as usize] = f;
+        let f = store.push_func(null_ptr(vm.vmctx.func_ref(i))?, ty, Some(host));
+        funcs[i as usize] = f;
     }
     for (i, f) in aliases {
-        store.alias_func(null_ptr(data.vmctx.func_ref(i))?, f);
+        store.alias_func(null_ptr(vm.vmctx.func_ref(i))?, f);
     }
     for (j, f) in defined_funcs.enumerate() {
         let i = imported_funcs + j as u32;
         let ty = Arc::clone(module.func_type(f.type_index));
-        let index = store.push_func(null_ptr(data.vmctx.func_ref(i))?, ty, None);
-        data.funcs.push(index);
+        let index = store.push_func(null_ptr(vm.vmctx.func_ref(i))?, ty, None);
+        funcs.push(index);
     }
     for (j, (elements, &ty)) in tables.into_iter().zip(&meta.tables).enumerate() {
-        let def = null_ptr(data.vmctx.defined_table(j as u32))?;
-        data.tables.push(store.push_table(TableData { elements, ty, def, _owned_def: None }).index);
+        let def = null_ptr(vm.vmctx.defined_table(j as u32))?;
+        vm.tables.push(store.vm_mut().push_table(TableData { elements, ty, def, _owned_def: None }));
     }
     for (j, (memory, &ty)) in memories.into_iter().zip(&meta.memories).enumerate() {
-        let def = null_ptr(data.vmctx.defined_memory(j as u32))?;
-        data.memories.push(store.push_memory(MemoryData { memory, ty, def, _owned_def: None }).index);
+        let def = null_ptr(vm.vmctx.defined_memory(j as u32))?;
+        vm.memories.push(store.vm_mut().push_memory(MemoryData { memory, ty, def, _owned_def: None }));
     }
     for (j, g) in meta.globals.iter().enumerate() {
-        let storage = null_ptr(data.vmctx.defined_global(j as u32))?;
-        data.globals.push(store.push_global(GlobalData { ty: g.ty, storage, _owned: None }).index);
+        let storage = null_ptr(vm.vmctx.defined_global(j as u32))?;
+        vm.globals.push(store.vm_mut().push_global(GlobalData { ty: g.ty, storage, _owned: None }));
     }
-    store.instances.push(data);
-    Ok(Instance { store: store.id, index })
+    let data = InstanceData { vm, module: module.clone(), funcs, _host_ctxs: host_ctxs };
+    let pushed = store.push_instance(data);
+    debug_assert_eq!(pushed, index);
+    Ok(Instance { store: store.id(), index })
 }
 
 /// `Linker::resolve` returns one entry of the import's kind per import.
@@ -272,59 +270,15 @@ fn unreachable_import() -> ! {
     unreachable!("resolved import of the wrong kind")
 }
 
-/// Applies segments and runs the start function. With `preloaded`, the
-/// instance's defined memories already hold the module's memory image (all
-/// active data segments applied, none able to trap): data segments are
-/// only marked dropped, and if an element segment traps the memories are
-/// cleared, since the spec applies data segments after element segments.
+/// Applies segments (`StoreData::initialize_segments`, which `preloaded`
+/// tells that the defined memories already hold the module's memory image)
+/// and runs the start function.
 pub(crate) fn initialize(store: &mut StoreOpaque, instance: Instance, preloaded: bool) -> Result<(), Error> {
-    let result = apply_elements(store, instance);
-    if result.is_err() && preloaded {
-        let data = &store.instances[instance.index as usize];
-        let imported = data.memories.len() - data.module.meta().memories.len();
-        for &m in &data.memories[imported..] {
-            store.memories[m as usize].memory.bytes_mut().fill(0);
-        }
-    }
-    result?;
-    let module = store.instances[instance.index as usize].module.clone();
-    let meta = module.meta();
-    for (k, segment) in meta.data.iter().enumerate() {
-        let DataMode::Active { memory, offset } = segment.mode else { continue };
-        if !preloaded {
-            let data = &store.instances[instance.index as usize];
-            let global = |g: u32| store.global_storage(data.globals[g as usize]);
-            let offset = eval_const(&offset, &data.vmctx, global).u32();
-            segments::memory_init(store, instance, memory, k as u32, offset, 0, segment.len, false)
-                .map_err(|kind| Error::Trap(Trap::new(kind)))?;
-        }
-        store.instances[instance.index as usize].dropped_data[k] = true;
-    }
-    if let Some(start) = meta.start {
-        let index = store.instances[instance.index as usize].funcs[start as usize];
-        Func { store: store.id, index }.call(store, &[])?;
-    }
-    Ok(())
-}
-
-/// Applies the active element segments in order (a `table.init` of the
-/// whole segment, then its drop), and drops the declared ones.
-fn apply_elements(store: &mut StoreOpaque, instance: Instance) -> Result<(), Error> {
-    let module = store.instances[instance.index as usize].module.clone();
-    for (k, segment) in module.meta().elements.iter().enumerate() {
-        match segment.mode {
-            ElemMode::Active { table, offset } => {
-                let data = &store.instances[instance.index as usize];
-                let global = |g: u32| store.global_storage(data.globals[g as usize]);
-                let offset = eval_const(&offset, &data.vmctx, global).u32();
-                let len = u32::try_from(segment.items.len()).map_err(|_| Trap::new(TrapKind::TableOutOfBounds))?;
-                segments::table_init(store, instance, table, k as u32, offset, 0, len, false)
-                    .map_err(|kind| Error::Trap(Trap::new(kind)))?;
-                store.instances[instance.index as usize].dropped_elems[k] = true;
-            }
-            ElemMode::Declared => store.instances[instance.index as usize].dropped_elems[k] = true,
-            ElemMode::Passive => {}
-        }
+    store.initialize_segments(instance.index, preloaded)?;
+    let data = store.instance(instance.index);
+    if let Some(start) = data.module.meta().start {
+        let index = data.funcs[start as usize];
+        Func { store: store.id(), index }.call(store, &[])?;
     }
     Ok(())
 }

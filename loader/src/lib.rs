@@ -37,10 +37,7 @@
 extern crate self as wasmc_loader;
 
 mod artifact;
-mod builtins;
-mod bulk;
 pub mod cli;
-mod epoch;
 mod error;
 mod externals;
 pub mod files;
@@ -48,25 +45,16 @@ mod func;
 mod instance;
 mod instantiate;
 mod into_func;
-mod limits;
 mod linker;
 mod load_options;
-mod memory;
 mod module;
 mod pool;
-mod registry;
-mod segments;
 pub mod signature;
 mod store;
-mod sys;
-mod table;
-mod traphandler;
 mod typed;
 mod types;
 mod values;
-#[doc(hidden)]
-pub mod vm;
-mod vmctx;
+mod vm;
 pub mod wasi;
 
 pub use artifact::ArtifactInfo;
@@ -101,5 +89,5 @@ pub fn interned_func_types() -> usize {
 /// first [`Store`] is created). Handlers installed before this call keep
 /// receiving every fault that is not a wasm trap.
 pub fn init_trap_handlers() {
-    sys::unix::signals::init();
+    vm::sys::unix::signals::init();
 }

@@ -223,14 +223,14 @@ fn resolve_one(store: &StoreOpaque, module: &Module, import: &Import, def: &Defi
         }
         (ImportType::Func(t), Definition::Extern(Extern::Func(f))) => {
             let expected = &meta.types[t as usize];
-            let found = &*store.funcs[f.index as usize].ty;
+            let found = &*store.func(f.index).ty;
             if found != expected {
                 return Err(incompatible(format!("expected function type {expected}, found {found}")));
             }
             Ok(Resolved::Func(f.index))
         }
         (ImportType::Table(want), Definition::Extern(Extern::Table(t))) => {
-            let data = &store.tables[t.index as usize];
+            let data = &store.vm().tables()[t.index as usize];
             if data.ty.element != want.element {
                 return Err(incompatible(format!(
                     "expected a table of {}, found one of {}",
@@ -247,7 +247,7 @@ fn resolve_one(store: &StoreOpaque, module: &Module, import: &Import, def: &Defi
             Ok(Resolved::Table(t.index))
         }
         (ImportType::Memory(want), Definition::Extern(Extern::Memory(m))) => {
-            let data = &store.memories[m.index as usize];
+            let data = &store.vm().memories()[m.index as usize];
             limits_match(
                 u64::from(data.memory.pages()),
                 data.ty.max_pages.map(u64::from),
@@ -263,7 +263,7 @@ fn resolve_one(store: &StoreOpaque, module: &Module, import: &Import, def: &Defi
             Ok(Resolved::Memory(m.index))
         }
         (ImportType::Global(want), Definition::Extern(Extern::Global(g))) => {
-            let found = store.globals[g.index as usize].ty;
+            let found = store.vm().globals()[g.index as usize].ty;
             if found != want {
                 let show = |t: wasmc_abi::meta::GlobalType| format!("{}{}", if t.mutable { "mut " } else { "" }, t.ty);
                 return Err(incompatible(format!("expected global {}, found {}", show(want), show(found))));

@@ -27,12 +27,14 @@ use wasmc_abi::meta::{
 use crate::artifact::{self, Checksum, FileRange, Parsed};
 use crate::error::{Error, LoadError};
 use crate::load_options::LoadOptions;
-use crate::registry;
 use crate::signature::TrustedKeys;
-use crate::sys::unix::memfd;
-use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
-use crate::sys::unix::unwind::wasmc_flush_icache;
 use crate::types::TypeIds;
+use crate::vm::module_info::ModuleInfo;
+use crate::vm::registry;
+use crate::vm::sys::unix::memfd;
+use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap, Protection};
+use crate::vm::sys::unix::unwind::wasmc_flush_icache;
+use crate::vm::trap::VmError;
 
 /// A compiled module, ready to instantiate. Cheap to clone, `Send + Sync`.
 #[derive(Clone, Debug)]
@@ -243,16 +245,7 @@ impl Module {
     /// The module's functions, exports, trap sites and function names, read
     /// in place from the artifact.
     pub fn lists(&self) -> Lists<'_> {
-        self.inner.meta.lists.view(self.file_range(self.inner.encoded_meta))
-    }
-
-    /// Bytes of the artifact file (`range` was checked against the file by
-    /// `artifact::parse`).
-    fn file_range(&self, range: FileRange) -> &[u8] {
-        // SAFETY: the image is a read-only mapping of the whole file, and
-        // nothing writes to it.
-        let image = unsafe { self.inner.image.as_slice() };
-        &image[range.offset..range.end()]
+        self.inner.lists()
     }
 
     /// The module's imports, in order.
@@ -289,10 +282,6 @@ impl Module {
         self.inner.data.len
     }
 
-    pub(crate) fn text_base(&self) -> usize {
-        self.inner.text_base
-    }
-
     /// Address of the code at text `offset` (validated by the metadata).
     pub(crate) fn code_at(&self, offset: u32) -> *const u8 {
         (self.inner.text_base + offset as usize) as *const u8
@@ -307,16 +296,11 @@ impl Module {
         &self.inner.func_types[index as usize]
     }
 
-    /// The data section's bytes.
-    pub(crate) fn data_bytes(&self) -> &[u8] {
-        self.file_range(self.inner.data)
-    }
-
     /// The runs of the defined memories' initial contents, if the module
     /// has a memory image (see `ModuleMeta::memory_image`) and a file to
     /// map it from.
     pub(crate) fn memory_image(&self) -> Option<&[ImageRun]> {
-        self.inner.file.as_ref().and(self.inner.meta.memory_image.as_deref())
+        self.inner.memory_image()
     }
 
     /// Whether a pool maps the memory image into its slots, given the
@@ -330,12 +314,7 @@ impl Module {
     /// offset in it (`IMAGE_ALIGN`-aligned, inside the file: checked by
     /// `artifact::parse`).
     pub(crate) fn image_source(&self, run: &ImageRun) -> Result<(&File, u64), Error> {
-        let file = self
-            .inner
-            .file
-            .as_ref()
-            .ok_or_else(|| Error::Resource("the module has no file to map its memory image from".into()))?;
-        Ok((file, self.inner.memory_image.offset as u64 + run.image_offset))
+        Ok(self.inner.image_source(run)?)
     }
 
     /// The defined functions in index order, once checked as
@@ -360,15 +339,55 @@ impl Module {
         Ok((0..lists.funcs_len()).map_while(move |j| lists.func(j)))
     }
 
-    /// Whether `pc` lies in this module's text.
-    pub(crate) fn contains_pc(&self, pc: usize) -> bool {
-        pc >= self.inner.text_base && pc < self.inner.text_base + self.inner.text_len
+    /// The module as the vm layer keeps it: the same allocation, so this
+    /// costs a reference count.
+    pub(crate) fn info(&self) -> Arc<dyn ModuleInfo> {
+        self.inner.clone()
+    }
+}
+
+impl ModuleInner {
+    /// Bytes of the artifact file (`range` was checked against the file by
+    /// `artifact::parse`).
+    fn file_range(&self, range: FileRange) -> &[u8] {
+        // SAFETY: the image is a read-only mapping of the whole file, and
+        // nothing writes to it.
+        let image = unsafe { self.image.as_slice() };
+        &image[range.offset..range.end()]
+    }
+}
+
+impl ModuleInfo for ModuleInner {
+    fn meta(&self) -> &ModuleMeta<MappedLists> {
+        &self.meta
     }
 
-    /// The defined function (index among defined functions) whose code
-    /// contains text `offset`.
-    pub(crate) fn defined_func_at(&self, offset: u32) -> Option<u32> {
-        self.lists().defined_func_at(offset)
+    fn lists(&self) -> Lists<'_> {
+        self.meta.lists.view(self.file_range(self.encoded_meta))
+    }
+
+    fn data_bytes(&self) -> &[u8] {
+        self.file_range(self.data)
+    }
+
+    fn text_base(&self) -> usize {
+        self.text_base
+    }
+
+    fn contains_pc(&self, pc: usize) -> bool {
+        pc >= self.text_base && pc < self.text_base + self.text_len
+    }
+
+    fn memory_image(&self) -> Option<&[ImageRun]> {
+        self.file.as_ref().and(self.meta.memory_image.as_deref())
+    }
+
+    fn image_source(&self, run: &ImageRun) -> Result<(&File, u64), VmError> {
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| VmError::Resource("the module has no file to map its memory image from".into()))?;
+        Ok((file, self.memory_image.offset as u64 + run.image_offset))
     }
 }
 

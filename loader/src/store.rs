@@ -7,19 +7,19 @@ use std::any::Any;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmc_abi::meta::{FuncType, GlobalType, MemoryType, TableType};
+use wasmc_abi::meta::FuncType;
 
 use crate::error::Error;
 use crate::func::HostFunc;
 use crate::instance::InstanceData;
-use crate::memory::LinearMemory;
-use crate::table::TableElements;
-use crate::vm::{VMFuncRef, VMGlobal, VMMemoryDefinition, VMTableDefinition};
-use crate::vmctx::VmBox;
+use crate::vm::instance::VmInstance;
+use crate::vm::limits::StoreLimits;
+use crate::vm::slot::SlotLease;
+use crate::vm::store::{reserve, StoreData, StoreId, VMStore};
+use crate::vm::VMFuncRef;
 
 /// Limits applied to everything in a [`Store`].
 #[derive(Clone, Debug)]
@@ -41,17 +41,6 @@ impl Default for Config {
     }
 }
 
-/// Identifies one store, for checking handles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct StoreId(u64);
-
-impl StoreId {
-    fn fresh() -> StoreId {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        StoreId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
 /// A function in the store.
 pub(crate) struct FuncData {
     /// Its funcref (in some instance's vmctx; stable while the store lives).
@@ -61,78 +50,63 @@ pub(crate) struct FuncData {
     pub host: Option<Arc<HostFunc>>,
 }
 
-/// A memory in the store.
-pub(crate) struct MemoryData {
-    pub memory: LinearMemory,
-    pub ty: MemoryType,
-    /// Where generated code finds base and length: in the defining
-    /// instance's vmctx, or in `owned_def` for host-created memories.
-    pub def: NonNull<VMMemoryDefinition>,
-    /// Keeps a host-created memory's definition alive.
-    pub _owned_def: Option<VmBox<VMMemoryDefinition>>,
-}
-
-impl MemoryData {
-    /// Publishes the memory's current base and length to generated code.
-    pub(crate) fn sync(&mut self) {
-        // SAFETY: `def` points to a live definition owned by this store
-        // (an instance's vmctx or `owned_def`).
-        unsafe { self.def.as_ptr().write(self.memory.definition()) }
-    }
-}
-
-/// A table in the store.
-pub(crate) struct TableData {
-    pub elements: TableElements,
-    pub ty: TableType,
-    pub def: NonNull<VMTableDefinition>,
-    /// Keeps a host-created table's definition alive.
-    pub _owned_def: Option<VmBox<VMTableDefinition>>,
-}
-
-impl TableData {
-    /// Publishes the table's current base and size to generated code.
-    pub(crate) fn sync(&mut self) {
-        let def = VMTableDefinition { base: self.elements.base(), current_elements: self.elements.len(), _pad: 0 };
-        // SAFETY: `def` points to a live definition owned by this store.
-        unsafe { self.def.as_ptr().write(def) }
-    }
-}
-
-/// A global in the store.
-pub(crate) struct GlobalData {
-    pub ty: GlobalType,
-    pub storage: NonNull<VMGlobal>,
-    /// Keeps a host-created global's storage alive.
-    pub _owned: Option<VmBox<VMGlobal>>,
-}
-
 /// Everything a store owns, behind the public [`Store`]'s box. Code inside
 /// the loader works on this; host functions reach it only through a
 /// [`StoreContextMut`], which cannot move or replace it.
 pub(crate) struct StoreOpaque {
-    pub(crate) id: StoreId,
+    /// What the vm layer works on: memories, tables, globals, deadline and
+    /// fuel (`vm/store.rs`).
+    vm: StoreData,
     config: Config,
-    pub(crate) instances: Vec<InstanceData>,
-    pub(crate) funcs: Vec<FuncData>,
+    /// Each instance: its vm record and its public side.
+    instances: Vec<InstanceData>,
+    funcs: Vec<FuncData>,
     /// Funcref address to function index, for turning raw references into
     /// [`crate::Func`] handles.
-    pub(crate) func_by_ref: rustc_hash::FxHashMap<usize, u32>,
-    pub(crate) memories: Vec<MemoryData>,
-    pub(crate) tables: Vec<TableData>,
-    pub(crate) globals: Vec<GlobalData>,
-    /// Deadline and fuel (see `limits.rs`).
-    pub(crate) limits: crate::limits::StoreLimits,
+    func_by_ref: rustc_hash::FxHashMap<usize, u32>,
     /// The WASI state of the program running in this store, if any: each
     /// store has its own descriptor table, never shared through a linker.
-    pub(crate) wasi: Option<Box<crate::wasi::WasiCtx>>,
+    wasi: Option<Box<crate::wasi::WasiCtx>>,
     /// The embedder's `T` of a [`Store<T>`], for host functions.
     data: Box<dyn Any + Send>,
     _not_sync: PhantomData<Cell<()>>,
     /// Pool slots of pooled instances. Declared last so it drops last:
     /// a slot goes back to its pool only after everything that can reach
     /// it (instances, memories) is gone.
-    pub(crate) leases: Vec<crate::pool::SlotLease>,
+    leases: Vec<SlotLease>,
+}
+
+/// The one way the vm layer reaches a store.
+impl VMStore for StoreOpaque {
+    #[inline]
+    fn vm(&self) -> &StoreData {
+        &self.vm
+    }
+
+    #[inline]
+    fn vm_mut(&mut self) -> &mut StoreData {
+        &mut self.vm
+    }
+
+    #[inline]
+    fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
+    #[inline]
+    fn instance(&self, index: u32) -> Option<&VmInstance> {
+        self.instances.get(index as usize).map(|i| &i.vm)
+    }
+
+    #[inline]
+    fn instance_mut(&mut self, index: u32) -> Option<(&mut StoreData, &mut VmInstance)> {
+        let instance = self.instances.get_mut(index as usize)?;
+        Some((&mut self.vm, &mut instance.vm))
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 // SAFETY: every raw pointer in the store points into memory the store owns
@@ -145,15 +119,11 @@ impl StoreOpaque {
     fn new(config: Config, data: Box<dyn Any + Send>) -> StoreOpaque {
         StoreOpaque {
             data,
-            id: StoreId::fresh(),
+            vm: StoreData::new(config.max_wasm_stack),
             config,
             instances: Vec::new(),
             funcs: Vec::new(),
             func_by_ref: rustc_hash::FxHashMap::default(),
-            memories: Vec::new(),
-            tables: Vec::new(),
-            globals: Vec::new(),
-            limits: crate::limits::StoreLimits::new(),
             wasi: None,
             _not_sync: PhantomData,
             leases: Vec::new(),
@@ -180,7 +150,7 @@ impl StoreOpaque {
 
     /// `Ok` if a handle made by store `id` may be used here.
     pub(crate) fn check(&self, id: StoreId) -> Result<(), Error> {
-        if id == self.id {
+        if id == self.vm.id() {
             Ok(())
         } else {
             Err(Error::WrongStore)
@@ -209,19 +179,10 @@ impl StoreOpaque {
     /// (about a tenth of a pooled instantiation). Amortized growth after
     /// that.
     pub(crate) fn reserve(&mut self, funcs: usize, tables: usize, memories: usize, globals: usize) {
-        fn room<T>(v: &mut Vec<T>, additional: usize) {
-            if v.capacity() == 0 {
-                v.reserve_exact(additional);
-            } else {
-                v.reserve(additional);
-            }
-        }
-        room(&mut self.instances, 1);
-        room(&mut self.leases, 1);
-        room(&mut self.funcs, funcs);
-        room(&mut self.tables, tables);
-        room(&mut self.memories, memories);
-        room(&mut self.globals, globals);
+        reserve(&mut self.instances, 1);
+        reserve(&mut self.leases, 1);
+        reserve(&mut self.funcs, funcs);
+        self.vm.reserve(tables, memories, globals);
         self.func_by_ref.reserve(funcs);
     }
 
@@ -229,6 +190,101 @@ impl StoreOpaque {
     /// (an imported function's copy in the importer's vmctx).
     pub(crate) fn alias_func(&mut self, alias: NonNull<VMFuncRef>, index: u32) {
         self.func_by_ref.insert(alias.as_ptr() as usize, index);
+    }
+
+    /// This store's id, for handles.
+    pub(crate) fn id(&self) -> StoreId {
+        self.vm.id()
+    }
+
+    /// The vm state (memories, tables, globals, limits).
+    pub(crate) fn vm(&self) -> &StoreData {
+        &self.vm
+    }
+
+    /// The vm state, mutably.
+    pub(crate) fn vm_mut(&mut self) -> &mut StoreData {
+        &mut self.vm
+    }
+
+    /// Deadline and fuel.
+    pub(crate) fn limits(&self) -> &StoreLimits {
+        self.vm.limits()
+    }
+
+    /// Instance `index`.
+    pub(crate) fn instance(&self, index: u32) -> &InstanceData {
+        &self.instances[index as usize]
+    }
+
+    /// How many instances the store holds (the next one's index).
+    pub(crate) fn instance_count(&self) -> u32 {
+        self.instances.len() as u32
+    }
+
+    /// Adds an instance; returns its index.
+    pub(crate) fn push_instance(&mut self, data: InstanceData) -> u32 {
+        self.instances.push(data);
+        self.instances.len() as u32 - 1
+    }
+
+    /// Applies instance `index`'s active segments (see
+    /// `StoreData::initialize_segments`).
+    pub(crate) fn initialize_segments(&mut self, index: u32, preloaded: bool) -> Result<(), crate::Trap> {
+        self.vm.initialize_segments(&mut self.instances[index as usize].vm, preloaded)
+    }
+
+    /// Charges fuel for work done on behalf of instance `caller`'s code
+    /// (see `StoreData::charge_fuel`).
+    pub(crate) fn charge_fuel(&mut self, caller: Option<u32>, units: u64) -> Result<(), wasmc_abi::TrapKind> {
+        let caller = caller.and_then(|i| self.instances.get(i as usize)).map(|i| &i.vm);
+        self.vm.charge_fuel(caller, units)
+    }
+
+    /// Function `index`.
+    pub(crate) fn func(&self, index: u32) -> &FuncData {
+        &self.funcs[index as usize]
+    }
+
+    /// The function whose funcref is at address `word`.
+    pub(crate) fn func_by_ref(&self, word: usize) -> Option<u32> {
+        self.func_by_ref.get(&word).copied()
+    }
+
+    /// Keeps a pool slot's lease until the store drops.
+    pub(crate) fn push_lease(&mut self, lease: SlotLease) {
+        self.leases.push(lease);
+    }
+
+    /// Takes the WASI state out for a syscall (put back with
+    /// [`StoreOpaque::put_wasi`]).
+    pub(crate) fn take_wasi(&mut self) -> Option<Box<crate::wasi::WasiCtx>> {
+        self.wasi.take()
+    }
+
+    /// Puts back what [`StoreOpaque::take_wasi`] took.
+    pub(crate) fn put_wasi(&mut self, ctx: Box<crate::wasi::WasiCtx>) {
+        self.wasi = Some(ctx);
+    }
+
+    /// See [`Store::set_call_timeout`].
+    pub(crate) fn set_call_timeout(&mut self, timeout: Option<Duration>) {
+        self.vm.set_call_timeout(timeout)
+    }
+
+    /// See [`Store::call_timeout`].
+    pub(crate) fn call_timeout(&self) -> Option<Duration> {
+        self.vm.call_timeout()
+    }
+
+    /// See [`Store::set_fuel`].
+    pub(crate) fn set_fuel(&mut self, fuel: u64) {
+        self.vm.set_fuel(fuel)
+    }
+
+    /// See [`Store::fuel_remaining`].
+    pub(crate) fn fuel_remaining(&self) -> Option<u64> {
+        self.vm.fuel_remaining()
     }
 }
 
@@ -254,7 +310,10 @@ impl Default for Store {
 
 impl<T> std::fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("id", &self.inner.id.0).field("instances", &self.inner.instances.len()).finish()
+        f.debug_struct("Store")
+            .field("id", &self.inner.id().as_u64())
+            .field("instances", &self.inner.instances.len())
+            .finish()
     }
 }
 
@@ -270,7 +329,7 @@ impl<T: Send + 'static> Store<T> {
     /// An empty store with these limits, holding `data` for host functions
     /// ([`Caller::data`](crate::Caller::data)).
     pub fn with_data(config: Config, data: T) -> Store<T> {
-        crate::sys::unix::signals::init();
+        crate::vm::sys::unix::signals::init();
         Store { inner: Box::new(StoreOpaque::new(config, Box::new(data))), _data: PhantomData }
     }
 
@@ -404,13 +463,13 @@ impl<'a, T> StoreContextMut<'a, T> {
 
 impl<T> std::fmt::Debug for StoreContext<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreContext").field("id", &self.0.id.0).finish()
+        f.debug_struct("StoreContext").field("id", &self.0.id().as_u64()).finish()
     }
 }
 
 impl<T> std::fmt::Debug for StoreContextMut<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreContextMut").field("id", &self.0.id.0).finish()
+        f.debug_struct("StoreContextMut").field("id", &self.0.id().as_u64()).finish()
     }
 }
 

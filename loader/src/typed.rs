@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::func::Func;
 use crate::into_func::WasmTy;
 use crate::store::{AsContext, AsContextMut};
-use crate::traphandler;
 use crate::values::Val;
 use crate::vm::ValRaw;
 
@@ -170,7 +169,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R, Error> {
         let store = store.as_context_mut().0;
         store.check(self.func.store)?;
-        let data = &store.funcs[self.func.index as usize];
+        let data = store.func(self.func.index);
         if data.host.is_some() {
             let results = self.func.call(store, &params.to_vals())?;
             return R::from_vals(&results).ok_or_else(|| Error::Type("host function results".into()));
@@ -181,7 +180,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         params.store_raw(&mut values);
         // SAFETY: a wasm funcref of this store whose type is `P -> R`
         // (checked in `new`), with 8 slots (at most 8 params and results).
-        unsafe { traphandler::invoke(store, func_ref, &mut values)? };
+        unsafe { crate::func::invoke(store, func_ref, &mut values)? };
         Ok(R::load_raw(&values))
     }
 }

@@ -62,7 +62,7 @@ fn fuel_cost(op: &Operator) -> i64 {
 }
 
 /// Whether `op` is done by a builtin that charges fuel for the bytes or
-/// elements it touches (`loader/src/builtins.rs`): like a call, the
+/// elements it touches (`loader/src/vm/builtins.rs`): like a call, the
 /// variable is stored before it and reloaded after it.
 fn calls_charging_builtin(op: &Operator) -> bool {
     matches!(

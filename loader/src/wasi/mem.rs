@@ -4,7 +4,7 @@
 
 use super::ctx::WasiCtx;
 use super::Errno;
-use crate::limits::{fuel_for_bytes, Deadline};
+use crate::vm::limits::{fuel_for_bytes, Deadline};
 use crate::{Caller, Memory};
 
 /// The most iovecs one call may pass (as Linux's `IOV_MAX`).
@@ -45,7 +45,7 @@ impl<'a, 'b> Env<'a, 'b> {
 
     /// The deadline of the call this syscall belongs to.
     pub fn deadline(&self) -> Deadline {
-        self.caller.opaque().limits.deadline()
+        self.caller.opaque().limits().deadline()
     }
 
     /// Before moving up to `bytes` bytes of guest memory: charges fuel for
@@ -53,7 +53,9 @@ impl<'a, 'b> Env<'a, 'b> {
     pub fn budget(&mut self, bytes: u64) -> Result<(), Errno> {
         let instance = self.caller.instance();
         let store = self.caller.opaque_mut();
-        let within = store.charge_fuel(instance, fuel_for_bytes(bytes)).and_then(|()| store.limits.deadline().check());
+        let within = store
+            .charge_fuel(instance.map(|i| i.index), fuel_for_bytes(bytes))
+            .and_then(|()| store.limits().deadline().check());
         within.map_err(|_| self.interrupt())
     }
 

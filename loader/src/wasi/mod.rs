@@ -214,7 +214,7 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>) {
         linker.func_new(MODULE, name, ty, move |mut caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| {
             // Taken out of the store while the call runs, so the syscall can
             // borrow both it and the caller's memory; put back after.
-            let Some(mut ctx) = caller.opaque_mut().wasi.take() else {
+            let Some(mut ctx) = caller.opaque_mut().take_wasi() else {
                 return Err(HostError::new(format!(
                     "{MODULE}::{name} called in a store without a WASI context (see Store::set_wasi)"
                 )));
@@ -231,7 +231,7 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>) {
                 let interrupted = outcome.is_err() && env.interrupted();
                 (outcome, interrupted)
             };
-            caller.opaque_mut().wasi = Some(ctx);
+            caller.opaque_mut().put_wasi(ctx);
             if interrupted {
                 // Past the deadline or out of fuel: the call traps with
                 // `Interrupted` (the loader names the reason).

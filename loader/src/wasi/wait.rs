@@ -27,7 +27,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno as HostErrno;
 
 use super::Errno;
-use crate::limits::Deadline;
+use crate::vm::limits::Deadline;
 
 /// How a wait ended.
 pub(crate) enum Waited<T> {

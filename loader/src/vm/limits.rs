@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use wasmc_abi::TrapKind;
 
-use crate::epoch::{self, ActiveDeadline};
-use crate::error::{Error, Trap};
-use crate::instance::Instance;
-use crate::store::StoreOpaque;
+use crate::vm::epoch::{self, ActiveDeadline};
+use crate::vm::instance::VmInstance;
+use crate::vm::store::StoreData;
+use crate::vm::trap::{Trap, VmError};
+use crate::vm::vmctx::VmBox;
 use crate::vm::VMRuntimeLimits;
-use crate::vmctx::VmBox;
 
 /// No deadline: the epoch never reaches it.
 const NO_DEADLINE: u64 = u64::MAX;
@@ -105,7 +105,7 @@ impl StoreLimits {
     /// Called by every host-to-wasm entry before wasm runs. The outermost
     /// one sets the deadline; the returned guard keeps the ticker awake
     /// until the entry ends.
-    pub(crate) fn enter(&mut self) -> Result<Option<ActiveDeadline>, Error> {
+    pub(crate) fn enter(&mut self) -> Result<Option<ActiveDeadline>, VmError> {
         if self.depth > 0 {
             self.depth += 1;
             return Ok(None);
@@ -198,7 +198,7 @@ impl StoreLimits {
     }
 }
 
-impl StoreOpaque {
+impl StoreData {
     /// See [`crate::Store::set_call_timeout`].
     pub(crate) fn set_call_timeout(&mut self, timeout: Option<Duration>) {
         if timeout.is_some() {
@@ -231,10 +231,8 @@ impl StoreOpaque {
     /// with fuel metering, as the operators around it are. `Err(Interrupted)`
     /// (with nothing charged beyond the remainder) when the fuel does not
     /// cover it; the operation must then not be done.
-    pub(crate) fn charge_fuel(&mut self, caller: Option<Instance>, units: u64) -> Result<(), TrapKind> {
-        let metered = caller
-            .and_then(|i| self.instances.get(i.index as usize))
-            .is_some_and(|data| data.module.meta().fuel_metering);
+    pub(crate) fn charge_fuel(&mut self, caller: Option<&VmInstance>, units: u64) -> Result<(), TrapKind> {
+        let metered = caller.is_some_and(|data| data.module.meta().fuel_metering);
         if metered {
             self.limits.charge_fuel(units)
         } else {

@@ -4,12 +4,10 @@
 //! A pooled instance is an ordinary [`Instance`] in a [`Store`]; only its
 //! linear memories and its `VMContext` live in a slot the pool reserved in
 //! advance. The store holds the slot's lease: when the store drops, the
-//! slot's memories are reset (see `slot.rs` for the slot's map and how)
+//! slot's memories are reset (see `vm/slot.rs` for the slot's map and how)
 //! and the slot goes back to the pool. Tables, globals and dropped
 //! segments are per instantiation, so every pooled instance starts exactly
 //! as a fresh one would.
-
-mod slot;
 
 use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
@@ -24,10 +22,9 @@ use crate::instantiate::{allocate, initialize, Placement};
 use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
 use crate::store::{AsContextMut, StoreOpaque};
-use crate::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
-use crate::vmctx::VmCtx;
-
-pub(crate) use slot::{PooledMemory, SlotLease};
+use crate::vm::slot::{self, SlotLease};
+use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
+use crate::vm::vmctx::VmCtx;
 
 /// How an [`InstancePool`] is sized.
 #[derive(Clone, Debug)]
@@ -104,6 +101,7 @@ pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 16 * 1024;
 #[derive(Clone, Debug)]
 pub struct InstancePool {
     shared: Arc<slot::PoolShared>,
+    module: Module,
 }
 
 impl InstancePool {
@@ -163,7 +161,7 @@ impl InstancePool {
         let map_image = module.maps_image(config.map_image_min_bytes);
         let keep_resident = if map_image { 0 } else { config.keep_resident_bytes / page_size() * page_size() };
         let shared = slot::PoolShared {
-            module: module.clone(),
+            module: module.info(),
             mode,
             capacity,
             memories,
@@ -177,7 +175,7 @@ impl InstancePool {
             states: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
             free: Mutex::new((0..capacity).rev().collect()),
         };
-        Ok(InstancePool { shared: Arc::new(shared) })
+        Ok(InstancePool { shared: Arc::new(shared), module: module.clone() })
     }
 
     /// Instantiates the pool's module in `store`, in a free slot, taking
@@ -193,7 +191,7 @@ impl InstancePool {
         linker: &Linker<T>,
     ) -> Result<Instance, Error> {
         let store = store.as_context_mut().0;
-        let imports = linker.resolve(store, &self.shared.module)?;
+        let imports = linker.resolve(store, &self.module)?;
         self.instantiate_resolved(store, imports)
     }
 
@@ -209,7 +207,7 @@ impl InstancePool {
         pre: &InstancePre<T>,
     ) -> Result<Instance, Error> {
         let store = store.as_context_mut().0;
-        if !pre.module().same_as(&self.shared.module) {
+        if !pre.module().same_as(&self.module) {
             return Err(Error::Type("the InstancePre is for another module than the pool's".into()));
         }
         let imports = pre.resolve(store)?;
@@ -217,17 +215,17 @@ impl InstancePool {
     }
 
     fn instantiate_resolved(&self, store: &mut StoreOpaque, imports: Vec<Resolved>) -> Result<Instance, Error> {
-        let module = &self.shared.module;
+        let module = &self.module;
         let lease = SlotLease::acquire(&self.shared)?;
         let instance = allocate(store, module, imports, Placement::Pooled(&lease))?;
-        store.leases.push(lease);
+        store.push_lease(lease);
         initialize(store, instance, self.shared.map_image)?;
         Ok(instance)
     }
 
     /// The module this pool instantiates.
     pub fn module(&self) -> &Module {
-        &self.shared.module
+        &self.module
     }
 
     /// Number of slots.

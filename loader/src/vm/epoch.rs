@@ -16,7 +16,7 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
+use crate::vm::trap::VmError;
 
 /// Granularity of deadlines.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
@@ -63,8 +63,8 @@ pub(crate) fn deadline_after(timeout: Duration) -> u64 {
 /// Starts the ticker thread if it is not running yet.
 ///
 /// # Errors
-/// [`Error::Resource`] if the operating system refuses the thread.
-pub(crate) fn ensure_ticker() -> Result<(), Error> {
+/// [`VmError::Resource`] if the operating system refuses the thread.
+pub(crate) fn ensure_ticker() -> Result<(), VmError> {
     if TICKER.get().is_some() {
         return Ok(());
     }
@@ -76,7 +76,7 @@ pub(crate) fn ensure_ticker() -> Result<(), Error> {
     let handle = std::thread::Builder::new()
         .name("wasmc-epoch".into())
         .spawn(ticker_loop)
-        .map_err(|e| Error::Resource(format!("cannot start the epoch ticker thread: {e}")))?;
+        .map_err(|e| VmError::Resource(format!("cannot start the epoch ticker thread: {e}")))?;
     let _ = TICKER.set(handle.thread().clone());
     Ok(())
 }
@@ -105,8 +105,8 @@ impl ActiveDeadline {
     /// Marks a call with a deadline as running.
     ///
     /// # Errors
-    /// [`Error::Resource`] if the ticker thread cannot be started.
-    pub(crate) fn new() -> Result<ActiveDeadline, Error> {
+    /// [`VmError::Resource`] if the ticker thread cannot be started.
+    pub(crate) fn new() -> Result<ActiveDeadline, VmError> {
         ensure_ticker()?;
         if ACTIVE.fetch_add(1, Ordering::AcqRel) == 0 {
             if let Some(ticker) = TICKER.get() {

@@ -2,7 +2,7 @@
 //!
 //! [`init`] installs one handler for SIGSEGV, SIGBUS, SIGILL and SIGFPE,
 //! once per process, keeping the handlers that were there before. The
-//! handler asks [`crate::traphandler::handle_fault`] whether the fault is a
+//! handler asks [`crate::vm::traphandler::handle_fault`] whether the fault is a
 //! wasm trap; if so that function unwinds and never returns. Every other
 //! fault goes to the previous handler exactly as the kernel would have
 //! delivered it.
@@ -65,7 +65,7 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
         // SAFETY: the kernel passes a valid siginfo and ucontext for
         // SA_SIGINFO handlers.
         let (pc, fault_address) = unsafe { (program_counter(context), (*info).si_addr() as usize) };
-        crate::traphandler::handle_fault(signal, pc, fault_address);
+        crate::vm::traphandler::handle_fault(signal, pc, fault_address);
     }
     // Not a wasm trap.
     // SAFETY: forwarding the arguments we were given.

@@ -15,7 +15,7 @@ use wasmc_abi::vmctx::{VMOffsets, VMCTX_MAGIC};
 
 use std::sync::atomic::AtomicU64;
 
-use crate::error::Error;
+use crate::vm::trap::VmError;
 use crate::vm::{
     VMContextHeader, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDefinition, VMRuntimeLimits, VMTableDefinition,
 };
@@ -61,7 +61,7 @@ pub(crate) struct VmCtx {
 unsafe impl Send for VmCtx {}
 
 impl VmCtx {
-    /// A zeroed context with its header filled in; [`Error::Resource`]
+    /// A zeroed context with its header filled in; [`VmError::Resource`]
     /// when the allocator refuses (the size grows with the module's counts
     /// of functions, tables, memories and globals).
     pub(crate) fn new(
@@ -69,12 +69,12 @@ impl VmCtx {
         builtins: *const usize,
         type_ids: *const u32,
         instance: *mut c_void,
-    ) -> Result<VmCtx, Error> {
+    ) -> Result<VmCtx, VmError> {
         let layout = VmCtx::layout(&offsets)?;
         // SAFETY: the layout has a non-zero size (at least the header's).
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
         let Some(ptr) = NonNull::new(raw) else {
-            return Err(Error::Resource(format!("cannot allocate a VMContext of {} bytes", layout.size())));
+            return Err(VmError::Resource(format!("cannot allocate a VMContext of {} bytes", layout.size())));
         };
         let vmctx = VmCtx { ptr, layout, offsets, owned: true };
         vmctx.init_header(builtins, type_ids, instance);
@@ -82,9 +82,9 @@ impl VmCtx {
     }
 
     /// The size and alignment of a context laid out by `offsets`.
-    pub(crate) fn layout(offsets: &VMOffsets) -> Result<Layout, Error> {
+    pub(crate) fn layout(offsets: &VMOffsets) -> Result<Layout, VmError> {
         let size = (offsets.size() as usize).max(std::mem::size_of::<VMContextHeader>());
-        Layout::from_size_align(size, 16).map_err(|_| Error::Resource(format!("a VMContext of {size} bytes")))
+        Layout::from_size_align(size, 16).map_err(|_| VmError::Resource(format!("a VMContext of {size} bytes")))
     }
 
     /// A context in memory the caller owns (a pool slot's vmctx area),
@@ -100,7 +100,7 @@ impl VmCtx {
         builtins: *const usize,
         type_ids: *const u32,
         instance: *mut c_void,
-    ) -> Result<VmCtx, Error> {
+    ) -> Result<VmCtx, VmError> {
         let layout = VmCtx::layout(&offsets)?;
         // SAFETY: the caller promises `layout.size()` writable bytes.
         unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, layout.size()) };
@@ -166,6 +166,19 @@ impl VmCtx {
     pub(crate) fn set_imported_global(&self, i: u32, global: *mut VMGlobal) {
         // SAFETY: the slot lies in the allocation, pointer aligned.
         unsafe { self.at::<*mut VMGlobal>(self.offsets.imported_global(i)).write(global) }
+    }
+
+    /// Sets the funcref of function `i` (imports first).
+    pub(crate) fn set_func_ref(&self, i: u32, func_ref: VMFuncRef) {
+        // SAFETY: the slot lies in the allocation (`VMOffsets` checks the
+        // index), pointer aligned.
+        unsafe { self.func_ref(i).write(func_ref) }
+    }
+
+    /// Sets the value of defined global `i`.
+    pub(crate) fn set_defined_global(&self, i: u32, value: VMGlobal) {
+        // SAFETY: the slot lies in the allocation, 16-byte aligned.
+        unsafe { self.defined_global(i).write(value) }
     }
 
     /// The definition of defined table `i`.

@@ -10,7 +10,7 @@ use std::ptr::NonNull;
 
 use wasmc_abi::meta::TableType;
 
-use crate::error::Error;
+use crate::vm::trap::VmError;
 
 /// Largest size a table reaches when neither its type nor the store sets a
 /// smaller maximum: the largest minimum validation accepts (and the limit
@@ -54,13 +54,13 @@ fn alloc(len: usize, cap: usize, init: usize) -> Option<(NonNull<usize>, usize)>
 
 impl TableElements {
     /// `ty.min` elements of `init`; `limit` is the store's maximum.
-    pub(crate) fn new(ty: TableType, init: usize, limit: Option<u32>) -> Result<Self, Error> {
+    pub(crate) fn new(ty: TableType, init: usize, limit: Option<u32>) -> Result<Self, VmError> {
         let max = ty.max.unwrap_or(u32::MAX).min(limit.unwrap_or(DEFAULT_MAX_TABLE_ELEMENTS));
         if ty.min > max {
-            return Err(Error::Resource(format!("table of {} elements exceeds the limit of {max}", ty.min)));
+            return Err(VmError::Resource(format!("table of {} elements exceeds the limit of {max}", ty.min)));
         }
         let (ptr, cap) = alloc(ty.min as usize, ty.min as usize, init)
-            .ok_or_else(|| Error::Resource(format!("cannot allocate a table of {} elements", ty.min)))?;
+            .ok_or_else(|| VmError::Resource(format!("cannot allocate a table of {} elements", ty.min)))?;
         Ok(TableElements { ptr, len: ty.min, cap, max })
     }
 

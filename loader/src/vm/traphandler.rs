@@ -19,14 +19,15 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
-use std::ptr::null_mut;
+use std::ptr::{null_mut, NonNull};
 
 use wasmc_abi::TrapKind;
 
-use crate::error::{Error, Trap};
-use crate::module::Module;
-use crate::store::StoreOpaque;
-use crate::sys::unix::{signals, stack, unwind};
+use crate::vm::instance::instance_of_vmctx;
+use crate::vm::module_info::ModuleInfo;
+use crate::vm::store::VMStore;
+use crate::vm::sys::unix::{signals, stack, unwind};
+use crate::vm::trap::{Trap, VmError};
 use crate::vm::{VMFuncRef, ValRaw};
 
 /// Why a builtin or host function unwinds.
@@ -58,7 +59,7 @@ thread_local! {
     /// The stack limit of the outermost entry; 0 when not in wasm.
     static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
     /// The store of the innermost entry, for builtins and host functions.
-    static STORE: Cell<*mut StoreOpaque> = const { Cell::new(null_mut()) };
+    static STORE: Cell<Option<NonNull<dyn VMStore>>> = const { Cell::new(None) };
     /// Set by [`raise`].
     static UNWIND: RefCell<Option<Unwind>> = const { RefCell::new(None) };
 }
@@ -67,7 +68,7 @@ thread_local! {
 ///
 /// Only builtins and host functions called from wasm may use it, and only
 /// while they run: the entry that set it holds the store's `&mut`.
-pub(crate) fn current_store() -> *mut StoreOpaque {
+pub(crate) fn current_store() -> Option<NonNull<dyn VMStore>> {
     STORE.with(Cell::get)
 }
 
@@ -78,15 +79,21 @@ pub(crate) fn current_store() -> *mut StoreOpaque {
 /// `func_ref` must be a funcref of a wasm function owned by `store`, and
 /// `values` must have at least as many slots as the function has
 /// parameters or results, holding arguments of its parameter types.
-pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values: &mut [ValRaw]) -> Result<(), Error> {
+#[inline]
+pub(crate) unsafe fn invoke<S: VMStore>(
+    store: &mut S,
+    func_ref: VMFuncRef,
+    values: &mut [ValRaw],
+) -> Result<(), VmError> {
     signals::init();
     signals::ensure_alt_stack();
-    let deadline = store.limits.enter()?;
+    let deadline = store.vm_mut().limits.enter()?;
     // SAFETY: as this function's.
     let outcome = unsafe { invoke_inner(store, func_ref, values) };
     // Before a host function's panic goes on unwinding: a store whose
     // bookkeeping still counted this entry would treat every later call as
     // nested and run it without a deadline.
+    let store = store.vm_mut();
     store.limits.exit();
     drop(deadline);
     let result = match outcome {
@@ -94,7 +101,7 @@ pub(crate) unsafe fn invoke(store: &mut StoreOpaque, func_ref: VMFuncRef, values
         Err(Panicked(payload)) => std::panic::resume_unwind(payload),
     };
     result.map_err(|e| match e {
-        Error::Trap(trap) => Error::Trap(store.limits.explain(trap)),
+        VmError::Trap(trap) => VmError::Trap(store.limits.explain(trap)),
         other => other,
     })
 }
@@ -107,20 +114,21 @@ struct Panicked(Box<dyn Any + Send>);
 ///
 /// # Safety
 /// As for [`invoke`].
-unsafe fn invoke_inner(
-    store: &mut StoreOpaque,
+#[inline]
+unsafe fn invoke_inner<S: VMStore>(
+    store: &mut S,
     func_ref: VMFuncRef,
     values: &mut [ValRaw],
-) -> Result<Result<(), Error>, Panicked> {
+) -> Result<Result<(), VmError>, Panicked> {
     let outermost = STACK_LIMIT.with(Cell::get) == 0;
     if outermost {
-        STACK_LIMIT.with(|c| c.set(stack_limit(store.config().max_wasm_stack)));
+        STACK_LIMIT.with(|c| c.set(stack_limit(store.vm().max_wasm_stack)));
     }
     let limit = STACK_LIMIT.with(Cell::get);
     // SAFETY: a wasm funcref's vmctx is a live instance `VMContext`.
-    unsafe { crate::vmctx::set_stack_limit(func_ref.vmctx, limit) };
-    let store_ptr: *mut StoreOpaque = store;
-    let previous_store = STORE.with(|c| c.replace(store_ptr));
+    unsafe { crate::vm::vmctx::set_stack_limit(func_ref.vmctx, limit) };
+    let store_ptr: NonNull<dyn VMStore> = NonNull::from(store as &mut dyn VMStore);
+    let previous_store = STORE.with(|c| c.replace(Some(store_ptr)));
     // SAFETY: `array_call` is the module's entry trampoline for the callee's
     // type (non-null for wasm functions), with the C signature of
     // `EntryFn`; the jump buffer slot is this thread's. The frames between
@@ -146,13 +154,13 @@ unsafe fn invoke_inner(
     if let Some(fault) = FAULT.with(Cell::take) {
         // SAFETY: we are back on the host side and hold the only use of the
         // store pointer we handed out.
-        return Ok(Err(Error::Trap(trap_for_fault(unsafe { &*store_ptr }, fault))));
+        return Ok(Err(VmError::Trap(trap_for_fault(unsafe { store_ptr.as_ref() }, fault))));
     }
     match UNWIND.with(|u| u.borrow_mut().take()) {
-        Some(Unwind::Trap(trap)) => Ok(Err(Error::Trap(trap))),
+        Some(Unwind::Trap(trap)) => Ok(Err(VmError::Trap(trap))),
         Some(Unwind::Panic(payload)) => Err(Panicked(payload)),
-        Some(Unwind::Exit(code)) => Ok(Err(Error::Exit(code))),
-        None => Ok(Err(Error::Trap(Trap::new(TrapKind::UnknownFault)))),
+        Some(Unwind::Exit(code)) => Ok(Err(VmError::Exit(code))),
+        None => Ok(Err(VmError::Trap(Trap::new(TrapKind::UnknownFault)))),
     }
 }
 
@@ -194,7 +202,7 @@ pub(crate) unsafe fn raise(reason: Unwind) -> ! {
 /// code registry without blocking, and jumps.
 pub(crate) fn handle_fault(signal: i32, pc: usize, address: usize) {
     let jmpbuf = JMPBUF.with(Cell::get);
-    if jmpbuf.is_null() || !crate::registry::is_wasm_code(pc) {
+    if jmpbuf.is_null() || !crate::vm::registry::is_wasm_code(pc) {
         return;
     }
     FAULT.with(|f| f.set(Some(Fault { signal, pc, address })));
@@ -206,15 +214,18 @@ pub(crate) fn handle_fault(signal: i32, pc: usize, address: usize) {
 
 /// Describes a fault in wasm code: the trap table entry at `pc` if there is
 /// one, otherwise a guess from the signal and fault address.
-fn trap_for_fault(store: &StoreOpaque, fault: Fault) -> Trap {
-    let module = store.instances.iter().map(|i| i.module()).find(|m| m.contains_pc(fault.pc));
+fn trap_for_fault(store: &dyn VMStore, fault: Fault) -> Trap {
+    let module = (0..store.instance_count() as u32)
+        .filter_map(|i| store.instance(i))
+        .map(|i| &*i.module)
+        .find(|m| m.contains_pc(fault.pc));
     let Some(module) = module else { return Trap::new(TrapKind::UnknownFault) };
     let offset = (fault.pc - module.text_base()) as u32;
     let site = module.lists().trap_at(offset);
     let kind = match site {
         Some(site) => site.kind,
         None if fault.signal == libc::SIGSEGV || fault.signal == libc::SIGBUS => {
-            if store.memories.iter().any(|m| m.memory.reservation_contains(fault.address)) {
+            if store.vm().memories().iter().any(|m| m.memory.reservation_contains(fault.address)) {
                 TrapKind::MemoryOutOfBounds
             } else if near_stack_end(fault.address) {
                 TrapKind::StackOverflow
@@ -226,7 +237,7 @@ fn trap_for_fault(store: &StoreOpaque, fault: Fault) -> Trap {
     };
     let mut trap = Trap::new(kind);
     trap.wasm_offset = site.map(|s| s.wasm_offset);
-    if let Some(defined) = module.defined_func_at(offset) {
+    if let Some(defined) = module.lists().defined_func_at(offset) {
         name_function(&mut trap, module, defined);
     }
     trap
@@ -234,7 +245,7 @@ fn trap_for_fault(store: &StoreOpaque, fault: Fault) -> Trap {
 
 /// Sets the function index and name of `trap`, which lies in `module`'s
 /// defined function `defined`.
-fn name_function(trap: &mut Trap, module: &Module, defined: u32) {
+fn name_function(trap: &mut Trap, module: &dyn ModuleInfo, defined: u32) {
     let index = module.meta().imported(wasmc_abi::meta::ExternKind::Func) + defined;
     trap.func_index = Some(index);
     trap.func_name = module.lists().func_name(index).map(str::to_string);
@@ -248,22 +259,22 @@ fn name_function(trap: &mut Trap, module: &Module, defined: u32) {
 /// `vmctx` must be null or a live `VMContext` or `VMHostFuncContext`, and
 /// this must run on the thread that entered wasm, while wasm is suspended.
 pub(crate) unsafe fn locate_call(trap: &mut Trap, vmctx: *mut u8) {
-    let store_ptr = current_store();
-    if store_ptr.is_null() || trap.wasm_offset.is_some() {
+    let Some(store_ptr) = current_store() else { return };
+    if trap.wasm_offset.is_some() {
         return;
     }
     // SAFETY: the entry that set the current store holds its `&mut` and
     // does not use it until wasm returns to it; we only read.
-    let store = unsafe { &*store_ptr };
+    let store = unsafe { store_ptr.as_ref() };
     // SAFETY: per the contract.
-    let Some(instance) = (unsafe { crate::instance::Instance::from_vmctx(store, vmctx) }) else { return };
+    let Some(instance) = (unsafe { instance_of_vmctx(store, vmctx) }).and_then(|i| store.instance(i)) else { return };
     // SAFETY: `from_vmctx` found a live instance `VMContext`, whose header
     // has this field.
     let offset = unsafe { (*vmctx.cast::<crate::vm::VMContextHeader>()).last_wasm_offset };
     if offset == u32::MAX {
         return;
     }
-    let module = store.instances[instance.index as usize].module();
+    let module = &*instance.module;
     // Function bodies lie in the binary in index order: the call is in the
     // last body that starts at or before its offset.
     if let Some(defined) = module.lists().defined_func_at_wasm_offset(offset) {

@@ -35,9 +35,9 @@ use std::sync::{Arc, Mutex};
 use wasmc_abi::vmctx::VMOffsets;
 use wasmc_abi::{BoundsChecks, WASM_PAGE_SIZE};
 
-use crate::error::Error;
-use crate::module::Module;
-use crate::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::module_info::ModuleInfo;
+use crate::vm::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::trap::VmError;
 
 /// Slot states.
 const UNPREPARED: u8 = 0;
@@ -58,7 +58,8 @@ pub(crate) struct MemorySpec {
 /// lease and pooled memory.
 #[derive(Debug)]
 pub(crate) struct PoolShared {
-    pub module: Module,
+    /// The module whose memory image slots map.
+    pub module: Arc<dyn ModuleInfo>,
     pub mode: BoundsChecks,
     pub capacity: u32,
     pub memories: Vec<MemorySpec>,
@@ -86,14 +87,14 @@ impl PoolShared {
         (slot as usize * self.memories.len() + memory) * self.memory_stride
     }
 
-    fn region(&self) -> Result<&Mmap, Error> {
-        self.memory_region.as_ref().ok_or_else(|| Error::Resource("the pool has no memory region".into()))
+    fn region(&self) -> Result<&Mmap, VmError> {
+        self.memory_region.as_ref().ok_or_else(|| VmError::Resource("the pool has no memory region".into()))
     }
 
     /// Makes a never-used slot's initial pages accessible and maps its
     /// memory image.
-    fn prepare(&self, slot: u32) -> Result<(), Error> {
-        let resource = |e: std::io::Error| Error::Resource(format!("cannot prepare a pool slot: {e}"));
+    fn prepare(&self, slot: u32) -> Result<(), VmError> {
+        let resource = |e: std::io::Error| VmError::Resource(format!("cannot prepare a pool slot: {e}"));
         let region = self.region()?;
         if self.mode == BoundsChecks::Guard {
             for (j, spec) in self.memories.iter().enumerate() {
@@ -125,10 +126,10 @@ pub(crate) struct SlotLease {
 
 impl SlotLease {
     /// Takes a free slot, prepared, with its memories holding their images.
-    pub(crate) fn acquire(shared: &Arc<PoolShared>) -> Result<SlotLease, Error> {
-        let slot = shared.free.lock().map_err(|_| Error::Resource("instance pool lock poisoned".into()))?.pop();
+    pub(crate) fn acquire(shared: &Arc<PoolShared>) -> Result<SlotLease, VmError> {
+        let slot = shared.free.lock().map_err(|_| VmError::Resource("instance pool lock poisoned".into()))?.pop();
         let Some(slot) = slot else {
-            return Err(Error::Resource(format!(
+            return Err(VmError::Resource(format!(
                 "instance pool exhausted: all {} slots are in use",
                 shared.capacity - broken_count(shared)
             )));
@@ -146,12 +147,12 @@ impl SlotLease {
     }
 
     /// The slot's vmctx area.
-    pub(crate) fn vmctx_ptr(&self) -> Result<std::ptr::NonNull<u8>, Error> {
+    pub(crate) fn vmctx_ptr(&self) -> Result<std::ptr::NonNull<u8>, VmError> {
         let offset = self.slot as usize * self.shared.vmctx_stride;
         // SAFETY: the offset is below `capacity * vmctx_stride`, the
         // region's length.
         let ptr = unsafe { self.shared.vmctx_region.as_ptr().add(offset) };
-        std::ptr::NonNull::new(ptr).ok_or_else(|| Error::Resource("null vmctx".into()))
+        std::ptr::NonNull::new(ptr).ok_or_else(|| VmError::Resource("null vmctx".into()))
     }
 
     /// The layout of the vmctx area.
@@ -180,7 +181,7 @@ impl Drop for SlotLease {
     }
 }
 
-/// A pool slot's memory area, as a [`crate::memory::LinearMemory`] uses it.
+/// A pool slot's memory area, as a [`crate::vm::memory::LinearMemory`] uses it.
 #[derive(Debug)]
 pub(crate) struct PooledMemory {
     shared: Arc<PoolShared>,
@@ -224,15 +225,15 @@ impl PooledMemory {
 
     /// Makes `old_len..new_len` accessible (in place: the memory never
     /// moves).
-    pub(crate) fn grow(&self, old_len: usize, new_len: usize) -> Result<(), Error> {
+    pub(crate) fn grow(&self, old_len: usize, new_len: usize) -> Result<(), VmError> {
         if new_len as u64 > self.max_pages() * WASM_PAGE_SIZE || new_len > self.reserved() {
-            return Err(Error::Resource("memory slot is full".into()));
+            return Err(VmError::Resource("memory slot is full".into()));
         }
         if self.shared.mode == BoundsChecks::Guard {
             let region = self.shared.region()?;
             region
                 .protect(self.offset() + old_len, new_len - old_len, Protection::ReadWrite)
-                .map_err(|e| Error::Resource(format!("cannot grow a pooled memory: {e}")))?;
+                .map_err(|e| VmError::Resource(format!("cannot grow a pooled memory: {e}")))?;
         }
         Ok(())
     }

@@ -12,13 +12,13 @@ use std::sync::OnceLock;
 use wasmc_abi::builtins::Builtin;
 use wasmc_abi::TrapKind;
 
-use crate::bulk;
-use crate::error::Trap;
-use crate::instance::Instance;
-use crate::limits::{fuel_for_bytes, CHUNK_BYTES};
-use crate::segments::{self, memory_index, range, table_fuel, table_index, TABLE_CHUNK};
-use crate::store::StoreOpaque;
-use crate::traphandler::{self, Unwind};
+use crate::vm::bulk;
+use crate::vm::instance::{instance_of_vmctx, VmInstance};
+use crate::vm::limits::{fuel_for_bytes, CHUNK_BYTES};
+use crate::vm::segments::{self, memory_index, range, table_fuel, table_index, TABLE_CHUNK};
+use crate::vm::store::StoreData;
+use crate::vm::trap::Trap;
+use crate::vm::traphandler::{self, Unwind};
 
 /// The function-pointer array every vmctx points to.
 pub(crate) fn array() -> *const usize {
@@ -58,18 +58,19 @@ wasmc_abi::for_each_builtin!(builtin_pointers);
 ///
 /// # Safety
 /// Only for builtins called by wasm code with its own vmctx.
-unsafe fn with_instance<T>(vmctx: *mut u8, f: impl FnOnce(&mut StoreOpaque, Instance) -> Result<T, TrapKind>) -> T {
-    let result = {
-        let store_ptr = traphandler::current_store();
-        if store_ptr.is_null() {
-            Err(TrapKind::UnknownFault)
-        } else {
+unsafe fn with_instance<T>(
+    vmctx: *mut u8,
+    f: impl FnOnce(&mut StoreData, &mut VmInstance) -> Result<T, TrapKind>,
+) -> T {
+    let result = match traphandler::current_store() {
+        None => Err(TrapKind::UnknownFault),
+        Some(mut store_ptr) => {
             // SAFETY: the entry that set the current store holds its `&mut`
             // and does not use it until wasm returns to it.
-            let store = unsafe { &mut *store_ptr };
+            let store = unsafe { store_ptr.as_mut() };
             // SAFETY: wasm code passes its own live vmctx.
-            match unsafe { Instance::from_vmctx(store, vmctx) } {
-                Some(instance) => f(store, instance),
+            match unsafe { instance_of_vmctx(store, vmctx) }.and_then(|i| store.instance_mut(i)) {
+                Some((store, instance)) => f(store, instance),
                 None => Err(TrapKind::UnknownFault),
             }
         }
@@ -102,7 +103,7 @@ unsafe extern "C" fn memory_grow(vmctx: *mut u8, memory: u32, delta: u32) -> u32
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let m = memory_index(store, instance, memory)?;
+            let m = memory_index(instance, memory)?;
             // A grow past the limits fails (-1) at no charge, however big
             // it asked to be. Growing does not write the new pages (they
             // are zero on first touch): one unit per page.
@@ -119,7 +120,7 @@ unsafe extern "C" fn memory_fill(vmctx: *mut u8, memory: u32, dst: u32, byte: u3
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let m = memory_index(store, instance, memory)?;
+            let m = memory_index(instance, memory)?;
             let r = range(dst, len, store.memories[m].memory.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
             store.charge_fuel(Some(instance), fuel_for_bytes(u64::from(len)))?;
             let deadline = store.limits.deadline();
@@ -133,8 +134,8 @@ unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let d = memory_index(store, instance, dst_memory)?;
-            let s = memory_index(store, instance, src_memory)?;
+            let d = memory_index(instance, dst_memory)?;
+            let s = memory_index(instance, src_memory)?;
             let src_len = store.memories[s].memory.len();
             let dst_len = store.memories[d].memory.len();
             let sr = range(src, len, src_len).ok_or(TrapKind::MemoryOutOfBounds)?;
@@ -164,9 +165,8 @@ unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, segment: u32, dst:
 unsafe extern "C" fn data_drop(vmctx: *mut u8, segment: u32) {
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
-        with_instance(vmctx, |store, instance| {
-            let data = &mut store.instances[instance.index as usize];
-            *data.dropped_data.get_mut(segment as usize).ok_or(TrapKind::UnknownFault)? = true;
+        with_instance(vmctx, |_, instance| {
+            *instance.dropped_data.get_mut(segment as usize).ok_or(TrapKind::UnknownFault)? = true;
             Ok(())
         })
     }
@@ -176,7 +176,7 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: us
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let t = table_index(store, instance, table)?;
+            let t = table_index(instance, table)?;
             // As for memory.grow: past the limits, -1 at no charge.
             if !store.tables[t].elements.may_grow(delta) {
                 return Ok(u32::MAX);
@@ -191,7 +191,7 @@ unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: usi
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let t = table_index(store, instance, table)?;
+            let t = table_index(instance, table)?;
             let r = range(dst, len, store.tables[t].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
             store.charge_fuel(Some(instance), table_fuel(len))?;
             let deadline = store.limits.deadline();
@@ -205,8 +205,8 @@ unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, src_table: u32, 
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
         with_instance(vmctx, |store, instance| {
-            let d = table_index(store, instance, dst_table)?;
-            let s = table_index(store, instance, src_table)?;
+            let d = table_index(instance, dst_table)?;
+            let s = table_index(instance, src_table)?;
             let sr = range(src, len, store.tables[s].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
             let dr = range(dst, len, store.tables[d].elements.len() as usize).ok_or(TrapKind::TableOutOfBounds)?;
             store.charge_fuel(Some(instance), table_fuel(len))?;
@@ -234,9 +234,8 @@ unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, segment: u32, dst: u
 unsafe extern "C" fn elem_drop(vmctx: *mut u8, segment: u32) {
     // SAFETY: called by wasm code with its vmctx.
     unsafe {
-        with_instance(vmctx, |store, instance| {
-            let data = &mut store.instances[instance.index as usize];
-            *data.dropped_elems.get_mut(segment as usize).ok_or(TrapKind::UnknownFault)? = true;
+        with_instance(vmctx, |_, instance| {
+            *instance.dropped_elems.get_mut(segment as usize).ok_or(TrapKind::UnknownFault)? = true;
             Ok(())
         })
     }

@@ -16,7 +16,7 @@
 //! the pages an instance writes cost memory of their own.
 //!
 //! A memory from an [`crate::InstancePool`] slot lives inside the pool's
-//! region instead (see `pool/slot.rs` for its map): it never moves, grows
+//! region instead (see `slot.rs` for its map): it never moves, grows
 //! only within its slot, and on drop resets its pages for the next user.
 
 use std::fs::File;
@@ -24,9 +24,9 @@ use std::fs::File;
 use wasmc_abi::meta::MemoryType;
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE};
 
-use crate::error::Error;
-use crate::pool::PooledMemory;
-use crate::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::slot::PooledMemory;
+use crate::vm::sys::unix::mmap::{Mmap, Protection};
+use crate::vm::trap::VmError;
 use crate::vm::VMMemoryDefinition;
 
 /// Where a memory's bytes live.
@@ -62,20 +62,20 @@ fn dangling() -> *mut u8 {
 impl LinearMemory {
     /// A memory of `ty.min_pages` zeroed pages. `limit_bytes` is the
     /// store's configured maximum, if any.
-    pub(crate) fn new(ty: MemoryType, mode: BoundsChecks, limit_bytes: Option<u64>) -> Result<Self, Error> {
+    pub(crate) fn new(ty: MemoryType, mode: BoundsChecks, limit_bytes: Option<u64>) -> Result<Self, VmError> {
         let mut max_pages = u64::from(ty.max_pages.unwrap_or(u32::MAX)).min(WASM_MAX_PAGES);
         if let Some(limit) = limit_bytes {
             max_pages = max_pages.min(limit / WASM_PAGE_SIZE);
         }
         let min = u64::from(ty.min_pages);
         if min > max_pages {
-            return Err(Error::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
+            return Err(VmError::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
         }
-        let resource = |e: std::io::Error| Error::Resource(format!("cannot map linear memory: {e}"));
+        let resource = |e: std::io::Error| VmError::Resource(format!("cannot map linear memory: {e}"));
         let mapping = match mode {
             BoundsChecks::Guard => {
                 let total = usize::try_from(GUARD_RESERVATION + GUARD_SIZE)
-                    .map_err(|_| Error::Resource("address space too small".into()))?;
+                    .map_err(|_| VmError::Resource("address space too small".into()))?;
                 Some(Mmap::reserve(total).map_err(resource)?)
             }
             BoundsChecks::Explicit => None,
@@ -83,14 +83,14 @@ impl LinearMemory {
         let mut memory =
             LinearMemory { mode, backing: Backing::Owned(mapping), len: 0, max_pages, image_mapped: false };
         if memory.grow(ty.min_pages).is_none() {
-            return Err(Error::Resource(format!("cannot allocate {min} pages of linear memory")));
+            return Err(VmError::Resource(format!("cannot allocate {min} pages of linear memory")));
         }
         Ok(memory)
     }
 
     /// A memory of `ty.min_pages` pages in a pool slot, whose first
     /// `pooled.initial_len()` bytes are already accessible and initialised.
-    pub(crate) fn pooled(pooled: PooledMemory, mode: BoundsChecks, limit_bytes: Option<u64>) -> Result<Self, Error> {
+    pub(crate) fn pooled(pooled: PooledMemory, mode: BoundsChecks, limit_bytes: Option<u64>) -> Result<Self, VmError> {
         let mut max_pages = pooled.max_pages();
         if let Some(limit) = limit_bytes {
             max_pages = max_pages.min(limit / WASM_PAGE_SIZE);
@@ -100,7 +100,7 @@ impl LinearMemory {
         // Built first, so that the slot's memory is reset even on refusal.
         let memory = LinearMemory { mode, backing: Backing::Pooled(pooled), len, max_pages, image_mapped: false };
         if min > max_pages {
-            return Err(Error::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
+            return Err(VmError::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
         }
         Ok(memory)
     }
@@ -180,16 +180,22 @@ impl LinearMemory {
     /// Replaces `len` accessible bytes at `offset` (both page aligned) with
     /// a copy-on-write mapping of `file` at `file_offset`: how a fresh
     /// memory gets its image. Only for memories with their own mapping.
-    pub(crate) fn map_image(&mut self, offset: usize, len: usize, file: &File, file_offset: u64) -> Result<(), Error> {
+    pub(crate) fn map_image(
+        &mut self,
+        offset: usize,
+        len: usize,
+        file: &File,
+        file_offset: u64,
+    ) -> Result<(), VmError> {
         let Backing::Owned(Some(mapping)) = &self.backing else {
-            return Err(Error::Resource("this memory cannot map an image".into()));
+            return Err(VmError::Resource("this memory cannot map an image".into()));
         };
         if offset.checked_add(len).map_or(true, |end| end > self.len) {
-            return Err(Error::Resource("memory image run outside the memory".into()));
+            return Err(VmError::Resource("memory image run outside the memory".into()));
         }
         mapping
             .map_file_over(offset, len, file, file_offset)
-            .map_err(|e| Error::Resource(format!("cannot map the memory image: {e}")))?;
+            .map_err(|e| VmError::Resource(format!("cannot map the memory image: {e}")))?;
         self.image_mapped = true;
         Ok(())
     }

@@ -9,7 +9,7 @@
 
 use wasmc_abi::TrapKind;
 
-use crate::limits::Deadline;
+use crate::vm::limits::Deadline;
 
 /// Fills `items` with `value`, `chunk` elements at a time.
 pub(crate) fn fill<T: Copy>(items: &mut [T], value: T, chunk: usize, deadline: Deadline) -> Result<(), TrapKind> {
@@ -65,7 +65,7 @@ pub(crate) fn copy<T: Copy>(dst: &mut [T], src: &[T], chunk: usize, deadline: De
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::StoreLimits;
+    use crate::vm::limits::StoreLimits;
 
     fn no_deadline() -> Deadline {
         StoreLimits::new().deadline()
