@@ -98,7 +98,7 @@ fn exhaustion_is_an_error_and_a_dropped_store_frees_its_slot() {
         pool.instantiate(&mut a, &Linker::new()).unwrap();
         let mut b = Store::default();
         match pool.instantiate(&mut b, &Linker::new()) {
-            Err(Error::Resource(msg)) => assert!(msg.contains("exhausted"), "{msg}"),
+            Err(Error::Resource(msg)) => assert!(msg.message().contains("exhausted"), "{msg}"),
             other => panic!("expected exhaustion, got {other:?}"),
         }
         drop(a);

@@ -94,7 +94,7 @@ fn guard_mode_limit_is_measured_and_exceeding_it_is_an_error() {
         }
     }
     match fits(hi) {
-        Err(Error::Resource(msg)) => assert!(msg.contains("address space"), "{msg}"),
+        Err(Error::Resource(msg)) => assert!(msg.message().contains("address space"), "{msg}"),
         other => panic!("expected a resource error, got {other:?}"),
     }
     println!("guard mode: at most {lo} instances of a one-memory module fit in this process's address space");
@@ -123,11 +123,11 @@ fn child_entry() {
         }
         assert!(count <= 11, "64 GiB cannot hold {count} guard memories");
     };
-    assert!(matches!(&err, Error::Resource(msg) if msg.contains("cannot map linear memory")), "{err}");
+    assert!(matches!(&err, Error::Resource(msg) if msg.message().contains("cannot map linear memory")), "{err}");
     assert!(count >= 1);
     drop(store);
     match InstancePool::new(&m, PoolConfig { capacity: 20, ..PoolConfig::default() }) {
-        Err(Error::Resource(msg)) => assert!(msg.contains("address space"), "{msg}"),
+        Err(Error::Resource(msg)) => assert!(msg.message().contains("address space"), "{msg}"),
         other => panic!("expected a resource error, got {other:?}"),
     }
     println!("child: {count} guard instances fit in 64 GiB, then: {err}");

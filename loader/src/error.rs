@@ -5,18 +5,19 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use wasmc_abi::meta::ExternKind;
 
-pub use crate::vm::trap::Trap;
-use crate::vm::trap::VmError;
+pub use crate::vm::trap::{ResourceError, Trap};
+use crate::vm::trap::{Cause, VmError};
 
 /// Why an artifact was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be opened, read or mapped.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -83,8 +84,8 @@ pub enum LoadError {
         missing: Vec<String>,
     },
     /// The loader could not map the code.
-    #[error("cannot map the artifact's code: {0}")]
-    Map(std::io::Error),
+    #[error("cannot map the artifact's code")]
+    Map(#[source] std::io::Error),
     /// A signed load found no signature in the artifact.
     #[error("artifact is not signed, and only artifacts signed by a trusted key are accepted")]
     Unsigned,
@@ -130,24 +131,43 @@ pub enum LinkError {
 
 /// The error a host function returns to make the calling wasm code trap
 /// (with [`TrapKind::HostError`](crate::TrapKind::HostError) and this message).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct HostError {
     message: String,
     /// Set by [`HostError::exit`]: the program asked to exit with this code.
     exit_code: Option<i32>,
+    /// Set by [`HostError::from_error`]; becomes the trap's source.
+    source: Option<Cause>,
 }
 
 impl HostError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> HostError {
-        HostError { message: message.into(), exit_code: None }
+        HostError { message: message.into(), exit_code: None, source: None }
+    }
+
+    /// An error that keeps `error` as its cause: the trap it becomes has
+    /// `error` as its [`source`](std::error::Error::source), so the caller
+    /// of the wasm code can downcast it back to its own type.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use wasmc_loader::HostError;
+    ///
+    /// let host = HostError::from_error(std::io::Error::other("disk full"));
+    /// assert_eq!(host.message(), "disk full");
+    /// // After the call: `err.source()?.downcast_ref::<std::io::Error>()`.
+    /// assert!(host.source().unwrap().downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> HostError {
+        HostError { message: error.to_string(), exit_code: None, source: Some(Arc::new(error)) }
     }
 
     /// Stops the running wasm code as a program exit with `code` (e.g.
     /// WASI `proc_exit`): the outermost call returns [`Error::Exit`], not
     /// a trap.
     pub fn exit(code: i32) -> HostError {
-        HostError { message: format!("program exited with code {code}"), exit_code: Some(code) }
+        HostError { message: format!("program exited with code {code}"), exit_code: Some(code), source: None }
     }
 
     /// The exit code, for an error made by [`HostError::exit`].
@@ -167,7 +187,28 @@ impl fmt::Display for HostError {
     }
 }
 
-impl std::error::Error for HostError {}
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Host errors are equal when their messages and exit codes are (their
+/// sources are not compared).
+impl PartialEq for HostError {
+    fn eq(&self, other: &HostError) -> bool {
+        (&self.message, self.exit_code) == (&other.message, other.exit_code)
+    }
+}
+
+impl Eq for HostError {}
+
+impl HostError {
+    /// The cause given to [`HostError::from_error`], for the trap.
+    pub(crate) fn take_source(&mut self) -> Option<Cause> {
+        self.source.take()
+    }
+}
 
 impl From<String> for HostError {
     fn from(message: String) -> HostError {
@@ -187,7 +228,7 @@ impl From<Error> for HostError {
     fn from(error: Error) -> HostError {
         match error {
             Error::Exit(code) => HostError::exit(code),
-            other => HostError::new(other.to_string()),
+            other => HostError::from_error(other),
         }
     }
 }
@@ -205,9 +246,11 @@ pub enum Error {
     /// Wasm code trapped.
     #[error(transparent)]
     Trap(#[from] Trap),
-    /// A reservation, mapping or configured limit was exceeded.
-    #[error("resource limit: {0}")]
-    Resource(String),
+    /// A reservation, mapping or configured limit was exceeded; when the
+    /// operating system refused, the error's
+    /// [`source`](std::error::Error::source) is its `io::Error`.
+    #[error(transparent)]
+    Resource(ResourceError),
     /// Arguments, results or a typed signature do not match.
     #[error("type mismatch: {0}")]
     Type(String),
@@ -240,9 +283,35 @@ impl Error {
 impl From<VmError> for Error {
     fn from(e: VmError) -> Error {
         match e {
-            VmError::Resource(what) => Error::Resource(what),
+            VmError::Resource(refusal) => Error::Resource(refusal),
             VmError::Trap(trap) => Error::Trap(trap),
             VmError::Exit(code) => Error::Exit(code),
         }
     }
+}
+
+impl Error {
+    /// A [`Error::Resource`] refused by a limit or the loader itself.
+    pub(crate) fn resource(message: impl Into<String>) -> Error {
+        Error::Resource(ResourceError::new(message))
+    }
+
+    /// A [`Error::Resource`] refused by the operating system.
+    pub(crate) fn resource_io(message: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Resource(ResourceError::io(message, source))
+    }
+}
+
+/// `error`'s message followed by each of its causes', joined by ": ", as
+/// command-line tools and logs print an error (each error's own message
+/// leaves its cause out, as the standard library's errors do).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }

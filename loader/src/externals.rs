@@ -79,7 +79,7 @@ impl Memory {
         let store = store.as_context_mut().0;
         let memory = LinearMemory::new(ty, BoundsChecks::Guard, store.config().max_memory_bytes)?;
         let owned = VmBox::new(memory.definition());
-        let def = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::Resource("null box".into()))?;
+        let def = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::resource("null box"))?;
         Ok(store.push_memory(MemoryData { memory, ty, def, _owned_def: Some(owned) }))
     }
 
@@ -161,7 +161,7 @@ impl Memory {
         store
             .vm_mut()
             .grow_memory(self.index, delta_pages)
-            .ok_or_else(|| Error::Resource(format!("memory cannot grow by {delta_pages} pages")))
+            .ok_or_else(|| Error::resource(format!("memory cannot grow by {delta_pages} pages")))
     }
 }
 
@@ -188,7 +188,7 @@ impl Table {
         let word = init.ref_word(store)?;
         let elements = TableElements::new(ty, word, store.config().max_table_elements)?;
         let owned = VmBox::new(VMTableDefinition { base: elements.base(), current_elements: elements.len(), _pad: 0 });
-        let def = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::Resource("null box".into()))?;
+        let def = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::resource("null box"))?;
         Ok(store.push_table(TableData { elements, ty, def, _owned_def: Some(owned) }))
     }
 
@@ -242,7 +242,7 @@ impl Table {
         store
             .vm_mut()
             .grow_table(self.index, delta, word)
-            .ok_or_else(|| Error::Resource(format!("table cannot grow by {delta} elements")))
+            .ok_or_else(|| Error::resource(format!("table cannot grow by {delta} elements")))
     }
 }
 
@@ -269,7 +269,7 @@ impl Global {
             return Err(Error::Type(format!("a {} global cannot hold a {}", ty.ty, value.ty())));
         }
         let owned = VmBox::new(VMGlobal { bytes: value.to_raw(store)?.0 });
-        let storage = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::Resource("null box".into()))?;
+        let storage = NonNull::new(owned.as_ptr()).ok_or_else(|| Error::resource("null box"))?;
         Ok(store.push_global(GlobalData { ty, storage, _owned: Some(owned) }))
     }
 

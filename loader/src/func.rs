@@ -39,9 +39,12 @@ impl HostFunc {
         results: &mut [Val],
     ) -> Result<(), HostOutcome> {
         let host_trap = |message: String| Trap { message: Some(message), ..Trap::new(TrapKind::HostError) };
-        (self.func)(store, instance, args, results).map_err(|e| match e.exit_code() {
-            Some(code) => HostOutcome::Exit(code),
-            None => HostOutcome::Trap(host_trap(e.message().to_string())),
+        (self.func)(store, instance, args, results).map_err(|mut e| match (e.exit_code(), e.take_source()) {
+            (Some(code), _) => HostOutcome::Exit(code),
+            // The cause is the trap's source; repeating its text as the
+            // message would print it twice in an error chain.
+            (None, Some(source)) => HostOutcome::Trap(Trap { source: Some(source), ..Trap::new(TrapKind::HostError) }),
+            (None, None) => HostOutcome::Trap(host_trap(e.message().to_string())),
         })?;
         for (v, &t) in results.iter().zip(&self.ty.results) {
             if v.ty() != t {

@@ -68,7 +68,7 @@ impl<T: 'static> InstancePre<T> {
 }
 
 fn null_ptr<T>(p: *mut T) -> Result<NonNull<T>, Error> {
-    NonNull::new(p).ok_or_else(|| Error::Resource("null pointer".into()))
+    NonNull::new(p).ok_or_else(|| Error::resource("null pointer"))
 }
 
 /// Where a new instance's memories and `VMContext` come from.

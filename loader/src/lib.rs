@@ -58,7 +58,7 @@ mod vm;
 pub mod wasi;
 
 pub use artifact::ArtifactInfo;
-pub use error::{Error, HostError, LinkError, LoadError, Trap};
+pub use error::{error_chain, Error, HostError, LinkError, LoadError, ResourceError, Trap};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::Instance;

@@ -386,7 +386,7 @@ impl ModuleInfo for ModuleInner {
         let file = self
             .file
             .as_ref()
-            .ok_or_else(|| VmError::Resource("the module has no file to map its memory image from".into()))?;
+            .ok_or_else(|| VmError::resource("the module has no file to map its memory image from"))?;
         Ok((file, self.memory_image.offset as u64 + run.image_offset))
     }
 }

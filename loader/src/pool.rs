@@ -120,16 +120,16 @@ impl InstancePool {
             let max_pages =
                 u64::from(ty.max_pages.unwrap_or(u32::MAX)).min(WASM_MAX_PAGES).min(u64::from(config.max_memory_pages));
             if u64::from(ty.min_pages) > max_pages {
-                return Err(Error::Resource(format!(
+                return Err(Error::resource(format!(
                     "memory of {} pages exceeds the pool's limit of {max_pages} pages",
                     ty.min_pages
                 )));
             }
             let initial_len = usize::try_from(u64::from(ty.min_pages) * WASM_PAGE_SIZE)
-                .map_err(|_| Error::Resource("memory too large".into()))?;
+                .map_err(|_| Error::resource("memory too large"))?;
             memories.push(slot::MemorySpec { initial_len, max_pages });
         }
-        let too_large = || Error::Resource(format!("a pool of {capacity} slots does not fit in the address space"));
+        let too_large = || Error::resource(format!("a pool of {capacity} slots does not fit in the address space"));
         let memory_stride = match mode {
             BoundsChecks::Guard => usize::try_from(GUARD_RESERVATION + GUARD_SIZE).map_err(|_| too_large())?,
             BoundsChecks::Explicit => {
@@ -144,7 +144,7 @@ impl InstancePool {
                 BoundsChecks::Explicit => Mmap::anonymous_noreserve(len),
             };
             mapped.map_err(|e| {
-                Error::Resource(format!(
+                Error::resource(format!(
                     "cannot reserve {len} bytes of address space for {capacity} pool slots' {what}: {e}"
                 ))
             })
@@ -157,7 +157,7 @@ impl InstancePool {
         let vmctx_stride = VmCtx::layout(&offsets)?.size().next_multiple_of(64);
         let vmctx_len = vmctx_stride.checked_mul(capacity.max(1) as usize).ok_or_else(too_large)?;
         let vmctx_region = Mmap::anonymous_noreserve(vmctx_len)
-            .map_err(|e| Error::Resource(format!("cannot reserve the pool's vmctx area: {e}")))?;
+            .map_err(|e| Error::resource_io("cannot reserve the pool's vmctx area", e))?;
         let map_image = module.maps_image(config.map_image_min_bytes);
         let keep_resident = if map_image { 0 } else { config.keep_resident_bytes / page_size() * page_size() };
         let shared = slot::PoolShared {

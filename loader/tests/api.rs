@@ -39,13 +39,10 @@ fn closures_of_every_shape_wrap() {
 
 #[test]
 fn traps_display_as_documented() {
-    let trap = Trap {
-        kind: TrapKind::IntegerDivisionByZero,
-        func_index: Some(3),
-        func_name: Some("div".into()),
-        wasm_offset: Some(0x1a),
-        message: None,
-    };
+    let mut trap = Trap::new(TrapKind::IntegerDivisionByZero);
+    trap.func_index = Some(3);
+    trap.func_name = Some("div".into());
+    trap.wasm_offset = Some(0x1a);
     assert_eq!(trap.to_string(), "wasm trap: integer divide by zero, in function 3 (div) at wasm offset 0x1a");
     let error = Error::from(trap.clone());
     assert_eq!(error.as_trap(), Some(&trap));

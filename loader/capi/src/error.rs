@@ -95,7 +95,7 @@ impl From<Error> for CError {
             Error::Exit(_) => WASMC_ERROR_EXIT,
             _ => WASMC_ERROR_OTHER,
         };
-        let mut e = wasmc_error_t::new(kind, error.to_string());
+        let mut e = wasmc_error_t::new(kind, wasmc_loader::error_chain(&error));
         match error {
             Error::Exit(code) => e.exit_status = Some(code),
             Error::Trap(trap) => e.trap_code = Some(trap.kind.to_u8()),
@@ -122,7 +122,7 @@ pub struct wasmc_trap_t {
 
 impl From<Trap> for wasmc_trap_t {
     fn from(trap: Trap) -> wasmc_trap_t {
-        wasmc_trap_t { message: c_message(trap.to_string()), code: Some(trap.kind.to_u8()) }
+        wasmc_trap_t { message: c_message(wasmc_loader::error_chain(&trap)), code: Some(trap.kind.to_u8()) }
     }
 }
 

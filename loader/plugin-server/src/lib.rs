@@ -59,7 +59,7 @@ pub enum PluginError {
 impl std::fmt::Display for PluginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PluginError::Wasm(e) => write!(f, "{e}"),
+            PluginError::Wasm(e) => f.write_str(&wasmc_loader::error_chain(e)),
             PluginError::BadAnswer(why) => write!(f, "malformed answer: {why}"),
         }
     }

@@ -80,7 +80,8 @@ fn start(args: Vec<String>) -> Result<(), String> {
     for path in &options.plugins {
         // SAFETY: the operator names artifacts their own pipeline compiled
         // with wasmc; loading native code is only as safe as its origin.
-        let module = unsafe { Module::from_file(path) }.map_err(|e| format!("{path}: {e}"))?;
+        let module =
+            unsafe { Module::from_file(path) }.map_err(|e| format!("{path}: {}", wasmc_loader::error_chain(&e)))?;
         let name = std::path::Path::new(path).file_stem().map_or(path.clone(), |s| s.to_string_lossy().into_owned());
         plugins.push(Plugin::new(name, module, &options.limits).map_err(|e| format!("{path}: {e}"))?);
     }

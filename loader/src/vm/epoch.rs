@@ -76,7 +76,7 @@ pub(crate) fn ensure_ticker() -> Result<(), VmError> {
     let handle = std::thread::Builder::new()
         .name("wasmc-epoch".into())
         .spawn(ticker_loop)
-        .map_err(|e| VmError::Resource(format!("cannot start the epoch ticker thread: {e}")))?;
+        .map_err(|e| VmError::resource_io("cannot start the epoch ticker thread", e))?;
     let _ = TICKER.set(handle.thread().clone());
     Ok(())
 }

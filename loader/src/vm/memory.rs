@@ -69,13 +69,13 @@ impl LinearMemory {
         }
         let min = u64::from(ty.min_pages);
         if min > max_pages {
-            return Err(VmError::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
+            return Err(VmError::resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
         }
-        let resource = |e: std::io::Error| VmError::Resource(format!("cannot map linear memory: {e}"));
+        let resource = |e: std::io::Error| VmError::resource_io("cannot map linear memory", e);
         let mapping = match mode {
             BoundsChecks::Guard => {
                 let total = usize::try_from(GUARD_RESERVATION + GUARD_SIZE)
-                    .map_err(|_| VmError::Resource("address space too small".into()))?;
+                    .map_err(|_| VmError::resource("address space too small"))?;
                 Some(Mmap::reserve(total).map_err(resource)?)
             }
             BoundsChecks::Explicit => None,
@@ -83,7 +83,7 @@ impl LinearMemory {
         let mut memory =
             LinearMemory { mode, backing: Backing::Owned(mapping), len: 0, max_pages, image_mapped: false };
         if memory.grow(ty.min_pages).is_none() {
-            return Err(VmError::Resource(format!("cannot allocate {min} pages of linear memory")));
+            return Err(VmError::resource(format!("cannot allocate {min} pages of linear memory")));
         }
         Ok(memory)
     }
@@ -100,7 +100,7 @@ impl LinearMemory {
         // Built first, so that the slot's memory is reset even on refusal.
         let memory = LinearMemory { mode, backing: Backing::Pooled(pooled), len, max_pages, image_mapped: false };
         if min > max_pages {
-            return Err(VmError::Resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
+            return Err(VmError::resource(format!("memory of {min} pages exceeds the limit of {max_pages} pages")));
         }
         Ok(memory)
     }
@@ -188,14 +188,14 @@ impl LinearMemory {
         file_offset: u64,
     ) -> Result<(), VmError> {
         let Backing::Owned(Some(mapping)) = &self.backing else {
-            return Err(VmError::Resource("this memory cannot map an image".into()));
+            return Err(VmError::resource("this memory cannot map an image"));
         };
         if offset.checked_add(len).map_or(true, |end| end > self.len) {
-            return Err(VmError::Resource("memory image run outside the memory".into()));
+            return Err(VmError::resource("memory image run outside the memory"));
         }
         mapping
             .map_file_over(offset, len, file, file_offset)
-            .map_err(|e| VmError::Resource(format!("cannot map the memory image: {e}")))?;
+            .map_err(|e| VmError::resource_io("cannot map the memory image", e))?;
         self.image_mapped = true;
         Ok(())
     }

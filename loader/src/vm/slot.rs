@@ -88,13 +88,13 @@ impl PoolShared {
     }
 
     fn region(&self) -> Result<&Mmap, VmError> {
-        self.memory_region.as_ref().ok_or_else(|| VmError::Resource("the pool has no memory region".into()))
+        self.memory_region.as_ref().ok_or_else(|| VmError::resource("the pool has no memory region"))
     }
 
     /// Makes a never-used slot's initial pages accessible and maps its
     /// memory image.
     fn prepare(&self, slot: u32) -> Result<(), VmError> {
-        let resource = |e: std::io::Error| VmError::Resource(format!("cannot prepare a pool slot: {e}"));
+        let resource = |e: std::io::Error| VmError::resource_io("cannot prepare a pool slot", e);
         let region = self.region()?;
         if self.mode == BoundsChecks::Guard {
             for (j, spec) in self.memories.iter().enumerate() {
@@ -127,9 +127,9 @@ pub(crate) struct SlotLease {
 impl SlotLease {
     /// Takes a free slot, prepared, with its memories holding their images.
     pub(crate) fn acquire(shared: &Arc<PoolShared>) -> Result<SlotLease, VmError> {
-        let slot = shared.free.lock().map_err(|_| VmError::Resource("instance pool lock poisoned".into()))?.pop();
+        let slot = shared.free.lock().map_err(|_| VmError::resource("instance pool lock poisoned"))?.pop();
         let Some(slot) = slot else {
-            return Err(VmError::Resource(format!(
+            return Err(VmError::resource(format!(
                 "instance pool exhausted: all {} slots are in use",
                 shared.capacity - broken_count(shared)
             )));
@@ -152,7 +152,7 @@ impl SlotLease {
         // SAFETY: the offset is below `capacity * vmctx_stride`, the
         // region's length.
         let ptr = unsafe { self.shared.vmctx_region.as_ptr().add(offset) };
-        std::ptr::NonNull::new(ptr).ok_or_else(|| VmError::Resource("null vmctx".into()))
+        std::ptr::NonNull::new(ptr).ok_or_else(|| VmError::resource("null vmctx"))
     }
 
     /// The layout of the vmctx area.
@@ -227,13 +227,13 @@ impl PooledMemory {
     /// moves).
     pub(crate) fn grow(&self, old_len: usize, new_len: usize) -> Result<(), VmError> {
         if new_len as u64 > self.max_pages() * WASM_PAGE_SIZE || new_len > self.reserved() {
-            return Err(VmError::Resource("memory slot is full".into()));
+            return Err(VmError::resource("memory slot is full"));
         }
         if self.shared.mode == BoundsChecks::Guard {
             let region = self.shared.region()?;
             region
                 .protect(self.offset() + old_len, new_len - old_len, Protection::ReadWrite)
-                .map_err(|e| VmError::Resource(format!("cannot grow a pooled memory: {e}")))?;
+                .map_err(|e| VmError::resource_io("cannot grow a pooled memory", e))?;
         }
         Ok(())
     }

@@ -57,10 +57,10 @@ impl TableElements {
     pub(crate) fn new(ty: TableType, init: usize, limit: Option<u32>) -> Result<Self, VmError> {
         let max = ty.max.unwrap_or(u32::MAX).min(limit.unwrap_or(DEFAULT_MAX_TABLE_ELEMENTS));
         if ty.min > max {
-            return Err(VmError::Resource(format!("table of {} elements exceeds the limit of {max}", ty.min)));
+            return Err(VmError::resource(format!("table of {} elements exceeds the limit of {max}", ty.min)));
         }
         let (ptr, cap) = alloc(ty.min as usize, ty.min as usize, init)
-            .ok_or_else(|| VmError::Resource(format!("cannot allocate a table of {} elements", ty.min)))?;
+            .ok_or_else(|| VmError::resource(format!("cannot allocate a table of {} elements", ty.min)))?;
         Ok(TableElements { ptr, len: ty.min, cap, max })
     }
 

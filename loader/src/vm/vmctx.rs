@@ -74,7 +74,7 @@ impl VmCtx {
         // SAFETY: the layout has a non-zero size (at least the header's).
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
         let Some(ptr) = NonNull::new(raw) else {
-            return Err(VmError::Resource(format!("cannot allocate a VMContext of {} bytes", layout.size())));
+            return Err(VmError::resource(format!("cannot allocate a VMContext of {} bytes", layout.size())));
         };
         let vmctx = VmCtx { ptr, layout, offsets, owned: true };
         vmctx.init_header(builtins, type_ids, instance);
@@ -84,7 +84,7 @@ impl VmCtx {
     /// The size and alignment of a context laid out by `offsets`.
     pub(crate) fn layout(offsets: &VMOffsets) -> Result<Layout, VmError> {
         let size = (offsets.size() as usize).max(std::mem::size_of::<VMContextHeader>());
-        Layout::from_size_align(size, 16).map_err(|_| VmError::Resource(format!("a VMContext of {size} bytes")))
+        Layout::from_size_align(size, 16).map_err(|_| VmError::resource(format!("a VMContext of {size} bytes")))
     }
 
     /// A context in memory the caller owns (a pool slot's vmctx area),
