@@ -9,7 +9,7 @@
 //! let artifact = wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap();
 //! // A new file renamed into place, never a rewrite in place: modules
 //! // already loaded from the old file keep running its code.
-//! wasmc_loader::files::replace("module.cwasm", &artifact, 0o644).unwrap();
+//! wasmc_artifact::files::replace("module.cwasm", &artifact, 0o644).unwrap();
 //! ```
 //!
 //! The pipeline, one module per stage:

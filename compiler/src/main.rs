@@ -184,7 +184,7 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             // A new file renamed into place: a module loaded from the old
             // file (a running server, `wasmrun`) keeps the old code.
-            wasmc_loader::files::replace(&output, &artifact, 0o644)
+            wasmc_artifact::files::replace(&output, &artifact, 0o644)
                 .with_context(|| format!("writing {}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }

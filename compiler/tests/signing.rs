@@ -43,13 +43,7 @@ fn code_byte(artifact: &[u8]) -> usize {
 
 /// Stores a correct CRC for `bytes`, as a forger would.
 fn fix_checksum(bytes: &mut [u8]) {
-    use object::{Object as _, ObjectSection as _};
-    let file = object::File::parse(&*bytes).unwrap();
-    let (offset, _) = file.section_by_name(".wasmc.sum").unwrap().file_range().unwrap();
-    let offset = offset as usize;
-    bytes[offset..offset + 8].fill(0);
-    let crc = crc32fast::hash(bytes);
-    bytes[offset..offset + 4].copy_from_slice(&crc.to_le_bytes());
+    wasmc_artifact::checksum::fill(bytes).unwrap();
 }
 
 #[test]
