@@ -13,7 +13,8 @@ use rayon::prelude::*;
 
 use wasmc::wast::{run_file, WastReport};
 use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
-use wasmc_loader::{cli, LoadError, LoadOptions, Module, TrustedKeys};
+use wasmc_loader::{LoadError, LoadOptions, Module, TrustedKeys};
+use wasmc_run as cli;
 
 #[derive(Parser)]
 #[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]

@@ -39,7 +39,6 @@ extern crate self as wasmc_loader;
 mod artifact;
 mod builtins;
 mod bulk;
-pub mod cli;
 mod epoch;
 mod error;
 mod externals;

@@ -16,8 +16,8 @@
 
 use std::process::ExitCode;
 
-use wasmc_loader::cli::{self, Outcome, WasiOptions};
 use wasmc_loader::{Module, TrustedKeys};
+use wasmc_run::{self as cli, Outcome, WasiOptions};
 
 const USAGE: &str = "usage: wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... \
 [--trust KEY.pub]... [--timeout DURATION] [--fuel N] [--max-memory BYTES] FILE.cwasm [ARGS...]";
