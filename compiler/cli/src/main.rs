@@ -1,7 +1,8 @@
 //! `wasmc`: compile WebAssembly ahead of time, run, inspect and test it.
 //!
-//! Argument parsing and glue only; the work lives in the `wasmc` and
-//! `wasmc_loader` libraries.
+//! Argument parsing and glue only; the work lives in the libraries: `wasmc`
+//! (compiling, signing), `wasmc_loader` (running), `wasmc_artifact` (writing
+//! files) and `wasmc_run` (what `wasmrun` shares).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
