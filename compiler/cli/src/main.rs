@@ -2,7 +2,7 @@
 //!
 //! Argument parsing and glue only; the work lives in the libraries: `wasmc`
 //! (compiling, signing), `wasmc_loader` (running), `wasmc_artifact` (writing
-//! files) and `wasmc_run` (what `wasmrun` shares).
+//! files), `wasmc_run` (what `wasmrun` shares) and `wasmc_wast` (spec tests).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,10 +12,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use rayon::prelude::*;
 
-use wasmc::wast::{run_file, WastReport};
 use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
 use wasmc_loader::{LoadError, LoadOptions, Module, TrustedKeys};
 use wasmc_run as cli;
+use wasmc_wast::{run_file, WastReport};
 
 #[derive(Parser)]
 #[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]

@@ -1,12 +1,16 @@
 //! Runs WebAssembly spec-test scripts (`.wast`) through the real path:
 //! every module is compiled to artifact bytes, loaded by the loader from
 //! those bytes, instantiated and called, exactly as a server would.
+//!
+//! Test support, apart from both libraries: `wasmc wast` (`wasmc-cli`) and
+//! the spec-testsuite test (`tests/spec.rs`) use it.
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use wasmc::{compile, CompileOptions};
 use wasmc_loader::{
     Config, Error, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, Store, Table, TableType, TrapKind,
     Val, ValType,
@@ -15,8 +19,6 @@ use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCor
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
-
-use crate::{compile, CompileOptions};
 
 /// The outcome of one script.
 #[derive(Debug, Default)]
