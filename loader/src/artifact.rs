@@ -4,7 +4,8 @@
 //! sections every artifact has, the metadata header (magic, version), the
 //! checksum (unless trusted), the signature (for signed loads), metadata decoding and validation, the target
 //! triple, and the CPU features. Every range read from the file is checked
-//! by `object` or here, so damaged input gives an error, never a panic.
+//! by `wasmc_artifact`'s reader or here, so damaged input gives an error,
+//! never a panic.
 
 use wasmc_abi::artifact::{self, CHECKSUM_LEN, KEY_ID_LEN};
 use wasmc_abi::meta::{MappedLists, ModuleMeta};
