@@ -5,7 +5,7 @@
 //! Test support, apart from both libraries: `wasmc wast` (`wasmc-cli`) and
 //! the spec-testsuite test (`tests/spec.rs`) use it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -98,7 +98,7 @@ impl<'s: 'scope, 'scope, 'env> Script<'s, 'scope, 'env> {
                 return report;
             }
         };
-        let mut threads = HashMap::new();
+        let mut threads = BTreeMap::new();
         for directive in directives {
             let (line, col) = directive.span().linecol_in(self.text);
             let outcome = match directive {
@@ -118,7 +118,7 @@ impl<'s: 'scope, 'scope, 'env> Script<'s, 'scope, 'env> {
                 }
             }
         }
-        // A thread nobody waited for still counts.
+        // A thread nobody waited for still counts (in name order).
         for (name, handle) in threads {
             if let Err(msg) = self.join(handle, &mut report) {
                 report.failed += 1;
@@ -133,7 +133,7 @@ impl<'s: 'scope, 'scope, 'env> Script<'s, 'scope, 'env> {
     fn spawn(
         self,
         thread: WastThread<'s>,
-        threads: &mut HashMap<&'s str, ScopedJoinHandle<'scope, WastReport>>,
+        threads: &mut BTreeMap<&'s str, ScopedJoinHandle<'scope, WastReport>>,
     ) -> Outcome {
         let name = thread.name.name();
         if let Some(shared) = thread.shared_module {
@@ -599,6 +599,8 @@ mod tests {
         assert_eq!((passed, failed), (8, 1), "{failures:?}");
         assert!(failures[0].contains("t.wast:5:"), "{failures:?}");
         assert_fails("(module) (wait $nobody)", 1, "no such thread");
+        // Never waited for: its failure still counts.
+        assert_fails(r#"(module) (thread $t (assert_return (invoke "none")))"#, 2, "no module has been instantiated");
     }
 
     #[test]
