@@ -1,11 +1,10 @@
 //! Writing the artifact: an ELF relocatable object with the sections of
-//! [`wasmc_abi::artifact`], then its checksum.
+//! [`wasmc_abi::artifact`], then its checksum ([`wasmc_artifact::checksum`]).
+//! The only ELF writer, so it lives here: the loader never links `object`'s
+//! writer.
 
 use object::write::{Object, Symbol as ObjSymbol, SymbolSection};
-use object::{
-    Architecture, BinaryFormat, Endianness, Object as _, ObjectSection as _, SectionKind, SymbolFlags, SymbolKind,
-    SymbolScope,
-};
+use object::{Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
 use wasmc_abi::artifact::{
     encode_header, CHECKSUM_LEN, IMAGE_ALIGN, SECTION_CHECKSUM, SECTION_DATA, SECTION_IMAGE, SECTION_META,
     SECTION_SIGNATURE, SECTION_TEXT, SIGNATURE_LEN, TEXT_ALIGN,
@@ -85,29 +84,6 @@ pub(crate) fn write(
     }
 
     let mut bytes = obj.write().map_err(write_err)?;
-    fill_checksum(&mut bytes)?;
+    wasmc_artifact::checksum::fill(&mut bytes).map_err(write_err)?;
     Ok(bytes)
-}
-
-/// Computes the checksum of `bytes` (with its checksum zeroed) and stores it.
-pub(crate) fn fill_checksum(bytes: &mut [u8]) -> Result<(), CompileError> {
-    let sum = section_range(bytes, SECTION_CHECKSUM, CHECKSUM_LEN)?;
-    bytes[sum.clone()].fill(0);
-    let crc = crc32fast::hash(bytes);
-    bytes[sum.start..sum.start + 4].copy_from_slice(&crc.to_le_bytes());
-    Ok(())
-}
-
-/// Where the contents of section `name`, which must be `len` bytes, lie in
-/// `file`.
-pub(crate) fn section_range(file: &[u8], name: &str, len: usize) -> Result<std::ops::Range<usize>, CompileError> {
-    let parsed = object::File::parse(file).map_err(write_err)?;
-    let section = parsed.section_by_name(name).ok_or_else(|| write_err(format!("no {name} section")))?;
-    let (start, size) = section.file_range().ok_or_else(|| write_err(format!("{name} has no file range")))?;
-    let start = usize::try_from(start).map_err(write_err)?;
-    let size = usize::try_from(size).map_err(write_err)?;
-    if size != len || start.checked_add(len).map_or(true, |end| end > file.len()) {
-        return Err(write_err(format!("section {name} has the wrong size or lies outside the file")));
-    }
-    Ok(start..start + len)
 }

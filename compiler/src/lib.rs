@@ -9,7 +9,7 @@
 //! let artifact = wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap();
 //! // A new file renamed into place, never a rewrite in place: modules
 //! // already loaded from the old file keep running its code.
-//! wasmc_loader::files::replace("module.cwasm", &artifact, 0o644).unwrap();
+//! wasmc_artifact::files::replace("module.cwasm", &artifact, 0o644).unwrap();
 //! ```
 //!
 //! The pipeline, one module per stage:
@@ -23,6 +23,11 @@
 //! 4. `trampolines`: host-to-wasm and wasm-to-host trampolines per type;
 //! 5. `link`: lay the code out in one text section and resolve calls;
 //! 6. `artifact`: write the ELF file and its checksum.
+//!
+//! [`sign`] signs artifacts and makes key pairs. The file model both sides
+//! share (checksum, signed message, key files, writing by rename) is
+//! [`wasmc_artifact`]'s; this library never links the loader. The `wasmc`
+//! binary is the `wasmc-cli` package, the spec-test runner `wasmc-wast`.
 
 mod artifact;
 mod codegen;
@@ -35,7 +40,6 @@ pub mod sign;
 mod store_probe;
 mod trampolines;
 mod validate;
-pub mod wast;
 
 use std::fmt;
 

@@ -2,9 +2,11 @@
 //!
 //! [`generate`] makes a key pair and [`write_key_pair`] stores it as
 //! `NAME.key` (secret, mode 0600) and `NAME.pub` (public), in the one-line
-//! text format of [`wasmc_loader::signature`]. [`sign_artifact`] fills the
+//! text format of [`wasmc_artifact::keys`]. [`sign_artifact`] fills the
 //! signature section of an artifact and recomputes its checksum; the loader
-//! verifies with `Module::from_file_signed`. Ed25519 is deterministic, so
+//! verifies with `Module::from_file_signed`. The signed message and the
+//! section's layout are [`wasmc_artifact::signature`]'s, shared with the
+//! loader. Ed25519 is deterministic, so
 //! signing the same artifact with the same key gives the same bytes.
 
 use std::os::unix::fs::PermissionsExt;
@@ -12,11 +14,14 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
 use wasmc_abi::artifact::{
-    CHECKSUM_LEN, ED25519_SIGNATURE_LEN, KEY_ID_LEN, SECTION_CHECKSUM, SECTION_SIGNATURE, SIGNATURE_LEN,
+    check_header, CHECKSUM_LEN, SECTION_CHECKSUM, SECTION_DATA, SECTION_IMAGE, SECTION_META, SECTION_SIGNATURE,
+    SECTION_TEXT, SIGNATURE_LEN,
 };
-use wasmc_loader::signature::{key_text, parse_key_text, signed_message, KeyId, PUBLIC_KEY_HEADER, SECRET_KEY_HEADER};
-
-use crate::artifact::{fill_checksum, section_range};
+use wasmc_abi::meta::ModuleMeta;
+use wasmc_artifact::keys::{key_text, parse_key_text, KeyId, PUBLIC_KEY_HEADER, SECRET_KEY_HEADER};
+use wasmc_artifact::sections::ArtifactFile;
+use wasmc_artifact::signature::{signed_message, SignatureSection};
+use wasmc_artifact::{checksum, files};
 
 /// Why a key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +100,7 @@ pub fn write_key_pair(name: &Path, key: &SecretKey) -> Result<(PathBuf, PathBuf)
     ] {
         // Written whole to a new file and linked into place: never a
         // half-written key, and never over an existing file.
-        wasmc_loader::files::create_new(path, text.as_bytes(), mode).map_err(io_err(path))?;
+        files::create_new(path, text.as_bytes(), mode).map_err(io_err(path))?;
     }
     Ok((secret_path, public_path))
 }
@@ -112,19 +117,24 @@ pub fn read_secret_key(path: &Path) -> Result<SecretKey, SignError> {
 }
 
 /// Signs an artifact (signed or not) with `key`: fills its signature
-/// section and recomputes its checksum. The artifact's format and checksum
-/// are checked first.
+/// section and recomputes its checksum. The artifact's format, checksum and
+/// metadata are checked first.
 pub fn sign_artifact(artifact: &[u8], key: &SecretKey) -> Result<Vec<u8>, SignError> {
-    wasmc_loader::ArtifactInfo::parse(artifact).map_err(|e| SignError::NotAnArtifact(e.to_string()))?;
-    let not_artifact = |e: crate::CompileError| SignError::NotAnArtifact(e.to_string());
-    let sum = section_range(artifact, SECTION_CHECKSUM, CHECKSUM_LEN).map_err(not_artifact)?;
-    let sig = section_range(artifact, SECTION_SIGNATURE, SIGNATURE_LEN).map_err(not_artifact)?;
+    let not_artifact = |e: &dyn std::fmt::Display| SignError::NotAnArtifact(e.to_string());
+    let file = ArtifactFile::parse(artifact).map_err(|e| not_artifact(&e))?;
+    let section = |name| file.section(name).map_err(|e| not_artifact(&e));
+    let sum = file.fixed_section(SECTION_CHECKSUM, "checksum section", CHECKSUM_LEN).map_err(|e| not_artifact(&e))?;
+    let sig = file.fixed_section(SECTION_SIGNATURE, "signature section", SIGNATURE_LEN).map_err(|e| not_artifact(&e))?;
+    checksum::verify(artifact, sum.clone()).map_err(|e| not_artifact(&e))?;
+    SignatureSection::decode(&artifact[sig.clone()]).map_err(|e| not_artifact(&e))?;
+    let encoded = check_header(&artifact[section(SECTION_META)?]).map_err(|e| not_artifact(&e))?;
+    let meta = ModuleMeta::decode(encoded).map_err(|e| not_artifact(&e))?;
+    let len = |name| section(name).map(|r| r.len() as u64);
+    meta.validate(len(SECTION_TEXT)?, len(SECTION_DATA)?, len(SECTION_IMAGE)?).map_err(|e| not_artifact(&e))?;
+
     let signature = key.0.sign(&signed_message(artifact, sum, sig.clone()));
     let mut signed = artifact.to_vec();
-    let contents = &mut signed[sig];
-    contents.fill(0);
-    contents[..KEY_ID_LEN].copy_from_slice(&key.key_id().0);
-    contents[KEY_ID_LEN..KEY_ID_LEN + ED25519_SIGNATURE_LEN].copy_from_slice(&signature.to_bytes());
-    fill_checksum(&mut signed).map_err(not_artifact)?;
+    signed[sig].copy_from_slice(&SignatureSection { key_id: key.key_id(), signature: signature.to_bytes() }.encode());
+    checksum::fill(&mut signed).map_err(|e| not_artifact(&e))?;
     Ok(signed)
 }

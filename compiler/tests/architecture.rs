@@ -1,8 +1,9 @@
 //! `docs/ARCHITECTURE.md` against the tree: the crate table names every
 //! workspace member with exactly its workspace dependencies, the loader's
-//! side depends on neither cranelift nor wasmparser, and the loader's file
-//! map names every file under `loader/src` and nothing else. So the map a
-//! newcomer reads cannot go stale unnoticed.
+//! side depends on neither cranelift nor wasmparser, the compiler library
+//! depends neither on the loader nor on command-line crates and owns no
+//! binary, and the loader's file map names every file under `loader/src`
+//! and nothing else. So the map a newcomer reads cannot go stale unnoticed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -70,18 +71,41 @@ fn the_crate_table_matches_the_manifests() {
         })
         .collect();
     assert_eq!(documented, actual, "docs/ARCHITECTURE.md's crate table differs from the manifests");
+    for split_out in ["wasmc-artifact", "wasmc-run", "wasmc-wast", "wasmc-cli"] {
+        assert!(documented.contains_key(split_out), "the crate table does not list {split_out}");
+    }
 }
 
 #[test]
 fn the_loader_side_depends_on_no_compiler() {
     let members = members();
-    for crate_name in ["wasmc-abi", "wasmc-targets", "wasmc-loader", "wasmc-capi"] {
+    for crate_name in ["wasmc-abi", "wasmc-artifact", "wasmc-targets", "wasmc-loader", "wasmc-run", "wasmc-capi"] {
         let (_, deps) = &members[crate_name];
         let forbidden: Vec<&String> =
             deps.iter().filter(|d| d.starts_with("cranelift") || d.starts_with("wasmparser")).collect();
         assert!(forbidden.is_empty(), "{crate_name} depends on {forbidden:?}");
         assert!(!deps.contains("wasmc"), "{crate_name} depends on the compiler");
     }
+}
+
+#[test]
+fn the_compiler_library_links_neither_the_loader_nor_the_command_line() {
+    let (path, deps) = &members()["wasmc"];
+    let forbidden: Vec<&String> =
+        deps.iter().filter(|d| ["wasmc-loader", "wasmc-run", "clap", "anyhow", "wast"].contains(&d.as_str())).collect();
+    assert!(forbidden.is_empty(), "the compiler library depends on {forbidden:?}");
+    // The binaries live in their own packages: the library has none.
+    let package = manifest(&root().join(path));
+    assert!(package.get("bin").is_none(), "compiler/Cargo.toml declares a binary");
+    assert!(!root().join(path).join("src/main.rs").exists(), "compiler/src/main.rs would be a binary");
+    assert!(!root().join(path).join("src/bin").exists(), "compiler/src/bin would hold binaries");
+    let bins = |path: &str| -> Vec<String> {
+        let package = manifest(&root().join(path));
+        let bins = package.get("bin").and_then(|b| b.as_array()).cloned().unwrap_or_default();
+        bins.iter().filter_map(|b| b.get("name")?.as_str().map(str::to_string)).collect()
+    };
+    assert_eq!(bins("compiler/cli"), ["wasmc"]);
+    assert_eq!(bins("loader/run"), ["wasmrun"]);
 }
 
 #[test]

@@ -5,7 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use wasmc_loader::{cli, Linker, Store};
+use wasmc_loader::{Linker, Store};
+use wasmc_run as cli;
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")

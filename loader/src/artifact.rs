@@ -4,12 +4,14 @@
 //! sections every artifact has, the metadata header (magic, version), the
 //! checksum (unless trusted), the signature (for signed loads), metadata decoding and validation, the target
 //! triple, and the CPU features. Every range read from the file is checked
-//! by `object` or here, so damaged input gives an error, never a panic.
+//! by `wasmc_artifact`'s reader or here, so damaged input gives an error,
+//! never a panic.
 
-use object::read::elf::{ElfFile64, FileHeader};
-use object::{Endianness, Object, ObjectSection};
 use wasmc_abi::artifact::{self, CHECKSUM_LEN, KEY_ID_LEN};
 use wasmc_abi::meta::{MappedLists, ModuleMeta};
+use wasmc_artifact::checksum::{self, Mismatch};
+use wasmc_artifact::sections::ArtifactFile;
+use wasmc_artifact::FormatError;
 use wasmc_targets::{host_arch, Arch};
 
 use crate::error::LoadError;
@@ -25,6 +27,10 @@ pub(crate) struct FileRange {
 impl FileRange {
     pub(crate) fn end(self) -> usize {
         self.offset + self.len
+    }
+
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        self.offset..self.end()
     }
 }
 
@@ -120,41 +126,27 @@ pub(crate) fn parse(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, Load
 /// Checks the format of `bytes` (the whole file), whatever architecture it
 /// is for: ELF structure, sections, header, checksum, metadata.
 pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadError> {
-    if !bytes.starts_with(&object::elf::ELFMAG) {
-        return Err(LoadError::NotElf("the file does not start with the ELF magic".into()));
-    }
-    let elf = ElfFile64::<Endianness>::parse(bytes)
-        .map_err(|e| LoadError::Corrupt(format!("cannot parse the ELF file: {e}")))?;
-    let machine = elf.elf_header().e_machine(elf.endian());
+    let elf = ArtifactFile::parse(bytes).map_err(format_error)?;
+    let machine = elf.machine();
     let Some(elf_arch) = arch_of_machine(machine) else {
         return Err(wrong_arch(format!("ELF machine {machine}")));
     };
 
-    let section = |name: &'static str| -> Result<(FileRange, &[u8]), LoadError> {
-        let s = elf.section_by_name(name).ok_or(LoadError::MissingSection(name))?;
-        let data = s.data().map_err(|e| LoadError::Corrupt(format!("section {name}: {e}")))?;
-        let offset = match s.file_range() {
-            Some((offset, _)) => usize::try_from(offset)
-                .map_err(|_| LoadError::Corrupt(format!("section {name} lies outside the file")))?,
-            None if data.is_empty() => 0,
-            None => return Err(LoadError::Corrupt(format!("section {name} has no file contents"))),
-        };
-        let range = FileRange { offset, len: data.len() };
-        if range.offset.checked_add(range.len).map_or(true, |end| end > bytes.len()) {
-            return Err(LoadError::Corrupt(format!("section {name} lies outside the file")));
-        }
-        Ok((range, data))
+    let section = |name: &'static str| -> Result<FileRange, LoadError> {
+        let range = elf.section(name).map_err(format_error)?;
+        Ok(FileRange { offset: range.start, len: range.len() })
     };
-    let (meta_range, meta_bytes) = section(artifact::SECTION_META)?;
-    let (text, _) = section(artifact::SECTION_TEXT)?;
-    let (data, _) = section(artifact::SECTION_DATA)?;
-    let (image, _) = section(artifact::SECTION_IMAGE)?;
+    let meta_range = section(artifact::SECTION_META)?;
+    let text = section(artifact::SECTION_TEXT)?;
+    let data = section(artifact::SECTION_DATA)?;
+    let image = section(artifact::SECTION_IMAGE)?;
     if image.len != 0 && image.offset as u64 % artifact::IMAGE_ALIGN != 0 {
         return Err(LoadError::Corrupt("the image section is not aligned in the file".into()));
     }
-    let (sum, sum_bytes) = section(artifact::SECTION_CHECKSUM)?;
-    let (sig, sig_bytes) = section(artifact::SECTION_SIGNATURE)?;
-    let signed_by = signature::signer(sig_bytes)?;
+    let sum = section(artifact::SECTION_CHECKSUM)?;
+    let sig = section(artifact::SECTION_SIGNATURE)?;
+    let signed_by = signature::signer(&bytes[sig.range()])?;
+    let meta_bytes = &bytes[meta_range.range()];
 
     let encoded = artifact::check_header(meta_bytes).map_err(LoadError::Header)?;
 
@@ -163,9 +155,9 @@ pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadE
     }
     match checksum {
         Checksum::Skip => {}
-        Checksum::Verify => verify_checksum(bytes, sum, sum_bytes)?,
+        Checksum::Verify => verify_checksum(bytes, sum)?,
         Checksum::Signed(keys) => {
-            verify_checksum(bytes, sum, sum_bytes)?;
+            verify_checksum(bytes, sum)?;
             signature::verify(bytes, sum, sig, keys)?;
         }
     }
@@ -229,19 +221,21 @@ impl ArtifactInfo {
     }
 }
 
-/// CRC-32 of the file with the checksum bytes zeroed, compared with the
-/// stored value.
-fn verify_checksum(bytes: &[u8], sum: FileRange, stored: &[u8]) -> Result<(), LoadError> {
-    let expected = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&bytes[..sum.offset]);
-    hasher.update(&[0u8; CHECKSUM_LEN]);
-    hasher.update(&bytes[sum.end()..]);
-    let actual = hasher.finalize();
-    if actual != expected {
-        return Err(LoadError::Checksum { expected, actual });
+/// The stored checksum (of `sum`'s [`CHECKSUM_LEN`] bytes) compared with
+/// the file's contents.
+fn verify_checksum(bytes: &[u8], sum: FileRange) -> Result<(), LoadError> {
+    checksum::verify(bytes, sum.range())
+        .map_err(|Mismatch { expected, actual }| LoadError::Checksum { expected, actual })
+}
+
+/// The loader's error for a file the artifact reader refuses.
+pub(crate) fn format_error(e: FormatError) -> LoadError {
+    match e {
+        FormatError::NotElf(why) => LoadError::NotElf(why),
+        FormatError::MissingSection(name) => LoadError::MissingSection(name),
+        FormatError::Corrupt(why) => LoadError::Corrupt(why),
+        other => LoadError::Corrupt(other.to_string()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,43 +5,33 @@
 mod common;
 
 use ed25519_dalek::{Signer, SigningKey};
-use object::{Object as _, ObjectSection as _};
-use wasmc_abi::artifact::{KEY_ID_LEN, SECTION_CHECKSUM, SECTION_SIGNATURE};
+use wasmc_abi::artifact::{SECTION_CHECKSUM, SECTION_SIGNATURE, SECTION_TEXT};
+use wasmc_artifact::checksum;
+use wasmc_artifact::sections::ArtifactFile;
+use wasmc_artifact::signature::{signed_message, SignatureSection};
 
 use super::{read, Checksum};
 use crate::error::LoadError;
-use crate::signature::{signed_message, KeyId, TrustedKeys};
+use crate::signature::{KeyId, TrustedKeys};
 
 fn artifact() -> Vec<u8> {
     let (meta, text, data) = common::tiny_module();
     common::Parts::new(meta, text, data).build()
 }
 
-fn range(bytes: &[u8], name: &str) -> std::ops::Range<usize> {
-    let file = object::File::parse(bytes).unwrap();
-    let (start, len) = file.section_by_name(name).unwrap().file_range().unwrap();
-    start as usize..(start + len) as usize
+fn range(bytes: &[u8], name: &'static str) -> std::ops::Range<usize> {
+    ArtifactFile::parse(bytes).unwrap().section(name).unwrap()
 }
 
 fn sign(bytes: &[u8], key: &SigningKey) -> Vec<u8> {
     let (sum, sig) = (range(bytes, SECTION_CHECKSUM), range(bytes, SECTION_SIGNATURE));
     let signature = key.sign(&signed_message(bytes, sum, sig.clone()));
+    let section =
+        SignatureSection { key_id: KeyId::of(&key.verifying_key().to_bytes()), signature: signature.to_bytes() };
     let mut out = bytes.to_vec();
-    out[sig.start..sig.start + KEY_ID_LEN].copy_from_slice(&KeyId::of(&key.verifying_key().to_bytes()).0);
-    out[sig.start + KEY_ID_LEN..sig.start + KEY_ID_LEN + 64].copy_from_slice(&signature.to_bytes());
-    common::fill_checksum(&mut out);
+    out[sig].copy_from_slice(&section.encode());
+    checksum::fill(&mut out).unwrap();
     out
-}
-
-/// Stores a correct checksum if the section can still be found.
-fn try_fill_checksum(bytes: &mut [u8]) -> bool {
-    let Ok(file) = object::File::parse(&*bytes) else { return false };
-    let Some((start, 8)) = file.section_by_name(SECTION_CHECKSUM).and_then(|s| s.file_range()) else { return false };
-    let Some(sum) = usize::try_from(start).ok().filter(|&s| s + 8 <= bytes.len()) else { return false };
-    bytes[sum..sum + 8].fill(0);
-    let crc = crc32fast::hash(bytes);
-    bytes[sum..sum + 4].copy_from_slice(&crc.to_le_bytes());
-    true
 }
 
 /// Every `step`-th prefix; all of them outside Miri.
@@ -66,7 +56,7 @@ fn truncated_and_flipped_artifacts_are_errors() {
         damaged[at] ^= 0x55;
         assert!(read(&damaged, Checksum::Verify).is_err(), "a flip at {at} was accepted");
         // With a forged checksum, structural checks alone must hold (no panic).
-        if try_fill_checksum(&mut damaged) {
+        if checksum::fill(&mut damaged).is_ok() {
             let _ = read(&damaged, Checksum::Verify);
         }
     }
@@ -85,8 +75,8 @@ fn signatures_are_checked_against_trusted_keys() {
     assert!(matches!(read(&unsigned, Checksum::Signed(&trusted)), Err(LoadError::Unsigned)));
     assert!(matches!(read(&sign(&unsigned, &other), Checksum::Signed(&trusted)), Err(LoadError::UntrustedKey { .. })));
     let mut tampered = signed.clone();
-    let text = range(&tampered, ".text");
+    let text = range(&tampered, SECTION_TEXT);
     tampered[text.start] ^= 1;
-    common::fill_checksum(&mut tampered);
+    checksum::fill(&mut tampered).unwrap();
     assert!(matches!(read(&tampered, Checksum::Signed(&trusted)), Err(LoadError::BadSignature { .. })));
 }

@@ -37,10 +37,8 @@
 extern crate self as wasmc_loader;
 
 mod artifact;
-pub mod cli;
 mod error;
 mod externals;
-pub mod files;
 mod func;
 mod instance;
 mod instantiate;
@@ -49,7 +47,7 @@ mod linker;
 mod load_options;
 mod module;
 mod pool;
-pub mod signature;
+mod signature;
 mod store;
 mod typed;
 mod types;

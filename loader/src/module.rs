@@ -100,7 +100,7 @@ impl Module {
     /// it is mapped. The file must not be written in place while the module
     /// is loaded: its pages are mapped, not copied. Replace an artifact by
     /// writing a new file and renaming it over the old one (as `wasmc
-    /// compile` and [`files::replace`](crate::files::replace) do): the
+    /// compile` and [`files::replace`](wasmc_artifact::files::replace) do): the
     /// loaded module keeps the old file.
     ///
     /// # Safety

@@ -79,18 +79,6 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
     }
 }
 
-/// Runs the `wasmc` binary with `args`.
-pub fn wasmc(args: &[&str]) -> std::process::Output {
-    command(env!("CARGO_BIN_EXE_wasmc")).args(args).output().expect("wasmc runs")
-}
-
-/// Runs the `wasmrun` binary (built beside `wasmc` by `cargo test --workspace`) with `args`.
-pub fn wasmrun(args: &[&str]) -> std::process::Output {
-    let path = std::path::PathBuf::from(env!("CARGO_BIN_EXE_wasmc")).with_file_name("wasmrun");
-    assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
-    command(path).args(args).output().expect("wasmrun runs")
-}
-
 /// Program output as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

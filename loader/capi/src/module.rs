@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use wasmc_loader::signature::{read_key_file, PUBLIC_KEY_HEADER};
+use wasmc_artifact::keys::{read_key_file, PUBLIC_KEY_HEADER};
 use wasmc_loader::{Module, TrustedKeys};
 
 use crate::error::{arg, arg_mut, arg_slice, arg_str, guard, guard_or, wasmc_error_t, CResult, WASMC_ERROR_KEY};

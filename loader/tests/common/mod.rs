@@ -98,15 +98,7 @@ impl Parts {
 
 /// Computes and stores the checksum of a written artifact.
 pub fn fill_checksum(bytes: &mut [u8]) {
-    use object::{Object as _, ObjectSection as _};
-    let file = object::File::parse(&*bytes).expect("parse own ELF");
-    let sum = file.section_by_name(artifact::SECTION_CHECKSUM).expect("checksum section");
-    let (offset, _) = sum.file_range().expect("checksum in file");
-    let offset = offset as usize;
-    drop(file);
-    bytes[offset..offset + 8].fill(0);
-    let crc = crc32fast::hash(bytes);
-    bytes[offset..offset + 4].copy_from_slice(&crc.to_le_bytes());
+    wasmc_artifact::checksum::fill(bytes).expect("own artifact has a checksum section");
 }
 
 /// A small valid module: one function `f: () -> ()` whose code is a

@@ -1,6 +1,6 @@
 //! Calls WASI preview 1 functions directly (no std wrapper between) and
 //! prints one line per case: what each call returned, as an errno name,
-//! and what it did. `compiler/tests/wasi.rs` checks every line.
+//! and what it did. `compiler/cli/tests/wasi.rs` checks every line.
 //!
 //! Usage: `wasi_calls` with an empty writable host directory preopened as
 //! `/data` (descriptor 3) and stdin a pipe holding some bytes;

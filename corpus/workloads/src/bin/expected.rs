@@ -1,6 +1,6 @@
 //! Prints `expected.txt`: each workload's checksum for a few `n`, computed by
 //! the native build of the same source the wasm modules are built from (the
-//! independent reference `compiler/tests/workloads.rs` checks wasmc against).
+//! independent reference `compiler/cli/tests/workloads.rs` checks wasmc against).
 //! With `--time`, prints the native time of one `run(1)` per workload instead
 //! (wall clock, and this thread's time on a CPU where Linux tells it, which a
 //! loaded machine disturbs less).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 fn corpus(name: &str) -> String {
-    format!("{}/../corpus/wasi/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../../corpus/wasi/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(format!("{}/../corpus/wasi/{name}", env!("CARGO_MANIFEST_DIR")))
+    PathBuf::from(format!("{}/../../corpus/wasi/{name}", env!("CARGO_MANIFEST_DIR")))
 }
 
 fn text(bytes: &[u8]) -> String {

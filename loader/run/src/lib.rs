@@ -1,12 +1,17 @@
-//! What `wasmrun` and `wasmc run`/`wasmc inspect` share: parsing command-line
-//! arguments by parameter type, printing values, choosing the export to
-//! run, and describing an artifact.
+//! What the `wasmrun` binary (this package) and `wasmc run`/`wasmc inspect`
+//! (`wasmc-cli`) share: parsing command-line arguments by parameter type,
+//! printing values, choosing the export to run, and describing an artifact.
+//!
+//! Command-line glue, kept out of the loader library that servers link; it
+//! uses only the loader's public API, and no compiler.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{ArtifactInfo, Config, Error, ExternKind, ImportType, Linker, Module, Store, Val, ValType};
+use wasmc_loader::{
+    ArtifactInfo, Config, Error, ExternKind, ImportType, Instance, KeyId, Linker, Module, Store, Val, ValType,
+};
 
 /// Why [`run_module`] did not produce results.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +104,7 @@ pub fn run_module(
     if !is_func(name) {
         return Err(RunError::Usage(format!("no exported function named {name:?}")));
     }
-    let instance = crate::Instance::new(&mut *store, module, linker)?;
+    let instance = Instance::new(&mut *store, module, linker)?;
     let func = instance
         .get_func(&*store, name)
         .ok_or_else(|| RunError::Usage(format!("no exported function named {name:?}")))?;
@@ -197,7 +202,7 @@ pub fn run_program(
     } else {
         (vec![program], args)
     };
-    let mut builder = crate::wasi::WasiCtx::builder().args(argv).inherit_stdio();
+    let mut builder = wasmc_loader::wasi::WasiCtx::builder().args(argv).inherit_stdio();
     for (name, value) in &wasi.env {
         builder = builder.env(name, value);
     }
@@ -207,7 +212,7 @@ pub fn run_program(
     let ctx = builder.build().map_err(|e| RunError::Usage(e.to_string()))?;
     store.set_wasi(ctx);
     let mut linker = Linker::new();
-    crate::wasi::add_to_linker(&mut linker);
+    wasmc_loader::wasi::add_to_linker(&mut linker);
     match run_module(store, module, &linker, invoke, typed) {
         Ok(results) => Ok(Outcome::Returned(results)),
         Err(RunError::Wasm(Error::Exit(code))) => Ok(Outcome::Exited(code)),
@@ -314,7 +319,7 @@ pub fn describe(info: &ArtifactInfo) -> String {
     let _ = writeln!(s, "trap sites:     {}", meta.lists.traps.len());
     match info.signed_by {
         Some(id) => {
-            let _ = writeln!(s, "signed by:      key {} (not verified; loading with --trust does)", crate::KeyId(id));
+            let _ = writeln!(s, "signed by:      key {} (not verified; loading with --trust does)", KeyId(id));
         }
         None => {
             let _ = writeln!(s, "signed by:      nobody (unsigned)");

@@ -1,5 +1,6 @@
 //! The `wasmrun` binary, driven as a user would.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;

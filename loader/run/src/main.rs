@@ -16,8 +16,8 @@
 
 use std::process::ExitCode;
 
-use wasmc_loader::cli::{self, Outcome, WasiOptions};
-use wasmc_loader::{Module, TrustedKeys};
+use wasmc_loader::{error_chain, Module, TrustedKeys};
+use wasmc_run::{self as cli, Outcome, WasiOptions};
 
 const USAGE: &str = "usage: wasmrun [--invoke NAME] [--dir HOST::GUEST]... [--env NAME=VALUE]... \
 [--trust KEY.pub]... [--timeout DURATION] [--fuel N] [--max-memory BYTES] FILE.cwasm [ARGS...]";
@@ -79,10 +79,10 @@ fn run(args: Vec<String>) -> Result<(Vec<String>, u8), String> {
         let keys = TrustedKeys::from_pub_files(&trust).map_err(|e| e.to_string())?;
         Module::from_file_signed(&file, &keys)
     }
-    .map_err(|e| e.to_string())?;
-    let mut store = limits.store_for(&module).map_err(|e| e.to_string())?;
+    .map_err(|e| error_chain(&e))?;
+    let mut store = limits.store_for(&module).map_err(|e| error_chain(&e))?;
     let outcome =
-        cli::run_program(&mut store, &module, &file, invoke.as_deref(), &params, &wasi).map_err(|e| e.to_string())?;
+        cli::run_program(&mut store, &module, &file, invoke.as_deref(), &params, &wasi).map_err(|e| error_chain(&e))?;
     let status = outcome.exit_status();
     match outcome {
         Outcome::Returned(results) => Ok((results.iter().map(cli::format_val).collect(), status)),

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use rayon::prelude::*;
-use wasmc::wast::{run_file, WastReport};
+use wasmc_wast::{run_file, WastReport};
 use wasmc::{BoundsChecks, CompileOptions};
 
 /// Scripts that may not pass, each with the reason. Expected to stay empty.
@@ -17,7 +17,7 @@ const SKIP: &[(&str, &str)] = &[];
 fn testsuite() -> Option<PathBuf> {
     let dir = match std::env::var_os("WASM_TESTSUITE") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/wasm-testsuite"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wasm-testsuite"),
     };
     dir.is_dir().then_some(dir)
 }

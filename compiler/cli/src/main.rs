@@ -1,7 +1,8 @@
 //! `wasmc`: compile WebAssembly ahead of time, run, inspect and test it.
 //!
-//! Argument parsing and glue only; the work lives in the `wasmc` and
-//! `wasmc_loader` libraries.
+//! Argument parsing and glue only; the work lives in the libraries: `wasmc`
+//! (compiling, signing), `wasmc_loader` (running), `wasmc_artifact` (writing
+//! files), `wasmc_run` (what `wasmrun` shares) and `wasmc_wast` (spec tests).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,9 +12,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use rayon::prelude::*;
 
-use wasmc::wast::{run_file, WastReport};
 use wasmc::{compile, BoundsChecks, CompileOptions, OptLevel};
-use wasmc_loader::{cli, LoadError, LoadOptions, Module, TrustedKeys};
+use wasmc_loader::{LoadError, LoadOptions, Module, TrustedKeys};
+use wasmc_run as cli;
+use wasmc_wast::{run_file, WastReport};
 
 #[derive(Parser)]
 #[command(name = "wasmc", version, about = "Ahead-of-time WebAssembly compiler for server plugins")]
@@ -184,7 +186,7 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             // A new file renamed into place: a module loaded from the old
             // file (a running server, `wasmrun`) keeps the old code.
-            wasmc_loader::files::replace(&output, &artifact, 0o644)
+            wasmc_artifact::files::replace(&output, &artifact, 0o644)
                 .with_context(|| format!("writing {}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -1,10 +1,10 @@
 //! Writing artifacts (and key files) so that no reader ever sees a partial
 //! file and no loaded module sees its file change.
 //!
-//! [`Module::from_file`](crate::Module::from_file) maps the artifact: a
-//! file rewritten in place (truncated and written again, as
-//! `std::fs::write` does) changes the code of every module already loaded
-//! from it, since a private mapping shares the pages it has not copied.
+//! The loader's `Module::from_file` maps the artifact: a file rewritten in
+//! place (truncated and written again, as `std::fs::write` does) changes
+//! the code of every module already loaded from it, since a private mapping
+//! shares the pages it has not copied.
 //! [`replace`] instead writes a new file beside the old one (a unique name,
 //! created exclusively), flushes it to disk and renames it over the path:
 //! a module loaded before keeps the old file (the old inode), one loaded

@@ -14,7 +14,7 @@ use wasmc_loader::{Linker, Store};
 const MODULES: [&str; 7] = ["json", "regex", "markdown", "sha2", "deflate", "headers", "tiny"];
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/workloads")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus/workloads")
 }
 
 /// expected.txt as module name -> [(n, checksum)].

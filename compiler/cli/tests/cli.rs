@@ -18,7 +18,7 @@ fn wasmrun() -> Command {
 }
 
 fn corpus(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus").join(name).display().to_string()
 }
 
 fn scratch(name: &str) -> PathBuf {

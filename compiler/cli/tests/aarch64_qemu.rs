@@ -23,7 +23,7 @@ const PRESET_CPUS: [(&str, &str); 4] =
     [("aarch64", "neoverse-n1"), ("graviton2", "neoverse-n1"), ("graviton3", "max"), ("graviton4", "max")];
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The aarch64 binary `name`; panics (fails the test) if it is missing.
