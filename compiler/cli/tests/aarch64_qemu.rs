@@ -211,3 +211,44 @@ fn the_corpus_runs_on_every_aarch64_preset() {
     assert!(ran >= 80, "only {ran} corpus runs");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A function whose `br_table` has as many targets as validation allows
+/// (131,072), spread over 1,000 enclosing blocks: entry `i` leaves block
+/// `i * 7919 % 1000`, and the code after block `k` returns `k`, so the
+/// result names the target taken. An aarch64 lowering that put a large jump
+/// table or a branch over it out of range (GHSA-mghf-wjfp-p5xm) would land
+/// on another block.
+fn wide_br_table(depth: u32, targets: u32) -> String {
+    let mut wat = String::from("(module (func (export \"f\") (param i32) (result i32)\n");
+    wat.push_str(&"(block ".repeat(depth as usize));
+    wat.push_str("(br_table");
+    for i in 0..targets {
+        wat.push_str(&format!(" {}", u64::from(i) * 7919 % u64::from(depth)));
+    }
+    wat.push_str(&format!(" {} (local.get 0))\n", depth - 1));
+    for k in 0..depth {
+        wat.push_str(&format!(") (return (i32.const {k}))\n"));
+    }
+    wat.push_str("(unreachable)))\n");
+    wat
+}
+
+#[test]
+#[ignore = "needs the aarch64 build and qemu-aarch64: run scripts/test-aarch64"]
+fn a_br_table_with_131072_targets_branches_correctly() {
+    let (depth, targets) = (1000u32, 131_072u32);
+    let dir = scratch("br-table");
+    let source = dir.join("br_table.wat");
+    std::fs::write(&source, wide_br_table(depth, targets)).unwrap();
+    let wasmrun = aarch64_bin("wasmrun");
+    for (preset, cpu) in [("graviton2", "neoverse-n1"), ("graviton4", "max")] {
+        let artifact = dir.join(format!("br_table-{preset}.cwasm"));
+        host_compile(source.to_str().unwrap(), &artifact, &["--target", preset]);
+        for index in [0u32, 1, 2, 4095, 65535, 65536, 100_003, targets - 1, targets, u32::MAX] {
+            let expected = if index < targets { u64::from(index) * 7919 % u64::from(depth) } else { u64::from(depth - 1) };
+            let out = qemu(cpu, &wasmrun, &["--invoke", "f", artifact.to_str().unwrap(), &index.to_string()]);
+            assert_eq!(text(&out.stdout), format!("{expected}\n"), "{preset}, index {index}: {}", text(&out.stderr));
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
