@@ -128,12 +128,16 @@ impl StoreData {
             }
         }
         result?;
-        let module = instance.module.clone();
-        for (k, segment) in module.meta().data.iter().enumerate() {
-            let DataMode::Active { memory, offset } = segment.mode else { continue };
+        // By index, copying each segment's mode out, so `instance` can be
+        // lent mutably without cloning its module (this runs on every
+        // pooled instantiation).
+        for k in 0..instance.module.meta().data.len() {
+            let segment = &instance.module.meta().data[k];
+            let (mode, len) = (segment.mode, segment.len);
+            let DataMode::Active { memory, offset } = mode else { continue };
             if !preloaded {
                 let offset = self.eval_const(instance, &offset).u32();
-                memory_init(self, instance, memory, k as u32, offset, 0, segment.len, false).map_err(Trap::new)?;
+                memory_init(self, instance, memory, k as u32, offset, 0, len, false).map_err(Trap::new)?;
             }
             instance.dropped_data[k] = true;
         }
@@ -142,12 +146,13 @@ impl StoreData {
 
     /// The element half of [`StoreData::initialize_segments`].
     fn apply_elements(&mut self, instance: &mut VmInstance) -> Result<(), Trap> {
-        let module = instance.module.clone();
-        for (k, segment) in module.meta().elements.iter().enumerate() {
-            match segment.mode {
+        for k in 0..instance.module.meta().elements.len() {
+            let segment = &instance.module.meta().elements[k];
+            let (mode, items) = (segment.mode, segment.items.len());
+            match mode {
                 ElemMode::Active { table, offset } => {
                     let offset = self.eval_const(instance, &offset).u32();
-                    let len = u32::try_from(segment.items.len()).map_err(|_| Trap::new(TrapKind::TableOutOfBounds))?;
+                    let len = u32::try_from(items).map_err(|_| Trap::new(TrapKind::TableOutOfBounds))?;
                     table_init(self, instance, table, k as u32, offset, 0, len, false).map_err(Trap::new)?;
                     instance.dropped_elems[k] = true;
                 }
