@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use wasmc::sign::{generate, read_secret_key, sign_artifact, write_key_pair, SecretKey, SignError};
 use wasmc::BoundsChecks;
+use common::{code_byte, fix_checksum};
 use wasmc_loader::{Instance, Linker, LoadError, Module, Store, TrustedKeys};
 
 const ADD: &str = r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
@@ -30,19 +31,6 @@ fn call_add(module: &Module) -> i32 {
     let mut store = Store::default();
     let instance = Instance::new(&mut store, module, &Linker::new()).unwrap();
     instance.get_typed_func::<(i32, i32), i32>(&store, "add").unwrap().call(&mut store, (20, 22)).unwrap()
-}
-
-/// Offset of the byte in the middle of the text section (machine code).
-fn code_byte(artifact: &[u8]) -> usize {
-    use object::{Object as _, ObjectSection as _};
-    let file = object::File::parse(artifact).unwrap();
-    let (offset, _) = file.section_by_name(".text").unwrap().file_range().unwrap();
-    offset as usize + 1
-}
-
-/// Stores a correct CRC for `bytes`, as a forger would.
-fn fix_checksum(bytes: &mut [u8]) {
-    wasmc_artifact::checksum::fill(bytes).unwrap();
 }
 
 #[test]

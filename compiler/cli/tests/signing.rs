@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{text, wasmc, wasmrun};
+use common::{code_byte, fix_checksum, text, wasmc, wasmrun};
 
 use std::path::{Path, PathBuf};
 
@@ -17,19 +17,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Offset of the byte in the middle of the text section (machine code).
-fn code_byte(artifact: &[u8]) -> usize {
-    use object::{Object as _, ObjectSection as _};
-    let file = object::File::parse(artifact).unwrap();
-    let (offset, _) = file.section_by_name(".text").unwrap().file_range().unwrap();
-    offset as usize + 1
-}
-
-/// Stores a correct CRC for `bytes`, as a forger would.
-fn fix_checksum(bytes: &mut [u8]) {
-    wasmc_artifact::checksum::fill(bytes).unwrap();
 }
 
 fn p(path: &Path) -> &str {

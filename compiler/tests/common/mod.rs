@@ -97,3 +97,16 @@ pub fn interrupted(result: Result<Vec<Val>, Error>) -> String {
         other => panic!("expected an interrupted trap, got {other:?}"),
     }
 }
+
+/// Offset of a byte inside the text section (machine code) of `artifact`.
+pub fn code_byte(artifact: &[u8]) -> usize {
+    use object::{Object as _, ObjectSection as _};
+    let file = object::File::parse(artifact).unwrap();
+    let (offset, _) = file.section_by_name(".text").unwrap().file_range().unwrap();
+    offset as usize + 1
+}
+
+/// Stores a correct checksum for `bytes`, as a forger would.
+pub fn fix_checksum(bytes: &mut [u8]) {
+    wasmc_artifact::checksum::fill(bytes).unwrap();
+}
