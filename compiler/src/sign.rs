@@ -22,6 +22,7 @@ use wasmc_artifact::keys::{key_text, parse_key_text, KeyId, PUBLIC_KEY_HEADER, S
 use wasmc_artifact::sections::ArtifactFile;
 use wasmc_artifact::signature::{signed_message, SignatureSection};
 use wasmc_artifact::{checksum, files};
+use wasmc_targets::Arch;
 
 /// Why a key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
@@ -117,8 +118,8 @@ pub fn read_secret_key(path: &Path) -> Result<SecretKey, SignError> {
 }
 
 /// Signs an artifact (signed or not) with `key`: fills its signature
-/// section and recomputes its checksum. The artifact's format, checksum and
-/// metadata are checked first.
+/// section and recomputes its checksum. The artifact's format, checksum,
+/// metadata and ELF machine are checked first.
 pub fn sign_artifact(artifact: &[u8], key: &SecretKey) -> Result<Vec<u8>, SignError> {
     let not_artifact = |e: &dyn std::fmt::Display| SignError::NotAnArtifact(e.to_string());
     let file = ArtifactFile::parse(artifact).map_err(|e| not_artifact(&e))?;
@@ -131,6 +132,14 @@ pub fn sign_artifact(artifact: &[u8], key: &SecretKey) -> Result<Vec<u8>, SignEr
     let meta = ModuleMeta::decode(encoded).map_err(|e| not_artifact(&e))?;
     let len = |name| section(name).map(|r| r.len() as u64);
     meta.validate(len(SECTION_TEXT)?, len(SECTION_DATA)?, len(SECTION_IMAGE)?).map_err(|e| not_artifact(&e))?;
+    let elf_arch = match file.machine() {
+        object::elf::EM_X86_64 => Some(Arch::X86_64),
+        object::elf::EM_AARCH64 => Some(Arch::Aarch64),
+        _ => None,
+    };
+    if elf_arch.is_none() || Arch::from_triple(&meta.triple) != elf_arch {
+        return Err(not_artifact(&format!("the ELF machine contradicts the recorded target {}", meta.triple)));
+    }
 
     let signature = key.0.sign(&signed_message(artifact, sum, sig.clone()));
     let mut signed = artifact.to_vec();

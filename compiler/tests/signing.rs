@@ -125,3 +125,19 @@ fn signed_file_loads_are_copies_checked_before_use() {
     assert_eq!(call_add(&module), 42);
     assert!(matches!(Module::from_file_signed(&path, &trusting(&key)), Err(LoadError::NotElf(_))));
 }
+
+#[test]
+fn only_intact_artifacts_are_signed() {
+    let key = generate().unwrap();
+    let artifact = common::artifact(ADD, BoundsChecks::Guard);
+    let refused = |bytes: &[u8]| matches!(sign_artifact(bytes, &key), Err(SignError::NotAnArtifact(_)));
+    assert!(refused(b"not an artifact"));
+    assert!(refused(&artifact[..artifact.len() / 2]));
+    let mut damaged = artifact.clone();
+    let at = code_byte(&damaged);
+    damaged[at] ^= 1;
+    assert!(refused(&damaged), "a stale checksum was signed");
+    // Signing again (with this key or another) is allowed.
+    let signed = sign_artifact(&artifact, &key).unwrap();
+    assert!(sign_artifact(&signed, &generate().unwrap()).is_ok());
+}
