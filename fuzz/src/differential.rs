@@ -140,6 +140,15 @@ pub fn module(data: &[u8]) -> Option<Vec<u8>> {
     Some(module.to_bytes())
 }
 
+/// Whether `wasm` uses SIMD (a `v128` type or operator anywhere): it fails
+/// validation with the SIMD proposal turned off. The smoke runner counts
+/// these modules.
+pub fn uses_simd(wasm: &[u8]) -> bool {
+    use wasmparser::WasmFeatures as F;
+    let features = F::default().difference(F::SIMD | F::RELAXED_SIMD);
+    wasmparser::Validator::new_with_features(features).validate_all(wasm).is_err()
+}
+
 /// Runs the differential check on the module generated from `data`.
 pub fn run(data: &[u8]) -> Result<(), String> {
     let Some(wasm) = module(data) else { return Ok(()) };
@@ -290,6 +299,7 @@ mod tests {
     #[test]
     fn a_simd_module_compares_equal_in_both_modes() {
         let wasm = wat::parse_str(SIMD).unwrap();
+        assert!(uses_simd(&wasm));
         for mode in crate::MODES {
             compare(&wasm, mode).unwrap();
         }
