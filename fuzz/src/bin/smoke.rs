@@ -78,7 +78,7 @@ fn main() -> std::process::ExitCode {
         let start = Instant::now();
         let mut rng = Rng(seed);
         let mut runs = 0u64;
-        let mut modules = 0u64;
+        let (mut modules, mut simd_modules) = (0u64, 0u64);
         let mut check = |label: String, input: &[u8]| match run(input) {
             Ok(()) => passed += 1,
             Err(finding) => {
@@ -98,14 +98,20 @@ fn main() -> std::process::ExitCode {
                 break;
             }
             let input = rng.bytes(max_len);
-            if name == "differential" && differential::module(&input).is_some_and(|m| m.len() > 8) {
-                modules += 1;
+            if name == "differential" {
+                if let Some(wasm) = differential::module(&input).filter(|m| m.len() > 8) {
+                    modules += 1;
+                    simd_modules += u64::from(differential::uses_simd(&wasm));
+                }
             }
             check(format!("seed {seed} input {runs}"), &input);
             runs += 1;
         }
-        let compared =
-            if name == "differential" { format!(" ({modules} non-empty modules compared)") } else { String::new() };
+        let compared = if name == "differential" {
+            format!(" ({modules} non-empty modules compared, {simd_modules} of them with SIMD)")
+        } else {
+            String::new()
+        };
         println!("smoke {name}: {runs} inputs{compared} in {:.1} s", start.elapsed().as_secs_f64());
     }
     println!("{passed} passed, {failed} failed");
