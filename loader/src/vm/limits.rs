@@ -188,8 +188,12 @@ impl StoreLimits {
         if let Some(reason) = self.interrupt_reason().filter(|_| interruptible) {
             if trap.kind == TrapKind::HostError {
                 trap.kind = TrapKind::Interrupted;
-                let host = trap.message.take().unwrap_or_default();
-                trap.message = Some(format!("{reason} (in a host function: {host})"));
+                // A host function's own error stays the trap's source, if
+                // it gave one; a message it gave is kept here.
+                trap.message = Some(match trap.message.take() {
+                    Some(host) => format!("{reason} (in a host function: {host})"),
+                    None => format!("{reason} (in a host function)"),
+                });
             } else if trap.message.is_none() {
                 trap.message = Some(reason.to_string());
             }
