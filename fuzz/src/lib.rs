@@ -10,6 +10,7 @@ pub mod differential;
 
 use arbitrary::Unstructured;
 use wasmc::{compile, BoundsChecks, CompileOptions};
+use wasmc_artifact::reader::{self, Layout};
 
 /// Both bounds-check modes.
 pub const MODES: [BoundsChecks; 2] = [BoundsChecks::Guard, BoundsChecks::Explicit];
@@ -121,6 +122,8 @@ pub fn load_mutated(data: &[u8], base: &[u8]) -> Result<(), String> {
     // damaged copy must be refused (that is what this target checks) and
     // an undamaged one is the artifact we compiled.
     let result = unsafe { wasmc_loader::Module::from_bytes(&bytes) };
+    // `inspect`'s path reads the same bytes without mapping them.
+    let info = wasmc_artifact::ArtifactInfo::read(&bytes);
     if let Ok(module) = &result {
         // The per-function lists are read in place and checked where used:
         // look every export up and instantiate (which reads every function
@@ -128,13 +131,12 @@ pub fn load_mutated(data: &[u8], base: &[u8]) -> Result<(), String> {
         for export in module.exports() {
             let _ = (module.export(export.name), module.func_type_of(export.index));
         }
-        if module.meta().start.is_none() {
+        let head = Layout::read(&bytes, reader::Checksum::Skip).and_then(|layout| layout.metadata(&bytes));
+        if head.is_ok_and(|meta| meta.start.is_none()) {
             let mut store = wasmc_loader::Store::default();
             let _ = wasmc_loader::Instance::new(&mut store, module, &wasmc_loader::Linker::new());
         }
     }
-    // `inspect`'s path reads the same bytes without mapping them.
-    let info = wasmc_loader::ArtifactInfo::parse(&bytes);
     match (result, info, changed) {
         (Ok(_), _, true) if !fix_crc => Err("a damaged artifact with a stale checksum loaded".into()),
         (Err(e), _, false) => Err(format!("an undamaged artifact was refused: {e}")),

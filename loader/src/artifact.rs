@@ -1,16 +1,16 @@
-//! Reading and checking an artifact's bytes (no mapping, no unsafe code).
+//! Checking an artifact's bytes before they are mapped (no mapping, no
+//! unsafe code).
 //!
-//! Checks, in order: ELF structure, ELF machine against the host, the
-//! sections every artifact has, the metadata header (magic, version), the
-//! checksum (unless trusted), the signature (for signed loads), metadata decoding and validation, the target
-//! triple, and the CPU features. Every range read from the file is checked
-//! by `wasmc_artifact`'s reader or here, so damaged input gives an error,
-//! never a panic.
+//! [`wasmc_artifact::reader`] reads the file's layout, checksum and metadata
+//! on any host; this module adds the loader's own questions, in order: for
+//! a signed load, does a trusted key's signature verify (before any
+//! metadata is decoded), and can this host run the code (architecture, CPU
+//! features).
 
-use wasmc_abi::artifact::{self, CHECKSUM_LEN, KEY_ID_LEN};
+use std::ops::Range;
+
 use wasmc_abi::meta::{MappedLists, ModuleMeta};
-use wasmc_artifact::checksum::{self, Mismatch};
-use wasmc_artifact::sections::ArtifactFile;
+use wasmc_artifact::reader::{self, Layout};
 use wasmc_artifact::FormatError;
 use wasmc_targets::{host_arch, Arch};
 
@@ -22,6 +22,12 @@ use crate::signature::{self, TrustedKeys};
 pub(crate) struct FileRange {
     pub offset: usize,
     pub len: usize,
+}
+
+impl From<Range<usize>> for FileRange {
+    fn from(range: Range<usize>) -> FileRange {
+        FileRange { offset: range.start, len: range.len() }
+    }
 }
 
 impl FileRange {
@@ -46,9 +52,6 @@ pub(crate) struct Parsed {
     pub data: FileRange,
     /// The image section: empty, or aligned to `IMAGE_ALIGN` in the file.
     pub image: FileRange,
-    /// The key id in the signature section, if the artifact is signed
-    /// (verified only by signed loads).
-    pub signed_by: Option<[u8; KEY_ID_LEN]>,
 }
 
 /// Whether to verify the file checksum, and the signature.
@@ -58,14 +61,6 @@ pub(crate) enum Checksum<'a> {
     Skip,
     /// Verify the checksum, then require a signature by one of these keys.
     Signed(&'a TrustedKeys),
-}
-
-fn arch_of_machine(machine: u16) -> Option<Arch> {
-    match machine {
-        object::elf::EM_X86_64 => Some(Arch::X86_64),
-        object::elf::EM_AARCH64 => Some(Arch::Aarch64),
-        _ => None,
-    }
 }
 
 fn wrong_arch(artifact: String) -> LoadError {
@@ -100,7 +95,7 @@ pub(crate) fn check_elf_header(head: &[u8], file_len: u64) -> Result<(), LoadErr
     }
     let u16_at = |at: usize| u64::from(u16::from_le_bytes([head[at], head[at + 1]]));
     let machine = u16::from_le_bytes([head[18], head[19]]);
-    if arch_of_machine(machine).is_none() {
+    if reader::arch_of_machine(machine).is_none() {
         return Err(wrong_arch(format!("ELF machine {machine}")));
     }
     let mut shoff = [0u8; 8];
@@ -124,58 +119,25 @@ pub(crate) fn parse(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, Load
 }
 
 /// Checks the format of `bytes` (the whole file), whatever architecture it
-/// is for: ELF structure, sections, header, checksum, metadata.
+/// is for: ELF structure, sections, header, checksum, signature (on signed
+/// loads), metadata.
 pub(crate) fn read(bytes: &[u8], checksum: Checksum<'_>) -> Result<Parsed, LoadError> {
-    let elf = ArtifactFile::parse(bytes).map_err(format_error)?;
-    let machine = elf.machine();
-    let Some(elf_arch) = arch_of_machine(machine) else {
-        return Err(wrong_arch(format!("ELF machine {machine}")));
+    let verify = match checksum {
+        Checksum::Skip => reader::Checksum::Skip,
+        Checksum::Verify | Checksum::Signed(_) => reader::Checksum::Verify,
     };
-
-    let section = |name: &'static str| -> Result<FileRange, LoadError> {
-        let range = elf.section(name).map_err(format_error)?;
-        Ok(FileRange { offset: range.start, len: range.len() })
-    };
-    let meta_range = section(artifact::SECTION_META)?;
-    let text = section(artifact::SECTION_TEXT)?;
-    let data = section(artifact::SECTION_DATA)?;
-    let image = section(artifact::SECTION_IMAGE)?;
-    if image.len != 0 && image.offset as u64 % artifact::IMAGE_ALIGN != 0 {
-        return Err(LoadError::Corrupt("the image section is not aligned in the file".into()));
+    let layout = Layout::read(bytes, verify).map_err(format_error)?;
+    if let Checksum::Signed(keys) = checksum {
+        signature::verify(bytes, layout.checksum.clone().into(), layout.signature.clone().into(), keys)?;
     }
-    let sum = section(artifact::SECTION_CHECKSUM)?;
-    let sig = section(artifact::SECTION_SIGNATURE)?;
-    let signed_by = signature::signer(&bytes[sig.range()])?;
-    let meta_bytes = &bytes[meta_range.range()];
-
-    let encoded = artifact::check_header(meta_bytes).map_err(LoadError::Header)?;
-
-    if sum.len != CHECKSUM_LEN {
-        return Err(LoadError::Corrupt(format!("checksum section is {} bytes, expected {CHECKSUM_LEN}", sum.len)));
-    }
-    match checksum {
-        Checksum::Skip => {}
-        Checksum::Verify => verify_checksum(bytes, sum)?,
-        Checksum::Signed(keys) => {
-            verify_checksum(bytes, sum)?;
-            signature::verify(bytes, sum, sig, keys)?;
-        }
-    }
-
-    let encoded_meta = FileRange { offset: meta_range.offset + artifact::HEADER_LEN, len: encoded.len() };
-    let meta = ModuleMeta::read(encoded).map_err(LoadError::Metadata)?;
-    meta.validate_head(text.len as u64, data.len as u64, image.len as u64).map_err(LoadError::Metadata)?;
-    match Arch::from_triple(&meta.triple) {
-        None => return Err(wrong_arch(meta.triple.clone())),
-        Some(arch) if arch != elf_arch => {
-            return Err(LoadError::Corrupt(format!(
-                "the ELF machine ({elf_arch}) contradicts the recorded target {}",
-                meta.triple
-            )))
-        }
-        Some(_) => {}
-    }
-    Ok(Parsed { meta, encoded_meta, text, data, image, signed_by: signed_by.map(|id| id.0) })
+    let meta = layout.metadata(bytes).map_err(format_error)?;
+    Ok(Parsed {
+        meta,
+        encoded_meta: layout.meta.into(),
+        text: layout.text.into(),
+        data: layout.data.into(),
+        image: layout.image.into(),
+    })
 }
 
 /// Refuses an artifact built for another architecture, or needing CPU
@@ -192,48 +154,17 @@ fn check_host<L>(meta: &ModuleMeta<L>) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// What an artifact says about itself, read without loading it: for tools
-/// such as `wasmc inspect`, on any host, whatever architecture it targets.
-#[derive(Clone, Debug)]
-pub struct ArtifactInfo {
-    /// The decoded and validated metadata.
-    pub meta: ModuleMeta,
-    /// Bytes of machine code.
-    pub text_size: usize,
-    /// Bytes of data-segment contents.
-    pub data_size: usize,
-    /// The id of the key that signed the artifact, if it is signed (not
-    /// verified: that takes the key, see `Module::from_file_signed`).
-    pub signed_by: Option<[u8; KEY_ID_LEN]>,
-}
-
-impl ArtifactInfo {
-    /// Checks the artifact's format and checksum and decodes and validates
-    /// all its metadata, without mapping it or asking whether this host can
-    /// run it.
-    pub fn parse(bytes: &[u8]) -> Result<ArtifactInfo, LoadError> {
-        let parsed = read(bytes, Checksum::Verify)?;
-        let meta = ModuleMeta::decode(&bytes[parsed.encoded_meta.offset..parsed.encoded_meta.end()])
-            .map_err(LoadError::Metadata)?;
-        meta.validate(parsed.text.len as u64, parsed.data.len as u64, parsed.image.len as u64)
-            .map_err(LoadError::Metadata)?;
-        Ok(ArtifactInfo { meta, text_size: parsed.text.len, data_size: parsed.data.len, signed_by: parsed.signed_by })
-    }
-}
-
-/// The stored checksum (of `sum`'s [`CHECKSUM_LEN`] bytes) compared with
-/// the file's contents.
-fn verify_checksum(bytes: &[u8], sum: FileRange) -> Result<(), LoadError> {
-    checksum::verify(bytes, sum.range())
-        .map_err(|Mismatch { expected, actual }| LoadError::Checksum { expected, actual })
-}
-
 /// The loader's error for a file the artifact reader refuses.
 pub(crate) fn format_error(e: FormatError) -> LoadError {
     match e {
         FormatError::NotElf(why) => LoadError::NotElf(why),
         FormatError::MissingSection(name) => LoadError::MissingSection(name),
         FormatError::Corrupt(why) => LoadError::Corrupt(why),
+        FormatError::UnknownMachine(machine) => wrong_arch(format!("ELF machine {machine}")),
+        FormatError::Header(e) => LoadError::Header(e),
+        FormatError::Checksum { expected, actual } => LoadError::Checksum { expected, actual },
+        FormatError::Metadata(e) => LoadError::Metadata(e),
+        FormatError::UnknownTarget(triple) => wrong_arch(triple),
         other => LoadError::Corrupt(other.to_string()),
     }
 }

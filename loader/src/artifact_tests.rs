@@ -80,3 +80,13 @@ fn signatures_are_checked_against_trusted_keys() {
     checksum::fill(&mut tampered).unwrap();
     assert!(matches!(read(&tampered, Checksum::Signed(&trusted)), Err(LoadError::BadSignature { .. })));
 }
+
+#[test]
+fn a_malformed_signature_section_is_corrupt_even_unsigned_loads() {
+    let mut bytes = artifact();
+    let sig = range(&bytes, SECTION_SIGNATURE);
+    bytes[sig.start] = 7;
+    bytes[sig.end - 1] = 1; // a reserved byte
+    checksum::fill(&mut bytes).unwrap();
+    assert!(matches!(read(&bytes, Checksum::Verify), Err(LoadError::Corrupt(_))));
+}

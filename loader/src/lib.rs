@@ -55,7 +55,6 @@ mod values;
 mod vm;
 pub mod wasi;
 
-pub use artifact::ArtifactInfo;
 pub use error::{error_chain, Error, HostError, LinkError, LoadError, ResourceError, Trap};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
@@ -70,8 +69,7 @@ pub use store::{AsContext, AsContextMut, Config, Store, StoreContext, StoreConte
 pub use typed::{TypedFunc, WasmParams, WasmResults};
 pub use values::Val;
 pub use wasmc_abi::meta::{
-    Export, ExportRef, ExternKind, FuncType, GlobalType, Import, ImportType, Lists, MappedLists, MemoryType,
-    ModuleMeta, OwnedLists, TableType, ValType,
+    Export, ExportRef, ExternKind, FuncType, GlobalType, Import, ImportType, MemoryType, TableType, ValType,
 };
 pub use wasmc_abi::{BoundsChecks, TrapKind};
 

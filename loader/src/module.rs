@@ -238,13 +238,13 @@ impl Module {
 
     /// The module's metadata; its per-function lists are read in place by
     /// [`Module::lists`].
-    pub fn meta(&self) -> &ModuleMeta<MappedLists> {
+    pub(crate) fn meta(&self) -> &ModuleMeta<MappedLists> {
         &self.inner.meta
     }
 
     /// The module's functions, exports, trap sites and function names, read
     /// in place from the artifact.
-    pub fn lists(&self) -> Lists<'_> {
+    pub(crate) fn lists(&self) -> Lists<'_> {
         self.inner.lists()
     }
 
@@ -270,6 +270,13 @@ impl Module {
             FuncOrigin::Defined(i) => self.lists().func(i as usize)?.type_index,
         };
         self.inner.func_types.get(type_index as usize).map(|t| &**t)
+    }
+
+    /// Whether the module was compiled to count fuel
+    /// (`wasmc compile --fuel-metering`): only such code stops when a store's fuel
+    /// ([`Store::set_fuel`](crate::Store::set_fuel)) runs out.
+    pub fn fuel_metering(&self) -> bool {
+        self.inner.meta.fuel_metering
     }
 
     /// Bytes of machine code.

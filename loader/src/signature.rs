@@ -65,12 +65,6 @@ impl TrustedKeys {
     }
 }
 
-/// The key id in a signature section's contents, or `None` when the
-/// artifact is unsigned (all zero). Malformed contents are an error.
-pub(crate) fn signer(contents: &[u8]) -> Result<Option<KeyId>, LoadError> {
-    Ok(SignatureSection::decode(contents).map_err(format_error)?.map(|s| s.key_id))
-}
-
 /// Checks the signature of `file` (whose checksum and signature sections lie
 /// at `sum` and `sig`, inside the file) against `keys`.
 pub(crate) fn verify(file: &[u8], sum: FileRange, sig: FileRange, keys: &TrustedKeys) -> Result<KeyId, LoadError> {
@@ -81,22 +75,4 @@ pub(crate) fn verify(file: &[u8], sum: FileRange, sig: FileRange, keys: &Trusted
     key.verify_strict(&signed_message(file, sum.range(), sig.range()), &signature)
         .map_err(|_| LoadError::BadSignature { key_id: id })?;
     Ok(id)
-}
-
-#[cfg(test)]
-mod tests {
-    use wasmc_abi::artifact::SIGNATURE_LEN;
-
-    use super::*;
-
-    #[test]
-    fn signer_reads_the_key_id_and_refuses_malformed_sections() {
-        assert!(matches!(signer(&[0; SIGNATURE_LEN]), Ok(None)));
-        let mut s = [0u8; SIGNATURE_LEN];
-        s[0] = 7;
-        assert_eq!(signer(&s).unwrap(), Some(KeyId([7, 0, 0, 0, 0, 0, 0, 0])));
-        s[SIGNATURE_LEN - 1] = 1;
-        assert!(matches!(signer(&s), Err(LoadError::Corrupt(_))));
-        assert!(matches!(signer(&s[..10]), Err(LoadError::Corrupt(_))));
-    }
 }

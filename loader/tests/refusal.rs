@@ -27,7 +27,9 @@ fn a_valid_artifact_loads_from_bytes_and_file() {
     let module = load_file(&path).expect("load from file");
     // SAFETY: the file was just written by this test.
     let trusted = unsafe { Module::from_file_trusted(&path) }.expect("trusted load");
-    assert_eq!(trusted.meta(), module.meta());
+    let names = |m: &Module| m.exports().map(|e| (e.name.to_string(), e.kind, e.index)).collect::<Vec<_>>();
+    assert_eq!(names(&trusted), names(&module));
+    assert_eq!((trusted.text_size(), trusted.data_size()), (module.text_size(), module.data_size()));
 
     let mut store = Store::default();
     let instance = Instance::new(&mut store, &module, &Linker::new()).expect("instantiate");
@@ -107,7 +109,7 @@ fn foreign_architectures_are_refused() {
     let err = load(&foreign).unwrap_err();
     assert!(matches!(err, LoadError::WrongArchitecture { .. }), "{err}");
     // Tools can still read what a foreign artifact is.
-    let info = wasmc_loader::ArtifactInfo::parse(&foreign).unwrap();
+    let info = wasmc_artifact::ArtifactInfo::read(&foreign).unwrap();
     assert_eq!(info.meta.triple, parts.meta.triple);
 
     // An ELF machine that contradicts the recorded triple is damage.
@@ -142,7 +144,7 @@ fn missing_cpu_features_are_named() {
 /// The per-function lists are read in place and checked where used, so
 /// that loading costs the same whatever their length: a dangling record
 /// (possible only in an artifact loaded without its checksum, or written
-/// by a broken compiler) is refused at its use, and `ArtifactInfo::parse`
+/// by a broken compiler) is refused at its use, and `ArtifactInfo::read`
 /// (`wasmc inspect`) checks every record up front.
 #[test]
 fn inconsistent_list_records_are_refused_where_used() {
@@ -153,8 +155,8 @@ fn inconsistent_list_records_are_refused_where_used() {
         index: 3,
     });
     let bytes = parts.build();
-    let err = wasmc_loader::ArtifactInfo::parse(&bytes).unwrap_err();
-    assert!(matches!(err, LoadError::Metadata(_)), "{err}");
+    let err = wasmc_artifact::ArtifactInfo::read(&bytes).unwrap_err();
+    assert!(matches!(err, wasmc_artifact::FormatError::Metadata(_)), "{err}");
     let module = load(&bytes).expect("loads: the lists are checked at use");
     let mut store = Store::default();
     let instance = Instance::new(&mut store, &module, &Linker::new()).expect("instantiate");
@@ -164,8 +166,8 @@ fn inconsistent_list_records_are_refused_where_used() {
     let mut parts = tiny();
     parts.meta.lists.funcs[0].code_len = 1 << 20;
     let bytes = parts.build();
-    let err = wasmc_loader::ArtifactInfo::parse(&bytes).unwrap_err();
-    assert!(matches!(err, LoadError::Metadata(_)), "{err}");
+    let err = wasmc_artifact::ArtifactInfo::read(&bytes).unwrap_err();
+    assert!(matches!(err, wasmc_artifact::FormatError::Metadata(_)), "{err}");
     let module = load(&bytes).expect("loads: the lists are checked at use");
     let err = Instance::new(&mut Store::default(), &module, &Linker::new()).unwrap_err();
     assert!(err.to_string().contains("defined function 0"), "{err}");

@@ -243,7 +243,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Inspect { file } => {
             let bytes = read_input(&file)?;
             let info =
-                wasmc_loader::ArtifactInfo::parse(&bytes).with_context(|| format!("reading {}", file.display()))?;
+                wasmc_artifact::ArtifactInfo::read(&bytes).with_context(|| format!("reading {}", file.display()))?;
             print!("{}", cli::describe(&info));
             Ok(ExitCode::SUCCESS)
         }

@@ -5,6 +5,8 @@
 //! holds the code that works on a whole file:
 //!
 //! * [`sections`]: where a named section's contents lie in the file;
+//! * [`reader`]: the whole file read on any host: its [`Layout`], the
+//!   checksum, the metadata, and the [`ArtifactInfo`] tools print;
 //! * [`checksum`]: the CRC-32 in `.wasmc.sum`, computed, filled in and
 //!   verified here and nowhere else;
 //! * [`signature`]: the message an Ed25519 signature covers and the layout of
@@ -16,8 +18,9 @@
 //!
 //! What it leaves out: the ELF *writer* stays in the compiler (the only
 //! writer), so the loader, which links this crate, does not link `object`'s
-//! writer; and the loader's own checks (header, metadata, target, CPU
-//! features, trusted keys) stay in the loader, with its error type.
+//! writer; and the loader's own questions (does a trusted key's signature
+//! verify, can this host run the code) stay in the loader, with its error
+//! type.
 //!
 //! ```
 //! # fn demo(mut artifact: Vec<u8>) -> Result<(), wasmc_artifact::FormatError> {
@@ -34,8 +37,10 @@
 pub mod checksum;
 pub mod files;
 pub mod keys;
+pub mod reader;
 pub mod sections;
 pub mod signature;
 
 pub use keys::{KeyError, KeyId};
+pub use reader::{ArtifactInfo, Layout};
 pub use sections::FormatError;

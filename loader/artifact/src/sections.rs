@@ -1,5 +1,7 @@
 //! Finding a named section's contents in an artifact's ELF file (no unsafe
 //! code). Every range handed out lies inside the file.
+//!
+//! [`FormatError`] is every reason this crate refuses a file.
 
 use std::ops::Range;
 
@@ -20,6 +22,26 @@ pub enum FormatError {
     /// A section every artifact has is absent.
     #[error("section {0} is missing")]
     MissingSection(&'static str),
+    /// An ELF machine wasmc builds no artifacts for.
+    #[error("ELF machine {0} is not one wasmc compiles for")]
+    UnknownMachine(u16),
+    /// Wrong metadata magic or format version.
+    #[error("{0}")]
+    Header(wasmc_abi::artifact::HeaderError),
+    /// The stored checksum does not match the file's contents.
+    #[error("artifact checksum mismatch (expected {expected:#010x}, computed {actual:#010x}): the file is damaged")]
+    Checksum {
+        /// The checksum stored in the file.
+        expected: u32,
+        /// The checksum of the bytes read.
+        actual: u32,
+    },
+    /// The metadata could not be decoded or is inconsistent.
+    #[error("{0}")]
+    Metadata(wasmc_abi::meta::MetaError),
+    /// The metadata names a target triple of no architecture wasmc knows.
+    #[error("unknown target {0}")]
+    UnknownTarget(String),
 }
 
 /// A parsed 64-bit little-endian ELF file, for looking up sections.

@@ -9,9 +9,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wasmc_loader::{
-    ArtifactInfo, Config, Error, ExternKind, ImportType, Instance, KeyId, Linker, Module, Store, Val, ValType,
-};
+use wasmc_artifact::ArtifactInfo;
+use wasmc_loader::{Config, Error, ExternKind, ImportType, Instance, Linker, Module, Store, Val, ValType};
 
 /// Why [`run_module`] did not produce results.
 #[derive(Debug, thiserror::Error)]
@@ -274,7 +273,7 @@ impl RunLimits {
     /// [`RunError::Usage`] when fuel is asked for but `module` was compiled
     /// without fuel metering.
     pub fn store_for(&self, module: &Module) -> Result<Store, RunError> {
-        if self.fuel.is_some() && !module.meta().fuel_metering {
+        if self.fuel.is_some() && !module.fuel_metering() {
             return Err(RunError::Usage(
                 "--fuel needs an artifact compiled with fuel metering (wasmc compile --fuel-metering)".into(),
             ));
@@ -319,7 +318,7 @@ pub fn describe(info: &ArtifactInfo) -> String {
     let _ = writeln!(s, "trap sites:     {}", meta.lists.traps.len());
     match info.signed_by {
         Some(id) => {
-            let _ = writeln!(s, "signed by:      key {} (not verified; loading with --trust does)", KeyId(id));
+            let _ = writeln!(s, "signed by:      key {id} (not verified; loading with --trust does)");
         }
         None => {
             let _ = writeln!(s, "signed by:      nobody (unsigned)");
