@@ -1,5 +1,6 @@
 //! Instantiation (WebAssembly 2.0 order): resolve imports, build the
-//! `VMContext`, create tables and memories, initialise globals, apply
+//! `VMContext` and create tables and memories (the vm allocator, fresh or
+//! pooled), fill in imports and funcrefs, initialise globals, apply
 //! element then data segments in order, run the start function. A module
 //! with a memory image gets its active data segments by mapping the image
 //! into its new memories instead.
@@ -13,7 +14,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use wasmc_abi::meta::ImportType;
-use wasmc_abi::vmctx::{VMOffsets, HOST_CTX_MAGIC};
+use wasmc_abi::vmctx::HOST_CTX_MAGIC;
 
 use crate::error::Error;
 use crate::func::{host_entry, Func, HostFunc, HostFuncContext};
@@ -21,12 +22,10 @@ use crate::instance::{Instance, InstanceData};
 use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
 use crate::store::{AsContextMut, StoreOpaque};
-use crate::vm::instance::{eval_const, InstanceRef, VmInstance};
-use crate::vm::memory::LinearMemory;
-use crate::vm::slot::SlotLease;
+use crate::vm::allocator::{self, Allocation, EntityLimits, Placement};
+use crate::vm::instance::{eval_const, VmInstance};
 use crate::vm::store::{GlobalData, MemoryData, TableData};
-use crate::vm::table::TableElements;
-use crate::vm::vmctx::{VmBox, VmCtx};
+use crate::vm::vmctx::VmBox;
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobal, VMHostFuncContextHeader};
 
 impl Instance {
@@ -71,14 +70,6 @@ fn null_ptr<T>(p: *mut T) -> Result<NonNull<T>, Error> {
     NonNull::new(p).ok_or_else(|| Error::resource("null pointer"))
 }
 
-/// Where a new instance's memories and `VMContext` come from.
-pub(crate) enum Placement<'a> {
-    /// Allocated for this instance alone.
-    Fresh,
-    /// In a pool slot (whose lease the caller then gives to the store).
-    Pooled(&'a SlotLease),
-}
-
 /// Builds the instance and adds it and its entities to the store.
 pub(crate) fn allocate(
     store: &mut StoreOpaque,
@@ -89,52 +80,11 @@ pub(crate) fn allocate(
     let meta = module.meta();
     let counts = meta.vm_counts();
     let index = store.instance_count();
-    let backref = InstanceRef::boxed(store.id(), index);
-    let builtins = crate::vm::builtins::array();
-    let vmctx = match placement {
-        Placement::Fresh => {
-            VmCtx::new(VMOffsets::new(counts), builtins, module.type_ids().as_ptr(), backref.as_ptr().cast())?
-        }
-        // SAFETY: the slot's vmctx area is 16-byte aligned, laid out for
-        // this module's offsets, and belongs to this lease alone; the store
-        // drops the lease only after this instance.
-        Placement::Pooled(lease) => unsafe {
-            VmCtx::new_in(
-                lease.vmctx_ptr()?,
-                *lease.offsets(),
-                builtins,
-                module.type_ids().as_ptr(),
-                backref.as_ptr().cast(),
-            )
-        }?,
-    };
-    vmctx.set_runtime_limits(store.vm().runtime_limits_ptr(), crate::vm::epoch::counter());
-
     // Fallible resources first, before the store changes.
-    let config = store.config().clone();
-    let tables = meta
-        .tables
-        .iter()
-        .map(|&ty| TableElements::new(ty, 0, config.max_table_elements))
-        .collect::<Result<Vec<_>, _>>()?;
-    let memories = match placement {
-        Placement::Fresh => {
-            let mut memories = meta
-                .memories
-                .iter()
-                .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, config.max_memory_bytes))
-                .collect::<Result<Vec<_>, _>>()?;
-            for run in module.memory_image().unwrap_or_default() {
-                let (file, file_offset) = module.image_source(run)?;
-                let (offset, len) = (run.memory_offset as usize, run.len as usize);
-                memories[run.memory as usize].map_image(offset, len, file, file_offset)?;
-            }
-            memories
-        }
-        Placement::Pooled(lease) => (0..meta.memories.len())
-            .map(|j| LinearMemory::pooled(lease.memory(j), meta.bounds_checks, config.max_memory_bytes))
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+    let config = store.config();
+    let limits = EntityLimits { max_memory_bytes: config.max_memory_bytes, max_table_elements: config.max_table_elements };
+    let Allocation { vmctx, backref, tables, memories } =
+        allocator::allocate(store.vm(), index, module.as_info(), module.type_ids(), placement, limits)?;
 
     // Imports.
     let mut funcs = Vec::with_capacity(counts.functions as usize);

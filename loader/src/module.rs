@@ -317,13 +317,6 @@ impl Module {
         self.memory_image().is_some_and(|runs| !runs.is_empty()) && self.inner.active_data_bytes >= min_bytes as u64
     }
 
-    /// The file to map a run of the memory image from, and the run's
-    /// offset in it (`IMAGE_ALIGN`-aligned, inside the file: checked by
-    /// `artifact::parse`).
-    pub(crate) fn image_source(&self, run: &ImageRun) -> Result<(&File, u64), Error> {
-        Ok(self.inner.image_source(run)?)
-    }
-
     /// The defined functions in index order, once checked as
     /// `ModuleMeta::validate` checks them (each type exists, each code range
     /// lies in the text). The check reads every record once, at the first
@@ -350,6 +343,11 @@ impl Module {
     /// costs a reference count.
     pub(crate) fn info(&self) -> Arc<dyn ModuleInfo> {
         self.inner.clone()
+    }
+
+    /// The module as the vm layer reads it, borrowed.
+    pub(crate) fn as_info(&self) -> &dyn ModuleInfo {
+        &*self.inner
     }
 }
 

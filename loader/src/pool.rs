@@ -18,7 +18,8 @@ use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WAS
 
 use crate::error::Error;
 use crate::instance::Instance;
-use crate::instantiate::{allocate, initialize, Placement};
+use crate::instantiate::{allocate, initialize};
+use crate::vm::allocator::Placement;
 use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
 use crate::store::{AsContextMut, StoreOpaque};

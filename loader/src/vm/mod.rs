@@ -5,13 +5,15 @@
 //! ([`vmcontext`]), the `VMContext` allocation ([`vmctx`]), linear memories
 //! and tables, the builtins, element and data segments, chunked bulk
 //! operations, deadlines and fuel, entering wasm and turning faults into
-//! traps, the signal handler's code registry, pool slots, and the
+//! traps, the signal handler's code registry, pool slots and the allocator
+//! that places an instance fresh or in one, and the
 //! operating-system layer ([`sys`]).
 //!
 //! The public API modules (`store.rs`, `instance.rs`, `func.rs`, ...) call
 //! down into this layer. See `docs/ARCHITECTURE.md`, "The loader, file by
 //! file".
 
+pub(crate) mod allocator;
 pub(crate) mod builtins;
 pub(crate) mod bulk;
 pub(crate) mod epoch;
