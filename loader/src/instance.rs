@@ -10,7 +10,7 @@ use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut, StoreContext};
 use crate::typed::{TypedFunc, WasmParams, WasmResults};
 use crate::values::Val;
-use crate::vm::instance::{instance_of_vmctx, VmInstance};
+use crate::vm::instance::{instance_of_vmctx, InlineList, VmInstance};
 use crate::vm::store::StoreId;
 use crate::vm::vmctx::VmBox;
 
@@ -20,7 +20,7 @@ pub(crate) struct InstanceData {
     pub vm: VmInstance,
     pub module: Module,
     /// Store indices of the instance's functions, imports first.
-    pub funcs: Vec<u32>,
+    pub funcs: InlineList<u32, 8>,
     pub _host_ctxs: Vec<VmBox<HostFuncContext>>,
 }
 

@@ -23,7 +23,7 @@ use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
 use crate::store::{AsContextMut, StoreOpaque};
 use crate::vm::allocator::{self, Allocation, EntityLimits, Placement};
-use crate::vm::instance::{eval_const, VmInstance};
+use crate::vm::instance::{eval_const, InlineList, VmInstance};
 use crate::vm::store::{GlobalData, MemoryData, TableData};
 use crate::vm::vmctx::VmBox;
 use crate::vm::{VMFuncRef, VMFunctionImport, VMGlobal, VMHostFuncContextHeader};
@@ -87,17 +87,17 @@ pub(crate) fn allocate(
         allocator::allocate(store.vm(), index, module.as_info(), module.type_ids(), placement, limits)?;
 
     // Imports.
-    let mut funcs = Vec::with_capacity(counts.functions as usize);
+    let mut funcs = InlineList::<u32, 8>::with_capacity(counts.functions as usize);
     let mut host_ctxs = Vec::new();
     let mut vm = VmInstance {
         module: module.info(),
         vmctx,
         _backref: backref,
-        tables: Vec::with_capacity((counts.imported_tables + counts.defined_tables) as usize),
-        memories: Vec::with_capacity((counts.imported_memories + counts.defined_memories) as usize),
-        globals: Vec::with_capacity((counts.imported_globals + counts.defined_globals) as usize),
-        dropped_elems: vec![false; meta.elements.len()],
-        dropped_data: vec![false; meta.data.len()],
+        tables: InlineList::with_capacity((counts.imported_tables + counts.defined_tables) as usize),
+        memories: InlineList::with_capacity((counts.imported_memories + counts.defined_memories) as usize),
+        globals: InlineList::with_capacity((counts.imported_globals + counts.defined_globals) as usize),
+        dropped_elems: smallvec::smallvec![false; meta.elements.len()],
+        dropped_data: smallvec::smallvec![false; meta.data.len()],
     };
     let mut host_funcs: Vec<(u32, u32, Arc<HostFunc>)> = Vec::new();
     let mut aliases: Vec<(u32, u32)> = Vec::new();
@@ -180,7 +180,7 @@ pub(crate) fn allocate(
     }
 
     // From here on nothing fails: publish everything to the store.
-    store.reserve(funcs.capacity(), meta.tables.len(), meta.memories.len(), meta.globals.len());
+    store.reserve(counts.functions as usize, meta.tables.len(), meta.memories.len(), meta.globals.len());
     // (An imported host function's type equals the import's: checked by
     // `Linker::resolve`.)
     for (i, t, host) in host_funcs {

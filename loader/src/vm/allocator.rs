@@ -8,7 +8,7 @@
 
 use wasmc_abi::vmctx::VMOffsets;
 
-use crate::vm::instance::InstanceRef;
+use crate::vm::instance::{InlineList, InstanceRef};
 use crate::vm::memory::LinearMemory;
 use crate::vm::module_info::ModuleInfo;
 use crate::vm::slot::SlotLease;
@@ -42,11 +42,11 @@ pub(crate) struct Allocation {
     /// What the vmctx header's instance field points to.
     pub backref: VmBox<InstanceRef>,
     /// The module's defined tables, empty.
-    pub tables: Vec<TableElements>,
+    pub tables: InlineList<TableElements, 1>,
     /// The module's defined memories, at their initial size; with the
     /// memory image mapped if the module has one (a pooled slot maps it
     /// once, when first prepared).
-    pub memories: Vec<LinearMemory>,
+    pub memories: InlineList<LinearMemory, 1>,
 }
 
 /// Makes the resources of instance `index` of `store`, an instance of
@@ -79,14 +79,14 @@ pub(crate) fn allocate(
         .tables
         .iter()
         .map(|&ty| TableElements::new(ty, 0, limits.max_table_elements))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<InlineList<_, 1>, _>>()?;
     let memories = match placement {
         Placement::Fresh => {
             let mut memories = meta
                 .memories
                 .iter()
                 .map(|&ty| LinearMemory::new(ty, meta.bounds_checks, limits.max_memory_bytes))
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<InlineList<_, 1>, _>>()?;
             for run in module.memory_image().unwrap_or_default() {
                 let (file, file_offset) = module.image_source(run)?;
                 let (offset, len) = (run.memory_offset as usize, run.len as usize);
@@ -96,7 +96,7 @@ pub(crate) fn allocate(
         }
         Placement::Pooled(lease) => (0..meta.memories.len())
             .map(|j| LinearMemory::pooled(lease.memory(j), meta.bounds_checks, limits.max_memory_bytes))
-            .collect::<Result<Vec<_>, _>>()?,
+            .collect::<Result<InlineList<_, 1>, _>>()?,
     };
     Ok(Allocation { vmctx, backref, tables, memories })
 }

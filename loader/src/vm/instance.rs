@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
 use wasmc_abi::meta::ConstExpr;
 use wasmc_abi::vmctx::VMCTX_MAGIC;
 
@@ -27,6 +28,11 @@ impl InstanceRef {
     }
 }
 
+/// A short list of an instance's, inline up to `N` entries (most modules
+/// have a table or two, a memory, a few globals and segments), so that
+/// instantiating allocates nothing for it.
+pub(crate) type InlineList<T, const N: usize> = SmallVec<[T; N]>;
+
 /// Everything of one instance the vm layer uses besides the store-wide
 /// entities.
 pub(crate) struct VmInstance {
@@ -35,12 +41,12 @@ pub(crate) struct VmInstance {
     pub _backref: VmBox<InstanceRef>,
     /// Store indices of the instance's tables, memories and globals,
     /// imports first (the module's index spaces).
-    pub tables: Vec<u32>,
-    pub memories: Vec<u32>,
-    pub globals: Vec<u32>,
+    pub tables: InlineList<u32, 2>,
+    pub memories: InlineList<u32, 2>,
+    pub globals: InlineList<u32, 4>,
     /// Whether each element / data segment has been dropped.
-    pub dropped_elems: Vec<bool>,
-    pub dropped_data: Vec<bool>,
+    pub dropped_elems: InlineList<bool, 16>,
+    pub dropped_data: InlineList<bool, 16>,
 }
 
 /// The index of the instance whose `VMContext` is `vmctx`, if it is one of
