@@ -73,11 +73,16 @@ impl Default for PoolConfig {
 
 /// Four 4 KiB pages. Zeroing a resident page (about 0.1 µs) is far cheaper
 /// than discarding it and faulting it back in (about 1 µs, plus a TLB
-/// flush), but zeroing pages the next instance never touches is waste: for
-/// the small plugin of `benches/benches/instantiate.rs` (data at offset
-/// 16), 16 KiB made a pooled instantiation 1.7 µs against 2.7 µs with 64
-/// KiB and 5.5 µs with none (ad-hoc loop, this machine). A pool of the
-/// default 1,000 slots keeps at most 16 MiB per memory resident for it.
+/// flush), but zeroing pages the next instance never touches is waste.
+/// A memory no larger than this is reset without a system call; a larger
+/// one costs one `madvise` (about 0.9 µs on the 2-vCPU VM of
+/// `docs/benchmarks.md`, run 7). For the one-page small plugin of
+/// `benches/benches/instantiate.rs`, 64 KiB made a pooled instantiation
+/// 1.36 µs against 1.67 µs with 16 KiB (run 7); for larger memories it
+/// zeroes 48 KiB more per reset and still makes the call, and a Rust
+/// plugin first touches the top of its stack (1 MiB in), not the start of
+/// memory. A pool of the default 1,000 slots keeps at most 16 MiB per
+/// memory resident.
 pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 16 * 1024;
 
 /// Pre-reserved slots for instances of one module. `Send + Sync`: share it
