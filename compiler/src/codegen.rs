@@ -5,15 +5,15 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, UserFuncName};
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
-use cranelift_wasm::{FuncTranslator, WasmError};
 use rayon::prelude::*;
 use wasmc_abi::{BoundsChecks, TrapKind};
 use wasmc_targets::Arch;
 use wasmparser::FuncValidatorAllocations;
 
-use crate::func_env::{wasm_signature, FuncEnv};
+use crate::func_env::{trap, wasm_signature, FuncEnv};
 use crate::isa::TargetIsa as Target;
 use crate::module::{Body, ModuleInfo};
+use crate::translate::{translate_function, WasmError};
 use crate::{CompileError, CompileOptions};
 
 /// A call site to patch: a direct call to a wasm function.
@@ -57,31 +57,29 @@ pub(crate) struct CompiledCode {
 pub(crate) fn trap_kind(code: ir::TrapCode) -> TrapKind {
     use ir::TrapCode as T;
     match code {
-        T::StackOverflow => TrapKind::StackOverflow,
-        T::HeapOutOfBounds => TrapKind::MemoryOutOfBounds,
-        T::HeapMisaligned => TrapKind::HeapMisaligned,
-        T::TableOutOfBounds => TrapKind::TableOutOfBounds,
-        T::IndirectCallToNull => TrapKind::IndirectCallToNull,
-        T::BadSignature => TrapKind::BadSignature,
-        T::IntegerOverflow => TrapKind::IntegerOverflow,
-        T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
-        T::BadConversionToInteger => TrapKind::BadConversionToInteger,
-        T::UnreachableCodeReached => TrapKind::UnreachableCodeReached,
-        T::Interrupt => TrapKind::Interrupted,
-        T::NullReference => TrapKind::NullReference,
+        T::STACK_OVERFLOW => TrapKind::StackOverflow,
+        T::HEAP_OUT_OF_BOUNDS => TrapKind::MemoryOutOfBounds,
+        T::INTEGER_OVERFLOW => TrapKind::IntegerOverflow,
+        T::INTEGER_DIVISION_BY_ZERO => TrapKind::IntegerDivisionByZero,
+        T::BAD_CONVERSION_TO_INTEGER => TrapKind::BadConversionToInteger,
+        trap::TABLE_OUT_OF_BOUNDS => TrapKind::TableOutOfBounds,
+        trap::INDIRECT_CALL_TO_NULL => TrapKind::IndirectCallToNull,
+        trap::BAD_SIGNATURE => TrapKind::BadSignature,
+        trap::UNREACHABLE => TrapKind::UnreachableCodeReached,
+        trap::INTERRUPT => TrapKind::Interrupted,
+        trap::NULL_REFERENCE => TrapKind::NullReference,
         _ => TrapKind::UnknownFault,
     }
 }
 
 /// Turns a translation error into a [`CompileError`] for function `func`.
-fn wasm_error(e: WasmError, func: u32, body_offset: usize) -> CompileError {
+fn wasm_error(e: WasmError, body_offset: usize) -> CompileError {
     match e {
         WasmError::InvalidWebAssembly { message, offset } => CompileError::Invalid { offset, message },
         WasmError::Unsupported(message) => CompileError::Unsupported { offset: body_offset, message },
         WasmError::ImplLimitExceeded => {
             CompileError::Unsupported { offset: body_offset, message: "implementation limit exceeded".into() }
         }
-        WasmError::User(message) => CompileError::Codegen { func, message },
     }
 }
 
@@ -128,18 +126,13 @@ pub(crate) fn compile_clif(
     let codegen_err = |e: cranelift_codegen::CodegenError| CompileError::Codegen { func, message: format!("{e:?}") };
     let user_names = ctx.func.params.user_named_funcs().clone();
     let mut ctrl = ControlPlane::default();
-    // `Context::compile` without the step between the optimiser and
-    // lowering, where the limit is checked again: the optimiser adds
-    // values and instructions.
-    ctx.verify_if(isa).map_err(codegen_err)?;
-    ctx.optimize(isa, &mut ctrl).map_err(codegen_err)?;
+    // `Context::compile` verifies, optimises and lowers; the optimiser adds
+    // values and instructions, so the optimised function (`ctx.func`
+    // afterwards) is checked again.
+    let compiled = ctx.compile(isa, &mut ctrl).map_err(|e| codegen_err(e.inner))?.clone();
     if let Some(reason) = too_many_entities(&ctx.func) {
         return Err(too_large(reason));
     }
-    let compiled = isa
-        .compile_function(&ctx.func, &ctx.domtree, false, &mut ctrl)
-        .map_err(codegen_err)?
-        .apply_params(&ctx.func.params);
     let buffer = &compiled.buffer;
     let srclocs = buffer.get_srclocs_sorted();
     let wasm_offset_at = |offset: u32| -> u32 {
@@ -204,11 +197,10 @@ fn compile_body(
     ctx.func.name = UserFuncName::user(crate::func_env::WASM_FUNC_NAMESPACE, index);
     let mut env = FuncEnv::new(module, &*target.isa, options.bounds_checks);
     env.set_interrupts(!options.omit_epoch_checks_for_benchmarks, options.fuel_metering);
-    env.set_stack_limit(&mut ctx.func).map_err(|e| wasm_error(e, index, body_offset))?;
+    env.set_stack_limit(&mut ctx.func).map_err(|e| wasm_error(e, body_offset))?;
     let mut validator = body.validator.into_validator(FuncValidatorAllocations::default());
-    FuncTranslator::new()
-        .translate_body(&mut validator, body.body, &mut ctx.func, &mut env)
-        .map_err(|e| wasm_error(e, index, body_offset))?;
+    translate_function(&mut ctx.func, &mut env, &mut validator, &body.body)
+        .map_err(|e| wasm_error(e, body_offset))?;
     if options.bounds_checks == BoundsChecks::Guard && target.arch == Arch::Aarch64 {
         crate::store_probe::insert(&mut ctx.func);
     }

@@ -39,6 +39,7 @@ mod module;
 pub mod sign;
 mod store_probe;
 mod trampolines;
+mod translate;
 mod validate;
 
 use std::fmt;

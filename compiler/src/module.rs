@@ -11,7 +11,7 @@ use wasmc_abi::meta::{
 use wasmc_abi::vmctx::VMOffsets;
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody, HeapType,
-    KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload, ValidatorResources,
+    Imports, KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload, ValidatorResources,
 };
 
 use crate::CompileError;
@@ -144,6 +144,7 @@ fn extern_kind(kind: wasmparser::ExternalKind, offset: usize) -> Result<ExternKi
         wasmparser::ExternalKind::Memory => Ok(ExternKind::Memory),
         wasmparser::ExternalKind::Global => Ok(ExternKind::Global),
         wasmparser::ExternalKind::Tag => Err(unsupported(offset, "tag export")),
+        wasmparser::ExternalKind::FuncExact => Err(unsupported(offset, "exact function export")),
     }
 }
 
@@ -172,6 +173,22 @@ fn read_names(
             }
             Ok(_) => {}
             Err(_) => break,
+        }
+    }
+}
+
+/// The imports of one import-section entry, which the compact encodings
+/// (a later proposal, rejected by validation) group under one module name.
+fn flatten_imports<'a>(
+    group: Imports<'a>,
+) -> Vec<Result<(&'a str, &'a str, TypeRef), wasmparser::BinaryReaderError>> {
+    match group {
+        Imports::Single(_, import) => vec![Ok((import.module, import.name, import.ty))],
+        Imports::Compact1 { module, items } => {
+            items.into_iter().map(|item| item.map(|item| (module, item.name, item.ty))).collect()
+        }
+        Imports::Compact2 { module, ty, names } => {
+            names.into_iter().map(|name| name.map(|name| (module, name, ty))).collect()
         }
     }
 }
@@ -226,31 +243,34 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
             }
             Payload::ImportSection(reader) => {
                 let offset = reader.range().start;
-                for import in reader {
-                    let import = import?;
-                    let ty = match import.ty {
-                        TypeRef::Func(t) => {
-                            func_types.push(t);
-                            ImportType::Func(t)
-                        }
-                        TypeRef::Table(t) => {
-                            let t = table_type(&t, offset)?;
-                            tables.push(t);
-                            ImportType::Table(t)
-                        }
-                        TypeRef::Memory(m) => {
-                            let m = memory_type(&m, offset)?;
-                            memories.push(m);
-                            ImportType::Memory(m)
-                        }
-                        TypeRef::Global(g) => {
-                            let g = global_type(&g, offset)?;
-                            globals.push(g);
-                            ImportType::Global(g)
-                        }
-                        TypeRef::Tag(_) => return Err(unsupported(offset, "tag import")),
-                    };
-                    meta.imports.push(Import { module: import.module.to_string(), name: import.name.to_string(), ty });
+                for group in reader {
+                    for import in flatten_imports(group?) {
+                        let (module, name, ty) = import?;
+                        let ty = match ty {
+                            TypeRef::Func(t) => {
+                                func_types.push(t);
+                                ImportType::Func(t)
+                            }
+                            TypeRef::Table(t) => {
+                                let t = table_type(&t, offset)?;
+                                tables.push(t);
+                                ImportType::Table(t)
+                            }
+                            TypeRef::Memory(m) => {
+                                let m = memory_type(&m, offset)?;
+                                memories.push(m);
+                                ImportType::Memory(m)
+                            }
+                            TypeRef::Global(g) => {
+                                let g = global_type(&g, offset)?;
+                                globals.push(g);
+                                ImportType::Global(g)
+                            }
+                            TypeRef::Tag(_) => return Err(unsupported(offset, "tag import")),
+                            TypeRef::FuncExact(_) => return Err(unsupported(offset, "exact function import")),
+                        };
+                        meta.imports.push(Import { module: module.to_string(), name: name.to_string(), ty });
+                    }
                 }
             }
             Payload::FunctionSection(reader) => {
