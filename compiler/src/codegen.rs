@@ -83,20 +83,21 @@ fn wasm_error(e: WasmError, body_offset: usize) -> CompileError {
     }
 }
 
-/// The largest function body accepted, in bytes: the limit later wasmparser
-/// releases enforce (`MAX_WASM_FUNCTION_SIZE`). The release this compiler
-/// is built on does not, so it is checked here, before translation.
+/// The largest function body accepted, in bytes: wasmparser's limit
+/// (`MAX_WASM_FUNCTION_SIZE`). Its validator refuses larger bodies with a
+/// generic error; `module::oversized_body` checks first, so the error names
+/// the function, and translation checks again.
 pub const MAX_FUNCTION_BODY_BYTES: usize = 7_654_321;
 
 /// How many instructions, blocks or values a CLIF function may have.
 ///
-/// Cranelift packs instruction, block and value numbers into 24-bit fields
-/// of its value table (`ValueDataPacked` in cranelift-codegen's `dfg.rs`,
-/// with `2^24 - 1` reserved), and checks that they fit only with debug
-/// assertions (GHSA-897f-g5gm-fmxm). A release build given a larger
-/// function silently truncates numbers and miscompiles it. Every number
-/// is below its entity's count, and counts only grow, so counts at most
-/// this large before and after the optimiser mean no number overflowed.
+/// Cranelift 0.112 packed instruction, block and value numbers into 24-bit
+/// fields and, in release builds, silently truncated larger numbers
+/// (GHSA-897f-g5gm-fmxm). Cranelift 0.135 uses 32-bit fields, so this is
+/// no longer a correctness limit but a resource one, kept as documented: a
+/// function this large takes minutes and gigabytes to compile. Counts only
+/// grow, so the function is checked after translation and after the
+/// optimiser.
 const MAX_CLIF_ENTITIES: usize = (1 << 24) - 1;
 
 /// Which entity of `func` has more than [`MAX_CLIF_ENTITIES`], if any.
@@ -106,7 +107,7 @@ fn too_many_entities(func: &ir::Function) -> Option<String> {
         .into_iter()
         .find(|&(_, count)| count > MAX_CLIF_ENTITIES)
         .map(|(what, count)| {
-            format!("it needs {count} Cranelift {what}, more than the code generator can number ({MAX_CLIF_ENTITIES})")
+            format!("it needs {count} Cranelift {what}, more than the limit of {MAX_CLIF_ENTITIES}")
         })
 }
 

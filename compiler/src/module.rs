@@ -193,6 +193,52 @@ fn flatten_imports<'a>(
     }
 }
 
+/// The first function whose body is larger than `limit` bytes, as the
+/// error that names it, if any. wasmparser's validator refuses such bodies
+/// with a generic error; this runs before validation so the error names
+/// the function. A module that does not parse has no such function here
+/// (validation reports what is wrong with it).
+pub(crate) fn oversized_body(wasm: &[u8], limit: usize) -> Option<CompileError> {
+    let mut imported_funcs = 0u32;
+    let mut defined = 0u32;
+    let mut oversized = None;
+    let mut module_name = None;
+    let mut names = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.ok()? {
+            Payload::ImportSection(reader) => {
+                for group in reader {
+                    for import in flatten_imports(group.ok()?) {
+                        if matches!(import.ok()?.2, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
+                            imported_funcs += 1;
+                        }
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let len = body.range().len();
+                if oversized.is_none() && len > limit {
+                    oversized = Some((imported_funcs.checked_add(defined)?, len));
+                }
+                defined += 1;
+            }
+            Payload::CustomSection(reader) => {
+                if let KnownCustom::Name(reader) = reader.as_known() {
+                    read_names(reader, &mut module_name, &mut names);
+                }
+            }
+            _ => {}
+        }
+    }
+    let (func, len) = oversized?;
+    let name = names.iter().rev().find(|(i, _)| *i == func).map(|(_, n)| n.clone());
+    Some(CompileError::FunctionTooLarge {
+        func,
+        name,
+        reason: format!("its body is {len} bytes, more than the limit of {limit}"),
+    })
+}
+
 /// Parses a module that [`crate::validate::validate`] accepted.
 pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
     let mut validator = crate::validate::validator();
