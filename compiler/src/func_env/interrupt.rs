@@ -2,8 +2,9 @@
 //! `CompileOptions::fuel_metering`).
 //!
 //! Both read the store's `VMRuntimeLimits` through `VMCTX_RUNTIME_LIMITS`;
-//! the pointers in the vmctx header never change, so they are read-only
-//! global values Cranelift may keep in registers.
+//! the pointers in the vmctx header never change, so their loads are
+//! read-only and movable, and Cranelift may hoist them and keep them in
+//! registers.
 //!
 //! * Epoch: at function entry and every loop header, load the epoch counter
 //!   (an atomic load, so it is re-read on every iteration even in a loop
