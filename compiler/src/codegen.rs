@@ -106,9 +106,7 @@ fn too_many_entities(func: &ir::Function) -> Option<String> {
     [("instructions", dfg.num_insts()), ("blocks", dfg.num_blocks()), ("values", dfg.num_values())]
         .into_iter()
         .find(|&(_, count)| count > MAX_CLIF_ENTITIES)
-        .map(|(what, count)| {
-            format!("it needs {count} Cranelift {what}, more than the limit of {MAX_CLIF_ENTITIES}")
-        })
+        .map(|(what, count)| format!("it needs {count} Cranelift {what}, more than the limit of {MAX_CLIF_ENTITIES}"))
 }
 
 /// Compiles a CLIF function and collects its code, calls and traps. Traps
@@ -185,10 +183,13 @@ fn compile_body(
 ) -> Result<CompiledCode, CompileError> {
     let index = body.func_index;
     let body_offset = body.body.range().start;
-    let too_large = |reason: String| CompileError::FunctionTooLarge { func: index, name: module.func_name(index), reason };
+    let too_large =
+        |reason: String| CompileError::FunctionTooLarge { func: index, name: module.func_name(index), reason };
     let body_len = body.body.range().len();
     if body_len > MAX_FUNCTION_BODY_BYTES {
-        return Err(too_large(format!("its body is {body_len} bytes, more than the limit of {MAX_FUNCTION_BODY_BYTES}")));
+        return Err(too_large(format!(
+            "its body is {body_len} bytes, more than the limit of {MAX_FUNCTION_BODY_BYTES}"
+        )));
     }
     let ty = module
         .func_type(index)
@@ -200,8 +201,7 @@ fn compile_body(
     env.set_interrupts(!options.omit_epoch_checks_for_benchmarks, options.fuel_metering);
     env.set_stack_limit(&mut ctx.func).map_err(|e| wasm_error(e, body_offset))?;
     let mut validator = body.validator.into_validator(FuncValidatorAllocations::default());
-    translate_function(&mut ctx.func, &mut env, &mut validator, &body.body)
-        .map_err(|e| wasm_error(e, body_offset))?;
+    translate_function(&mut ctx.func, &mut env, &mut validator, &body.body).map_err(|e| wasm_error(e, body_offset))?;
     if options.bounds_checks == BoundsChecks::Guard && target.arch == Arch::Aarch64 {
         crate::store_probe::insert(&mut ctx.func);
     }

@@ -177,7 +177,12 @@ impl<'m> FuncEnv<'m> {
         flags: ir::MemFlagsData,
     ) -> WasmResult<ir::GlobalValue> {
         let flags = func.dfg.mem_flags.insert(flags).map_err(|_| WasmError::ImplLimitExceeded)?;
-        Ok(func.create_global_value(ir::GlobalValueData::Load { base, offset: offset32(offset)?, global_type: ty, flags }))
+        Ok(func.create_global_value(ir::GlobalValueData::Load {
+            base,
+            offset: offset32(offset)?,
+            global_type: ty,
+            flags,
+        }))
     }
 
     /// Sets the function's stack limit to `vmctx.stack_limit`, so the
@@ -223,4 +228,3 @@ pub(crate) fn reject_non_wasm2(op: &wasmparser::Operator) -> WasmResult<()> {
         _ => Ok(()),
     }
 }
-

@@ -10,8 +10,8 @@ use wasmc_abi::meta::{
 };
 use wasmc_abi::vmctx::VMOffsets;
 use wasmparser::{
-    AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody, HeapType,
-    Imports, KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload, ValidatorResources,
+    AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody, HeapType, Imports,
+    KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload, ValidatorResources,
 };
 
 use crate::CompileError;
@@ -179,9 +179,7 @@ fn read_names(
 
 /// The imports of one import-section entry, which the compact encodings
 /// (a later proposal, rejected by validation) group under one module name.
-fn flatten_imports<'a>(
-    group: Imports<'a>,
-) -> Vec<Result<(&'a str, &'a str, TypeRef), wasmparser::BinaryReaderError>> {
+fn flatten_imports<'a>(group: Imports<'a>) -> Vec<Result<(&'a str, &'a str, TypeRef), wasmparser::BinaryReaderError>> {
     match group {
         Imports::Single(_, import) => vec![Ok((import.module, import.name, import.ty))],
         Imports::Compact1 { module, items } => {

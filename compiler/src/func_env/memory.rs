@@ -65,7 +65,8 @@ pub(crate) fn heap_flags() -> ir::MemFlagsData {
 impl FuncEnv<'_> {
     /// Where global `index` (imports first) lives.
     pub(crate) fn global(&mut self, builder: &mut FunctionBuilder, index: u32) -> WasmResult<GlobalAccess> {
-        let ty = self.module.globals.get(index as usize).ok_or_else(|| WasmError::invalid("global index out of range"))?;
+        let ty =
+            self.module.globals.get(index as usize).ok_or_else(|| WasmError::invalid("global index out of range"))?;
         let ty = clif_type(ty.ty);
         let offsets = self.module.offsets;
         if index < self.module.imported_globals {

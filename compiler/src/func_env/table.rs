@@ -41,11 +41,7 @@ impl FuncEnv<'_> {
     }
 
     /// The table's current size, an `i32`, and its base.
-    fn table_size_and_base(
-        &mut self,
-        builder: &mut FunctionBuilder,
-        table: u32,
-    ) -> WasmResult<(ir::Value, ir::Value)> {
+    fn table_size_and_base(&mut self, builder: &mut FunctionBuilder, table: u32) -> WasmResult<(ir::Value, ir::Value)> {
         let data = self.table_data(table)?;
         let def = self.vm_struct(builder, data.pointer_at)?;
         let flags = ir::MemFlagsData::trusted();
