@@ -216,15 +216,3 @@ impl<'m> FuncEnv<'m> {
         Ok(builder.ins().iadd_imm_s(vmctx, i64::from(offset)))
     }
 }
-
-/// Refuses operators outside Wasm 2.0 that validation should already have
-/// rejected, so a validator change can never let them reach codegen.
-pub(crate) fn reject_non_wasm2(op: &wasmparser::Operator) -> WasmResult<()> {
-    use wasmparser::Operator as O;
-    match op {
-        O::MemoryAtomicNotify { .. } | O::MemoryAtomicWait32 { .. } | O::MemoryAtomicWait64 { .. } | O::AtomicFence => {
-            Err(WasmError::Unsupported("threads".into()))
-        }
-        _ => Ok(()),
-    }
-}
