@@ -1,4 +1,4 @@
-//! The Cranelift function environment: how wasm operators that touch the
+//! The function environment: how wasm operators that touch the
 //! instance (globals, memories, tables, calls, builtins) become CLIF against
 //! the vmctx layout of [`wasmc_abi::vmctx`].
 //!
@@ -30,7 +30,7 @@ use crate::module::ModuleInfo;
 use crate::translate::{WasmError, WasmResult};
 
 pub(crate) use memory::{heap_flags, MemoryAccess};
-pub(crate) use table::TableData;
+use table::TableData;
 
 /// Trap codes of the traps generated code raises, beyond Cranelift's own
 /// (stack overflow, heap out of bounds, integer overflow, division by zero,
@@ -53,6 +53,7 @@ pub(crate) mod trap {
     /// A null reference where one is not allowed (typed function references).
     pub const NULL_REFERENCE: TrapCode = TrapCode::unwrap_user(6);
 }
+
 /// The CLIF type of a wasm value: references are pointer-sized words, `v128`
 /// is `i8x16` (the translator bitcasts to the lane type it needs).
 pub(crate) fn clif_type(ty: ValType) -> ir::Type {
