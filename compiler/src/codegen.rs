@@ -128,10 +128,13 @@ pub(crate) fn compile_clif(
     // `Context::compile` verifies, optimises and lowers; the optimiser adds
     // values and instructions, so the optimised function (`ctx.func`
     // afterwards) is checked again.
-    let compiled = ctx.compile(isa, &mut ctrl).map_err(|e| codegen_err(e.inner))?.clone();
+    ctx.compile(isa, &mut ctrl).map_err(|e| codegen_err(e.inner))?;
     if let Some(reason) = too_many_entities(&ctx.func) {
         return Err(too_large(reason));
     }
+    let compiled = ctx
+        .take_compiled_code()
+        .ok_or_else(|| CompileError::Codegen { func, message: "Cranelift returned no code".into() })?;
     let buffer = &compiled.buffer;
     let srclocs = buffer.get_srclocs_sorted();
     let wasm_offset_at = |offset: u32| -> u32 {
