@@ -10,9 +10,10 @@
 //! environment, [`FuncEnv`].
 //!
 //! The work is split by concern: `control` (blocks, branches, unreachable
-//! code), `scalar` (integer and float operators), `memory` (loads, stores
-//! and memory builtins), `simd` (fixed-width SIMD), and this file (the
-//! driver, locals, globals, tables, references and calls).
+//! code), `scalar` (integer and float operators), `memory` (scalar and
+//! `v128` loads and stores, memory builtins), `simd` (the other
+//! fixed-width SIMD operators), and this file (the driver, locals,
+//! globals, tables, references and calls).
 //!
 //! `v128` values are `i8x16` on the operand stack, in locals and across
 //! blocks and calls; SIMD operators bitcast to the lane type they need.

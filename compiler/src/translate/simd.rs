@@ -11,7 +11,7 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F32X4, F64X2, I16, I16X8, I32, I32X4, I64X2, I8, I8X16};
 use cranelift_codegen::ir::{self, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
-use wasmparser::{MemArg, Operator};
+use wasmparser::Operator;
 
 use super::{Translator, WasmResult};
 
@@ -36,7 +36,7 @@ fn wasm_lane_type(ty: ir::Type) -> ir::Type {
 
 impl Translator<'_, '_, '_> {
     /// `value` as a vector of type `ty`.
-    fn as_vector(&mut self, value: ir::Value, ty: ir::Type) -> ir::Value {
+    pub(super) fn as_vector(&mut self, value: ir::Value, ty: ir::Type) -> ir::Value {
         if self.builder.func.dfg.value_type(value) == ty {
             value
         } else {
@@ -45,7 +45,7 @@ impl Translator<'_, '_, '_> {
     }
 
     /// Pops a `v128` as a vector of type `ty`.
-    fn pop_vector(&mut self, ty: ir::Type) -> ir::Value {
+    pub(super) fn pop_vector(&mut self, ty: ir::Type) -> ir::Value {
         let v = self.pop();
         self.as_vector(v, ty)
     }
@@ -58,7 +58,7 @@ impl Translator<'_, '_, '_> {
     }
 
     /// Pushes a vector as a `v128`.
-    fn push_vector(&mut self, value: ir::Value) {
+    pub(super) fn push_vector(&mut self, value: ir::Value) {
         let v = self.as_vector(value, I8X16);
         self.push(v);
     }
@@ -98,67 +98,6 @@ impl Translator<'_, '_, '_> {
         let mask = self.as_vector(mask, ty);
         let v = self.builder.ins().bitselect(mask, b, a);
         self.push_vector(v);
-    }
-
-    /// Loads a scalar of type `ty` from linear memory; `None` if it always traps.
-    fn load_scalar(&mut self, memarg: &MemArg, ty: ir::Type) -> WasmResult<Option<ir::Value>> {
-        let index = self.pop();
-        let Some((addr, flags)) = self.heap_address(memarg, index, ty.bytes() as u8)? else { return Ok(None) };
-        Ok(Some(self.builder.ins().load(ty, flags, addr, 0)))
-    }
-
-    /// `v128.loadNxM_s/u`: eight, four or two lanes, extended.
-    fn load_extend(&mut self, memarg: &MemArg, lanes: u8, signed: bool) -> WasmResult<()> {
-        let index = self.pop();
-        let Some((addr, flags)) = self.heap_address(memarg, index, 8)? else { return Ok(()) };
-        let ins = self.builder.ins();
-        let v = match (lanes, signed) {
-            (8, true) => ins.sload8x8(flags, addr, 0),
-            (8, false) => ins.uload8x8(flags, addr, 0),
-            (4, true) => ins.sload16x4(flags, addr, 0),
-            (4, false) => ins.uload16x4(flags, addr, 0),
-            (_, true) => ins.sload32x2(flags, addr, 0),
-            (_, false) => ins.uload32x2(flags, addr, 0),
-        };
-        self.push_vector(v);
-        Ok(())
-    }
-
-    /// `v128.loadN_splat`.
-    fn load_splat(&mut self, memarg: &MemArg, ty: ir::Type) -> WasmResult<()> {
-        let Some(x) = self.load_scalar(memarg, ty.lane_type())? else { return Ok(()) };
-        let v = self.builder.ins().splat(ty, x);
-        self.push_vector(v);
-        Ok(())
-    }
-
-    /// `v128.loadN_zero`.
-    fn load_zero(&mut self, memarg: &MemArg, ty: ir::Type) -> WasmResult<()> {
-        let Some(x) = self.load_scalar(memarg, ty.lane_type())? else { return Ok(()) };
-        let v = self.builder.ins().scalar_to_vector(ty, x);
-        self.push_vector(v);
-        Ok(())
-    }
-
-    /// `v128.loadN_lane`.
-    fn load_lane(&mut self, memarg: &MemArg, ty: ir::Type, lane: u8) -> WasmResult<()> {
-        let vector = self.pop_vector(ty);
-        let Some(x) = self.load_scalar(memarg, ty.lane_type())? else { return Ok(()) };
-        let v = self.builder.ins().insertlane(vector, x, lane);
-        self.push_vector(v);
-        Ok(())
-    }
-
-    /// `v128.storeN_lane`.
-    fn store_lane(&mut self, memarg: &MemArg, ty: ir::Type, lane: u8) -> WasmResult<()> {
-        let vector = self.pop_vector(ty);
-        let index = self.pop();
-        let Some((addr, flags)) = self.heap_address(memarg, index, ty.lane_type().bytes() as u8)? else {
-            return Ok(());
-        };
-        let x = self.builder.ins().extractlane(vector, lane);
-        self.builder.ins().store(flags, x, addr, 0);
-        Ok(())
     }
 
     /// `extract_lane` of a vector of type `ty`, extended to `i32` for
@@ -262,37 +201,6 @@ impl Translator<'_, '_, '_> {
             }};
         }
         match *op {
-            O::V128Load { ref memarg } => {
-                let Some(v) = self.load_scalar(memarg, I8X16)? else { return Ok(true) };
-                self.push(v);
-            }
-            O::V128Store { ref memarg } => {
-                let (index, value) = self.pop2();
-                if let Some((addr, flags)) = self.heap_address(memarg, index, 16)? {
-                    self.builder.ins().store(flags, value, addr, 0);
-                }
-            }
-            O::V128Load8x8S { ref memarg } => self.load_extend(memarg, 8, true)?,
-            O::V128Load8x8U { ref memarg } => self.load_extend(memarg, 8, false)?,
-            O::V128Load16x4S { ref memarg } => self.load_extend(memarg, 4, true)?,
-            O::V128Load16x4U { ref memarg } => self.load_extend(memarg, 4, false)?,
-            O::V128Load32x2S { ref memarg } => self.load_extend(memarg, 2, true)?,
-            O::V128Load32x2U { ref memarg } => self.load_extend(memarg, 2, false)?,
-            O::V128Load8Splat { ref memarg } => self.load_splat(memarg, I8X16)?,
-            O::V128Load16Splat { ref memarg } => self.load_splat(memarg, I16X8)?,
-            O::V128Load32Splat { ref memarg } => self.load_splat(memarg, I32X4)?,
-            O::V128Load64Splat { ref memarg } => self.load_splat(memarg, I64X2)?,
-            O::V128Load32Zero { ref memarg } => self.load_zero(memarg, I32X4)?,
-            O::V128Load64Zero { ref memarg } => self.load_zero(memarg, I64X2)?,
-            O::V128Load8Lane { ref memarg, lane } => self.load_lane(memarg, I8X16, lane)?,
-            O::V128Load16Lane { ref memarg, lane } => self.load_lane(memarg, I16X8, lane)?,
-            O::V128Load32Lane { ref memarg, lane } => self.load_lane(memarg, I32X4, lane)?,
-            O::V128Load64Lane { ref memarg, lane } => self.load_lane(memarg, I64X2, lane)?,
-            O::V128Store8Lane { ref memarg, lane } => self.store_lane(memarg, I8X16, lane)?,
-            O::V128Store16Lane { ref memarg, lane } => self.store_lane(memarg, I16X8, lane)?,
-            O::V128Store32Lane { ref memarg, lane } => self.store_lane(memarg, I32X4, lane)?,
-            O::V128Store64Lane { ref memarg, lane } => self.store_lane(memarg, I64X2, lane)?,
-
             O::V128Const { value } => {
                 let v = vconst(&mut self.builder, u128::from_le_bytes(*value.bytes()));
                 self.push(v);
