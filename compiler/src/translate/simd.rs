@@ -1,4 +1,5 @@
-//! Fixed-width SIMD: every `v128` operator of WebAssembly 2.0.
+//! Fixed-width SIMD: every `v128` operator of WebAssembly 2.0 but the loads
+//! and stores (in `memory.rs`).
 //!
 //! `v128` values are `i8x16` on the operand stack (see the module
 //! documentation of `translate`): each operator bitcasts its operands to
