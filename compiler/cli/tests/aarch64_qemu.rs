@@ -212,12 +212,11 @@ fn the_corpus_runs_on_every_aarch64_preset() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A function whose `br_table` has as many targets as validation allows
-/// (131,072), spread over 1,000 enclosing blocks: entry `i` leaves block
-/// `i * 7919 % 1000`, and the code after block `k` returns `k`, so the
-/// result names the target taken. An aarch64 lowering that put a large jump
-/// table or a branch over it out of range (GHSA-mghf-wjfp-p5xm) would land
-/// on another block.
+/// A function whose `br_table` has `targets` targets spread over `depth`
+/// enclosing blocks: entry `i` leaves block `i * 7919 % depth`, and the
+/// code after block `k` returns `k`, so the result names the target taken.
+/// An aarch64 lowering that put a large jump table or a branch over it out
+/// of range (GHSA-mghf-wjfp-p5xm) would land on another block.
 fn wide_br_table(depth: u32, targets: u32) -> String {
     let mut wat = String::from("(module (func (export \"f\") (param i32) (result i32)\n");
     wat.push_str(&"(block ".repeat(depth as usize));
@@ -235,8 +234,13 @@ fn wide_br_table(depth: u32, targets: u32) -> String {
 
 #[test]
 #[ignore = "needs the aarch64 build and qemu-aarch64: run scripts/test-aarch64"]
-fn a_br_table_with_131072_targets_branches_correctly() {
-    let (depth, targets) = (1000u32, 131_072u32);
+fn a_br_table_with_a_million_targets_branches_correctly() {
+    // GHSA-mghf-wjfp-p5xm: a large aarch64 `br_table` jumped to the wrong
+    // target. 2^20 targets (a 2 MB body, under wasmparser's function-size
+    // limit, which is now the only bound on a table's length) and probes
+    // on either side of each power-of-two boundary a jump-table offset
+    // could overflow at.
+    let (depth, targets) = (1000u32, 1u32 << 20);
     let dir = scratch("br-table");
     let source = dir.join("br_table.wat");
     std::fs::write(&source, wide_br_table(depth, targets)).unwrap();
@@ -244,7 +248,9 @@ fn a_br_table_with_131072_targets_branches_correctly() {
     for (preset, cpu) in [("graviton2", "neoverse-n1"), ("graviton4", "max")] {
         let artifact = dir.join(format!("br_table-{preset}.cwasm"));
         host_compile(source.to_str().unwrap(), &artifact, &["--target", preset]);
-        for index in [0u32, 1, 2, 4095, 65535, 65536, 100_003, targets - 1, targets, u32::MAX] {
+        let boundaries = [1u32 << 12, 1 << 15, 1 << 16, 1 << 17, 1 << 19].into_iter().flat_map(|b| [b - 1, b]);
+        let probes = [0, 1, 2, 100_003, 777_777, targets - 1, targets, u32::MAX].into_iter().chain(boundaries);
+        for index in probes {
             let expected = if index < targets { u64::from(index) * 7919 % u64::from(depth) } else { u64::from(depth - 1) };
             let out = qemu(cpu, &wasmrun, &["--invoke", "f", artifact.to_str().unwrap(), &index.to_string()]);
             assert_eq!(text(&out.stdout), format!("{expected}\n"), "{preset}, index {index}: {}", text(&out.stderr));
