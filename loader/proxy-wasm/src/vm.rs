@@ -1,0 +1,652 @@
+//! A plugin's VM on one worker thread: one instance with its root
+//! context, driven by the embedder through HTTP streams, HTTP call
+//! answers and ticks. A callback that fails (trap, deadline, memory)
+//! discards the instance and starts a new one; the request it was
+//! serving gets the plugin's failure policy.
+
+#![expect(
+    clippy::result_large_err,
+    reason = "a Failure carries the policy's response; it is the rare path, and one copy of it costs nothing beside the wasm call it reports"
+)]
+
+use std::time::{Duration, Instant};
+
+use wasmc_loader::{error_chain, wasi::WasiCtx, Config, Error, Instance, Store, TrapKind, TypedFunc};
+
+use crate::abi::{LogLevel, ACTION_CONTINUE};
+use crate::guest::{i, u};
+use crate::maps::{len32, HeaderMap};
+use crate::plugin::{FailurePolicy, Plugin};
+use crate::state::{HostState, HttpCall, HttpCallResponse, HttpState, LocalResponse, StreamInfo};
+
+/// What the embedder does next with a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Go on: forward what the filter left (headers, body, trailers).
+    Continue,
+    /// Hold the stream until the filter resumes it (the answer of an
+    /// HTTP call is delivered, or more body arrives).
+    Pause,
+    /// Answer downstream with this response instead of going on.
+    Respond(LocalResponse),
+    /// Reset the stream (`proxy_close_stream`).
+    Close,
+}
+
+/// Why a call into the filter did not give an action.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// The callback trapped, ran past its deadline or out of memory; the
+    /// VM was discarded.
+    #[error("{callback} failed")]
+    Callback {
+        /// The export called.
+        callback: &'static str,
+        /// The loader's error (a [`wasmc_loader::Trap`] for a trap or a
+        /// deadline).
+        #[source]
+        error: Error,
+    },
+    /// `proxy_on_vm_start` or `proxy_on_configure` returned false.
+    #[error("{0} returned false")]
+    Refused(&'static str),
+    /// The VM could not be made (instantiation, WASI, a callback of the
+    /// wrong type).
+    #[error("cannot start the VM")]
+    Start(#[source] Error),
+    /// The stream (or HTTP call) belonged to a VM discarded since.
+    #[error("the stream's VM was discarded after a failure")]
+    StaleStream,
+}
+
+impl FilterError {
+    /// Whether the filter ran past its deadline.
+    pub fn timed_out(&self) -> bool {
+        matches!(self, FilterError::Callback { error: Error::Trap(t), .. } if t.kind == TrapKind::Interrupted)
+    }
+}
+
+/// A failed call into the filter, with what the request gets instead.
+#[derive(Debug, thiserror::Error)]
+#[error("filter {plugin}: {error}")]
+pub struct Failure {
+    /// The plugin's name.
+    pub plugin: String,
+    /// What went wrong.
+    #[source]
+    pub error: FilterError,
+    /// The plugin's failure policy for the request: `Respond` with the
+    /// configured status when failing closed, `Continue` when failing open.
+    pub action: Action,
+}
+
+/// An HTTP stream (one request and its response) of a [`Vm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpStream {
+    context: u32,
+    generation: u64,
+}
+
+impl HttpStream {
+    /// The filter's context id for this stream.
+    pub fn context_id(&self) -> u32 {
+        self.context
+    }
+}
+
+/// An HTTP call, tagged with the VM generation that made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingHttpCall {
+    /// What to send.
+    pub call: HttpCall,
+    generation: u64,
+}
+
+type Cb<P, R> = Option<TypedFunc<P, R>>;
+/// Picks a headers or body callback `(context, count or size, end_of_stream)`.
+type PickPhase = fn(&Callbacks) -> Cb<(i32, i32, i32), i32>;
+/// Picks a trailers callback `(context, count)`.
+type PickTrailers = fn(&Callbacks) -> Cb<(i32, i32), i32>;
+
+/// The module's callbacks, looked up once per instance.
+struct Callbacks {
+    context_create: Cb<(i32, i32), ()>,
+    vm_start: Cb<(i32, i32), i32>,
+    configure: Cb<(i32, i32), i32>,
+    tick: Cb<i32, ()>,
+    queue_ready: Cb<(i32, i32), ()>,
+    request_headers: Cb<(i32, i32, i32), i32>,
+    request_body: Cb<(i32, i32, i32), i32>,
+    request_trailers: Cb<(i32, i32), i32>,
+    response_headers: Cb<(i32, i32, i32), i32>,
+    response_body: Cb<(i32, i32, i32), i32>,
+    response_trailers: Cb<(i32, i32), i32>,
+    http_call_response: Cb<(i32, i32, i32, i32, i32), ()>,
+    done: Cb<i32, i32>,
+    log: Cb<i32, ()>,
+    delete: Cb<i32, ()>,
+}
+
+impl Callbacks {
+    fn new(store: &Store<HostState>, instance: &Instance) -> Result<Callbacks, Error> {
+        fn get<P: wasmc_loader::WasmParams, R: wasmc_loader::WasmResults>(
+            store: &Store<HostState>,
+            instance: &Instance,
+            name: &str,
+        ) -> Result<Cb<P, R>, Error> {
+            match instance.get_func(store, name) {
+                Some(_) => instance.get_typed_func::<P, R>(store, name).map(Some),
+                None => Ok(None),
+            }
+        }
+        Ok(Callbacks {
+            context_create: get(store, instance, "proxy_on_context_create")?,
+            vm_start: get(store, instance, "proxy_on_vm_start")?,
+            configure: get(store, instance, "proxy_on_configure")?,
+            tick: get(store, instance, "proxy_on_tick")?,
+            queue_ready: get(store, instance, "proxy_on_queue_ready")?,
+            request_headers: get(store, instance, "proxy_on_request_headers")?,
+            request_body: get(store, instance, "proxy_on_request_body")?,
+            request_trailers: get(store, instance, "proxy_on_request_trailers")?,
+            response_headers: get(store, instance, "proxy_on_response_headers")?,
+            response_body: get(store, instance, "proxy_on_response_body")?,
+            response_trailers: get(store, instance, "proxy_on_response_trailers")?,
+            http_call_response: get(store, instance, "proxy_on_http_call_response")?,
+            done: get(store, instance, "proxy_on_done")?,
+            log: get(store, instance, "proxy_on_log")?,
+            delete: get(store, instance, "proxy_on_delete")?,
+        })
+    }
+}
+
+/// A running instance.
+struct Live {
+    store: Store<HostState>,
+    callbacks: Callbacks,
+    next_context: u32,
+    next_tick: Option<Instant>,
+}
+
+const ROOT_CONTEXT: u32 = 1;
+
+impl Live {
+    /// Instantiates, runs `_initialize` (or `_start`), creates the root
+    /// context, then `proxy_on_vm_start` and `proxy_on_configure`.
+    fn start(plugin: &Plugin) -> Result<Live, FilterError> {
+        let inner = &plugin.inner;
+        let config = Config { max_memory_bytes: Some(inner.config.max_memory_bytes), ..Config::default() };
+        let mut store = Store::with_data(config, HostState::new(inner.clone()));
+        let wasi = WasiCtx::builder().build().map_err(|e| FilterError::Start(Error::Type(e.to_string())))?;
+        store.set_wasi(wasi);
+        store.set_call_timeout(Some(inner.config.call_timeout));
+        let instance = inner.pre.instantiate(&mut store).map_err(FilterError::Start)?;
+        let callbacks = Callbacks::new(&store, &instance).map_err(FilterError::Start)?;
+        for name in ["_initialize", "_start"] {
+            if let Ok(f) = instance.get_typed_func::<(), ()>(&store, name) {
+                f.call(&mut store, ()).map_err(|error| FilterError::Callback { callback: "_initialize", error })?;
+                break;
+            }
+        }
+        let mut live = Live { store, callbacks, next_context: ROOT_CONTEXT + 1, next_tick: None };
+        live.store.data_mut().root_context = ROOT_CONTEXT;
+        live.call("proxy_on_context_create", ROOT_CONTEXT, |cb| cb.context_create, (i(ROOT_CONTEXT), 0))?;
+        let vm_config = len32(inner.config.vm_configuration.len());
+        let started =
+            live.call("proxy_on_vm_start", ROOT_CONTEXT, |cb| cb.vm_start, (i(ROOT_CONTEXT), i(vm_config)))?;
+        if started == Some(0) {
+            return Err(FilterError::Refused("proxy_on_vm_start"));
+        }
+        let config = len32(inner.config.configuration.len());
+        let configured =
+            live.call("proxy_on_configure", ROOT_CONTEXT, |cb| cb.configure, (i(ROOT_CONTEXT), i(config)))?;
+        if configured == Some(0) {
+            return Err(FilterError::Refused("proxy_on_configure"));
+        }
+        live.schedule_tick(Instant::now());
+        Ok(live)
+    }
+
+    /// Calls a callback (if the module exports it) with `context` as the
+    /// effective context.
+    fn call<P: wasmc_loader::WasmParams, R: wasmc_loader::WasmResults>(
+        &mut self,
+        callback: &'static str,
+        context: u32,
+        pick: impl FnOnce(&Callbacks) -> Cb<P, R>,
+        params: P,
+    ) -> Result<Option<R>, FilterError> {
+        let Some(func) = pick(&self.callbacks) else { return Ok(None) };
+        self.store.data_mut().effective = context;
+        let result = func.call(&mut self.store, params);
+        result.map(Some).map_err(|error| FilterError::Callback { callback, error })
+    }
+
+    fn schedule_tick(&mut self, now: Instant) {
+        let period = self.store.data().tick_period_ms;
+        self.next_tick = (period > 0).then(|| now + Duration::from_millis(u64::from(period)));
+    }
+
+    /// The action after an HTTP callback returned `returned` (or after an
+    /// HTTP call response, `None`, when only a resumption continues).
+    fn outcome(&mut self, context: u32, returned: Option<i32>) -> Action {
+        let Some(http) = self.store.data_mut().http.get_mut(&context) else { return Action::Continue };
+        if let Some(response) = http.local_response.take() {
+            return Action::Respond(response);
+        }
+        if http.closed {
+            return Action::Close;
+        }
+        let resumed = std::mem::take(&mut http.resume_request) | std::mem::take(&mut http.resume_response);
+        match returned {
+            Some(ACTION_CONTINUE) => Action::Continue,
+            Some(_) => Action::Pause,
+            None if resumed => Action::Continue,
+            None => Action::Pause,
+        }
+    }
+}
+
+/// One VM of a plugin, for one worker thread (it is `Send`, not `Sync`).
+pub struct Vm {
+    plugin: Plugin,
+    live: Option<Live>,
+    generation: u64,
+    restarts: u64,
+}
+
+/// Which direction of a stream a phase belongs to.
+#[derive(Clone, Copy)]
+enum Direction {
+    Request,
+    Response,
+}
+
+impl Vm {
+    /// Starts a VM of `plugin`. On error nothing is left running; the
+    /// next call tries again.
+    pub fn new(plugin: &Plugin) -> Result<Vm, Failure> {
+        let mut vm = Vm { plugin: plugin.clone(), live: None, generation: 0, restarts: 0 };
+        vm.live = Some(Live::start(plugin).map_err(|e| vm.failure(e))?);
+        Ok(vm)
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// How many times the VM was discarded and started again.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// The `Failure` for `error`, with the plugin's policy.
+    fn failure(&self, error: FilterError) -> Failure {
+        let action = match self.plugin.inner.config.failure_policy {
+            FailurePolicy::FailClosed { status } => Action::Respond(LocalResponse {
+                status,
+                details: "filter failed".into(),
+                headers: HeaderMap::new(),
+                body: Vec::new(),
+            }),
+            FailurePolicy::FailOpen => Action::Continue,
+        };
+        Failure { plugin: self.plugin.inner.config.name.clone(), error, action }
+    }
+
+    /// Logs `error`, discards the instance and starts a new one (a start
+    /// that fails is logged and tried again on the next call).
+    fn discard(&mut self, error: FilterError) -> Failure {
+        let inner = &self.plugin.inner;
+        inner.log(LogLevel::Error, &format!("{}; VM discarded", error_chain(&error)));
+        self.live = None;
+        self.generation += 1;
+        self.restarts += 1;
+        self.ensure_live().ok();
+        self.failure(error)
+    }
+
+    /// The running instance, started if there is none.
+    fn ensure_live(&mut self) -> Result<&mut Live, Failure> {
+        if self.live.is_none() {
+            match Live::start(&self.plugin) {
+                Ok(live) => self.live = Some(live),
+                Err(e) => {
+                    let failure = self.failure(e);
+                    self.plugin.inner.log(LogLevel::Error, &format!("VM start: {}", error_chain(&failure.error)));
+                    return Err(failure);
+                }
+            }
+        }
+        Ok(self.live.as_mut().expect("started above"))
+    }
+
+    /// The instance of `stream`, which must belong to the current generation.
+    fn live_for(&mut self, stream: &HttpStream) -> Result<&mut Live, Failure> {
+        if stream.generation != self.generation || self.live.is_none() {
+            return Err(self.failure(FilterError::StaleStream));
+        }
+        Ok(self.live.as_mut().expect("checked above"))
+    }
+
+    /// Starts an HTTP stream: a new context (`proxy_on_context_create`).
+    pub fn create_http_stream(&mut self, info: StreamInfo) -> Result<HttpStream, Failure> {
+        let generation = self.generation;
+        let live = self.ensure_live()?;
+        let context = live.next_context;
+        live.next_context += 1;
+        live.store.data_mut().http.insert(context, HttpState { info, ..HttpState::default() });
+        let created =
+            live.call("proxy_on_context_create", context, |cb| cb.context_create, (i(context), i(ROOT_CONTEXT)));
+        match created {
+            Ok(_) => Ok(HttpStream { context, generation }),
+            Err(e) => Err(self.discard(e)),
+        }
+    }
+
+    /// Runs `proxy_on_request_headers`: `headers` go to the filter and
+    /// come back as it left them (unchanged if it fails).
+    pub fn on_request_headers(
+        &mut self,
+        stream: &HttpStream,
+        headers: &mut HeaderMap,
+        end_of_stream: bool,
+    ) -> Result<Action, Failure> {
+        self.headers_phase(stream, Direction::Request, headers, end_of_stream)
+    }
+
+    /// Runs `proxy_on_response_headers`, as [`Vm::on_request_headers`].
+    pub fn on_response_headers(
+        &mut self,
+        stream: &HttpStream,
+        headers: &mut HeaderMap,
+        end_of_stream: bool,
+    ) -> Result<Action, Failure> {
+        self.headers_phase(stream, Direction::Response, headers, end_of_stream)
+    }
+
+    /// Runs `proxy_on_request_body` on a piece of the request body. The
+    /// filter sees everything it paused on so far plus `chunk`; on
+    /// `Continue`, `chunk` becomes all of that, as the filter left it, to
+    /// forward; on `Pause` the host keeps it and `chunk` is left empty.
+    /// On failure, `chunk` is what was held plus what was given.
+    pub fn on_request_body(
+        &mut self,
+        stream: &HttpStream,
+        chunk: &mut Vec<u8>,
+        end_of_stream: bool,
+    ) -> Result<Action, Failure> {
+        self.body_phase(stream, Direction::Request, chunk, end_of_stream)
+    }
+
+    /// Runs `proxy_on_response_body`, as [`Vm::on_request_body`].
+    pub fn on_response_body(
+        &mut self,
+        stream: &HttpStream,
+        chunk: &mut Vec<u8>,
+        end_of_stream: bool,
+    ) -> Result<Action, Failure> {
+        self.body_phase(stream, Direction::Response, chunk, end_of_stream)
+    }
+
+    /// Runs `proxy_on_request_trailers`, as [`Vm::on_request_headers`].
+    pub fn on_request_trailers(&mut self, stream: &HttpStream, trailers: &mut HeaderMap) -> Result<Action, Failure> {
+        self.trailers_phase(stream, Direction::Request, trailers)
+    }
+
+    /// Runs `proxy_on_response_trailers`, as [`Vm::on_request_headers`].
+    pub fn on_response_trailers(&mut self, stream: &HttpStream, trailers: &mut HeaderMap) -> Result<Action, Failure> {
+        self.trailers_phase(stream, Direction::Response, trailers)
+    }
+
+    /// The request headers as the filter left them (after a resumption,
+    /// for instance).
+    pub fn request_headers(&self, stream: &HttpStream) -> Option<&HeaderMap> {
+        self.http(stream).map(|h| &h.request_headers)
+    }
+
+    /// The response headers as the filter left them.
+    pub fn response_headers(&self, stream: &HttpStream) -> Option<&HeaderMap> {
+        self.http(stream).map(|h| &h.response_headers)
+    }
+
+    fn http(&self, stream: &HttpStream) -> Option<&HttpState> {
+        if stream.generation != self.generation {
+            return None;
+        }
+        self.live.as_ref()?.store.data().http.get(&stream.context)
+    }
+
+    fn headers_phase(
+        &mut self,
+        stream: &HttpStream,
+        direction: Direction,
+        headers: &mut HeaderMap,
+        end_of_stream: bool,
+    ) -> Result<Action, Failure> {
+        let live = self.live_for(stream)?;
+        let context = stream.context;
+        let count = i(len32(headers.len()));
+        let http = live.store.data_mut().http.get_mut(&context).ok_or(FilterError::StaleStream);
+        let http = match http {
+            Ok(h) => h,
+            Err(e) => return Err(self.failure(e)),
+        };
+        let (slot, name, pick): (_, _, PickPhase) = match direction {
+            Direction::Request => (&mut http.request_headers, "proxy_on_request_headers", |cb| cb.request_headers),
+            Direction::Response => (&mut http.response_headers, "proxy_on_response_headers", |cb| cb.response_headers),
+        };
+        *slot = headers.clone();
+        match live.call(name, context, pick, (i(context), count, i32::from(end_of_stream))) {
+            Ok(returned) => {
+                let action = live.outcome(context, Some(returned.unwrap_or(ACTION_CONTINUE)));
+                if let Some(http) = live.store.data().http.get(&context) {
+                    *headers = match direction {
+                        Direction::Request => http.request_headers.clone(),
+                        Direction::Response => http.response_headers.clone(),
+                    };
+                }
+                Ok(action)
+            }
+            Err(e) => Err(self.discard(e)),
+        }
+    }
+
+    fn trailers_phase(
+        &mut self,
+        stream: &HttpStream,
+        direction: Direction,
+        trailers: &mut HeaderMap,
+    ) -> Result<Action, Failure> {
+        let live = self.live_for(stream)?;
+        let context = stream.context;
+        let count = i(len32(trailers.len()));
+        let Some(http) = live.store.data_mut().http.get_mut(&context) else {
+            return Err(self.failure(FilterError::StaleStream));
+        };
+        let (slot, name, pick): (_, _, PickTrailers) = match direction {
+            Direction::Request => (&mut http.request_trailers, "proxy_on_request_trailers", |cb| cb.request_trailers),
+            Direction::Response => {
+                (&mut http.response_trailers, "proxy_on_response_trailers", |cb| cb.response_trailers)
+            }
+        };
+        *slot = trailers.clone();
+        match live.call(name, context, pick, (i(context), count)) {
+            Ok(returned) => {
+                let action = live.outcome(context, Some(returned.unwrap_or(ACTION_CONTINUE)));
+                if let Some(http) = live.store.data().http.get(&context) {
+                    *trailers = match direction {
+                        Direction::Request => http.request_trailers.clone(),
+                        Direction::Response => http.response_trailers.clone(),
+                    };
+                }
+                Ok(action)
+            }
+            Err(e) => Err(self.discard(e)),
+        }
+    }
+
+    fn body_phase(
+        &mut self,
+        stream: &HttpStream,
+        direction: Direction,
+        chunk: &mut Vec<u8>,
+        end_of_stream: bool,
+    ) -> Result<Action, Failure> {
+        let live = self.live_for(stream)?;
+        let context = stream.context;
+        let Some(http) = live.store.data_mut().http.get_mut(&context) else {
+            return Err(self.failure(FilterError::StaleStream));
+        };
+        let (held, name, pick): (_, _, PickPhase) = match direction {
+            Direction::Request => (&mut http.request_body, "proxy_on_request_body", |cb| cb.request_body),
+            Direction::Response => (&mut http.response_body, "proxy_on_response_body", |cb| cb.response_body),
+        };
+        let held_before = held.len();
+        held.extend_from_slice(chunk);
+        let size = i(len32(held.len()));
+        match live.call(name, context, pick, (i(context), size, i32::from(end_of_stream))) {
+            Ok(returned) => {
+                let action = live.outcome(context, Some(returned.unwrap_or(ACTION_CONTINUE)));
+                let body = live.store.data_mut().http.get_mut(&context).map(|h| match direction {
+                    Direction::Request => &mut h.request_body,
+                    Direction::Response => &mut h.response_body,
+                });
+                match (&action, body) {
+                    (Action::Pause, _) | (_, None) => chunk.clear(),
+                    (_, Some(body)) => *chunk = std::mem::take(body),
+                }
+                Ok(action)
+            }
+            Err(e) => {
+                // Fail open forwards what the host held and what it was given.
+                if let Some(live) = self.live.as_mut() {
+                    if let Some(h) = live.store.data_mut().http.get_mut(&context) {
+                        let body = match direction {
+                            Direction::Request => &mut h.request_body,
+                            Direction::Response => &mut h.response_body,
+                        };
+                        body.truncate(held_before);
+                        body.extend_from_slice(chunk);
+                        *chunk = std::mem::take(body);
+                    }
+                }
+                Err(self.discard(e))
+            }
+        }
+    }
+
+    /// Ends a stream: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`.
+    /// Call it for every stream, however it ended.
+    pub fn end_http_stream(&mut self, stream: HttpStream) -> Result<(), Failure> {
+        let live = match self.live_for(&stream) {
+            Ok(live) => live,
+            // Its VM is gone, and the context with it.
+            Err(_) => return Ok(()),
+        };
+        let c = stream.context;
+        let result = live
+            .call("proxy_on_done", c, |cb| cb.done, i(c))
+            .and_then(|_| live.call("proxy_on_log", c, |cb| cb.log, i(c)))
+            .and_then(|_| live.call("proxy_on_delete", c, |cb| cb.delete, i(c)));
+        live.store.data_mut().http.remove(&c);
+        live.store.data_mut().call_owner.retain(|_, owner| *owner != c);
+        result.map(|_| ()).map_err(|e| self.discard(e))
+    }
+
+    /// The HTTP calls the filter made since the last time, for the
+    /// embedder to perform (without blocking its worker) and answer with
+    /// [`Vm::deliver_http_call_response`].
+    pub fn take_http_calls(&mut self) -> Vec<PendingHttpCall> {
+        let generation = self.generation;
+        let Some(live) = self.live.as_mut() else { return Vec::new() };
+        std::mem::take(&mut live.store.data_mut().calls)
+            .into_iter()
+            .map(|call| PendingHttpCall { call, generation })
+            .collect()
+    }
+
+    /// Delivers the answer to an HTTP call (`None`: it failed, timed out
+    /// or the upstream is unreachable; the filter sees no headers and no
+    /// body) through `proxy_on_http_call_response`. Returns the stream that
+    /// made the call and what it does now (`Pause` while still paused), or
+    /// `None` for a call made by the root context.
+    pub fn deliver_http_call_response(
+        &mut self,
+        call: &PendingHttpCall,
+        response: Option<HttpCallResponse>,
+    ) -> Result<Option<(HttpStream, Action)>, Failure> {
+        if call.generation != self.generation || self.live.is_none() {
+            return Err(self.failure(FilterError::StaleStream));
+        }
+        let generation = self.generation;
+        let live = self.live.as_mut().expect("checked above");
+        let token = call.call.token;
+        let Some(owner) = live.store.data_mut().call_owner.remove(&token) else {
+            return Err(self.failure(FilterError::StaleStream));
+        };
+        let response = response.unwrap_or_default();
+        let counts =
+            (i(len32(response.headers.len())), i(len32(response.body.len())), i(len32(response.trailers.len())));
+        live.store.data_mut().call_response = Some(response);
+        let result = live.call(
+            "proxy_on_http_call_response",
+            owner,
+            |cb| cb.http_call_response,
+            (i(owner), i(token), counts.0, counts.1, counts.2),
+        );
+        live.store.data_mut().call_response = None;
+        match result {
+            Ok(_) if owner == ROOT_CONTEXT => Ok(None),
+            Ok(_) => {
+                let action = live.outcome(owner, None);
+                Ok(Some((HttpStream { context: owner, generation }, action)))
+            }
+            Err(e) => Err(self.discard(e)),
+        }
+    }
+
+    /// When the next tick is due, if the filter asked for ticks.
+    pub fn next_tick(&self) -> Option<Instant> {
+        self.live.as_ref()?.next_tick
+    }
+
+    /// Runs what is due at `now`: `proxy_on_tick` if the tick period has
+    /// passed, and `proxy_on_queue_ready` for each queue this VM registered
+    /// that holds items. Starts the VM again if a failure left none.
+    pub fn poll(&mut self, now: Instant) -> Result<(), Failure> {
+        let live = self.ensure_live()?;
+        if live.next_tick.is_some_and(|t| t <= now) {
+            let ticked = live.call("proxy_on_tick", ROOT_CONTEXT, |cb| cb.tick, i(ROOT_CONTEXT));
+            if let Err(e) = ticked {
+                return Err(self.discard(e));
+            }
+            let live = self.live.as_mut().expect("still running");
+            live.schedule_tick(now);
+        }
+        let live = self.live.as_mut().expect("still running");
+        let queues = live.store.data().queues.clone();
+        for queue in queues {
+            if !self.plugin.inner.config.shared.queue_has_items(queue) {
+                continue;
+            }
+            let live = self.live.as_mut().expect("still running");
+            let ready =
+                live.call("proxy_on_queue_ready", ROOT_CONTEXT, |cb| cb.queue_ready, (i(ROOT_CONTEXT), i(queue)));
+            if let Err(e) = ready {
+                return Err(self.discard(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the root context called `proxy_done`.
+    pub fn done_called(&self) -> bool {
+        self.live.as_ref().is_some_and(|l| l.store.data().done)
+    }
+
+    /// The root context's tick period, in milliseconds (0: no ticks).
+    pub fn tick_period_ms(&self) -> u32 {
+        self.live.as_ref().map_or(0, |l| u(i(l.store.data().tick_period_ms)))
+    }
+}
