@@ -1,5 +1,6 @@
 //! Shared data, a tick, a shared queue, a metric and properties. The root
-//! context sets a 10 ms tick period in `proxy_on_vm_start`; each tick adds
+//! context makes the shared counters `requests` and `ticks` if they do not
+//! exist yet and sets a 10 ms tick period in `proxy_on_vm_start`; each tick adds
 //! one to the shared `ticks` with compare-and-swap. Each request adds one
 //! to the shared `requests` (compare-and-swap, retried on a mismatch, so
 //! counts from every VM of the plugin add up), increments the counter metric
@@ -26,7 +27,7 @@ fn add_shared(ctx: &dyn Context, key: &str, delta: u64) -> u64 {
         let (value, cas) = ctx.get_shared_data(key);
         let current = value.map(|v| u64::from_le_bytes(v.try_into().unwrap_or([0; 8]))).unwrap_or(0);
         let next = current + delta;
-        match ctx.set_shared_data(key, Some(&next.to_le_bytes()), cas.or(Some(0))) {
+        match ctx.set_shared_data(key, Some(&next.to_le_bytes()), cas) {
             Ok(()) => return next,
             Err(Status::CasMismatch) => continue,
             Err(e) => panic!("set_shared_data: {e:?}"),
@@ -51,6 +52,14 @@ impl Context for CounterRoot {}
 
 impl RootContext for CounterRoot {
     fn on_vm_start(&mut self, _: usize) -> bool {
+        // Counters are made once, by the first VM of the plugin (VMs that
+        // start together both write 0); from then on every update is a
+        // compare-and-swap.
+        for key in ["requests", "ticks"] {
+            if self.get_shared_data(key).0.is_none() {
+                self.set_shared_data(key, Some(&0u64.to_le_bytes()), None).unwrap();
+            }
+        }
         self.set_tick_period(Duration::from_millis(10));
         self.queue = self.register_shared_queue("paths");
         self.metric = hostcalls::define_metric(MetricType::Counter, "shared_counter_requests").unwrap();
