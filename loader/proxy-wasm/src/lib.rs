@@ -35,7 +35,9 @@
 mod abi;
 mod guest;
 mod hostcalls;
+mod live;
 mod maps;
+mod outcome;
 mod plugin;
 mod shared;
 mod state;
@@ -43,7 +45,8 @@ mod vm;
 
 pub use abi::{AbiVersion, LogLevel, MetricType};
 pub use maps::HeaderMap;
+pub use outcome::{Action, Failure, FilterError, HttpStream, PendingHttpCall};
 pub use plugin::{FailurePolicy, Logger, Plugin, PluginConfig, PluginError, StderrLogger};
 pub use shared::{Metric, Shared};
 pub use state::{HttpCall, HttpCallResponse, LocalResponse, StreamInfo};
-pub use vm::{Action, Failure, FilterError, HttpStream, PendingHttpCall, Vm};
+pub use vm::Vm;

@@ -9,242 +9,17 @@
     reason = "a Failure carries the policy's response; it is the rare path, and one copy of it costs nothing beside the wasm call it reports"
 )]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use wasmc_loader::{error_chain, wasi::WasiCtx, Config, Error, Instance, Store, TrapKind, TypedFunc};
+use wasmc_loader::error_chain;
 
 use crate::abi::{LogLevel, ACTION_CONTINUE};
 use crate::guest::{i, u};
+use crate::live::{Live, PickPhase, PickTrailers, ROOT_CONTEXT};
 use crate::maps::{len32, HeaderMap};
+use crate::outcome::{Action, Failure, FilterError, HttpStream, PendingHttpCall};
 use crate::plugin::{FailurePolicy, Plugin};
-use crate::state::{HostState, HttpCall, HttpCallResponse, HttpState, LocalResponse, StreamInfo};
-
-/// What the embedder does next with a stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Go on: forward what the filter left (headers, body, trailers).
-    Continue,
-    /// Hold the stream until the filter resumes it (the answer of an
-    /// HTTP call is delivered, or more body arrives).
-    Pause,
-    /// Answer downstream with this response instead of going on.
-    Respond(LocalResponse),
-    /// Reset the stream (`proxy_close_stream`).
-    Close,
-}
-
-/// Why a call into the filter did not give an action.
-#[derive(Debug, thiserror::Error)]
-pub enum FilterError {
-    /// The callback trapped, ran past its deadline or out of memory; the
-    /// VM was discarded.
-    #[error("{callback} failed")]
-    Callback {
-        /// The export called.
-        callback: &'static str,
-        /// The loader's error (a [`wasmc_loader::Trap`] for a trap or a
-        /// deadline).
-        #[source]
-        error: Error,
-    },
-    /// `proxy_on_vm_start` or `proxy_on_configure` returned false.
-    #[error("{0} returned false")]
-    Refused(&'static str),
-    /// The VM could not be made (instantiation, WASI, a callback of the
-    /// wrong type).
-    #[error("cannot start the VM")]
-    Start(#[source] Error),
-    /// The stream (or HTTP call) belonged to a VM discarded since.
-    #[error("the stream's VM was discarded after a failure")]
-    StaleStream,
-}
-
-impl FilterError {
-    /// Whether the filter ran past its deadline.
-    pub fn timed_out(&self) -> bool {
-        matches!(self, FilterError::Callback { error: Error::Trap(t), .. } if t.kind == TrapKind::Interrupted)
-    }
-}
-
-/// A failed call into the filter, with what the request gets instead.
-#[derive(Debug, thiserror::Error)]
-#[error("filter {plugin}: {error}")]
-pub struct Failure {
-    /// The plugin's name.
-    pub plugin: String,
-    /// What went wrong.
-    #[source]
-    pub error: FilterError,
-    /// The plugin's failure policy for the request: `Respond` with the
-    /// configured status when failing closed, `Continue` when failing open.
-    pub action: Action,
-}
-
-/// An HTTP stream (one request and its response) of a [`Vm`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HttpStream {
-    context: u32,
-    generation: u64,
-}
-
-impl HttpStream {
-    /// The filter's context id for this stream.
-    pub fn context_id(&self) -> u32 {
-        self.context
-    }
-}
-
-/// An HTTP call, tagged with the VM generation that made it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingHttpCall {
-    /// What to send.
-    pub call: HttpCall,
-    generation: u64,
-}
-
-type Cb<P, R> = Option<TypedFunc<P, R>>;
-/// Picks a headers or body callback `(context, count or size, end_of_stream)`.
-type PickPhase = fn(&Callbacks) -> Cb<(i32, i32, i32), i32>;
-/// Picks a trailers callback `(context, count)`.
-type PickTrailers = fn(&Callbacks) -> Cb<(i32, i32), i32>;
-
-/// The module's callbacks, looked up once per instance.
-struct Callbacks {
-    context_create: Cb<(i32, i32), ()>,
-    vm_start: Cb<(i32, i32), i32>,
-    configure: Cb<(i32, i32), i32>,
-    tick: Cb<i32, ()>,
-    queue_ready: Cb<(i32, i32), ()>,
-    request_headers: Cb<(i32, i32, i32), i32>,
-    request_body: Cb<(i32, i32, i32), i32>,
-    request_trailers: Cb<(i32, i32), i32>,
-    response_headers: Cb<(i32, i32, i32), i32>,
-    response_body: Cb<(i32, i32, i32), i32>,
-    response_trailers: Cb<(i32, i32), i32>,
-    http_call_response: Cb<(i32, i32, i32, i32, i32), ()>,
-    done: Cb<i32, i32>,
-    log: Cb<i32, ()>,
-    delete: Cb<i32, ()>,
-}
-
-impl Callbacks {
-    fn new(store: &Store<HostState>, instance: &Instance) -> Result<Callbacks, Error> {
-        fn get<P: wasmc_loader::WasmParams, R: wasmc_loader::WasmResults>(
-            store: &Store<HostState>,
-            instance: &Instance,
-            name: &str,
-        ) -> Result<Cb<P, R>, Error> {
-            match instance.get_func(store, name) {
-                Some(_) => instance.get_typed_func::<P, R>(store, name).map(Some),
-                None => Ok(None),
-            }
-        }
-        Ok(Callbacks {
-            context_create: get(store, instance, "proxy_on_context_create")?,
-            vm_start: get(store, instance, "proxy_on_vm_start")?,
-            configure: get(store, instance, "proxy_on_configure")?,
-            tick: get(store, instance, "proxy_on_tick")?,
-            queue_ready: get(store, instance, "proxy_on_queue_ready")?,
-            request_headers: get(store, instance, "proxy_on_request_headers")?,
-            request_body: get(store, instance, "proxy_on_request_body")?,
-            request_trailers: get(store, instance, "proxy_on_request_trailers")?,
-            response_headers: get(store, instance, "proxy_on_response_headers")?,
-            response_body: get(store, instance, "proxy_on_response_body")?,
-            response_trailers: get(store, instance, "proxy_on_response_trailers")?,
-            http_call_response: get(store, instance, "proxy_on_http_call_response")?,
-            done: get(store, instance, "proxy_on_done")?,
-            log: get(store, instance, "proxy_on_log")?,
-            delete: get(store, instance, "proxy_on_delete")?,
-        })
-    }
-}
-
-/// A running instance.
-struct Live {
-    store: Store<HostState>,
-    callbacks: Callbacks,
-    next_context: u32,
-    next_tick: Option<Instant>,
-}
-
-const ROOT_CONTEXT: u32 = 1;
-
-impl Live {
-    /// Instantiates, runs `_initialize` (or `_start`), creates the root
-    /// context, then `proxy_on_vm_start` and `proxy_on_configure`.
-    fn start(plugin: &Plugin) -> Result<Live, FilterError> {
-        let inner = &plugin.inner;
-        let config = Config { max_memory_bytes: Some(inner.config.max_memory_bytes), ..Config::default() };
-        let mut store = Store::with_data(config, HostState::new(inner.clone()));
-        let wasi = WasiCtx::builder().build().map_err(|e| FilterError::Start(Error::Type(e.to_string())))?;
-        store.set_wasi(wasi);
-        store.set_call_timeout(Some(inner.config.call_timeout));
-        let instance = inner.pre.instantiate(&mut store).map_err(FilterError::Start)?;
-        let callbacks = Callbacks::new(&store, &instance).map_err(FilterError::Start)?;
-        for name in ["_initialize", "_start"] {
-            if let Ok(f) = instance.get_typed_func::<(), ()>(&store, name) {
-                f.call(&mut store, ()).map_err(|error| FilterError::Callback { callback: "_initialize", error })?;
-                break;
-            }
-        }
-        let mut live = Live { store, callbacks, next_context: ROOT_CONTEXT + 1, next_tick: None };
-        live.store.data_mut().root_context = ROOT_CONTEXT;
-        live.call("proxy_on_context_create", ROOT_CONTEXT, |cb| cb.context_create, (i(ROOT_CONTEXT), 0))?;
-        let vm_config = len32(inner.config.vm_configuration.len());
-        let started =
-            live.call("proxy_on_vm_start", ROOT_CONTEXT, |cb| cb.vm_start, (i(ROOT_CONTEXT), i(vm_config)))?;
-        if started == Some(0) {
-            return Err(FilterError::Refused("proxy_on_vm_start"));
-        }
-        let config = len32(inner.config.configuration.len());
-        let configured =
-            live.call("proxy_on_configure", ROOT_CONTEXT, |cb| cb.configure, (i(ROOT_CONTEXT), i(config)))?;
-        if configured == Some(0) {
-            return Err(FilterError::Refused("proxy_on_configure"));
-        }
-        live.schedule_tick(Instant::now());
-        Ok(live)
-    }
-
-    /// Calls a callback (if the module exports it) with `context` as the
-    /// effective context.
-    fn call<P: wasmc_loader::WasmParams, R: wasmc_loader::WasmResults>(
-        &mut self,
-        callback: &'static str,
-        context: u32,
-        pick: impl FnOnce(&Callbacks) -> Cb<P, R>,
-        params: P,
-    ) -> Result<Option<R>, FilterError> {
-        let Some(func) = pick(&self.callbacks) else { return Ok(None) };
-        self.store.data_mut().effective = context;
-        let result = func.call(&mut self.store, params);
-        result.map(Some).map_err(|error| FilterError::Callback { callback, error })
-    }
-
-    fn schedule_tick(&mut self, now: Instant) {
-        let period = self.store.data().tick_period_ms;
-        self.next_tick = (period > 0).then(|| now + Duration::from_millis(u64::from(period)));
-    }
-
-    /// The action after an HTTP callback returned `returned` (or after an
-    /// HTTP call response, `None`, when only a resumption continues).
-    fn outcome(&mut self, context: u32, returned: Option<i32>) -> Action {
-        let Some(http) = self.store.data_mut().http.get_mut(&context) else { return Action::Continue };
-        if let Some(response) = http.local_response.take() {
-            return Action::Respond(response);
-        }
-        if http.closed {
-            return Action::Close;
-        }
-        let resumed = std::mem::take(&mut http.resume_request) | std::mem::take(&mut http.resume_response);
-        match returned {
-            Some(ACTION_CONTINUE) => Action::Continue,
-            Some(_) => Action::Pause,
-            None if resumed => Action::Continue,
-            None => Action::Pause,
-        }
-    }
-}
+use crate::state::{HttpCallResponse, HttpState, LocalResponse, StreamInfo};
 
 /// One VM of a plugin, for one worker thread (it is `Send`, not `Sync`).
 pub struct Vm {
@@ -323,7 +98,7 @@ impl Vm {
 
     /// The instance of `stream`, which must belong to the current generation.
     fn live_for(&mut self, stream: &HttpStream) -> Result<&mut Live, Failure> {
-        if stream.generation != self.generation || self.live.is_none() {
+        if stream.generation() != self.generation || self.live.is_none() {
             return Err(self.failure(FilterError::StaleStream));
         }
         Ok(self.live.as_mut().expect("checked above"))
@@ -339,7 +114,7 @@ impl Vm {
         let created =
             live.call("proxy_on_context_create", context, |cb| cb.context_create, (i(context), i(ROOT_CONTEXT)));
         match created {
-            Ok(_) => Ok(HttpStream { context, generation }),
+            Ok(_) => Ok(HttpStream::new(context, generation)),
             Err(e) => Err(self.discard(e)),
         }
     }
@@ -411,10 +186,10 @@ impl Vm {
     }
 
     fn http(&self, stream: &HttpStream) -> Option<&HttpState> {
-        if stream.generation != self.generation {
+        if stream.generation() != self.generation {
             return None;
         }
-        self.live.as_ref()?.store.data().http.get(&stream.context)
+        self.live.as_ref()?.store.data().http.get(&stream.context_id())
     }
 
     fn headers_phase(
@@ -425,7 +200,7 @@ impl Vm {
         end_of_stream: bool,
     ) -> Result<Action, Failure> {
         let live = self.live_for(stream)?;
-        let context = stream.context;
+        let context = stream.context_id();
         let count = i(len32(headers.len()));
         let http = live.store.data_mut().http.get_mut(&context).ok_or(FilterError::StaleStream);
         let http = match http {
@@ -459,7 +234,7 @@ impl Vm {
         trailers: &mut HeaderMap,
     ) -> Result<Action, Failure> {
         let live = self.live_for(stream)?;
-        let context = stream.context;
+        let context = stream.context_id();
         let count = i(len32(trailers.len()));
         let Some(http) = live.store.data_mut().http.get_mut(&context) else {
             return Err(self.failure(FilterError::StaleStream));
@@ -494,7 +269,7 @@ impl Vm {
         end_of_stream: bool,
     ) -> Result<Action, Failure> {
         let live = self.live_for(stream)?;
-        let context = stream.context;
+        let context = stream.context_id();
         let Some(http) = live.store.data_mut().http.get_mut(&context) else {
             return Err(self.failure(FilterError::StaleStream));
         };
@@ -537,14 +312,16 @@ impl Vm {
     }
 
     /// Ends a stream: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`.
-    /// Call it for every stream, however it ended.
+    /// Call it for every stream, however it ended. A context whose
+    /// `proxy_on_done` returns false is deleted all the same (the host does
+    /// not wait for `proxy_done` on HTTP contexts).
     pub fn end_http_stream(&mut self, stream: HttpStream) -> Result<(), Failure> {
         let live = match self.live_for(&stream) {
             Ok(live) => live,
             // Its VM is gone, and the context with it.
             Err(_) => return Ok(()),
         };
-        let c = stream.context;
+        let c = stream.context_id();
         let result = live
             .call("proxy_on_done", c, |cb| cb.done, i(c))
             .and_then(|_| live.call("proxy_on_log", c, |cb| cb.log, i(c)))
@@ -562,7 +339,7 @@ impl Vm {
         let Some(live) = self.live.as_mut() else { return Vec::new() };
         std::mem::take(&mut live.store.data_mut().calls)
             .into_iter()
-            .map(|call| PendingHttpCall { call, generation })
+            .map(|call| PendingHttpCall::new(call, generation))
             .collect()
     }
 
@@ -576,7 +353,7 @@ impl Vm {
         call: &PendingHttpCall,
         response: Option<HttpCallResponse>,
     ) -> Result<Option<(HttpStream, Action)>, Failure> {
-        if call.generation != self.generation || self.live.is_none() {
+        if call.generation() != self.generation || self.live.is_none() {
             return Err(self.failure(FilterError::StaleStream));
         }
         let generation = self.generation;
@@ -600,7 +377,7 @@ impl Vm {
             Ok(_) if owner == ROOT_CONTEXT => Ok(None),
             Ok(_) => {
                 let action = live.outcome(owner, None);
-                Ok(Some((HttpStream { context: owner, generation }, action)))
+                Ok(Some((HttpStream::new(owner, generation), action)))
             }
             Err(e) => Err(self.discard(e)),
         }

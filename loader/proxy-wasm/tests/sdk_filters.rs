@@ -7,6 +7,14 @@ use common::{config, get, ok_response, plugin};
 use wasmc_proxy_wasm::{AbiVersion, Action, HeaderMap, HttpCallResponse, LogLevel, StreamInfo, Vm};
 
 #[test]
+fn plugins_are_shared_and_vms_move_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    fn sent<T: Send>() {}
+    shared::<wasmc_proxy_wasm::Plugin>();
+    sent::<Vm>();
+}
+
+#[test]
 fn http_headers_answers_hello_itself() {
     let (config, lines) = config("http_headers");
     let plugin = plugin("http_headers", config);
