@@ -1,0 +1,102 @@
+//! A reverse proxy that runs a chain of Proxy-Wasm filters
+//! (`wasmc-proxy-wasm`) on every request and forwards it to an upstream.
+//! Configuration: [`config`]. Each worker thread owns a VM of every filter
+//! ([`worker`]); the filters' metrics are served on the admin address
+//! ([`admin`]).
+
+mod admin;
+pub mod config;
+mod http;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmc_loader::{Module, TrustedKeys};
+use wasmc_proxy_wasm::{FailurePolicy, Plugin, PluginConfig};
+
+pub use config::{FilterConfig, ProxyConfig};
+
+/// What every worker shares: the configuration and the linked filters.
+pub(crate) struct Shared {
+    pub config: ProxyConfig,
+    pub plugins: Vec<Plugin>,
+}
+
+/// Where a started proxy listens.
+#[derive(Clone, Copy, Debug)]
+pub struct Addresses {
+    pub listen: SocketAddr,
+    pub admin: Option<SocketAddr>,
+}
+
+/// Loads every filter's artifact once (signed when `trust` keys are
+/// given), links it, and makes its plugin.
+fn load_plugins(config: &ProxyConfig) -> Result<Vec<Plugin>, String> {
+    let keys = if config.trust.is_empty() {
+        None
+    } else {
+        Some(TrustedKeys::from_pub_files(&config.trust).map_err(|e| format!("trust keys: {e}"))?)
+    };
+    let upstreams: Vec<String> = config.upstreams.keys().cloned().collect();
+    config
+        .filters
+        .iter()
+        .map(|f| {
+            let path = &f.artifact;
+            let module = match &keys {
+                Some(keys) => Module::from_file_signed(path, keys),
+                // SAFETY: without trust keys the operator vouches that the
+                // artifacts were compiled by wasmc in their own pipeline.
+                None => unsafe { Module::from_file(path) },
+            }
+            .map_err(|e| format!("filter {}: {}: {}", f.name, path.display(), wasmc_loader::error_chain(&e)))?;
+            Plugin::new(&module, plugin_config(f, &upstreams))
+                .map_err(|e| format!("filter {}: {}", f.name, wasmc_loader::error_chain(&e)))
+        })
+        .collect()
+}
+
+fn plugin_config(f: &FilterConfig, upstreams: &[String]) -> PluginConfig {
+    let mut config = PluginConfig::new(f.name.clone());
+    config.root_id = f.root_id.clone().unwrap_or_else(|| f.name.clone());
+    config.configuration = f.configuration.clone().into_bytes();
+    config.upstreams = upstreams.to_vec();
+    config.call_timeout = Duration::from_millis(f.timeout_ms);
+    config.max_memory_bytes = f.max_memory_mib << 20;
+    config.failure_policy = if f.failure == "open" {
+        FailurePolicy::FailOpen
+    } else {
+        FailurePolicy::FailClosed { status: u32::from(f.failure_status) }
+    };
+    config
+}
+
+/// Loads the filters, binds the listeners and starts the workers (and the
+/// admin server) on threads of their own; returns once every worker's
+/// VMs have started.
+pub fn start(config: ProxyConfig) -> Result<Addresses, String> {
+    let plugins = load_plugins(&config)?;
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listen = listener.local_addr().map_err(|e| e.to_string())?;
+    let admin = match config.admin {
+        Some(addr) => Some(admin::start(addr, plugins.clone())?),
+        None => None,
+    };
+    let shared = Arc::new(Shared { config, plugins });
+    let (ready, started) = std::sync::mpsc::channel();
+    for n in 0..shared.config.workers {
+        let listener = listener.try_clone().map_err(|e| e.to_string())?;
+        let (shared, ready) = (shared.clone(), ready.clone());
+        std::thread::Builder::new()
+            .name(format!("worker-{n}"))
+            .spawn(move || worker::run(shared, listener, ready))
+            .map_err(|e| e.to_string())?;
+    }
+    for _ in 0..shared.config.workers {
+        started.recv().map_err(|e| e.to_string())??;
+    }
+    Ok(Addresses { listen, admin })
+}

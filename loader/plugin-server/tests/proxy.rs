@@ -1,0 +1,218 @@
+//! Starts `wasmc-proxy` on loopback with a chain of the Rust SDK filters
+//! (`corpus/proxy-wasm`, compiled here with the wasmc library) in front of
+//! a small upstream server started by the test, and checks each filter's
+//! behaviour through real HTTP requests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proxy {
+    child: Child,
+    addr: String,
+    admin: String,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An upstream on loopback: `/bytes/1` answers one even byte (the auth
+/// filter's callout), `/secret` a body with a secret, anything else echoes
+/// the request head it received. Every answer carries `server: upstream`.
+fn upstream() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let answer: Vec<u8> = match path.as_str() {
+                    "/bytes/1" => vec![42],
+                    "/secret" => b"this is a secret message".to_vec(),
+                    _ => format!("upstream saw:\n{head}").into_bytes(),
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nserver: upstream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    answer.len()
+                );
+                let _ = conn.write_all(&answer);
+            });
+        }
+    });
+    addr
+}
+
+fn compile(name: &str, dir: &Path) -> PathBuf {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../corpus/proxy-wasm").join(format!("{name}.wasm"));
+    let artifact = wasmc::compile(&std::fs::read(&src).unwrap(), &wasmc::CompileOptions::default()).unwrap();
+    let out = dir.join(format!("{name}.cwasm"));
+    std::fs::write(&out, artifact).unwrap();
+    out
+}
+
+/// Starts the proxy with `workers` workers and the corpus filters
+/// `filters` (name, extra TOML lines), in that order, in front of
+/// `upstream` (also reachable as `httpbin`; `dead` is a closed port).
+fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wasmc-proxy-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut config = format!(
+        "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nworkers = {workers}\nupstream = \"backend\"\n\
+         [upstreams]\nbackend = \"{upstream}\"\nhttpbin = \"{upstream}\"\ndead = \"{dead}\"\n"
+    );
+    for (name, extra) in filters {
+        let artifact = compile(name, &dir);
+        config.push_str(&format!("[[filters]]\nname = \"{name}\"\nartifact = \"{}\"\n{extra}\n", artifact.display()));
+    }
+    let path = dir.join("proxy.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmc-proxy"))
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the proxy starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut urls = line.split_whitespace().filter_map(|w| w.strip_prefix("http://"));
+    let addr = urls.next().unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    let admin = urls.next().unwrap_or_else(|| panic!("no admin address in {line:?}")).to_string();
+    Proxy { child, addr, admin }
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Reply { status, head: head.to_string(), body: body.to_string() }
+}
+
+#[test]
+fn sdk_filters_act_on_real_requests_and_misbehaving_ones_fail_only_their_own() {
+    let proxy = start(
+        &upstream(),
+        2,
+        &[
+            ("http_headers", ""),
+            ("http_auth_random", ""),
+            ("http_body", ""),
+            ("http_config", "configuration = \"configured\""),
+            ("shared_counter", ""),
+            ("trap", "failure_status = 503"),
+            ("spin", "timeout_ms = 50\nfailure_status = 504"),
+        ],
+    );
+
+    let hello = get(&proxy.addr, "/hello", &[]);
+    assert_eq!((hello.status, hello.body.as_str()), (200, "Hello, World!\n"), "{}", hello.head);
+    assert_eq!(hello.header("hello").as_deref(), Some("World"));
+
+    let echo = get(&proxy.addr, "/echo", &[("x-remove-me", "1")]);
+    assert_eq!(echo.status, 200, "{}\n{}", echo.head, echo.body);
+    assert!(echo.body.contains("x-wasm-filter: http_headers"), "{}", echo.body);
+    assert!(!echo.body.contains("x-remove-me"), "{}", echo.body);
+    assert!(echo.body.contains("x-survived: spin"), "{}", echo.body);
+    assert_eq!(echo.header("powered-by").as_deref(), Some("proxy-wasm"));
+    assert_eq!(echo.header("server"), None, "http_headers removes it");
+    assert_eq!(echo.header("custom-header").as_deref(), Some("configured"));
+    assert_eq!(echo.header("x-plugin-name").as_deref(), Some("shared_counter"));
+    assert_eq!(echo.header("x-path").as_deref(), Some("/echo"));
+    assert!(echo.header("x-source").is_some_and(|s| s.starts_with("127.0.0.1:")), "{}", echo.head);
+
+    let secret = get(&proxy.addr, "/secret", &[]);
+    assert_eq!(secret.body, "Original message body (24 bytes) redacted.\n", "{}", secret.head);
+
+    let trap = get(&proxy.addr, "/bad/trap", &[]);
+    assert_eq!(trap.status, 503, "{}", trap.head);
+    // The trap filter's VM on that worker was recreated: requests pass again.
+    for _ in 0..4 {
+        let again = get(&proxy.addr, "/echo", &[]);
+        assert_eq!(again.status, 200, "{}", again.head);
+    }
+
+    // Every request so far went through shared_counter on one of two workers.
+    let metrics = get(&proxy.admin, "/metrics", &[]);
+    assert!(metrics.body.contains("shared_counter.shared_counter_requests counter"), "{}", metrics.body);
+    let counted: i64 = metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("shared_counter.shared_counter_requests counter "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    // /hello was answered by http_headers before shared_counter; /bad/trap
+    // reached shared_counter before the trap filter.
+    assert_eq!(counted, 7, "{}", metrics.body);
+}
+
+#[test]
+fn a_spinning_filter_is_stopped_at_its_deadline_and_frees_the_only_worker() {
+    let proxy = start(&upstream(), 1, &[("spin", "timeout_ms = 50\nfailure_status = 504")]);
+    let started = Instant::now();
+    let spun = get(&proxy.addr, "/bad", &[]);
+    assert_eq!(spun.status, 504, "{}", spun.head);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let next = get(&proxy.addr, "/good", &[]);
+    assert_eq!(next.status, 200, "{}", next.head);
+    assert!(next.body.contains("x-survived: spin"), "{}", next.body);
+}
+
+#[test]
+fn a_callout_to_a_dead_upstream_fails_only_that_request() {
+    let proxy = start(&upstream(), 1, &[("dead_callout", "")]);
+    let failed = get(&proxy.addr, "/", &[]);
+    assert_eq!((failed.status, failed.body.as_str()), (502, "callout failed\n"), "{}", failed.head);
+    let answered = get(&proxy.addr, "/", &[("x-upstream", "httpbin")]);
+    assert_eq!(answered.status, 200, "{}", answered.head);
+    assert!(answered.body.contains("x-callout-status: 200"), "{}", answered.body);
+}
