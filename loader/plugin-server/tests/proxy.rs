@@ -77,6 +77,11 @@ fn compile(name: &str, dir: &Path) -> PathBuf {
 /// `filters` (name, extra TOML lines), in that order, in front of
 /// `upstream` (also reachable as `httpbin`; `dead` is a closed port).
 fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
+    start_with(upstream, workers, filters).0
+}
+
+/// [`start`], also giving the configuration file and its text.
+fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Proxy, PathBuf, String) {
     static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("wasmc-proxy-test-{}-{n}", std::process::id()));
@@ -91,7 +96,7 @@ fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
         config.push_str(&format!("[[filters]]\nname = \"{name}\"\nartifact = \"{}\"\n{extra}\n", artifact.display()));
     }
     let path = dir.join("proxy.toml");
-    std::fs::write(&path, config).unwrap();
+    std::fs::write(&path, &config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasmc-proxy"))
         .arg(&path)
         .stdout(Stdio::piped())
@@ -103,7 +108,7 @@ fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
     let mut urls = line.split_whitespace().filter_map(|w| w.strip_prefix("http://"));
     let addr = urls.next().unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
     let admin = urls.next().unwrap_or_else(|| panic!("no admin address in {line:?}")).to_string();
-    Proxy { child, addr, admin }
+    (Proxy { child, addr, admin }, path, config)
 }
 
 struct Reply {
@@ -122,9 +127,13 @@ impl Reply {
 }
 
 fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    request(addr, "GET", path, headers)
+}
+
+fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n");
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -215,4 +224,44 @@ fn a_callout_to_a_dead_upstream_fails_only_that_request() {
     let answered = get(&proxy.addr, "/", &[("x-upstream", "httpbin")]);
     assert_eq!(answered.status, 200, "{}", answered.head);
     assert!(answered.body.contains("x-callout-status: 200"), "{}", answered.body);
+}
+
+#[test]
+fn a_reload_under_load_swaps_a_filter_without_failing_a_request() {
+    let (proxy, path, config) =
+        start_with(&upstream(), 2, &[("http_config", "configuration = \"v1\""), ("shared_counter", "")]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, stop) = (proxy.addr.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = get(&addr, "/", &[]);
+                    assert_eq!(r.status, 200, "{}\n{}", r.head, r.body);
+                    let count: usize = r.header("x-request-count").unwrap().parse().unwrap();
+                    seen.push((r.header("custom-header").unwrap(), count));
+                }
+                seen
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&path, config.replace("configuration = \"v1\"", "configuration = \"v2\"")).unwrap();
+    let reloaded = request(&proxy.admin, "POST", "/reload", &[]);
+    assert_eq!((reloaded.status, reloaded.body.as_str()), (200, "reloaded: version 1\n"));
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Vec<(String, usize)> = clients.into_iter().flat_map(|c| c.join().expect("no request failed")).collect();
+    assert!(seen.iter().any(|(h, _)| h == "v1") && seen.iter().any(|(h, _)| h == "v2"), "{seen:?}");
+    // The shared counter went on across the reload: every count once.
+    let mut counts: Vec<usize> = seen.iter().map(|(_, c)| *c).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=seen.len()).collect::<Vec<_>>());
+
+    // A configuration that does not load leaves the filters as they are.
+    std::fs::write(&path, "listen = ").unwrap();
+    let refused = request(&proxy.admin, "POST", "/reload", &[]);
+    assert_eq!(refused.status, 500, "{}", refused.body);
+    assert_eq!(get(&proxy.addr, "/", &[]).header("custom-header").as_deref(), Some("v2"));
 }

@@ -49,6 +49,9 @@ pub struct ProxyConfig {
     /// The filter chain.
     #[serde(default)]
     pub filters: Vec<FilterConfig>,
+    /// The file this was read from (what `POST /reload` reads again).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// One filter of the chain.
@@ -100,6 +103,7 @@ impl ProxyConfig {
             *key = dir.join(&*key);
         }
         config.check()?;
+        config.source = Some(path.to_path_buf());
         Ok(config)
     }
 

@@ -2,7 +2,9 @@
 //! (`wasmc-proxy-wasm`) on every request and forwards it to an upstream.
 //! Configuration: [`config`]. Each worker thread owns a VM of every filter
 //! ([`worker`]); the filters' metrics are served on the admin address
-//! ([`admin`]).
+//! ([`admin`]), which also reloads the filters from the configuration file
+//! (`POST /reload`) without dropping a request: requests in flight finish
+//! on the VMs they started on, new ones get VMs of the new filters.
 
 mod admin;
 pub mod config;
@@ -10,18 +12,51 @@ mod http;
 mod worker;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use wasmc_loader::{Module, TrustedKeys};
-use wasmc_proxy_wasm::{FailurePolicy, Plugin, PluginConfig};
+use wasmc_proxy_wasm::{FailurePolicy, Plugin, PluginConfig, Vm};
 
 pub use config::{FilterConfig, ProxyConfig};
 
-/// What every worker shares: the configuration and the linked filters.
-pub(crate) struct Shared {
+/// A configuration and its linked filters; replaced whole by a reload.
+pub(crate) struct Generation {
+    pub version: u64,
     pub config: ProxyConfig,
     pub plugins: Vec<Plugin>,
+}
+
+/// What every worker shares: the current generation.
+pub(crate) struct Shared {
+    current: RwLock<Arc<Generation>>,
+}
+
+impl Shared {
+    /// The generation new requests use.
+    pub fn current(&self) -> Arc<Generation> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Reads the configuration file again, loads and links every filter,
+    /// checks that a VM of each starts, and makes that the current
+    /// generation; on any error the current one stays. A filter keeps the
+    /// shared data and metrics of the filter of the same name before it.
+    /// The listen and admin addresses and the number of workers are not
+    /// reloaded. Returns the new version.
+    pub fn reload(&self) -> Result<u64, String> {
+        let old = self.current();
+        let path = old.config.source.clone().ok_or("the configuration was not read from a file")?;
+        let config = ProxyConfig::load(&path)?;
+        let plugins = load_plugins(&config, &old.plugins)?;
+        for plugin in &plugins {
+            Vm::new(plugin).map_err(|e| wasmc_loader::error_chain(&e))?;
+        }
+        let version = old.version + 1;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+            Arc::new(Generation { version, config, plugins });
+        Ok(version)
+    }
 }
 
 /// Where a started proxy listens.
@@ -32,8 +67,9 @@ pub struct Addresses {
 }
 
 /// Loads every filter's artifact once (signed when `trust` keys are
-/// given), links it, and makes its plugin.
-fn load_plugins(config: &ProxyConfig) -> Result<Vec<Plugin>, String> {
+/// given), links it, and makes its plugin, sharing data with the plugin of
+/// the same name in `previous`.
+fn load_plugins(config: &ProxyConfig, previous: &[Plugin]) -> Result<Vec<Plugin>, String> {
     let keys = if config.trust.is_empty() {
         None
     } else {
@@ -52,7 +88,11 @@ fn load_plugins(config: &ProxyConfig) -> Result<Vec<Plugin>, String> {
                 None => unsafe { Module::from_file(path) },
             }
             .map_err(|e| format!("filter {}: {}: {}", f.name, path.display(), wasmc_loader::error_chain(&e)))?;
-            Plugin::new(&module, plugin_config(f, &upstreams))
+            let mut plugin_config = plugin_config(f, &upstreams);
+            if let Some(before) = previous.iter().find(|p| p.config().name == f.name) {
+                plugin_config.shared = before.shared().clone();
+            }
+            Plugin::new(&module, plugin_config)
                 .map_err(|e| format!("filter {}: {}", f.name, wasmc_loader::error_chain(&e)))
         })
         .collect()
@@ -77,17 +117,18 @@ fn plugin_config(f: &FilterConfig, upstreams: &[String]) -> PluginConfig {
 /// admin server) on threads of their own; returns once every worker's
 /// VMs have started.
 pub fn start(config: ProxyConfig) -> Result<Addresses, String> {
-    let plugins = load_plugins(&config)?;
+    let plugins = load_plugins(&config, &[])?;
     let listener =
         std::net::TcpListener::bind(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
-    let admin = match config.admin {
-        Some(addr) => Some(admin::start(addr, plugins.clone())?),
+    let (admin_addr, workers) = (config.admin, config.workers);
+    let shared = Arc::new(Shared { current: RwLock::new(Arc::new(Generation { version: 0, config, plugins })) });
+    let admin = match admin_addr {
+        Some(addr) => Some(admin::start(addr, shared.clone())?),
         None => None,
     };
-    let shared = Arc::new(Shared { config, plugins });
     let (ready, started) = std::sync::mpsc::channel();
-    for n in 0..shared.config.workers {
+    for n in 0..workers {
         let listener = listener.try_clone().map_err(|e| e.to_string())?;
         let (shared, ready) = (shared.clone(), ready.clone());
         std::thread::Builder::new()
@@ -95,7 +136,7 @@ pub fn start(config: ProxyConfig) -> Result<Addresses, String> {
             .spawn(move || worker::run(shared, listener, ready))
             .map_err(|e| e.to_string())?;
     }
-    for _ in 0..shared.config.workers {
+    for _ in 0..workers {
         started.recv().map_err(|e| e.to_string())??;
     }
     Ok(Addresses { listen, admin })

@@ -3,7 +3,8 @@
 //! A request stays on the worker that accepted it, so the contexts it has
 //! in each VM are always there; a filter's callback runs on the worker
 //! under its deadline, and a paused request waits for its HTTP calls
-//! without holding the worker.
+//! without holding the worker. After a reload, new requests get a new set
+//! of VMs while requests in flight finish on the set they started with.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -18,17 +19,49 @@ use hyper_util::rt::TokioIo;
 use wasmc_proxy_wasm::{Action, Failure, HeaderMap, HttpCallResponse, HttpStream, LocalResponse, StreamInfo, Vm};
 
 use super::http::{request_map, response, send, text};
-use super::Shared;
+use super::{Generation, Shared};
 
 /// The longest the proxy waits for an upstream.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a worker gives its VMs their ticks and queue notifications.
 const POLL_EVERY: Duration = Duration::from_millis(5);
 
-/// One worker's VMs, in chain order.
+/// A worker's VMs of one generation's filters, in chain order.
+struct VmSet {
+    generation: Arc<Generation>,
+    vms: Vec<RefCell<Vm>>,
+}
+
+impl VmSet {
+    fn new(generation: Arc<Generation>) -> Result<VmSet, String> {
+        let vms = generation
+            .plugins
+            .iter()
+            .map(|plugin| Vm::new(plugin).map(RefCell::new).map_err(|e| wasmc_loader::error_chain(&e)))
+            .collect::<Result<_, _>>()?;
+        Ok(VmSet { generation, vms })
+    }
+}
+
+/// A worker: the shared state and its current set of VMs.
 struct Worker {
     shared: Arc<Shared>,
-    vms: Vec<RefCell<Vm>>,
+    set: RefCell<Rc<VmSet>>,
+}
+
+impl Worker {
+    /// The VM set for a new request: of the current generation, made on
+    /// the first request after a reload.
+    fn current(&self) -> Rc<VmSet> {
+        let latest = self.shared.current();
+        if !Arc::ptr_eq(&latest, &self.set.borrow().generation) {
+            match VmSet::new(latest) {
+                Ok(set) => *self.set.borrow_mut() = Rc::new(set),
+                Err(e) => eprintln!("reload: a worker keeps its VMs: {e}"),
+            }
+        }
+        self.set.borrow().clone()
+    }
 }
 
 /// Runs a worker on this thread until the process ends. Reports on `ready`
@@ -38,14 +71,11 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
         Ok(r) => r,
         Err(e) => return drop(ready.send(Err(e.to_string()))),
     };
-    let mut vms = Vec::new();
-    for plugin in shared.plugins.iter() {
-        match Vm::new(plugin) {
-            Ok(vm) => vms.push(RefCell::new(vm)),
-            Err(e) => return drop(ready.send(Err(wasmc_loader::error_chain(&e)))),
-        }
-    }
-    let worker = Rc::new(Worker { shared, vms });
+    let set = match VmSet::new(shared.current()) {
+        Ok(set) => set,
+        Err(e) => return drop(ready.send(Err(e))),
+    };
+    let worker = Rc::new(Worker { shared, set: RefCell::new(Rc::new(set)) });
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let listener = match listener.set_nonblocking(true).and_then(|()| tokio::net::TcpListener::from_std(listener)) {
@@ -88,7 +118,8 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
 async fn poll_loop(worker: Rc<Worker>) {
     loop {
         tokio::time::sleep(POLL_EVERY).await;
-        for (i, vm) in worker.vms.iter().enumerate() {
+        let set = worker.current();
+        for (i, vm) in set.vms.iter().enumerate() {
             let calls = {
                 let mut vm = vm.borrow_mut();
                 // A failure is logged by the host and the VM restarted.
@@ -96,10 +127,10 @@ async fn poll_loop(worker: Rc<Worker>) {
                 vm.take_http_calls()
             };
             for call in calls {
-                let worker = worker.clone();
+                let set = set.clone();
                 tokio::task::spawn_local(async move {
-                    let answer = perform(&worker.shared, &call.call).await;
-                    let _ = worker.vms[i].borrow_mut().deliver_http_call_response(&call, answer);
+                    let answer = perform(&set, &call.call).await;
+                    let _ = set.vms[i].borrow_mut().deliver_http_call_response(&call, answer);
                 });
             }
         }
@@ -107,8 +138,8 @@ async fn poll_loop(worker: Rc<Worker>) {
 }
 
 /// Performs a filter's HTTP call; `None` if the upstream cannot be reached.
-async fn perform(shared: &Shared, call: &wasmc_proxy_wasm::HttpCall) -> Option<HttpCallResponse> {
-    let addr = shared.config.upstreams.get(&call.upstream)?;
+async fn perform(set: &VmSet, call: &wasmc_proxy_wasm::HttpCall) -> Option<HttpCallResponse> {
+    let addr = set.generation.config.upstreams.get(&call.upstream)?;
     let timeout = Duration::from_millis(u64::from(call.timeout_ms)).min(UPSTREAM_TIMEOUT);
     match send(addr, &call.headers, call.body.clone(), timeout).await {
         Ok((headers, body)) => Some(HttpCallResponse { headers, body, trailers: HeaderMap::new() }),
@@ -134,7 +165,7 @@ fn local(r: LocalResponse) -> Response<Full<Bytes>> {
 /// What an action (or a failure's policy) means for the chain, once any
 /// pause is over: a paused stream's HTTP calls are performed and answered
 /// until the filter continues, answers or stops making calls.
-async fn settle(worker: &Worker, i: usize, result: Result<Action, Failure>) -> Phase {
+async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>) -> Phase {
     let mut result = result;
     loop {
         let action = match result {
@@ -147,15 +178,15 @@ async fn settle(worker: &Worker, i: usize, result: Result<Action, Failure>) -> P
             Action::Close => return Phase::Stop(text(StatusCode::BAD_GATEWAY, "stream closed by a filter\n".into())),
             Action::Pause => {}
         }
-        let calls = worker.vms[i].borrow_mut().take_http_calls();
+        let calls = set.vms[i].borrow_mut().take_http_calls();
         if calls.is_empty() {
-            eprintln!("filter {} paused a request and made no HTTP call", worker.shared.plugins[i].config().name);
+            eprintln!("filter {} paused a request and made no HTTP call", set.generation.plugins[i].config().name);
             return Phase::Stop(text(StatusCode::BAD_GATEWAY, "request paused by a filter\n".into()));
         }
         result = Ok(Action::Pause);
         for call in calls {
-            let answer = perform(&worker.shared, &call.call).await;
-            match worker.vms[i].borrow_mut().deliver_http_call_response(&call, answer) {
+            let answer = perform(set, &call.call).await;
+            match set.vms[i].borrow_mut().deliver_http_call_response(&call, answer) {
                 Ok(Some((_, action))) => result = Ok(action),
                 Ok(None) => {}
                 Err(failure) => result = Err(failure),
@@ -172,9 +203,11 @@ async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Re
         Ok(b) => b.to_bytes().to_vec(),
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
     };
+    // The request keeps this set to its end, even if a reload comes.
+    let set = worker.current();
     let mut streams: Vec<Option<HttpStream>> = Vec::new();
-    let answer = chain(worker, &mut streams, &mut head, &mut body, info).await;
-    for (vm, stream) in worker.vms.iter().zip(streams) {
+    let answer = chain(&set, &mut streams, &mut head, &mut body, info).await;
+    for (vm, stream) in set.vms.iter().zip(streams) {
         if let Some(stream) = stream {
             let _ = vm.borrow_mut().end_http_stream(stream);
         }
@@ -183,14 +216,14 @@ async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Re
 }
 
 async fn chain(
-    worker: &Worker,
+    set: &VmSet,
     streams: &mut Vec<Option<HttpStream>>,
     head: &mut HeaderMap,
     body: &mut Vec<u8>,
     info: StreamInfo,
 ) -> Response<Full<Bytes>> {
     // Request headers, in order.
-    for (i, vm) in worker.vms.iter().enumerate() {
+    for (i, vm) in set.vms.iter().enumerate() {
         let created = vm.borrow_mut().create_http_stream(info.clone());
         let stream = match created {
             Ok(s) => s,
@@ -205,7 +238,7 @@ async fn chain(
         streams.push(Some(stream));
         let result = vm.borrow_mut().on_request_headers(&stream, head, body.is_empty());
         let paused = matches!(result, Ok(Action::Pause));
-        if let Phase::Stop(r) = settle(worker, i, result).await {
+        if let Phase::Stop(r) = settle(set, i, result).await {
             return r;
         }
         if paused {
@@ -217,15 +250,16 @@ async fn chain(
     }
     // The request body, buffered, in order.
     if !body.is_empty() {
-        for (i, vm) in worker.vms.iter().enumerate() {
+        for (i, vm) in set.vms.iter().enumerate() {
             let Some(stream) = streams[i] else { continue };
             let result = vm.borrow_mut().on_request_body(&stream, body, true);
-            if let Phase::Stop(r) = settle(worker, i, result).await {
+            if let Phase::Stop(r) = settle(set, i, result).await {
                 return r;
             }
         }
     }
-    let upstream = &worker.shared.config.upstreams[&worker.shared.config.upstream];
+    let config = &set.generation.config;
+    let upstream = &config.upstreams[&config.upstream];
     let (mut response_head, mut response_body) =
         match send(upstream, head, std::mem::take(body), UPSTREAM_TIMEOUT).await {
             Ok(r) => r,
@@ -235,18 +269,18 @@ async fn chain(
             }
         };
     // Response headers and body, in reverse order.
-    for (i, vm) in worker.vms.iter().enumerate().rev() {
+    for (i, vm) in set.vms.iter().enumerate().rev() {
         let Some(stream) = streams[i] else { continue };
         let result = vm.borrow_mut().on_response_headers(&stream, &mut response_head, response_body.is_empty());
-        if let Phase::Stop(r) = settle(worker, i, result).await {
+        if let Phase::Stop(r) = settle(set, i, result).await {
             return r;
         }
     }
     if !response_body.is_empty() {
-        for (i, vm) in worker.vms.iter().enumerate().rev() {
+        for (i, vm) in set.vms.iter().enumerate().rev() {
             let Some(stream) = streams[i] else { continue };
             let result = vm.borrow_mut().on_response_body(&stream, &mut response_body, true);
-            if let Phase::Stop(r) = settle(worker, i, result).await {
+            if let Phase::Stop(r) = settle(set, i, result).await {
                 return r;
             }
         }
