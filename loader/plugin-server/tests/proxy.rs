@@ -265,3 +265,45 @@ fn a_reload_under_load_swaps_a_filter_without_failing_a_request() {
     assert_eq!(refused.status, 500, "{}", refused.body);
     assert_eq!(get(&proxy.addr, "/", &[]).header("custom-header").as_deref(), Some("v2"));
 }
+
+#[test]
+fn with_trust_keys_only_signed_filters_load() {
+    let dir = std::env::temp_dir().join(format!("wasmc-proxy-trust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = wasmc::sign::generate().unwrap();
+    let (_, public) = wasmc::sign::write_key_pair(&dir.join(format!("ci-{}", std::process::id())), &key).unwrap();
+    let unsigned = compile("http_headers", &dir);
+    let signed = dir.join("http_headers.signed.cwasm");
+    std::fs::write(&signed, wasmc::sign::sign_artifact(&std::fs::read(&unsigned).unwrap(), &key).unwrap()).unwrap();
+    let upstream = upstream();
+    let run = |artifact: &Path| {
+        let config = format!(
+            "listen = \"127.0.0.1:0\"\nupstream = \"backend\"\ntrust = [\"{}\"]\n[upstreams]\nbackend = \"{upstream}\"\n\
+             [[filters]]\nname = \"headers\"\nartifact = \"{}\"\n",
+            public.display(),
+            artifact.display()
+        );
+        let path = dir.join("trust.toml");
+        std::fs::write(&path, config).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_wasmc-proxy"))
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let refused = run(&unsigned).wait_with_output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("filter headers") && stderr.contains("sign"), "{stderr}");
+
+    let mut child = run(&signed);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let proxy = Proxy {
+        child,
+        addr: line.split_whitespace().find_map(|w| w.strip_prefix("http://")).unwrap().into(),
+        admin: String::new(),
+    };
+    assert_eq!(get(&proxy.addr, "/hello", &[]).body, "Hello, World!\n");
+}
