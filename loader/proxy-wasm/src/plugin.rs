@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmc_loader::{ExternKind, InstancePre, Linker, Module};
+use wasmc_loader::{ExternKind, HostError, InstancePre, Linker, Module};
 
 use crate::abi::{AbiVersion, LogLevel};
 use crate::shared::Shared;
@@ -157,6 +157,11 @@ impl Plugin {
         let mut linker = Linker::new();
         crate::hostcalls::add_to_linker(&mut linker);
         wasmc_loader::wasi::add_to_linker(&mut linker);
+        // Older SDKs (AssemblyScript's) import `proc_exit` from the
+        // preview-0 module name for `abort`: the same exit.
+        linker.func_wrap("wasi_unstable", "proc_exit", |code: i32| -> Result<(), HostError> {
+            Err(HostError::exit(code))
+        });
         let pre = linker.instantiate_pre(module).map_err(PluginError::Link)?;
         Ok(Plugin { inner: Arc::new(PluginInner { config, abi, pre }) })
     }

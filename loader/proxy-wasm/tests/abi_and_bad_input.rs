@@ -96,7 +96,7 @@ fn bad_pointers_lengths_and_values_are_statuses() {
         "g", // a key of 2 GiB
         "c", // a serialized map claiming 4 billion pairs
         "c", // buffer type 99
-        "b", // no request body
+        "a", // an empty request body: Ok, an empty block
         "m", // gRPC
         "m", // TCP streams
         "c", // a context that does not exist

@@ -124,3 +124,22 @@ fn http_config_puts_the_plugin_configuration_in_a_header() {
     assert_eq!(response.get_str("custom-header"), Some("from the configuration"));
     vm.end_http_stream(stream).unwrap();
 }
+
+#[test]
+fn the_assemblyscript_sdk_filter_runs_with_abi_0_2_0() {
+    for (configuration, expected) in [("", "world!"), ("configured", "configured")] {
+        let (mut config, _) = config("add_header_as");
+        // The SDK finds its root context by the root id it registered.
+        config.root_id = "add_header".into();
+        config.configuration = configuration.into();
+        let plugin = plugin("add_header_as", config);
+        assert_eq!(plugin.abi_version(), AbiVersion::V0_2_0);
+        let mut vm = Vm::new(&plugin).unwrap();
+        let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+        assert_eq!(vm.on_request_headers(&stream, &mut get("/"), true).unwrap(), Action::Continue);
+        let mut response = ok_response(&[]);
+        assert_eq!(vm.on_response_headers(&stream, &mut response, true).unwrap(), Action::Continue);
+        assert_eq!(response.get_str("hello"), Some(expected));
+        vm.end_http_stream(stream).unwrap();
+    }
+}
