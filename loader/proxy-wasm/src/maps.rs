@@ -9,6 +9,14 @@
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderMap {
     pairs: Vec<(String, Vec<u8>)>,
+    /// The serialized size of the pairs (without the count), kept as
+    /// pairs come and go.
+    bytes: usize,
+}
+
+/// The serialized size of one pair.
+fn pair_bytes(name: &str, value: &[u8]) -> usize {
+    8 + name.len() + value.len() + 2
 }
 
 impl HeaderMap {
@@ -45,7 +53,9 @@ impl HeaderMap {
     pub fn append(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
         let mut name = name.into();
         name.make_ascii_lowercase();
-        self.pairs.push((name, value.into()));
+        let value = value.into();
+        self.bytes += pair_bytes(&name, &value);
+        self.pairs.push((name, value));
     }
 
     /// Replaces every value of `name` with `value` (in the place of the
@@ -62,14 +72,24 @@ impl HeaderMap {
                     i += 1;
                     i - 1 == first || *n != name
                 });
+                self.bytes = self.pairs.iter().map(|(n, v)| pair_bytes(n, v)).sum::<usize>();
             }
-            None => self.pairs.push((name, value)),
+            None => {
+                self.bytes += pair_bytes(&name, &value);
+                self.pairs.push((name, value));
+            }
         }
     }
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) {
         self.pairs.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.bytes = self.pairs.iter().map(|(n, v)| pair_bytes(n, v)).sum::<usize>();
+    }
+
+    /// The size of the serialized form, in bytes.
+    pub fn serialized_len(&self) -> usize {
+        4 + self.bytes
     }
 
     /// The pairs, in order.
@@ -89,8 +109,7 @@ impl HeaderMap {
 
     /// The ABI's serialized form.
     pub fn serialize(&self) -> Vec<u8> {
-        let size = 4 + self.pairs.iter().map(|(n, v)| 8 + n.len() + v.len() + 2).sum::<usize>();
-        let mut out = Vec::with_capacity(size);
+        let mut out = Vec::with_capacity(self.serialized_len());
         out.extend_from_slice(&len32(self.pairs.len()).to_le_bytes());
         for (name, value) in &self.pairs {
             out.extend_from_slice(&len32(name.len()).to_le_bytes());
@@ -176,5 +195,8 @@ mod tests {
         assert_eq!(map.iter().collect::<Vec<_>>(), [("a", &b"9"[..]), ("b", &b"2"[..])]);
         map.remove("B");
         assert_eq!(map.len(), 1);
+        assert_eq!(map.serialized_len(), map.serialize().len());
+        map.append("c", "12345");
+        assert_eq!(map.serialized_len(), map.serialize().len());
     }
 }

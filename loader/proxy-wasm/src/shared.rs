@@ -10,16 +10,32 @@ use crate::abi::{MetricType, Status};
 /// Shared data, queues and metrics of the VMs of one or more plugins.
 #[derive(Debug, Default)]
 pub struct Shared {
-    data: Mutex<HashMap<String, (Vec<u8>, u32)>>,
+    data: Mutex<Data>,
     queues: Mutex<Vec<Queue>>,
     metrics: Mutex<Vec<Metric>>,
+}
+
+/// Shared data, and the bytes of its keys and values.
+#[derive(Debug, Default)]
+struct Data {
+    map: HashMap<String, (Vec<u8>, u32)>,
+    bytes: usize,
 }
 
 #[derive(Debug)]
 struct Queue {
     name: String,
     items: VecDeque<Vec<u8>>,
+    bytes: usize,
 }
+
+/// The most shared data (keys and values) filters can make the host hold;
+/// past it, setting a value is `InternalFailure`.
+pub const MAX_SHARED_DATA_BYTES: usize = 64 << 20;
+/// The most bytes one queue holds; past it, enqueueing is `InternalFailure`.
+pub const MAX_QUEUE_BYTES: usize = 16 << 20;
+/// The most queues, and the most metrics, a `Shared` holds.
+pub const MAX_QUEUES_OR_METRICS: usize = 10_000;
 
 /// A metric's current value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,34 +64,49 @@ impl Shared {
 
     /// The value of `key` and its CAS token (never 0).
     pub fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        lock(&self.data).get(key).cloned()
+        lock(&self.data).map.get(key).cloned()
     }
 
     /// Sets `key` to `value` if `cas` is 0 or the key's current token
     /// (`CasMismatch` otherwise); a new token is issued.
     pub fn set(&self, key: &str, value: &[u8], cas: u32) -> Status {
         let mut data = lock(&self.data);
-        match data.get_mut(key) {
+        let Data { map, bytes } = &mut *data;
+        match map.get_mut(key) {
             Some((_, current)) if cas != 0 && cas != *current => Status::CasMismatch,
             Some(entry) => {
+                let total = *bytes - entry.0.len() + value.len();
+                if total > MAX_SHARED_DATA_BYTES {
+                    return Status::InternalFailure;
+                }
+                *bytes = total;
                 entry.0 = value.to_vec();
                 entry.1 = entry.1.checked_add(1).unwrap_or(1);
                 Status::Ok
             }
             None => {
-                data.insert(key.to_string(), (value.to_vec(), 1));
+                let total = *bytes + key.len() + value.len();
+                if total > MAX_SHARED_DATA_BYTES {
+                    return Status::InternalFailure;
+                }
+                *bytes = total;
+                map.insert(key.to_string(), (value.to_vec(), 1));
                 Status::Ok
             }
         }
     }
 
-    /// The id of the queue `name`, made if new.
+    /// The id of the queue `name`, made if new (0, which names no queue,
+    /// when there are too many).
     pub fn register_queue(&self, name: &str) -> u32 {
         let mut queues = lock(&self.queues);
         if let Some(i) = queues.iter().position(|q| q.name == name) {
             return queue_id(i);
         }
-        queues.push(Queue { name: name.to_string(), items: VecDeque::new() });
+        if queues.len() >= MAX_QUEUES_OR_METRICS {
+            return 0;
+        }
+        queues.push(Queue { name: name.to_string(), items: VecDeque::new(), bytes: 0 });
         queue_id(queues.len() - 1)
     }
 
@@ -87,7 +118,9 @@ impl Shared {
     /// Adds an item to queue `id`.
     pub fn enqueue(&self, id: u32, item: &[u8]) -> Status {
         match lock(&self.queues).get_mut(queue_index(id)) {
+            Some(q) if q.bytes + item.len() > MAX_QUEUE_BYTES => Status::InternalFailure,
             Some(q) => {
+                q.bytes += item.len();
                 q.items.push_back(item.to_vec());
                 Status::Ok
             }
@@ -99,7 +132,11 @@ impl Shared {
     /// queue, `Err(Empty)` for an empty one.
     pub fn dequeue(&self, id: u32) -> Result<Vec<u8>, Status> {
         match lock(&self.queues).get_mut(queue_index(id)) {
-            Some(q) => q.items.pop_front().ok_or(Status::Empty),
+            Some(q) => {
+                let item = q.items.pop_front().ok_or(Status::Empty)?;
+                q.bytes -= item.len();
+                Ok(item)
+            }
             None => Err(Status::NotFound),
         }
     }
@@ -116,6 +153,7 @@ impl Shared {
         match metrics.iter().position(|m| m.name == name) {
             Some(i) if metrics[i].kind == kind => Ok(metric_id(i)),
             Some(_) => Err(Status::BadArgument),
+            None if metrics.len() >= MAX_QUEUES_OR_METRICS => Err(Status::InternalFailure),
             None => {
                 metrics.push(Metric { name: name.to_string(), kind, value: 0, count: 0 });
                 Ok(metric_id(metrics.len() - 1))
@@ -201,6 +239,11 @@ mod tests {
         assert_eq!(shared.set("k", b"2", cas), Status::Ok);
         assert_eq!(shared.set("k", b"3", cas), Status::CasMismatch);
         assert_eq!(shared.get("k").unwrap().0, b"2");
+        let big = vec![0; MAX_SHARED_DATA_BYTES];
+        assert_eq!(shared.set("big", &big, 0), Status::InternalFailure);
+        assert_eq!(shared.set("k", &big[..MAX_SHARED_DATA_BYTES - 1], 0), Status::Ok);
+        assert_eq!(shared.set("k", b"", 0), Status::Ok);
+        assert_eq!(shared.set("big", &big[..1000], 0), Status::Ok);
     }
 
     #[test]

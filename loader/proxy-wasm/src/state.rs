@@ -128,3 +128,18 @@ impl HostState {
         self.http.get_mut(&self.effective)
     }
 }
+
+/// What a filter can make the host hold for it, whatever its own memory
+/// limit: past these, the host function answers `InternalFailure` (the
+/// SDKs treat that as a failure of the filter).
+pub(crate) mod limits {
+    /// A header or trailer map, serialized (Envoy's default limit for all
+    /// request headers is 60 KiB).
+    pub const MAP_BYTES: usize = 1 << 20;
+    /// A request or response body a filter enlarges.
+    pub const BODY_BYTES: usize = 64 << 20;
+    /// HTTP calls made and not yet taken by the embedder.
+    pub const PENDING_CALLS: usize = 1024;
+    /// Properties a filter sets, per context, keys and values.
+    pub const PROPERTY_BYTES: usize = 1 << 20;
+}

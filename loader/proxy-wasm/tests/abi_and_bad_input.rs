@@ -33,6 +33,7 @@ fn filter(version: &str, allocator: &str, body: &str) -> String {
   (data (i32.const 48) "\ff\ff\ff\ff")
   (data (i32.const 64) "\ff\fe")
   (global $s (mut i32) (i32.const 256))
+  (global $st (mut i32) (i32.const 0))
   (func $record (param i32)
     (i32.store8 (global.get $s) (i32.add (local.get 0) (i32.const 97)))
     (global.set $s (i32.add (global.get $s) (i32.const 1))))
@@ -122,4 +123,26 @@ fn a_trap_in_the_filter_allocator_fails_only_its_request() {
     assert!(matches!(failure.error, FilterError::Callback { callback: "proxy_on_request_headers", .. }), "{failure:?}");
     assert_eq!(vm.restarts(), 1);
     assert!(lines.has(LogLevel::Error, "unreachable"), "{}", lines.dump());
+}
+
+#[test]
+fn a_filter_cannot_make_the_host_hold_unbounded_headers() {
+    // Adds 1000-byte response headers until the host refuses one.
+    let body = r#"
+    (block $done (loop $more
+      (global.set $st (call $add (i32.const 2) (i32.const 16) (i32.const 10) (i32.const 0) (i32.const 1000)))
+      (br_if $done (global.get $st))
+      (br $more)))
+    (call $record (global.get $st))"#;
+    let (config, _) = config("flood");
+    let plugin =
+        Plugin::new(&text_module(&filter("proxy_abi_version_0_2_1", "(i32.const 1024)", body)), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    let mut headers = get("/");
+    assert_eq!(vm.on_request_headers(&stream, &mut headers, true).unwrap(), Action::Continue);
+    // k: InternalFailure, once the map reached 1 MiB.
+    assert_eq!(headers.get_str("x-statuses"), Some("k"));
+    let held = vm.response_headers(&stream).unwrap();
+    assert!(held.serialized_len() <= 1 << 20 && held.len() > 1000, "{}", held.len());
 }

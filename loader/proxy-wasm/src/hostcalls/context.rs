@@ -7,7 +7,7 @@ use wasmc_loader::{HostError, Linker};
 use super::{status, ENV};
 use crate::abi::{LogLevel, Status};
 use crate::guest::{give, read, read_str, u, write_u32, write_u64, Ctx};
-use crate::state::HostState;
+use crate::state::{limits, HostState};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) {
     linker.func_wrap(ENV, "proxy_log", |c: Ctx<'_>, level: i32, ptr: i32, len: i32| -> i32 {
@@ -75,10 +75,15 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) {
                 let path = read(&c, path, path_len)?;
                 let value = read(&c, value, value_len)?;
                 let state = c.data_mut();
-                match state.current_http() {
-                    Some(http) => http.properties.insert(path, value),
-                    None => state.root_properties.insert(path, value),
+                let properties = match state.current_http() {
+                    Some(http) => &mut http.properties,
+                    None => &mut state.root_properties,
                 };
+                let held: usize = properties.iter().map(|(k, v)| k.len() + v.len()).sum();
+                if held + path.len() + value.len() > limits::PROPERTY_BYTES {
+                    return Err(Status::InternalFailure);
+                }
+                properties.insert(path, value);
                 Ok(())
             })())
         },

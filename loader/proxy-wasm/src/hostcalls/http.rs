@@ -6,7 +6,7 @@ use super::{define_i32s, status, ENV};
 use crate::abi::{buffer_type, map_type, stream_type, LogLevel, Status};
 use crate::guest::{give, read, read_str, u, write_u32, Ctx};
 use crate::maps::{len32, HeaderMap};
-use crate::state::{HostState, HttpCall, LocalResponse};
+use crate::state::{limits, HostState, HttpCall, LocalResponse};
 
 /// The map `kind` of the effective context (or of the HTTP call response
 /// being delivered).
@@ -87,6 +87,10 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) {
                 plugin.log(LogLevel::Warn, "proxy_http_call: headers need :method, :path and :authority");
                 return Err(Status::BadArgument);
             }
+            if c.data().calls.len() >= limits::PENDING_CALLS {
+                plugin.log(LogLevel::Warn, "proxy_http_call: too many calls waiting for the host");
+                return Err(Status::InternalFailure);
+            }
             let token = c.data().next_token;
             write_u32(&mut c, ret_token, token)?;
             let state = c.data_mut();
@@ -117,6 +121,9 @@ fn add_maps(linker: &mut Linker<HostState>) {
     linker.func_wrap(ENV, "proxy_set_header_map_pairs", |mut c: Ctx<'_>, kind: i32, ptr: i32, len: i32| -> i32 {
         status((|| {
             let new = HeaderMap::deserialize(&read(&c, ptr, len)?).ok_or(Status::BadArgument)?;
+            if new.serialized_len() > limits::MAP_BYTES {
+                return Err(Status::InternalFailure);
+            }
             *map_mut(c.data_mut(), kind)? = new;
             Ok(())
         })())
@@ -146,7 +153,11 @@ fn add_maps(linker: &mut Linker<HostState>) {
             status((|| {
                 let key = read_str(&c, key, key_len)?;
                 let value = read(&c, value, value_len)?;
-                map_mut(c.data_mut(), kind)?.insert(key, value);
+                let map = map_mut(c.data_mut(), kind)?;
+                if map.serialized_len() + 10 + key.len() + value.len() > limits::MAP_BYTES {
+                    return Err(Status::InternalFailure);
+                }
+                map.insert(key, value);
                 Ok(())
             })())
         },
@@ -158,7 +169,11 @@ fn add_maps(linker: &mut Linker<HostState>) {
             status((|| {
                 let key = read_str(&c, key, key_len)?;
                 let value = read(&c, value, value_len)?;
-                map_mut(c.data_mut(), kind)?.append(key, value);
+                let map = map_mut(c.data_mut(), kind)?;
+                if map.serialized_len() + 10 + key.len() + value.len() > limits::MAP_BYTES {
+                    return Err(Status::InternalFailure);
+                }
+                map.append(key, value);
                 Ok(())
             })())
         },
@@ -207,6 +222,9 @@ fn add_buffers(linker: &mut Linker<HostState>) {
                 // Replace `size` bytes from `start` (clamped to the buffer).
                 let start = (u(start) as usize).min(buffer.len());
                 let end = start.saturating_add(u(size) as usize).min(buffer.len());
+                if buffer.len() - (end - start) + data.len() > limits::BODY_BYTES {
+                    return Err(Status::InternalFailure);
+                }
                 buffer.splice(start..end, data);
                 Ok(())
             })())

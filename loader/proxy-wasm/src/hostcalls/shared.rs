@@ -44,6 +44,9 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) {
         status((|| {
             let name = read_str(&c, name, name_len)?;
             let id = c.data().plugin.config.shared.register_queue(&name);
+            if id == 0 {
+                return Err(Status::InternalFailure);
+            }
             write_u32(&mut c, ret, id)?;
             let queues = &mut c.data_mut().queues;
             if !queues.contains(&id) {
