@@ -185,6 +185,35 @@ impl Vm {
         self.http(stream).map(|h| &h.response_headers)
     }
 
+    /// The request trailers as the filter left them.
+    pub fn request_trailers(&self, stream: &HttpStream) -> Option<&HeaderMap> {
+        self.http(stream).map(|h| &h.request_trailers)
+    }
+
+    /// The response trailers as the filter left them.
+    pub fn response_trailers(&self, stream: &HttpStream) -> Option<&HeaderMap> {
+        self.http(stream).map(|h| &h.response_trailers)
+    }
+
+    /// Takes the request body the host holds for the stream: what the
+    /// filter paused on, to forward once it resumed the stream (after an
+    /// HTTP call) or let its trailers through.
+    pub fn take_request_body(&mut self, stream: &HttpStream) -> Vec<u8> {
+        self.http_mut(stream).map(|h| std::mem::take(&mut h.request_body)).unwrap_or_default()
+    }
+
+    /// Takes the response body the host holds, as [`Vm::take_request_body`].
+    pub fn take_response_body(&mut self, stream: &HttpStream) -> Vec<u8> {
+        self.http_mut(stream).map(|h| std::mem::take(&mut h.response_body)).unwrap_or_default()
+    }
+
+    fn http_mut(&mut self, stream: &HttpStream) -> Option<&mut HttpState> {
+        if stream.generation() != self.generation {
+            return None;
+        }
+        self.live.as_mut()?.store.data_mut().http.get_mut(&stream.context_id())
+    }
+
     fn http(&self, stream: &HttpStream) -> Option<&HttpState> {
         if stream.generation() != self.generation {
             return None;

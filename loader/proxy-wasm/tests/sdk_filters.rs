@@ -143,3 +143,20 @@ fn the_assemblyscript_sdk_filter_runs_with_abi_0_2_0() {
         vm.end_http_stream(stream).unwrap();
     }
 }
+
+#[test]
+fn a_body_held_until_the_trailers_is_taken_after_them() {
+    let (config, _) = config("http_body");
+    let mut vm = Vm::new(&plugin("http_body", config)).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    vm.on_request_headers(&stream, &mut get("/"), true).unwrap();
+    vm.on_response_headers(&stream, &mut ok_response(&[]), false).unwrap();
+    let mut piece = b"a secret, then trailers".to_vec();
+    assert_eq!(vm.on_response_body(&stream, &mut piece, false).unwrap(), Action::Pause);
+    let mut trailers = HeaderMap::from_pairs([("x-checksum", "42")]);
+    assert_eq!(vm.on_response_trailers(&stream, &mut trailers).unwrap(), Action::Continue);
+    assert_eq!(trailers.get_str("x-checksum"), Some("42"));
+    assert_eq!(vm.take_response_body(&stream), b"a secret, then trailers");
+    assert!(vm.take_response_body(&stream).is_empty());
+    vm.end_http_stream(stream).unwrap();
+}

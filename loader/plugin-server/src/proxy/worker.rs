@@ -12,13 +12,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use wasmc_proxy_wasm::{Action, Failure, HeaderMap, HttpCallResponse, HttpStream, LocalResponse, StreamInfo, Vm};
 
-use super::http::{request_map, response, send, text};
+use super::http::{declare_trailers, read_body, request_map, response, send, text, Frames};
 use super::{Generation, Shared};
 
 /// The longest the proxy waits for an upstream.
@@ -141,8 +140,10 @@ async fn poll_loop(worker: Rc<Worker>) {
 async fn perform(set: &VmSet, call: &wasmc_proxy_wasm::HttpCall) -> Option<HttpCallResponse> {
     let addr = set.generation.config.upstreams.get(&call.upstream)?;
     let timeout = Duration::from_millis(u64::from(call.timeout_ms)).min(UPSTREAM_TIMEOUT);
-    match send(addr, &call.headers, call.body.clone(), timeout).await {
-        Ok((headers, body)) => Some(HttpCallResponse { headers, body, trailers: HeaderMap::new() }),
+    match send(addr, &call.headers, Frames::full(call.body.clone()), timeout).await {
+        Ok((headers, chunks, trailers)) => {
+            Some(HttpCallResponse { headers, body: chunks.concat(), trailers: trailers.unwrap_or_default() })
+        }
         Err(e) => {
             eprintln!("HTTP call to {}: {e}", call.upstream);
             None
@@ -153,20 +154,26 @@ async fn perform(set: &VmSet, call: &wasmc_proxy_wasm::HttpCall) -> Option<HttpC
 /// How a phase of the chain ended.
 enum Phase {
     Continue,
-    Stop(Response<Full<Bytes>>),
+    /// A body piece paused with no HTTP call: the filter buffers it and
+    /// waits for more.
+    Held,
+    Stop(Box<Response<Frames>>),
 }
 
-fn local(r: LocalResponse) -> Response<Full<Bytes>> {
+fn local(r: LocalResponse) -> Response<Frames> {
     let mut head = r.headers.clone();
     head.insert(":status", r.status.to_string());
-    response(&head, r.body)
+    response(&head, Frames::full(r.body))
 }
 
 /// What an action (or a failure's policy) means for the chain, once any
 /// pause is over: a paused stream's HTTP calls are performed and answered
-/// until the filter continues, answers or stops making calls.
-async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>) -> Phase {
+/// until the filter continues, answers or stops making calls. A pause
+/// without calls is `Held` when `may_hold` (a body piece before the end),
+/// a failure otherwise.
+async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>, may_hold: bool) -> Phase {
     let mut result = result;
+    let mut first = true;
     loop {
         let action = match result {
             Ok(action) => action,
@@ -174,14 +181,20 @@ async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>) -> Phase
         };
         match action {
             Action::Continue => return Phase::Continue,
-            Action::Respond(r) => return Phase::Stop(local(r)),
-            Action::Close => return Phase::Stop(text(StatusCode::BAD_GATEWAY, "stream closed by a filter\n".into())),
+            Action::Respond(r) => return Phase::Stop(Box::new(local(r))),
+            Action::Close => {
+                return Phase::Stop(Box::new(text(StatusCode::BAD_GATEWAY, "stream closed by a filter\n".into())))
+            }
             Action::Pause => {}
         }
         let calls = set.vms[i].borrow_mut().take_http_calls();
+        if calls.is_empty() && first && may_hold {
+            return Phase::Held;
+        }
+        first = false;
         if calls.is_empty() {
             eprintln!("filter {} paused a request and made no HTTP call", set.generation.plugins[i].config().name);
-            return Phase::Stop(text(StatusCode::BAD_GATEWAY, "request paused by a filter\n".into()));
+            return Phase::Stop(Box::new(text(StatusCode::BAD_GATEWAY, "request paused by a filter\n".into())));
         }
         result = Ok(Action::Pause);
         for call in calls {
@@ -195,18 +208,85 @@ async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>) -> Phase
     }
 }
 
+/// Which way a body goes.
+#[derive(Clone, Copy)]
+enum Direction {
+    Request,
+    Response,
+}
+
+/// Runs body pieces (as they came) and then trailers through filter `i`;
+/// returns what it lets through. A piece the filter pauses on is held by
+/// the host and comes out with a later piece it continues on, after a
+/// resumption, or before the trailers.
+async fn body_and_trailers(
+    set: &VmSet,
+    i: usize,
+    stream: HttpStream,
+    direction: Direction,
+    chunks: Vec<Vec<u8>>,
+    trailers: Option<HeaderMap>,
+) -> Result<(Vec<Vec<u8>>, Option<HeaderMap>), Response<Frames>> {
+    let vm = &set.vms[i];
+    let take_held = |direction| match direction {
+        Direction::Request => vm.borrow_mut().take_request_body(&stream),
+        Direction::Response => vm.borrow_mut().take_response_body(&stream),
+    };
+    let mut out = Vec::new();
+    let count = chunks.len();
+    for (k, mut chunk) in chunks.into_iter().enumerate() {
+        let end = k + 1 == count && trailers.is_none();
+        let result = match direction {
+            Direction::Request => vm.borrow_mut().on_request_body(&stream, &mut chunk, end),
+            Direction::Response => vm.borrow_mut().on_response_body(&stream, &mut chunk, end),
+        };
+        let paused = matches!(result, Ok(Action::Pause));
+        match settle(set, i, result, !end).await {
+            Phase::Stop(r) => return Err(*r),
+            Phase::Held => {}
+            // Resumed after an HTTP call: what the host held goes on.
+            Phase::Continue if paused => out.push(take_held(direction)),
+            Phase::Continue => out.push(chunk),
+        }
+    }
+    let Some(mut trailers) = trailers else { return Ok((out, None)) };
+    let result = match direction {
+        Direction::Request => vm.borrow_mut().on_request_trailers(&stream, &mut trailers),
+        Direction::Response => vm.borrow_mut().on_response_trailers(&stream, &mut trailers),
+    };
+    let paused = matches!(result, Ok(Action::Pause));
+    if let Phase::Stop(r) = settle(set, i, result, false).await {
+        return Err(*r);
+    }
+    if paused {
+        let vm = vm.borrow();
+        let resumed = match direction {
+            Direction::Request => vm.request_trailers(&stream),
+            Direction::Response => vm.response_trailers(&stream),
+        };
+        if let Some(t) = resumed {
+            trailers = t.clone();
+        }
+    }
+    // A body the filter held until its trailers goes before them.
+    out.push(take_held(direction));
+    Ok((out, Some(trailers)))
+}
+
 /// Runs a request through the chain, forwards it, runs the response back.
-async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Response<Full<Bytes>> {
+async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Response<Frames> {
     let (parts, body) = req.into_parts();
     let mut head = request_map(&parts);
-    let mut body = match body.collect().await {
-        Ok(b) => b.to_bytes().to_vec(),
+    let (chunks, trailers) = match read_body(body).await {
+        Ok(b) => b,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
     };
     // The request keeps this set to its end, even if a reload comes.
     let set = worker.current();
     let mut streams: Vec<Option<HttpStream>> = Vec::new();
-    let answer = chain(&set, &mut streams, &mut head, &mut body, info).await;
+    let answer = match chain(&set, &mut streams, &mut head, chunks, trailers, info).await {
+        Ok(response) | Err(response) => response,
+    };
     for (vm, stream) in set.vms.iter().zip(streams) {
         if let Some(stream) = stream {
             let _ = vm.borrow_mut().end_http_stream(stream);
@@ -219,16 +299,18 @@ async fn chain(
     set: &VmSet,
     streams: &mut Vec<Option<HttpStream>>,
     head: &mut HeaderMap,
-    body: &mut Vec<u8>,
+    mut chunks: Vec<Vec<u8>>,
+    mut trailers: Option<HeaderMap>,
     info: StreamInfo,
-) -> Response<Full<Bytes>> {
+) -> Result<Response<Frames>, Response<Frames>> {
     // Request headers, in order.
+    let headers_only = chunks.iter().all(Vec::is_empty) && trailers.is_none();
     for (i, vm) in set.vms.iter().enumerate() {
         let created = vm.borrow_mut().create_http_stream(info.clone());
         let stream = match created {
             Ok(s) => s,
             Err(failure) => match failure.action {
-                Action::Respond(r) => return local(r),
+                Action::Respond(r) => return Err(local(r)),
                 _ => {
                     streams.push(None);
                     continue;
@@ -236,10 +318,10 @@ async fn chain(
             },
         };
         streams.push(Some(stream));
-        let result = vm.borrow_mut().on_request_headers(&stream, head, body.is_empty());
+        let result = vm.borrow_mut().on_request_headers(&stream, head, headers_only);
         let paused = matches!(result, Ok(Action::Pause));
-        if let Phase::Stop(r) = settle(set, i, result).await {
-            return r;
+        if let Phase::Stop(r) = settle(set, i, result, false).await {
+            return Err(*r);
         }
         if paused {
             // The filter may have changed the headers while resuming.
@@ -248,42 +330,40 @@ async fn chain(
             }
         }
     }
-    // The request body, buffered, in order.
-    if !body.is_empty() {
-        for (i, vm) in set.vms.iter().enumerate() {
-            let Some(stream) = streams[i] else { continue };
-            let result = vm.borrow_mut().on_request_body(&stream, body, true);
-            if let Phase::Stop(r) = settle(set, i, result).await {
-                return r;
-            }
+    // The request body and trailers, in order.
+    if !headers_only {
+        for (i, stream) in streams.iter().enumerate() {
+            let Some(stream) = *stream else { continue };
+            (chunks, trailers) = body_and_trailers(set, i, stream, Direction::Request, chunks, trailers).await?;
         }
     }
     let config = &set.generation.config;
     let upstream = &config.upstreams[&config.upstream];
-    let (mut response_head, mut response_body) =
-        match send(upstream, head, std::mem::take(body), UPSTREAM_TIMEOUT).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("upstream: {e}");
-                return text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into());
-            }
-        };
-    // Response headers and body, in reverse order.
+    declare_trailers(head, trailers.as_ref());
+    let body = Frames::new(chunks, trailers.as_ref()).map_err(|e| text(StatusCode::BAD_GATEWAY, format!("{e}\n")))?;
+    let (mut response_head, mut chunks, mut trailers) = match send(upstream, head, body, UPSTREAM_TIMEOUT).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("upstream: {e}");
+            return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
+        }
+    };
+    // Response headers, body and trailers, in reverse order.
+    let headers_only = chunks.iter().all(Vec::is_empty) && trailers.is_none();
     for (i, vm) in set.vms.iter().enumerate().rev() {
         let Some(stream) = streams[i] else { continue };
-        let result = vm.borrow_mut().on_response_headers(&stream, &mut response_head, response_body.is_empty());
-        if let Phase::Stop(r) = settle(set, i, result).await {
-            return r;
+        let result = vm.borrow_mut().on_response_headers(&stream, &mut response_head, headers_only);
+        if let Phase::Stop(r) = settle(set, i, result, false).await {
+            return Err(*r);
         }
     }
-    if !response_body.is_empty() {
-        for (i, vm) in set.vms.iter().enumerate().rev() {
-            let Some(stream) = streams[i] else { continue };
-            let result = vm.borrow_mut().on_response_body(&stream, &mut response_body, true);
-            if let Phase::Stop(r) = settle(set, i, result).await {
-                return r;
-            }
+    if !headers_only {
+        for (i, stream) in streams.iter().enumerate().rev() {
+            let Some(stream) = *stream else { continue };
+            (chunks, trailers) = body_and_trailers(set, i, stream, Direction::Response, chunks, trailers).await?;
         }
     }
-    response(&response_head, response_body)
+    declare_trailers(&mut response_head, trailers.as_ref());
+    let body = Frames::new(chunks, trailers.as_ref()).map_err(|e| text(StatusCode::BAD_GATEWAY, format!("{e}\n")))?;
+    Ok(response(&response_head, body))
 }
