@@ -320,7 +320,9 @@ async fn chain(
         streams.push(Some(stream));
         let result = vm.borrow_mut().on_request_headers(&stream, head, headers_only);
         let paused = matches!(result, Ok(Action::Pause));
-        if let Phase::Stop(r) = settle(set, i, result, false).await {
+        // Pausing headers with a body to come and no call waits for the
+        // body (the proxy forwards nothing before it has read it anyway).
+        if let Phase::Stop(r) = settle(set, i, result, !headers_only).await {
             return Err(*r);
         }
         if paused {
@@ -353,7 +355,7 @@ async fn chain(
     for (i, vm) in set.vms.iter().enumerate().rev() {
         let Some(stream) = streams[i] else { continue };
         let result = vm.borrow_mut().on_response_headers(&stream, &mut response_head, headers_only);
-        if let Phase::Stop(r) = settle(set, i, result, false).await {
+        if let Phase::Stop(r) = settle(set, i, result, !headers_only).await {
             return Err(*r);
         }
     }
