@@ -14,7 +14,7 @@ use std::time::Instant;
 use wasmc_loader::error_chain;
 
 use crate::abi::{LogLevel, ACTION_CONTINUE};
-use crate::guest::{i, u};
+use crate::guest::i;
 use crate::live::{Live, PickPhase, PickTrailers, ROOT_CONTEXT};
 use crate::maps::{len32, HeaderMap};
 use crate::outcome::{Action, Failure, FilterError, HttpStream, PendingHttpCall};
@@ -37,8 +37,9 @@ enum Direction {
 }
 
 impl Vm {
-    /// Starts a VM of `plugin`. On error nothing is left running; the
-    /// next call tries again.
+    /// Starts a VM of `plugin`: instantiates it, runs `_initialize`, makes
+    /// the root context, `proxy_on_vm_start`, `proxy_on_configure`. An
+    /// error (a trap, a deadline, a callback answering false) leaves no VM.
     pub fn new(plugin: &Plugin) -> Result<Vm, Failure> {
         let mut vm = Vm { plugin: plugin.clone(), live: None, generation: 0, restarts: 0 };
         vm.live = Some(Live::start(plugin).map_err(|e| vm.failure(e))?);
@@ -422,6 +423,10 @@ impl Vm {
     /// that holds items. Starts the VM again if a failure left none.
     pub fn poll(&mut self, now: Instant) -> Result<(), Failure> {
         let live = self.ensure_live()?;
+        if live.next_tick.is_none() {
+            // The filter may set its tick period in any callback.
+            live.schedule_tick(now);
+        }
         if live.next_tick.is_some_and(|t| t <= now) {
             let ticked = live.call("proxy_on_tick", ROOT_CONTEXT, |cb| cb.tick, i(ROOT_CONTEXT));
             if let Err(e) = ticked {
@@ -453,6 +458,6 @@ impl Vm {
 
     /// The root context's tick period, in milliseconds (0: no ticks).
     pub fn tick_period_ms(&self) -> u32 {
-        self.live.as_ref().map_or(0, |l| u(i(l.store.data().tick_period_ms)))
+        self.live.as_ref().map_or(0, |l| l.store.data().tick_period_ms)
     }
 }
