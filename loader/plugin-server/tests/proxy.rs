@@ -127,7 +127,7 @@ fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Prox
     std::fs::create_dir_all(&dir).unwrap();
     let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut config = format!(
-        "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nworkers = {workers}\nupstream = \"backend\"\n\
+        "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nworkers = {workers}\nupstream = \"backend\"\nmax_body_bytes = 65536\n\
          [upstreams]\nbackend = \"{upstream}\"\nhttpbin = \"{upstream}\"\ndead = \"{dead}\"\n"
     );
     for (name, extra) in filters {
@@ -410,4 +410,12 @@ fn chunked_bodies_and_trailers_go_through_the_filters() {
     assert!(body.contains("body: hello\n"), "{body}");
     assert!(body.contains("trailers: x-sum: 7"), "{body}");
     assert!(body.contains("x-wasm-filter: http_headers"), "{body}");
+
+    // A body over max_body_bytes (64 KiB here) is refused, and the proxy
+    // goes on serving.
+    let mut big = b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n".to_vec();
+    big.resize(big.len() + 100_000, b'x');
+    let (head, _, _) = exchange_raw(&proxy.addr, &big);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(get(&proxy.addr, "/echo", &[]).status, 200);
 }

@@ -6,6 +6,7 @@
 //! workers = 2                     # worker threads, each with a VM of every filter
 //! upstream = "backend"            # where requests go
 //! trust = ["ci.pub"]              # optional: load only artifacts signed by these keys
+//! max_body_bytes = 16777216       # request, response and call bodies; default 16 MiB
 //!
 //! [upstreams]                     # names filters may call out to, and the route's
 //! backend = "127.0.0.1:3000"
@@ -43,6 +44,10 @@ pub struct ProxyConfig {
     /// Public keys; when given, only artifacts signed by one of them load.
     #[serde(default)]
     pub trust: Vec<PathBuf>,
+    /// The largest request, response or HTTP-call body the proxy reads
+    /// (a request over it is answered 413, a response 502).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
     /// Upstream names to `host:port`.
     #[serde(default)]
     pub upstreams: BTreeMap<String, String>,
@@ -75,6 +80,9 @@ pub struct FilterConfig {
 
 fn default_workers() -> usize {
     2
+}
+fn default_max_body_bytes() -> usize {
+    16 << 20
 }
 fn default_timeout_ms() -> u64 {
     100

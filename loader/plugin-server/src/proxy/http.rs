@@ -76,18 +76,44 @@ impl Body for Frames {
     }
 }
 
-/// Reads a whole body: its pieces as they came, and its trailers.
-pub async fn read_body<B>(mut body: B) -> Result<(Vec<Vec<u8>>, Option<HeaderMap>), String>
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than the limit.
+    TooLarge,
+    /// The connection failed.
+    Read(String),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge => f.write_str("body over the size limit"),
+            BodyError::Read(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Reads a whole body of at most `limit` bytes: its pieces as they came,
+/// and its trailers.
+pub async fn read_body<B>(mut body: B, limit: usize) -> Result<(Vec<Vec<u8>>, Option<HeaderMap>), BodyError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
     let mut chunks = Vec::new();
     let mut trailers = None;
+    let mut total = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| e.to_string())?;
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
         match frame.into_data() {
-            Ok(data) => chunks.push(data.to_vec()),
+            Ok(data) => {
+                total += data.len();
+                if total > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                chunks.push(data.to_vec());
+            }
             Err(frame) => {
                 if let Ok(headers) = frame.into_trailers() {
                     let mut map = HeaderMap::new();
@@ -174,15 +200,22 @@ pub type Exchange = (HeaderMap, Vec<Vec<u8>>, Option<HeaderMap>);
 
 /// Sends the request `head` (`:method`, `:path`, `:authority` and headers)
 /// with `body` to `addr` and returns the response head (with `:status`),
-/// body pieces and trailers. One connection per request.
-pub async fn send(addr: &str, head: &HeaderMap, body: Frames, timeout: Duration) -> Result<Exchange, String> {
-    match tokio::time::timeout(timeout, exchange(addr, head, body)).await {
+/// body pieces and trailers (a body over `limit` bytes is an error). One
+/// connection per request.
+pub async fn send(
+    addr: &str,
+    head: &HeaderMap,
+    body: Frames,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Exchange, String> {
+    match tokio::time::timeout(timeout, exchange(addr, head, body, limit)).await {
         Ok(result) => result,
         Err(_) => Err(format!("{addr}: no answer within {timeout:?}")),
     }
 }
 
-async fn exchange(addr: &str, head: &HeaderMap, body: Frames) -> Result<Exchange, String> {
+async fn exchange(addr: &str, head: &HeaderMap, body: Frames, limit: usize) -> Result<Exchange, String> {
     let stream = TcpStream::connect(addr).await.map_err(|e| format!("{addr}: {e}"))?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("{addr}: {e}"))?;
@@ -200,7 +233,7 @@ async fn exchange(addr: &str, head: &HeaderMap, body: Frames) -> Result<Exchange
     }
     let response = sender.send_request(request).await.map_err(|e| format!("{addr}: {e}"))?;
     let (parts, body) = response.into_parts();
-    let (chunks, trailers) = read_body(body).await.map_err(|e| format!("{addr}: {e}"))?;
+    let (chunks, trailers) = read_body(body, limit).await.map_err(|e| format!("{addr}: {e}"))?;
     let mut map = HeaderMap::new();
     map.append(":status", parts.status.as_str());
     for (name, value) in &parts.headers {

@@ -17,7 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use wasmc_proxy_wasm::{Action, Failure, HeaderMap, HttpCallResponse, HttpStream, LocalResponse, StreamInfo, Vm};
 
-use super::http::{declare_trailers, read_body, request_map, response, send, text, Frames};
+use super::http::{declare_trailers, read_body, request_map, response, send, text, BodyError, Frames};
 use super::{Generation, Shared};
 
 /// The longest the proxy waits for an upstream.
@@ -140,7 +140,8 @@ async fn poll_loop(worker: Rc<Worker>) {
 async fn perform(set: &VmSet, call: &wasmc_proxy_wasm::HttpCall) -> Option<HttpCallResponse> {
     let addr = set.generation.config.upstreams.get(&call.upstream)?;
     let timeout = Duration::from_millis(u64::from(call.timeout_ms)).min(UPSTREAM_TIMEOUT);
-    match send(addr, &call.headers, Frames::full(call.body.clone()), timeout).await {
+    let limit = set.generation.config.max_body_bytes;
+    match send(addr, &call.headers, Frames::full(call.body.clone()), timeout, limit).await {
         Ok((headers, chunks, trailers)) => {
             Some(HttpCallResponse { headers, body: chunks.concat(), trailers: trailers.unwrap_or_default() })
         }
@@ -277,12 +278,13 @@ async fn body_and_trailers(
 async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Response<Frames> {
     let (parts, body) = req.into_parts();
     let mut head = request_map(&parts);
-    let (chunks, trailers) = match read_body(body).await {
-        Ok(b) => b,
-        Err(e) => return text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
-    };
     // The request keeps this set to its end, even if a reload comes.
     let set = worker.current();
+    let (chunks, trailers) = match read_body(body, set.generation.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into()),
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
+    };
     let mut streams: Vec<Option<HttpStream>> = Vec::new();
     let answer = match chain(&set, &mut streams, &mut head, chunks, trailers, info).await {
         Ok(response) | Err(response) => response,
@@ -343,13 +345,14 @@ async fn chain(
     let upstream = &config.upstreams[&config.upstream];
     declare_trailers(head, trailers.as_ref());
     let body = Frames::new(chunks, trailers.as_ref()).map_err(|e| text(StatusCode::BAD_GATEWAY, format!("{e}\n")))?;
-    let (mut response_head, mut chunks, mut trailers) = match send(upstream, head, body, UPSTREAM_TIMEOUT).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("upstream: {e}");
-            return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
-        }
-    };
+    let (mut response_head, mut chunks, mut trailers) =
+        match send(upstream, head, body, UPSTREAM_TIMEOUT, config.max_body_bytes).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("upstream: {e}");
+                return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
+            }
+        };
     // Response headers, body and trailers, in reverse order.
     let headers_only = chunks.iter().all(Vec::is_empty) && trailers.is_none();
     for (i, vm) in set.vms.iter().enumerate().rev() {
