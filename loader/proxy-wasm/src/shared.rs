@@ -261,5 +261,18 @@ mod tests {
         assert_eq!(shared.increment_metric(c, 2), Status::Ok);
         assert_eq!(shared.increment_metric(c, -1), Status::BadArgument);
         assert_eq!(shared.metric_value(c), Ok(2));
+        let g = shared.define_metric(MetricType::Gauge, "g").unwrap();
+        assert_eq!(shared.increment_metric(g, -3), Status::Ok);
+        assert_eq!(shared.metric_value(g), Ok(-3));
+        assert_eq!(shared.record_metric(g, 10), Status::Ok);
+        assert_eq!(shared.metric_value(g), Ok(10));
+        let h = shared.define_metric(MetricType::Histogram, "h").unwrap();
+        assert_eq!(shared.record_metric(h, 5), Status::Ok);
+        assert_eq!(shared.record_metric(h, 7), Status::Ok);
+        assert_eq!(shared.increment_metric(h, 1), Status::BadArgument);
+        assert_eq!(shared.metric_value(h), Err(Status::BadArgument));
+        let histogram = shared.metric("h").unwrap();
+        assert_eq!((histogram.value, histogram.count), (12, 2));
+        assert_eq!(shared.metrics().len(), 3);
     }
 }
