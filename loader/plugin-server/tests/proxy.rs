@@ -322,28 +322,30 @@ fn with_trust_keys_only_signed_filters_load() {
     let signed = dir.join("http_headers.signed.cwasm");
     std::fs::write(&signed, wasmc::sign::sign_artifact(&std::fs::read(&unsigned).unwrap(), &key).unwrap()).unwrap();
     let upstream = upstream();
-    let run = |artifact: &Path| {
+    // The key comes from the file for the refused start, from --trust for
+    // the accepted one.
+    let run = |artifact: &Path, in_file: bool| {
+        let trust = if in_file { format!("trust = [\"{}\"]\n", public.display()) } else { String::new() };
         let config = format!(
-            "listen = \"127.0.0.1:0\"\nupstream = \"backend\"\ntrust = [\"{}\"]\n[upstreams]\nbackend = \"{upstream}\"\n\
+            "listen = \"127.0.0.1:0\"\nupstream = \"backend\"\n{trust}[upstreams]\nbackend = \"{upstream}\"\n\
              [[filters]]\nname = \"headers\"\nartifact = \"{}\"\n",
-            public.display(),
             artifact.display()
         );
         let path = dir.join("trust.toml");
         std::fs::write(&path, config).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_wasmc-proxy"))
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmc-proxy"));
+        command.arg(&path);
+        if !in_file {
+            command.arg("--trust").arg(&public);
+        }
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     };
-    let refused = run(&unsigned).wait_with_output().unwrap();
+    let refused = run(&unsigned, true).wait_with_output().unwrap();
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("filter headers") && stderr.contains("sign"), "{stderr}");
 
-    let mut child = run(&signed);
+    let mut child = run(&signed, false);
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let proxy = Proxy {

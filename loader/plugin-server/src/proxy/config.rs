@@ -57,6 +57,10 @@ pub struct ProxyConfig {
     /// The file this was read from (what `POST /reload` reads again).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Keys given on the command line (`--trust`), added to `trust` and
+    /// kept across reloads.
+    #[serde(skip)]
+    pub command_line_trust: Vec<PathBuf>,
 }
 
 /// One filter of the chain.

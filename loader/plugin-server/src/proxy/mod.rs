@@ -12,6 +12,7 @@ mod http;
 mod worker;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -47,7 +48,8 @@ impl Shared {
     pub fn reload(&self) -> Result<u64, String> {
         let old = self.current();
         let path = old.config.source.clone().ok_or("the configuration was not read from a file")?;
-        let config = ProxyConfig::load(&path)?;
+        let mut config = ProxyConfig::load(&path)?;
+        config.command_line_trust = old.config.command_line_trust.clone();
         let plugins = load_plugins(&config, &old.plugins)?;
         for plugin in &plugins {
             Vm::new(plugin).map_err(|e| wasmc_loader::error_chain(&e))?;
@@ -70,10 +72,11 @@ pub struct Addresses {
 /// given), links it, and makes its plugin, sharing data with the plugin of
 /// the same name in `previous`.
 fn load_plugins(config: &ProxyConfig, previous: &[Plugin]) -> Result<Vec<Plugin>, String> {
-    let keys = if config.trust.is_empty() {
+    let trust: Vec<&PathBuf> = config.trust.iter().chain(&config.command_line_trust).collect();
+    let keys = if trust.is_empty() {
         None
     } else {
-        Some(TrustedKeys::from_pub_files(&config.trust).map_err(|e| format!("trust keys: {e}"))?)
+        Some(TrustedKeys::from_pub_files(trust).map_err(|e| format!("trust keys: {e}"))?)
     };
     let upstreams: Vec<String> = config.upstreams.keys().cloned().collect();
     config
