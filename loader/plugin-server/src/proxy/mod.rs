@@ -1,8 +1,8 @@
 //! A reverse proxy that runs a chain of Proxy-Wasm filters
 //! (`wasmc-proxy-wasm`) on every request and forwards it to an upstream.
 //! Configuration: [`config`]. Each worker thread owns a VM of every filter
-//! ([`worker`]); the filters' metrics are served on the admin address
-//! ([`admin`]), which also reloads the filters from the configuration file
+//! (`worker.rs`); the filters' metrics are served on the admin address
+//! (`admin.rs`), which also reloads the filters from the configuration file
 //! (`POST /reload`) without dropping a request: requests in flight finish
 //! on the VMs they started on, new ones get VMs of the new filters.
 
