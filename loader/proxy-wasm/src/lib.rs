@@ -49,4 +49,4 @@ pub use outcome::{Action, Failure, FilterError, HttpStream, PendingHttpCall};
 pub use plugin::{FailurePolicy, Logger, Plugin, PluginConfig, PluginError, StderrLogger};
 pub use shared::{Metric, Shared};
 pub use state::{HttpCall, HttpCallResponse, LocalResponse, StreamInfo};
-pub use vm::Vm;
+pub use vm::{Vm, RESTART_BACKOFF};

@@ -43,6 +43,10 @@ pub enum FilterError {
     /// The stream (or HTTP call) belonged to a VM discarded since.
     #[error("the stream's VM was discarded after a failure")]
     StaleStream,
+    /// The VM could not be started again a moment ago; the next attempt
+    /// waits until [`RESTART_BACKOFF`](crate::RESTART_BACKOFF) has passed.
+    #[error("the VM is not running: its last start failed less than {:?} ago", crate::RESTART_BACKOFF)]
+    NotRunning,
 }
 
 impl FilterError {

@@ -9,7 +9,7 @@
     reason = "a Failure carries the policy's response; it is the rare path, and one copy of it costs nothing beside the wasm call it reports"
 )]
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmc_loader::error_chain;
 
@@ -21,12 +21,18 @@ use crate::outcome::{Action, Failure, FilterError, HttpStream, PendingHttpCall};
 use crate::plugin::{FailurePolicy, Plugin};
 use crate::state::{HttpCallResponse, HttpState, LocalResponse, StreamInfo};
 
+/// How long a VM whose start failed waits before the next attempt
+/// (meanwhile its requests get the failure policy at once).
+pub const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+
 /// One VM of a plugin, for one worker thread (it is `Send`, not `Sync`).
 pub struct Vm {
     plugin: Plugin,
     live: Option<Live>,
     generation: u64,
     restarts: u64,
+    /// After a failed start: no new attempt before this.
+    retry_at: Option<Instant>,
 }
 
 /// Which direction of a stream a phase belongs to.
@@ -41,7 +47,7 @@ impl Vm {
     /// the root context, `proxy_on_vm_start`, `proxy_on_configure`. An
     /// error (a trap, a deadline, a callback answering false) leaves no VM.
     pub fn new(plugin: &Plugin) -> Result<Vm, Failure> {
-        let mut vm = Vm { plugin: plugin.clone(), live: None, generation: 0, restarts: 0 };
+        let mut vm = Vm { plugin: plugin.clone(), live: None, generation: 0, restarts: 0, retry_at: None };
         vm.live = Some(Live::start(plugin).map_err(|e| vm.failure(e))?);
         Ok(vm)
     }
@@ -85,11 +91,18 @@ impl Vm {
     /// The running instance, started if there is none.
     fn ensure_live(&mut self) -> Result<&mut Live, Failure> {
         if self.live.is_none() {
+            if self.retry_at.is_some_and(|t| Instant::now() < t) {
+                return Err(self.failure(FilterError::NotRunning));
+            }
             match Live::start(&self.plugin) {
-                Ok(live) => self.live = Some(live),
+                Ok(live) => {
+                    self.live = Some(live);
+                    self.retry_at = None;
+                }
                 Err(e) => {
                     let failure = self.failure(e);
                     self.plugin.inner.log(LogLevel::Error, &format!("VM start: {}", error_chain(&failure.error)));
+                    self.retry_at = Some(Instant::now() + RESTART_BACKOFF);
                     return Err(failure);
                 }
             }

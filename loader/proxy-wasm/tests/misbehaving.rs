@@ -129,3 +129,43 @@ fn streams_in_flight_on_a_discarded_vm_get_the_failure_policy() {
     vm.end_http_stream(failing).unwrap();
     assert_eq!(vm.restarts(), 1, "a stale stream does not discard the new VM");
 }
+
+/// Starts once per plugin (the first VM marks shared data; any later VM's
+/// `proxy_on_configure` refuses), and traps on every request.
+const STARTS_ONCE: &str = r#"(module
+  (import "env" "proxy_get_shared_data" (func $get (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_shared_data" (func $set (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "started")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (if (result i32) (i32.eq (call $get (i32.const 0) (i32.const 7) (i32.const 64) (i32.const 68) (i32.const 72)) (i32.const 1))
+      (then (drop (call $set (i32.const 0) (i32.const 7) (i32.const 0) (i32.const 0) (i32.const 0))) (i32.const 1))
+      (else (i32.const 0))))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable))"#;
+
+#[test]
+fn a_vm_that_cannot_start_again_is_retried_after_a_backoff() {
+    let (config, lines) = config("starts_once");
+    let plugin = wasmc_proxy_wasm::Plugin::new(&common::text_module(STARTS_ONCE), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    vm.on_request_headers(&stream, &mut get("/"), true).expect_err("traps");
+    assert_eq!(vm.restarts(), 1);
+    assert!(lines.has(LogLevel::Error, "proxy_on_configure returned false"), "{}", lines.dump());
+    // Within the backoff, requests fail at once with the policy, and no
+    // start is tried (so nothing more is logged).
+    let logged = lines.0.lock().unwrap().len();
+    for _ in 0..3 {
+        let failure = vm.create_http_stream(StreamInfo::default()).expect_err("not running");
+        assert!(matches!(failure.error, FilterError::NotRunning), "{failure:?}");
+        assert!(matches!(failure.action, Action::Respond(ref r) if r.status == 503));
+    }
+    assert_eq!(lines.0.lock().unwrap().len(), logged);
+    // After it, the start is tried again (and refused again here).
+    std::thread::sleep(wasmc_proxy_wasm::RESTART_BACKOFF + Duration::from_millis(50));
+    let failure = vm.create_http_stream(StreamInfo::default()).expect_err("refused again");
+    assert!(matches!(failure.error, FilterError::Refused("proxy_on_configure")), "{failure:?}");
+}
