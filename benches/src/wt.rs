@@ -1,5 +1,5 @@
 //! wasmtime engines configured like wasmc, for the comparison benchmarks
-//! (feature `wasmtime`). Both sides use Cranelift 0.112 at opt level
+//! (feature `wasmtime`). Both sides use Cranelift 0.135 at opt level
 //! `speed`.
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store};
@@ -40,8 +40,8 @@ pub fn config(flavor: Flavor) -> Config {
         }
         Flavor::Explicit => {
             config.epoch_interruption(true);
-            config.static_memory_maximum_size(0);
-            config.dynamic_memory_guard_size(0);
+            config.memory_reservation(0);
+            config.memory_guard_size(0);
         }
     }
     config
@@ -69,8 +69,8 @@ pub fn pooling_engine(flavor: Flavor, capacity: u32) -> Engine {
         // 160 pages (10 MiB), without guard pages, so accesses are still
         // checked explicitly.
         pooling.max_memory_size(160 << 16);
-        config.static_memory_maximum_size(160 << 16);
-        config.static_memory_guard_size(0);
+        config.memory_reservation(160 << 16);
+        config.memory_guard_size(0);
     }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Engine::new(&config).expect("wasmtime accepts the pooling configuration")

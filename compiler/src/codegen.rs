@@ -5,15 +5,15 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, UserFuncName};
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
-use cranelift_wasm::{FuncTranslator, WasmError};
 use rayon::prelude::*;
 use wasmc_abi::{BoundsChecks, TrapKind};
 use wasmc_targets::Arch;
 use wasmparser::FuncValidatorAllocations;
 
-use crate::func_env::{wasm_signature, FuncEnv};
+use crate::func_env::{trap, wasm_signature, FuncEnv};
 use crate::isa::TargetIsa as Target;
 use crate::module::{Body, ModuleInfo};
+use crate::translate::{translate_function, WasmError};
 use crate::{CompileError, CompileOptions};
 
 /// A call site to patch: a direct call to a wasm function.
@@ -57,48 +57,47 @@ pub(crate) struct CompiledCode {
 pub(crate) fn trap_kind(code: ir::TrapCode) -> TrapKind {
     use ir::TrapCode as T;
     match code {
-        T::StackOverflow => TrapKind::StackOverflow,
-        T::HeapOutOfBounds => TrapKind::MemoryOutOfBounds,
-        T::HeapMisaligned => TrapKind::HeapMisaligned,
-        T::TableOutOfBounds => TrapKind::TableOutOfBounds,
-        T::IndirectCallToNull => TrapKind::IndirectCallToNull,
-        T::BadSignature => TrapKind::BadSignature,
-        T::IntegerOverflow => TrapKind::IntegerOverflow,
-        T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
-        T::BadConversionToInteger => TrapKind::BadConversionToInteger,
-        T::UnreachableCodeReached => TrapKind::UnreachableCodeReached,
-        T::Interrupt => TrapKind::Interrupted,
-        T::NullReference => TrapKind::NullReference,
+        T::STACK_OVERFLOW => TrapKind::StackOverflow,
+        T::HEAP_OUT_OF_BOUNDS => TrapKind::MemoryOutOfBounds,
+        T::INTEGER_OVERFLOW => TrapKind::IntegerOverflow,
+        T::INTEGER_DIVISION_BY_ZERO => TrapKind::IntegerDivisionByZero,
+        T::BAD_CONVERSION_TO_INTEGER => TrapKind::BadConversionToInteger,
+        trap::TABLE_OUT_OF_BOUNDS => TrapKind::TableOutOfBounds,
+        trap::INDIRECT_CALL_TO_NULL => TrapKind::IndirectCallToNull,
+        trap::BAD_SIGNATURE => TrapKind::BadSignature,
+        trap::UNREACHABLE => TrapKind::UnreachableCodeReached,
+        trap::INTERRUPT => TrapKind::Interrupted,
+        trap::NULL_REFERENCE => TrapKind::NullReference,
         _ => TrapKind::UnknownFault,
     }
 }
 
 /// Turns a translation error into a [`CompileError`] for function `func`.
-fn wasm_error(e: WasmError, func: u32, body_offset: usize) -> CompileError {
+fn wasm_error(e: WasmError, body_offset: usize) -> CompileError {
     match e {
         WasmError::InvalidWebAssembly { message, offset } => CompileError::Invalid { offset, message },
         WasmError::Unsupported(message) => CompileError::Unsupported { offset: body_offset, message },
         WasmError::ImplLimitExceeded => {
             CompileError::Unsupported { offset: body_offset, message: "implementation limit exceeded".into() }
         }
-        WasmError::User(message) => CompileError::Codegen { func, message },
     }
 }
 
-/// The largest function body accepted, in bytes: the limit later wasmparser
-/// releases enforce (`MAX_WASM_FUNCTION_SIZE`). The release this compiler
-/// is built on does not, so it is checked here, before translation.
+/// The largest function body accepted, in bytes: wasmparser's limit
+/// (`MAX_WASM_FUNCTION_SIZE`). Its validator refuses larger bodies with a
+/// generic error; `module::oversized_body` checks first, so the error names
+/// the function, and translation checks again.
 pub const MAX_FUNCTION_BODY_BYTES: usize = 7_654_321;
 
 /// How many instructions, blocks or values a CLIF function may have.
 ///
-/// Cranelift packs instruction, block and value numbers into 24-bit fields
-/// of its value table (`ValueDataPacked` in cranelift-codegen's `dfg.rs`,
-/// with `2^24 - 1` reserved), and checks that they fit only with debug
-/// assertions (GHSA-897f-g5gm-fmxm). A release build given a larger
-/// function silently truncates numbers and miscompiles it. Every number
-/// is below its entity's count, and counts only grow, so counts at most
-/// this large before and after the optimiser mean no number overflowed.
+/// Cranelift 0.112 packed instruction, block and value numbers into 24-bit
+/// fields and, in release builds, silently truncated larger numbers
+/// (GHSA-897f-g5gm-fmxm). Cranelift 0.135 uses 32-bit fields, so this is
+/// no longer a correctness limit but a resource one, kept as documented: a
+/// function this large takes minutes and gigabytes to compile. Counts only
+/// grow, so the function is checked after translation and after the
+/// optimiser.
 const MAX_CLIF_ENTITIES: usize = (1 << 24) - 1;
 
 /// Which entity of `func` has more than [`MAX_CLIF_ENTITIES`], if any.
@@ -107,9 +106,7 @@ fn too_many_entities(func: &ir::Function) -> Option<String> {
     [("instructions", dfg.num_insts()), ("blocks", dfg.num_blocks()), ("values", dfg.num_values())]
         .into_iter()
         .find(|&(_, count)| count > MAX_CLIF_ENTITIES)
-        .map(|(what, count)| {
-            format!("it needs {count} Cranelift {what}, more than the code generator can number ({MAX_CLIF_ENTITIES})")
-        })
+        .map(|(what, count)| format!("it needs {count} Cranelift {what}, more than the limit of {MAX_CLIF_ENTITIES}"))
 }
 
 /// Compiles a CLIF function and collects its code, calls and traps. Traps
@@ -128,18 +125,16 @@ pub(crate) fn compile_clif(
     let codegen_err = |e: cranelift_codegen::CodegenError| CompileError::Codegen { func, message: format!("{e:?}") };
     let user_names = ctx.func.params.user_named_funcs().clone();
     let mut ctrl = ControlPlane::default();
-    // `Context::compile` without the step between the optimiser and
-    // lowering, where the limit is checked again: the optimiser adds
-    // values and instructions.
-    ctx.verify_if(isa).map_err(codegen_err)?;
-    ctx.optimize(isa, &mut ctrl).map_err(codegen_err)?;
+    // `Context::compile` verifies, optimises and lowers; the optimiser adds
+    // values and instructions, so the optimised function (`ctx.func`
+    // afterwards) is checked again.
+    ctx.compile(isa, &mut ctrl).map_err(|e| codegen_err(e.inner))?;
     if let Some(reason) = too_many_entities(&ctx.func) {
         return Err(too_large(reason));
     }
-    let compiled = isa
-        .compile_function(&ctx.func, &ctx.domtree, false, &mut ctrl)
-        .map_err(codegen_err)?
-        .apply_params(&ctx.func.params);
+    let compiled = ctx
+        .take_compiled_code()
+        .ok_or_else(|| CompileError::Codegen { func, message: "Cranelift returned no code".into() })?;
     let buffer = &compiled.buffer;
     let srclocs = buffer.get_srclocs_sorted();
     let wasm_offset_at = |offset: u32| -> u32 {
@@ -191,10 +186,13 @@ fn compile_body(
 ) -> Result<CompiledCode, CompileError> {
     let index = body.func_index;
     let body_offset = body.body.range().start;
-    let too_large = |reason: String| CompileError::FunctionTooLarge { func: index, name: module.func_name(index), reason };
+    let too_large =
+        |reason: String| CompileError::FunctionTooLarge { func: index, name: module.func_name(index), reason };
     let body_len = body.body.range().len();
     if body_len > MAX_FUNCTION_BODY_BYTES {
-        return Err(too_large(format!("its body is {body_len} bytes, more than the limit of {MAX_FUNCTION_BODY_BYTES}")));
+        return Err(too_large(format!(
+            "its body is {body_len} bytes, more than the limit of {MAX_FUNCTION_BODY_BYTES}"
+        )));
     }
     let ty = module
         .func_type(index)
@@ -204,11 +202,9 @@ fn compile_body(
     ctx.func.name = UserFuncName::user(crate::func_env::WASM_FUNC_NAMESPACE, index);
     let mut env = FuncEnv::new(module, &*target.isa, options.bounds_checks);
     env.set_interrupts(!options.omit_epoch_checks_for_benchmarks, options.fuel_metering);
-    env.set_stack_limit(&mut ctx.func).map_err(|e| wasm_error(e, index, body_offset))?;
+    env.set_stack_limit(&mut ctx.func).map_err(|e| wasm_error(e, body_offset))?;
     let mut validator = body.validator.into_validator(FuncValidatorAllocations::default());
-    FuncTranslator::new()
-        .translate_body(&mut validator, body.body, &mut ctx.func, &mut env)
-        .map_err(|e| wasm_error(e, index, body_offset))?;
+    translate_function(&mut ctx.func, &mut env, &mut validator, &body.body).map_err(|e| wasm_error(e, body_offset))?;
     if options.bounds_checks == BoundsChecks::Guard && target.arch == Arch::Aarch64 {
         crate::store_probe::insert(&mut ctx.func);
     }

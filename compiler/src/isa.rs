@@ -78,10 +78,13 @@ pub(crate) fn build(options: &CompileOptions) -> Result<TargetIsa, CompileError>
     set(&mut shared, "enable_llvm_abi_extensions", "false")?;
     set(&mut shared, "regalloc_checker", "false")?;
     set(&mut shared, "is_pic", "false")?;
+    // Wasm functions may return more values than fit in registers (multi-value);
+    // the rest go through a return area the caller passes.
+    set(&mut shared, "enable_multi_ret_implicit_sret", "true")?;
 
     let mut builder = isa::lookup(triple).map_err(|e| target_err(format!("{}: {e}", target.triple)))?;
     // Every target gets at least its architecture's baseline: for x86_64,
-    // SSE4.1 and SSSE3, without which Cranelift 0.112 turns float rounding
+    // SSE4.1 and SSSE3, without which Cranelift turns float rounding
     // and byte shuffles into libcalls that an artifact cannot contain. This
     // matters for `native` on an old CPU (which then fails with a clear
     // error) and for bare triples.

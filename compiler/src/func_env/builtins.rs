@@ -3,13 +3,13 @@
 //! `vmctx.builtins` points to an array of `extern "C"` function pointers,
 //! one per [`Builtin`]; each takes the caller's vmctx first.
 
-use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::{self, types, AbiParam, InstBuilder};
-use cranelift_wasm::WasmResult;
+use cranelift_frontend::FunctionBuilder;
 use wasmc_abi::builtins::{Builtin, BuiltinType};
 use wasmc_abi::vmctx::{POINTER_SIZE, VMCTX_BUILTINS, VMCTX_LAST_WASM_OFFSET};
 
 use super::{offset32, readonly, FuncEnv};
+use crate::translate::WasmResult;
 
 fn builtin_type(ty: BuiltinType) -> ir::Type {
     match ty {
@@ -21,10 +21,10 @@ fn builtin_type(ty: BuiltinType) -> ir::Type {
 impl FuncEnv<'_> {
     /// Stores the current wasm offset at `VMCTX_LAST_WASM_OFFSET`, so that a
     /// trap raised by the callee (a builtin or a host function) can name it.
-    pub(super) fn record_wasm_offset(&mut self, pos: &mut FuncCursor, vmctx: ir::Value) -> WasmResult<()> {
-        let offset = pos.srcloc().bits();
-        let offset = pos.ins().iconst(types::I32, i64::from(offset));
-        pos.ins().store(ir::MemFlags::trusted(), offset, vmctx, offset32(VMCTX_LAST_WASM_OFFSET)?);
+    pub(super) fn record_wasm_offset(&mut self, builder: &mut FunctionBuilder, vmctx: ir::Value) -> WasmResult<()> {
+        let offset = builder.srcloc().bits();
+        let offset = builder.ins().iconst(types::I32, i64::from(offset));
+        builder.ins().store(ir::MemFlagsData::trusted(), offset, vmctx, offset32(VMCTX_LAST_WASM_OFFSET)?);
         Ok(())
     }
 
@@ -46,19 +46,30 @@ impl FuncEnv<'_> {
     /// Calls `builtin` with `(vmctx, args...)`; returns its result, if any.
     pub(super) fn call_builtin(
         &mut self,
-        pos: &mut FuncCursor,
+        builder: &mut FunctionBuilder,
         builtin: Builtin,
         args: &[ir::Value],
     ) -> WasmResult<Option<ir::Value>> {
-        let sig = self.builtin_sig(pos.func, builtin);
-        let vmctx = self.vmctx_value(pos);
-        let array = pos.ins().load(types::I64, readonly(), vmctx, offset32(VMCTX_BUILTINS)?);
-        let callee = pos.ins().load(types::I64, readonly(), array, offset32(builtin.offset(POINTER_SIZE))?);
-        self.record_wasm_offset(pos, vmctx)?;
+        let sig = self.builtin_sig(builder.func, builtin);
+        let vmctx = self.vmctx_value(builder);
+        let array = builder.ins().load(types::I64, readonly(), vmctx, offset32(VMCTX_BUILTINS)?);
+        let callee = builder.ins().load(types::I64, readonly(), array, offset32(builtin.offset(POINTER_SIZE))?);
+        self.record_wasm_offset(builder, vmctx)?;
         let mut call_args = Vec::with_capacity(args.len() + 1);
         call_args.push(vmctx);
         call_args.extend_from_slice(args);
-        let call = pos.ins().call_indirect(sig, callee, &call_args);
-        Ok(pos.func.dfg.inst_results(call).first().copied())
+        let call = builder.ins().call_indirect(sig, callee, &call_args);
+        Ok(builder.inst_results(call).first().copied())
+    }
+
+    /// Calls `builtin`, which returns a value.
+    pub(super) fn call_builtin_value(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        builtin: Builtin,
+        args: &[ir::Value],
+    ) -> WasmResult<ir::Value> {
+        self.call_builtin(builder, builtin, args)?
+            .ok_or_else(|| crate::translate::WasmError::Unsupported(format!("builtin {builtin:?} returns nothing")))
     }
 }

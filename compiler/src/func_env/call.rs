@@ -8,13 +8,13 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
-use cranelift_wasm::{WasmError, WasmResult};
 use wasmc_abi::vmctx::{
     FUNC_IMPORT_VMCTX, FUNC_IMPORT_WASM_CALL, FUNC_REF_TYPE_ID, FUNC_REF_VMCTX, FUNC_REF_WASM_CALL, VMCTX_STACK_LIMIT,
     VMCTX_TYPE_IDS,
 };
 
-use super::{offset32, readonly, wasm_signature, FuncEnv};
+use super::{offset32, readonly, trap, wasm_signature, FuncEnv};
+use crate::translate::{WasmError, WasmResult};
 
 /// Namespace of `ExternalName::User` names that denote wasm functions (the
 /// index is the function index); the linker resolves exactly these.
@@ -22,11 +22,8 @@ pub(crate) const WASM_FUNC_NAMESPACE: u32 = 0;
 
 impl FuncEnv<'_> {
     /// The callee reference for a direct call of function `index`.
-    pub(super) fn direct_func(&mut self, func: &mut ir::Function, index: u32) -> WasmResult<ir::FuncRef> {
-        let ty = self.module.func_type(index).ok_or_else(|| WasmError::InvalidWebAssembly {
-            message: "function index out of range".into(),
-            offset: 0,
-        })?;
+    pub(crate) fn direct_func(&mut self, func: &mut ir::Function, index: u32) -> WasmResult<ir::FuncRef> {
+        let ty = self.module.func_type(index).ok_or_else(|| WasmError::invalid("function index out of range"))?;
         let signature = func.import_signature(wasm_signature(ty));
         let name = func.declare_imported_user_function(ir::UserExternalName { namespace: WASM_FUNC_NAMESPACE, index });
         Ok(func.import_function(ir::ExtFuncData {
@@ -35,6 +32,7 @@ impl FuncEnv<'_> {
             // Defined functions are in the same text section; imports are
             // never called through this reference (see `call`).
             colocated: true,
+            patchable: false,
         }))
     }
 
@@ -48,26 +46,21 @@ impl FuncEnv<'_> {
         callee_vmctx: ir::Value,
     ) -> WasmResult<()> {
         let offset = offset32(VMCTX_STACK_LIMIT)?;
-        let limit = builder.ins().load(types::I64, ir::MemFlags::trusted(), vmctx, offset);
-        builder.ins().store(ir::MemFlags::trusted(), limit, callee_vmctx, offset);
-        self.record_wasm_offset(&mut builder.cursor(), vmctx)
-    }
-
-    fn vmctx_param(&mut self, builder: &mut FunctionBuilder) -> ir::Value {
-        let gv = self.vmctx_gv(builder.func);
-        builder.ins().global_value(types::I64, gv)
+        let limit = builder.ins().load(types::I64, ir::MemFlagsData::trusted(), vmctx, offset);
+        builder.ins().store(ir::MemFlagsData::trusted(), limit, callee_vmctx, offset);
+        self.record_wasm_offset(builder, vmctx)
     }
 
     /// `call`: a direct PC-relative call for defined functions, an indirect
     /// call through the `VMFunctionImport` for imports.
-    pub(super) fn call(
+    pub(crate) fn call(
         &mut self,
         builder: &mut FunctionBuilder,
         index: u32,
         callee: ir::FuncRef,
         args: &[ir::Value],
     ) -> WasmResult<ir::Inst> {
-        let vmctx = self.vmctx_param(builder);
+        let vmctx = self.vmctx_value(builder);
         let mut call_args = Vec::with_capacity(args.len() + 2);
         if index >= self.module.imported_funcs {
             call_args.extend_from_slice(&[vmctx, vmctx]);
@@ -86,7 +79,7 @@ impl FuncEnv<'_> {
 
     /// `call_indirect`: load the funcref, trap on null and on a type
     /// mismatch, then call its code with its vmctx.
-    pub(super) fn call_indirect(
+    pub(crate) fn call_indirect(
         &mut self,
         builder: &mut FunctionBuilder,
         table: u32,
@@ -97,15 +90,15 @@ impl FuncEnv<'_> {
     ) -> WasmResult<ir::Inst> {
         let (addr, flags) = self.table_element_addr(builder, table, callee)?;
         let func_ref = builder.ins().load(types::I64, flags, addr, 0);
-        builder.ins().trapz(func_ref, ir::TrapCode::IndirectCallToNull);
+        builder.ins().trapz(func_ref, trap::INDIRECT_CALL_TO_NULL);
 
-        let vmctx = self.vmctx_param(builder);
+        let vmctx = self.vmctx_value(builder);
         let actual = builder.ins().load(types::I32, readonly(), func_ref, offset32(FUNC_REF_TYPE_ID)?);
         let type_ids = builder.ins().load(types::I64, readonly(), vmctx, offset32(VMCTX_TYPE_IDS)?);
         let expected_offset = type_index.checked_mul(4).ok_or(WasmError::ImplLimitExceeded)?;
         let expected = builder.ins().load(types::I32, readonly(), type_ids, offset32(expected_offset)?);
         let mismatch = builder.ins().icmp(IntCC::NotEqual, actual, expected);
-        builder.ins().trapnz(mismatch, ir::TrapCode::BadSignature);
+        builder.ins().trapnz(mismatch, trap::BAD_SIGNATURE);
 
         let code = builder.ins().load(types::I64, readonly(), func_ref, offset32(FUNC_REF_WASM_CALL)?);
         let callee_vmctx = builder.ins().load(types::I64, readonly(), func_ref, offset32(FUNC_REF_VMCTX)?);

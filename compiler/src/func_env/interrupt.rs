@@ -2,8 +2,9 @@
 //! `CompileOptions::fuel_metering`).
 //!
 //! Both read the store's `VMRuntimeLimits` through `VMCTX_RUNTIME_LIMITS`;
-//! the pointers in the vmctx header never change, so they are read-only
-//! global values Cranelift may keep in registers.
+//! the pointers in the vmctx header never change, so their loads are
+//! read-only and movable, and Cranelift may hoist them and keep them in
+//! registers.
 //!
 //! * Epoch: at function entry and every loop header, load the epoch counter
 //!   (an atomic load, so it is re-read on every iteration even in a loop
@@ -25,13 +26,12 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types, InstBuilder};
-use cranelift_entity::EntityRef;
 use cranelift_frontend::{FunctionBuilder, Variable};
-use cranelift_wasm::{FuncTranslationState, WasmResult};
 use wasmc_abi::vmctx::{RUNTIME_LIMITS_EPOCH_DEADLINE, RUNTIME_LIMITS_FUEL, VMCTX_EPOCH_PTR, VMCTX_RUNTIME_LIMITS};
 use wasmparser::Operator;
 
-use super::{offset32, readonly, FuncEnv};
+use super::{offset32, readonly, trap, FuncEnv};
+use crate::translate::WasmResult;
 
 /// Which checks to compile in, and the per-function state they need.
 #[derive(Default)]
@@ -40,12 +40,10 @@ pub(crate) struct Interrupts {
     pub epoch: bool,
     /// Fuel metering.
     pub fuel: bool,
-    /// Remaining fuel, while the function runs (declared after the locals).
+    /// Remaining fuel, while the function runs (declared at function entry).
     fuel_var: Option<Variable>,
     /// Operators translated since fuel was last subtracted.
     unflushed: i64,
-    limits: Option<ir::GlobalValue>,
-    epoch_ptr: Option<ir::GlobalValue>,
 }
 
 /// What an operator costs in fuel: structure and no-ops are free.
@@ -79,46 +77,23 @@ fn calls_charging_builtin(op: &Operator) -> bool {
 }
 
 impl FuncEnv<'_> {
-    /// Records the first variable index free after the wasm locals.
-    pub(super) fn interrupt_after_locals(&mut self, num_locals: usize) {
-        if self.interrupts.fuel {
-            self.interrupts.fuel_var = Some(Variable::new(num_locals));
-        }
-    }
-
     fn limits_ptr(&mut self, builder: &mut FunctionBuilder) -> WasmResult<ir::Value> {
-        let gv = match self.interrupts.limits {
-            Some(gv) => gv,
-            None => {
-                let vmctx = self.vmctx_gv(builder.func);
-                let gv = Self::load_gv(builder.func, vmctx, VMCTX_RUNTIME_LIMITS, types::I64, readonly())?;
-                *self.interrupts.limits.insert(gv)
-            }
-        };
-        Ok(builder.ins().global_value(types::I64, gv))
+        self.vm_struct(builder, Some(VMCTX_RUNTIME_LIMITS))
     }
 
     fn epoch_ptr(&mut self, builder: &mut FunctionBuilder) -> WasmResult<ir::Value> {
-        let gv = match self.interrupts.epoch_ptr {
-            Some(gv) => gv,
-            None => {
-                let vmctx = self.vmctx_gv(builder.func);
-                let gv = Self::load_gv(builder.func, vmctx, VMCTX_EPOCH_PTR, types::I64, readonly())?;
-                *self.interrupts.epoch_ptr.insert(gv)
-            }
-        };
-        Ok(builder.ins().global_value(types::I64, gv))
+        self.vm_struct(builder, Some(VMCTX_EPOCH_PTR))
     }
 
     /// Traps with `Interrupt` if the epoch has reached the deadline.
     fn epoch_check(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
         let epoch_ptr = self.epoch_ptr(builder)?;
-        let epoch = builder.ins().atomic_load(types::I64, ir::MemFlags::trusted(), epoch_ptr);
+        let epoch = builder.ins().atomic_load(types::I64, ir::MemFlagsData::trusted(), epoch_ptr);
         let limits = self.limits_ptr(builder)?;
         let offset = offset32(RUNTIME_LIMITS_EPOCH_DEADLINE)?;
         let deadline = builder.ins().load(types::I64, readonly(), limits, offset);
         let expired = builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
-        builder.ins().trapnz(expired, ir::TrapCode::Interrupt);
+        builder.ins().trapnz(expired, trap::INTERRUPT);
         Ok(())
     }
 
@@ -129,7 +104,7 @@ impl FuncEnv<'_> {
             return;
         }
         let fuel = builder.use_var(var);
-        let fuel = builder.ins().iadd_imm(fuel, -n);
+        let fuel = builder.ins().iadd_imm_s(fuel, -n);
         builder.def_var(var, fuel);
         self.interrupts.unflushed = 0;
     }
@@ -139,7 +114,7 @@ impl FuncEnv<'_> {
         let Some(var) = self.interrupts.fuel_var else { return Ok(()) };
         let fuel = builder.use_var(var);
         let limits = self.limits_ptr(builder)?;
-        builder.ins().store(ir::MemFlags::trusted(), fuel, limits, offset32(RUNTIME_LIMITS_FUEL)?);
+        builder.ins().store(ir::MemFlagsData::trusted(), fuel, limits, offset32(RUNTIME_LIMITS_FUEL)?);
         Ok(())
     }
 
@@ -147,7 +122,7 @@ impl FuncEnv<'_> {
     fn fuel_load(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
         let Some(var) = self.interrupts.fuel_var else { return Ok(()) };
         let limits = self.limits_ptr(builder)?;
-        let fuel = builder.ins().load(types::I64, ir::MemFlags::trusted(), limits, offset32(RUNTIME_LIMITS_FUEL)?);
+        let fuel = builder.ins().load(types::I64, ir::MemFlagsData::trusted(), limits, offset32(RUNTIME_LIMITS_FUEL)?);
         builder.def_var(var, fuel);
         Ok(())
     }
@@ -158,7 +133,7 @@ impl FuncEnv<'_> {
         let Some(var) = self.interrupts.fuel_var else { return Ok(()) };
         self.fuel_flush(builder);
         let fuel = builder.use_var(var);
-        let exhausted = builder.ins().icmp_imm(IntCC::SignedLessThan, fuel, 0);
+        let exhausted = builder.ins().icmp_imm_s(IntCC::SignedLessThan, fuel, 0);
         let out_of_fuel = builder.create_block();
         let go_on = builder.create_block();
         builder.set_cold_block(out_of_fuel);
@@ -167,15 +142,15 @@ impl FuncEnv<'_> {
         builder.seal_block(go_on);
         builder.switch_to_block(out_of_fuel);
         self.fuel_save(builder)?;
-        builder.ins().trap(ir::TrapCode::Interrupt);
+        builder.ins().trap(trap::INTERRUPT);
         builder.switch_to_block(go_on);
         Ok(())
     }
 
     /// Function entry: load the fuel, then check fuel and epoch.
-    pub(super) fn interrupt_function_entry(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
-        if let Some(var) = self.interrupts.fuel_var {
-            builder.declare_var(var, types::I64);
+    pub(crate) fn interrupt_function_entry(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        if self.interrupts.fuel {
+            self.interrupts.fuel_var = Some(builder.declare_var(types::I64));
             self.fuel_load(builder)?;
             self.fuel_check(builder)?;
         }
@@ -185,13 +160,9 @@ impl FuncEnv<'_> {
         Ok(())
     }
 
-    /// The exit block, if reachable: charge, check and save the fuel.
-    pub(super) fn interrupt_function_exit(
-        &mut self,
-        builder: &mut FunctionBuilder,
-        state: &FuncTranslationState,
-    ) -> WasmResult<()> {
-        if self.interrupts.fuel_var.is_some() && state.reachable() {
+    /// The exit block (only called if reachable): charge, check and save the fuel.
+    pub(crate) fn interrupt_function_exit(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        if self.interrupts.fuel_var.is_some() {
             self.fuel_check(builder)?;
             self.fuel_save(builder)?;
         }
@@ -199,7 +170,7 @@ impl FuncEnv<'_> {
     }
 
     /// A loop header: check fuel and epoch on every iteration.
-    pub(super) fn interrupt_loop_header(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+    pub(crate) fn interrupt_loop_header(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
         self.fuel_check(builder)?;
         if self.interrupts.epoch {
             self.epoch_check(builder)?;
@@ -209,13 +180,9 @@ impl FuncEnv<'_> {
 
     /// Counts `op` and charges the count where control flow leaves the
     /// current straight-line stretch.
-    pub(super) fn interrupt_before_op(
-        &mut self,
-        op: &Operator,
-        builder: &mut FunctionBuilder,
-        state: &FuncTranslationState,
-    ) -> WasmResult<()> {
-        if self.interrupts.fuel_var.is_none() || !state.reachable() {
+    /// Only called for reachable operators.
+    pub(crate) fn interrupt_before_op(&mut self, op: &Operator, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        if self.interrupts.fuel_var.is_none() {
             return Ok(());
         }
         self.interrupts.unflushed += fuel_cost(op);
@@ -246,14 +213,15 @@ impl FuncEnv<'_> {
     }
 
     /// After a call, the callee may have used fuel: reload it.
-    pub(super) fn interrupt_after_op(
+    /// `reachable`: whether code after `op` is reachable.
+    pub(crate) fn interrupt_after_op(
         &mut self,
         op: &Operator,
         builder: &mut FunctionBuilder,
-        state: &FuncTranslationState,
+        reachable: bool,
     ) -> WasmResult<()> {
         if self.interrupts.fuel_var.is_some()
-            && state.reachable()
+            && reachable
             && (matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. }) || calls_charging_builtin(op))
         {
             self.fuel_load(builder)?;

@@ -2,139 +2,235 @@
 //!
 //! A defined memory's `VMMemoryDefinition` sits inline in the vmctx; an
 //! imported one is reached through the pointer in the vmctx. In guard mode the
-//! memory never moves, so its base is loaded read-only and Cranelift elides
-//! bounds checks covered by the reservation and guard; in explicit mode base
+//! memory never moves, so its base is loaded read-only and bounds checks
+//! covered by the reservation and guard are left out; in explicit mode base
 //! and length are reloaded as needed (calls may grow and move the memory).
+//!
+//! Every access the translator makes goes through [`FuncEnv::memory_access`]:
+//! it takes the memory index and the index value in the memory's index type
+//! (`i32` for now; a 64-bit memory changes only [`MemoryData::index_type`]
+//! and the checks that assume 32-bit indices), and returns the address to
+//! access and the flags carrying the heap-out-of-bounds trap code.
 
-use cranelift_codegen::cursor::FuncCursor;
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types, InstBuilder};
-use cranelift_wasm::{GlobalVariable, Heap, HeapData, HeapStyle, WasmError, WasmResult};
+use cranelift_frontend::FunctionBuilder;
 use wasmc_abi::builtins::Builtin;
 use wasmc_abi::vmctx::{MEMORY_BASE, MEMORY_CURRENT_LENGTH};
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_PAGE_SIZE};
 
 use super::{clif_type, offset32, readonly, FuncEnv};
+use crate::translate::{WasmError, WasmResult};
 
-fn out_of_range(what: &str) -> WasmError {
-    WasmError::InvalidWebAssembly { message: format!("{what} index out of range"), offset: 0 }
+/// Where a global lives: `ty` at `base + offset`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GlobalAccess {
+    /// The address the offset is relative to.
+    pub base: ir::Value,
+    /// Byte offset from `base`.
+    pub offset: i32,
+    /// The global's CLIF type.
+    pub ty: ir::Type,
+}
+
+/// A memory as the code of one function sees it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct MemoryData {
+    /// Where the vmctx points to its `VMMemoryDefinition` (an import), or
+    /// `None` if the definition is inline.
+    pointer_at: Option<u32>,
+    /// Offset of the definition in the vmctx or from that pointer.
+    def_offset: u32,
+    /// The type of its indices (`i32`; `i64` with the memory64 proposal).
+    index_type: ir::Type,
+}
+
+/// The result of [`FuncEnv::memory_access`].
+pub(crate) enum MemoryAccess {
+    /// Access `address` (with offset 0) using `flags`.
+    At { address: ir::Value, flags: ir::MemFlagsData },
+    /// The access is out of bounds whatever the index: a trap was emitted
+    /// and the code after it is unreachable.
+    AlwaysTraps,
+}
+
+/// Flags of a linear-memory access: may be unaligned, little-endian, and a
+/// fault is a heap-out-of-bounds trap.
+pub(crate) fn heap_flags() -> ir::MemFlagsData {
+    ir::MemFlagsData::new()
+        .with_endianness(ir::Endianness::Little)
+        .with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
 }
 
 impl FuncEnv<'_> {
-    /// `global.get`/`global.set` access for global `index` (imports first).
-    pub(super) fn global(&mut self, func: &mut ir::Function, index: u32) -> WasmResult<GlobalVariable> {
-        let ty = self.module.globals.get(index as usize).ok_or_else(|| out_of_range("global"))?;
+    /// Where global `index` (imports first) lives.
+    pub(crate) fn global(&mut self, builder: &mut FunctionBuilder, index: u32) -> WasmResult<GlobalAccess> {
+        let ty =
+            self.module.globals.get(index as usize).ok_or_else(|| WasmError::invalid("global index out of range"))?;
         let ty = clif_type(ty.ty);
-        let vmctx = self.vmctx_gv(func);
         let offsets = self.module.offsets;
         if index < self.module.imported_globals {
-            let gv = Self::load_gv(func, vmctx, offsets.imported_global(index), types::I64, readonly())?;
-            Ok(GlobalVariable::Memory { gv, offset: offset32(0)?, ty })
+            let base = self.vm_struct(builder, Some(offsets.imported_global(index)))?;
+            Ok(GlobalAccess { base, offset: 0, ty })
         } else {
             let defined = index - self.module.imported_globals;
-            Ok(GlobalVariable::Memory { gv: vmctx, offset: offset32(offsets.defined_global(defined))?, ty })
+            let base = self.vm_struct(builder, None)?;
+            Ok(GlobalAccess { base, offset: offset32(offsets.defined_global(defined))?.into(), ty })
         }
     }
 
-    /// The heap for memory `index` (imports first).
-    pub(super) fn heap(&mut self, func: &mut ir::Function, index: u32) -> WasmResult<Heap> {
-        let mem = *self.module.memories.get(index as usize).ok_or_else(|| out_of_range("memory"))?;
-        let vmctx = self.vmctx_gv(func);
+    /// Where memory `index` (imports first) is described.
+    fn memory_data(&mut self, index: u32) -> WasmResult<MemoryData> {
+        let slot = self.memories.get(index as usize).ok_or_else(|| WasmError::invalid("memory index out of range"))?;
+        if let Some(data) = slot {
+            return Ok(*data);
+        }
         let offsets = self.module.offsets;
-        let (def, def_offset) = if index < self.module.imported_memories {
-            let ptr = Self::load_gv(func, vmctx, offsets.imported_memory(index), types::I64, readonly())?;
-            (ptr, 0)
+        let (pointer_at, def_offset) = if index < self.module.imported_memories {
+            (Some(offsets.imported_memory(index)), 0)
         } else {
-            (vmctx, offsets.defined_memory(index - self.module.imported_memories))
+            (None, offsets.defined_memory(index - self.module.imported_memories))
         };
-        let guard = self.bounds_checks == BoundsChecks::Guard;
-        let base_flags = if guard { readonly() } else { ir::MemFlags::trusted() };
-        let base = Self::load_gv(func, def, def_offset + MEMORY_BASE, types::I64, base_flags)?;
-        let length = Self::load_gv(func, def, def_offset + MEMORY_CURRENT_LENGTH, types::I64, ir::MemFlags::trusted())?;
-        let (style, offset_guard_size) = if guard {
-            (HeapStyle::Static { bound: GUARD_RESERVATION }, GUARD_SIZE)
-        } else {
-            (HeapStyle::Dynamic { bound_gv: length }, 0)
+        let data = MemoryData { pointer_at, def_offset, index_type: types::I32 };
+        self.memories[index as usize] = Some(data);
+        Ok(data)
+    }
+
+    /// The base address of a memory: fixed in guard mode, reloaded in explicit mode.
+    fn memory_base(&mut self, builder: &mut FunctionBuilder, data: MemoryData) -> WasmResult<ir::Value> {
+        let def = self.vm_struct(builder, data.pointer_at)?;
+        let flags = if self.bounds_checks == BoundsChecks::Guard { readonly() } else { ir::MemFlagsData::trusted() };
+        Ok(builder.ins().load(types::I64, flags, def, offset32(data.def_offset + MEMORY_BASE)?))
+    }
+
+    /// The current length in bytes of a memory.
+    fn memory_length(&mut self, builder: &mut FunctionBuilder, data: MemoryData) -> WasmResult<ir::Value> {
+        let def = self.vm_struct(builder, data.pointer_at)?;
+        let offset = offset32(data.def_offset + MEMORY_CURRENT_LENGTH)?;
+        Ok(builder.ins().load(types::I64, ir::MemFlagsData::trusted(), def, offset))
+    }
+
+    /// The address of an access of `size` bytes at `index + offset` in
+    /// memory `memory`, bounds-checked as the bounds-check mode requires.
+    ///
+    /// A failed check makes the address null (`select_spectre_guard`, so
+    /// no speculation past the check either): the access faults and the
+    /// fault is recorded as a heap-out-of-bounds trap.
+    pub(crate) fn memory_access(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        memory: u32,
+        index: ir::Value,
+        offset: u64,
+        size: u8,
+    ) -> WasmResult<MemoryAccess> {
+        let data = self.memory_data(memory)?;
+        debug_assert_eq!(builder.func.dfg.value_type(index), data.index_type);
+        // A 32-bit index and offset: their sum plus the size fits in 64 bits.
+        let end = offset + u64::from(size);
+        // No memory of 32-bit indices is larger than 4 GiB.
+        let max_length = 1u64 << 32;
+        if end > max_length {
+            builder.ins().trap(ir::TrapCode::HEAP_OUT_OF_BOUNDS);
+            return Ok(MemoryAccess::AlwaysTraps);
+        }
+        let index = builder.ins().uextend(types::I64, index);
+        let base = self.memory_base(builder, data)?;
+        let oob = match self.bounds_checks {
+            // Any index below 4 GiB plus `end` stays within the reservation
+            // and guard, where every inaccessible byte faults.
+            BoundsChecks::Guard if (max_length - 1) + end <= GUARD_RESERVATION + GUARD_SIZE => None,
+            BoundsChecks::Guard => {
+                let limit = builder.ins().iconst(types::I64, (GUARD_RESERVATION - end) as i64);
+                Some(builder.ins().icmp(IntCC::UnsignedGreaterThan, index, limit))
+            }
+            BoundsChecks::Explicit => {
+                let length = self.memory_length(builder, data)?;
+                let access_end = builder.ins().iadd_imm_s(index, end as i64);
+                Some(builder.ins().icmp(IntCC::UnsignedGreaterThan, access_end, length))
+            }
         };
-        let heap = self.heaps.push(HeapData {
-            base,
-            min_size: u64::from(mem.min_pages) * WASM_PAGE_SIZE,
-            max_size: mem.max_pages.map(|p| u64::from(p) * WASM_PAGE_SIZE),
-            offset_guard_size,
-            style,
-            index_type: types::I32,
-            memory_type: None,
-            page_size_log2: 16,
-        });
-        debug_assert_eq!(heap.as_u32() as usize, self.heap_lengths.len());
-        self.heap_lengths.push(length);
-        Ok(heap)
+        let address = builder.ins().iadd(base, index);
+        let address = if offset == 0 { address } else { builder.ins().iadd_imm_s(address, offset as i64) };
+        let address = match oob {
+            None => address,
+            Some(oob) => {
+                let null = builder.ins().iconst(types::I64, 0);
+                builder.ins().select_spectre_guard(oob, null, address)
+            }
+        };
+        Ok(MemoryAccess::At { address, flags: heap_flags() })
     }
 
     /// `memory.size`: the current length in pages.
-    pub(super) fn memory_size(&mut self, mut pos: FuncCursor, heap: Heap) -> WasmResult<ir::Value> {
-        let length = *self.heap_lengths.get(heap.as_u32() as usize).ok_or_else(|| out_of_range("heap"))?;
-        let bytes = pos.ins().global_value(types::I64, length);
-        let pages = pos.ins().ushr_imm(bytes, i64::from(WASM_PAGE_SIZE.trailing_zeros()));
-        Ok(pos.ins().ireduce(types::I32, pages))
+    pub(crate) fn memory_size(&mut self, builder: &mut FunctionBuilder, memory: u32) -> WasmResult<ir::Value> {
+        let data = self.memory_data(memory)?;
+        let bytes = self.memory_length(builder, data)?;
+        let pages = builder.ins().ushr_imm_u(bytes, i64::from(WASM_PAGE_SIZE.trailing_zeros()));
+        Ok(builder.ins().ireduce(types::I32, pages))
     }
 
     /// `memory.grow` through the builtin.
-    pub(super) fn memory_grow(&mut self, mut pos: FuncCursor, memory: u32, delta: ir::Value) -> WasmResult<ir::Value> {
-        let memory = pos.ins().iconst(types::I32, i64::from(memory));
-        let result = self.call_builtin(&mut pos, Builtin::MemoryGrow, &[memory, delta])?;
-        result.ok_or_else(|| WasmError::Unsupported("memory.grow builtin returns nothing".into()))
+    pub(crate) fn memory_grow(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        memory: u32,
+        delta: ir::Value,
+    ) -> WasmResult<ir::Value> {
+        let memory = builder.ins().iconst(types::I32, i64::from(memory));
+        self.call_builtin_value(builder, Builtin::MemoryGrow, &[memory, delta])
     }
 
     /// `memory.copy` through the builtin.
-    pub(super) fn memory_copy(
+    pub(crate) fn memory_copy(
         &mut self,
-        mut pos: FuncCursor,
+        builder: &mut FunctionBuilder,
         src_memory: u32,
         dst_memory: u32,
         dst: ir::Value,
         src: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let dst_memory = pos.ins().iconst(types::I32, i64::from(dst_memory));
-        let src_memory = pos.ins().iconst(types::I32, i64::from(src_memory));
-        self.call_builtin(&mut pos, Builtin::MemoryCopy, &[dst_memory, dst, src_memory, src, len])?;
+        let dst_memory = builder.ins().iconst(types::I32, i64::from(dst_memory));
+        let src_memory = builder.ins().iconst(types::I32, i64::from(src_memory));
+        self.call_builtin(builder, Builtin::MemoryCopy, &[dst_memory, dst, src_memory, src, len])?;
         Ok(())
     }
 
     /// `memory.fill` through the builtin.
-    pub(super) fn memory_fill(
+    pub(crate) fn memory_fill(
         &mut self,
-        mut pos: FuncCursor,
+        builder: &mut FunctionBuilder,
         memory: u32,
         dst: ir::Value,
         byte: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let memory = pos.ins().iconst(types::I32, i64::from(memory));
-        self.call_builtin(&mut pos, Builtin::MemoryFill, &[memory, dst, byte, len])?;
+        let memory = builder.ins().iconst(types::I32, i64::from(memory));
+        self.call_builtin(builder, Builtin::MemoryFill, &[memory, dst, byte, len])?;
         Ok(())
     }
 
     /// `memory.init` through the builtin.
-    pub(super) fn memory_init(
+    pub(crate) fn memory_init(
         &mut self,
-        mut pos: FuncCursor,
+        builder: &mut FunctionBuilder,
         memory: u32,
         segment: u32,
         dst: ir::Value,
         src: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let memory = pos.ins().iconst(types::I32, i64::from(memory));
-        let segment = pos.ins().iconst(types::I32, i64::from(segment));
-        self.call_builtin(&mut pos, Builtin::MemoryInit, &[memory, segment, dst, src, len])?;
+        let memory = builder.ins().iconst(types::I32, i64::from(memory));
+        let segment = builder.ins().iconst(types::I32, i64::from(segment));
+        self.call_builtin(builder, Builtin::MemoryInit, &[memory, segment, dst, src, len])?;
         Ok(())
     }
 
     /// `data.drop` through the builtin.
-    pub(super) fn data_drop(&mut self, mut pos: FuncCursor, segment: u32) -> WasmResult<()> {
-        let segment = pos.ins().iconst(types::I32, i64::from(segment));
-        self.call_builtin(&mut pos, Builtin::DataDrop, &[segment])?;
+    pub(crate) fn data_drop(&mut self, builder: &mut FunctionBuilder, segment: u32) -> WasmResult<()> {
+        let segment = builder.ins().iconst(types::I32, i64::from(segment));
+        self.call_builtin(builder, Builtin::DataDrop, &[segment])?;
         Ok(())
     }
 }

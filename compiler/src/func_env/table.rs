@@ -2,44 +2,52 @@
 //!
 //! A defined table's `VMTableDefinition` sits inline in the vmctx; an
 //! imported one is reached through the pointer in the vmctx. Tables grow and
-//! move, so base and size are never loaded read-only. Element accesses use
-//! Cranelift's bounds-checked `prepare_table_addr` with Spectre mitigation:
-//! an out-of-bounds index becomes a null address whose access faults and is
-//! recorded as `TableOutOfBounds`.
+//! move, so base and size are never loaded read-only. Element accesses are
+//! bounds-checked with Spectre mitigation: an out-of-bounds index becomes a
+//! null address whose access faults and is recorded as `TableOutOfBounds`.
 
-use cranelift_codegen::cursor::FuncCursor;
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
-use cranelift_wasm::{TableData, TableSize, WasmError, WasmResult};
 use wasmc_abi::builtins::Builtin;
 use wasmc_abi::vmctx::{TABLE_BASE, TABLE_CURRENT_ELEMENTS, TABLE_ELEMENT_SIZE};
 
-use super::{readonly, FuncEnv};
+use super::{offset32, trap, FuncEnv};
+use crate::translate::{WasmError, WasmResult};
+
+/// Where a table is described: the vmctx holds its `VMTableDefinition`
+/// inline at `def_offset`, or (an import) points to it from `pointer_at`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TableData {
+    pointer_at: Option<u32>,
+    def_offset: u32,
+}
 
 impl FuncEnv<'_> {
-    /// The table description for table `index` (imports first).
-    pub(super) fn table_data(&mut self, func: &mut ir::Function, index: u32) -> WasmResult<TableData> {
-        let slot = self
-            .tables
-            .get(index as usize)
-            .ok_or_else(|| WasmError::InvalidWebAssembly { message: "table index out of range".into(), offset: 0 })?;
+    /// The description of table `index` (imports first).
+    fn table_data(&mut self, index: u32) -> WasmResult<TableData> {
+        let slot = self.tables.get(index as usize).ok_or_else(|| WasmError::invalid("table index out of range"))?;
         if let Some(data) = slot {
-            return Ok(data.clone());
+            return Ok(*data);
         }
-        let vmctx = self.vmctx_gv(func);
         let offsets = self.module.offsets;
-        let (def, def_offset) = if index < self.module.imported_tables {
-            let ptr = Self::load_gv(func, vmctx, offsets.imported_table(index), types::I64, readonly())?;
-            (ptr, 0)
+        let data = if index < self.module.imported_tables {
+            TableData { pointer_at: Some(offsets.imported_table(index)), def_offset: 0 }
         } else {
-            (vmctx, offsets.defined_table(index - self.module.imported_tables))
+            TableData { pointer_at: None, def_offset: offsets.defined_table(index - self.module.imported_tables) }
         };
-        let flags = ir::MemFlags::trusted();
-        let base_gv = Self::load_gv(func, def, def_offset + TABLE_BASE, types::I64, flags)?;
-        let bound_gv = Self::load_gv(func, def, def_offset + TABLE_CURRENT_ELEMENTS, types::I32, flags)?;
-        let data = TableData { base_gv, bound: TableSize::Dynamic { bound_gv }, element_size: TABLE_ELEMENT_SIZE };
-        self.tables[index as usize] = Some(data.clone());
+        self.tables[index as usize] = Some(data);
         Ok(data)
+    }
+
+    /// The table's current size, an `i32`, and its base.
+    fn table_size_and_base(&mut self, builder: &mut FunctionBuilder, table: u32) -> WasmResult<(ir::Value, ir::Value)> {
+        let data = self.table_data(table)?;
+        let def = self.vm_struct(builder, data.pointer_at)?;
+        let flags = ir::MemFlagsData::trusted();
+        let size = builder.ins().load(types::I32, flags, def, offset32(data.def_offset + TABLE_CURRENT_ELEMENTS)?);
+        let base = builder.ins().load(types::I64, flags, def, offset32(data.def_offset + TABLE_BASE)?);
+        Ok((size, base))
     }
 
     /// The address of element `index` of `table` and the flags to access it
@@ -49,13 +57,20 @@ impl FuncEnv<'_> {
         builder: &mut FunctionBuilder,
         table: u32,
         index: ir::Value,
-    ) -> WasmResult<(ir::Value, ir::MemFlags)> {
-        let data = self.table_data(builder.func, table)?;
-        Ok(data.prepare_table_addr(builder, index, types::I64, true))
+    ) -> WasmResult<(ir::Value, ir::MemFlagsData)> {
+        let (size, base) = self.table_size_and_base(builder, table)?;
+        let oob = builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, size);
+        let index = builder.ins().uextend(types::I64, index);
+        let offset = builder.ins().imul_imm_u(index, i64::from(TABLE_ELEMENT_SIZE));
+        let addr = builder.ins().iadd(base, offset);
+        let null = builder.ins().iconst(types::I64, 0);
+        let addr = builder.ins().select_spectre_guard(oob, null, addr);
+        let flags = ir::MemFlagsData::new().with_aligned().with_trap_code(Some(trap::TABLE_OUT_OF_BOUNDS));
+        Ok((addr, flags))
     }
 
     /// `table.get`.
-    pub(super) fn table_get(
+    pub(crate) fn table_get(
         &mut self,
         builder: &mut FunctionBuilder,
         table: u32,
@@ -66,7 +81,7 @@ impl FuncEnv<'_> {
     }
 
     /// `table.set`.
-    pub(super) fn table_set(
+    pub(crate) fn table_set(
         &mut self,
         builder: &mut FunctionBuilder,
         table: u32,
@@ -79,74 +94,75 @@ impl FuncEnv<'_> {
     }
 
     /// `table.size`.
-    pub(super) fn table_size(&mut self, pos: FuncCursor, table: u32) -> WasmResult<ir::Value> {
-        let data = self.table_data(pos.func, table)?;
-        Ok(data.bound.bound(pos, types::I32))
+    pub(crate) fn table_size(&mut self, builder: &mut FunctionBuilder, table: u32) -> WasmResult<ir::Value> {
+        let data = self.table_data(table)?;
+        let def = self.vm_struct(builder, data.pointer_at)?;
+        let offset = offset32(data.def_offset + TABLE_CURRENT_ELEMENTS)?;
+        Ok(builder.ins().load(types::I32, ir::MemFlagsData::trusted(), def, offset))
     }
 
     /// `table.grow` through the builtin.
-    pub(super) fn table_grow(
+    pub(crate) fn table_grow(
         &mut self,
-        mut pos: FuncCursor,
+        builder: &mut FunctionBuilder,
         table: u32,
         delta: ir::Value,
         init: ir::Value,
     ) -> WasmResult<ir::Value> {
-        let table = pos.ins().iconst(types::I32, i64::from(table));
-        let result = self.call_builtin(&mut pos, Builtin::TableGrow, &[table, delta, init])?;
-        result.ok_or_else(|| WasmError::Unsupported("table.grow builtin returns nothing".into()))
+        let table = builder.ins().iconst(types::I32, i64::from(table));
+        self.call_builtin_value(builder, Builtin::TableGrow, &[table, delta, init])
     }
 
     /// `table.fill` through the builtin.
-    pub(super) fn table_fill(
+    pub(crate) fn table_fill(
         &mut self,
-        mut pos: FuncCursor,
+        builder: &mut FunctionBuilder,
         table: u32,
         dst: ir::Value,
         value: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let table = pos.ins().iconst(types::I32, i64::from(table));
-        self.call_builtin(&mut pos, Builtin::TableFill, &[table, dst, value, len])?;
+        let table = builder.ins().iconst(types::I32, i64::from(table));
+        self.call_builtin(builder, Builtin::TableFill, &[table, dst, value, len])?;
         Ok(())
     }
 
     /// `table.copy` through the builtin.
-    pub(super) fn table_copy(
+    pub(crate) fn table_copy(
         &mut self,
-        mut pos: FuncCursor,
+        builder: &mut FunctionBuilder,
         dst_table: u32,
         src_table: u32,
         dst: ir::Value,
         src: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let dst_table = pos.ins().iconst(types::I32, i64::from(dst_table));
-        let src_table = pos.ins().iconst(types::I32, i64::from(src_table));
-        self.call_builtin(&mut pos, Builtin::TableCopy, &[dst_table, src_table, dst, src, len])?;
+        let dst_table = builder.ins().iconst(types::I32, i64::from(dst_table));
+        let src_table = builder.ins().iconst(types::I32, i64::from(src_table));
+        self.call_builtin(builder, Builtin::TableCopy, &[dst_table, src_table, dst, src, len])?;
         Ok(())
     }
 
     /// `table.init` through the builtin.
-    pub(super) fn table_init(
+    pub(crate) fn table_init(
         &mut self,
-        mut pos: FuncCursor,
+        builder: &mut FunctionBuilder,
         segment: u32,
         table: u32,
         dst: ir::Value,
         src: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let table = pos.ins().iconst(types::I32, i64::from(table));
-        let segment = pos.ins().iconst(types::I32, i64::from(segment));
-        self.call_builtin(&mut pos, Builtin::TableInit, &[table, segment, dst, src, len])?;
+        let table = builder.ins().iconst(types::I32, i64::from(table));
+        let segment = builder.ins().iconst(types::I32, i64::from(segment));
+        self.call_builtin(builder, Builtin::TableInit, &[table, segment, dst, src, len])?;
         Ok(())
     }
 
     /// `elem.drop` through the builtin.
-    pub(super) fn elem_drop(&mut self, mut pos: FuncCursor, segment: u32) -> WasmResult<()> {
-        let segment = pos.ins().iconst(types::I32, i64::from(segment));
-        self.call_builtin(&mut pos, Builtin::ElemDrop, &[segment])?;
+    pub(crate) fn elem_drop(&mut self, builder: &mut FunctionBuilder, segment: u32) -> WasmResult<()> {
+        let segment = builder.ins().iconst(types::I32, i64::from(segment));
+        self.call_builtin(builder, Builtin::ElemDrop, &[segment])?;
         Ok(())
     }
 }

@@ -8,63 +8,15 @@
 //! `../shared/wasmtime-misc-testsuite` beside the repository. Without either
 //! the tests say so and pass vacuously (CI always provides it: `.ci/run` fails
 //! if it is missing).
+//!
+//! Every script runs, on every host: the three that Cranelift 0.112 defects
+//! failed (issue #12) pass since the move to Cranelift 0.135.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 use wasmc::{BoundsChecks, CompileOptions};
 use wasmc_wast::{run_file, WastReport};
-
-/// A script that may not pass, on the hosts and in the bounds-check modes
-/// named, with the reason. Only Cranelift 0.112 code-generation defects
-/// tracked by issue #12 belong here.
-struct Skip {
-    script: &'static str,
-    /// `std::env::consts::ARCH` of the hosts (the code is compiled for the host).
-    arches: &'static [&'static str],
-    modes: &'static [BoundsChecks],
-    reason: &'static str,
-}
-
-impl Skip {
-    fn applies(&self, mode: BoundsChecks) -> bool {
-        self.modes.contains(&mode) && self.arches.contains(&std::env::consts::ARCH)
-    }
-}
-
-const BOTH_MODES: &[BoundsChecks] = &[BoundsChecks::Guard, BoundsChecks::Explicit];
-
-/// The first two scripts hit one defect (GHSA-vc8c-j3xm-xj73): on x86_64,
-/// Cranelift 0.112 sinks an 8-byte `f64.load` into an instruction that reads
-/// 16 bytes, so a load that ends within 8 bytes of the end of memory reads
-/// past it. In guard mode that always lands in the guard region and traps. In
-/// explicit mode the bounds check (for 8 bytes) passes and the wider read goes
-/// beyond the memory's mapping: it traps when nothing is mapped there (always
-/// when the script runs alone, 10 of 10 runs) and silently reads whatever is
-/// mapped there otherwise (usually, inside the whole suite), so it is skipped
-/// in both. The third is wasmtime #9482: Cranelift 0.112 cannot emit some
-/// `v128.const` splats for aarch64 and the compile fails (an error naming
-/// the function, not a crash).
-const SKIP: &[Skip] = &[
-    Skip {
-        script: "f64-copysign.wast",
-        arches: &["x86_64"],
-        modes: BOTH_MODES,
-        reason: "GHSA-vc8c-j3xm-xj73 (issue #12): f64.copysign's sunk f64.load reads 16 bytes",
-    },
-    Skip {
-        script: "simd/edge-of-memory.wast",
-        arches: &["x86_64"],
-        modes: BOTH_MODES,
-        reason: "GHSA-vc8c-j3xm-xj73 (issue #12): f64x2.replace_lane's sunk f64.load reads 16 bytes",
-    },
-    Skip {
-        script: "simd/interesting-float-splat.wast",
-        arches: &["aarch64"],
-        modes: BOTH_MODES,
-        reason: "wasmtime #9482 (issue #12): Cranelift 0.112 cannot compile some v128.const splats for aarch64",
-    },
-];
 
 /// The folders wasmtime runs, relative to the suite.
 const FOLDERS: &[&str] = &["", "simd", "winch"];
@@ -75,11 +27,6 @@ fn testsuite() -> Option<PathBuf> {
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wasmtime-misc-testsuite"),
     };
     dir.is_dir().then_some(dir)
-}
-
-/// The script's name as the skip list writes it: relative to the suite.
-fn relative(dir: &Path, script: &Path) -> String {
-    script.strip_prefix(dir).unwrap_or(script).to_string_lossy().into_owned()
 }
 
 fn run_suite(mode: BoundsChecks) {
@@ -99,35 +46,20 @@ fn run_suite(mode: BoundsChecks) {
     }
     scripts.sort();
     assert!(scripts.len() >= 100, "expected the 104 kept scripts in {}", dir.display());
-    let skipped = |p: &PathBuf| SKIP.iter().any(|s| s.applies(mode) && relative(&dir, p) == s.script);
-    let (skip, run): (Vec<PathBuf>, Vec<PathBuf>) = scripts.into_iter().partition(skipped);
-    assert_eq!(
-        skip.len(),
-        SKIP.iter().filter(|s| s.applies(mode)).count(),
-        "a skipped script is missing"
-    );
-
     let options = CompileOptions { bounds_checks: mode, ..CompileOptions::default() };
-    let reports: Vec<WastReport> = run.par_iter().map(|p| run_file(p, &options)).collect();
+    let reports: Vec<WastReport> = scripts.par_iter().map(|p| run_file(p, &options)).collect();
     let mut total = WastReport::default();
     for report in reports {
         total.absorb(report);
     }
     println!(
-        "wasmtime misc testsuite ({mode:?}): {} scripts, {} passed, {} failed; {} skipped",
-        run.len(),
+        "wasmtime misc testsuite ({mode:?}): {} scripts, {} passed, {} failed",
+        scripts.len(),
         total.passed,
         total.failed,
-        skip.len()
     );
     for failure in total.failures.iter().take(50) {
         println!("  {failure}");
-    }
-    // Say whether each skipped script still fails, so a fixed one is noticed.
-    for script in &skip {
-        let report = run_file(script, &options);
-        let reason = SKIP.iter().find(|s| relative(&dir, script) == s.script).map_or("", |s| s.reason);
-        println!("  skipped {} ({reason}): {} passed, {} failed", relative(&dir, script), report.passed, report.failed);
     }
     assert_eq!(total.failed, 0, "{} misc-testsuite assertions failed in {mode:?} mode", total.failed);
     assert!(total.passed > 700, "suspiciously few assertions ran: {}", total.passed);

@@ -71,9 +71,13 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 /// fuel-metered code stores its fuel count before the bulk-memory, table
 /// and grow builtins and reloads it after, because the builtins now charge
 /// fuel by the bytes and elements they touch (a version-4 metered artifact
-/// would overwrite those charges). Artifacts load if and only if it
-/// matches.
-pub const FORMAT_VERSION: u32 = 5;
+/// would overwrite those charges); version 6: code from wasmc's own
+/// translator on Cranelift 0.135, whose `tail` convention returns results
+/// that do not fit in registers through a caller-provided area (an
+/// implicit return pointer) instead of on the stack, so wasm functions of
+/// version-5 and version-6 artifacts cannot call each other. Artifacts load
+/// if and only if it matches.
+pub const FORMAT_VERSION: u32 = 6;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,
 /// then four reserved zero bytes.
