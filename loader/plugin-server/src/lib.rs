@@ -30,6 +30,8 @@
 //! memory or answers something malformed fails the request (the server
 //! answers its configured failure status) and nothing else.
 
+pub mod proxy;
+
 use std::time::Duration;
 
 use wasmc_loader::wasi::{self, WasiCtx};

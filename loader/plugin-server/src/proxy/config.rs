@@ -1,0 +1,136 @@
+//! The reverse proxy's configuration file (TOML):
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! admin = "127.0.0.1:9901"        # optional: GET /metrics
+//! workers = 2                     # worker threads, each with a VM of every filter
+//! upstream = "backend"            # where requests go
+//! trust = ["ci.pub"]              # optional: load only artifacts signed by these keys
+//! max_body_bytes = 16777216       # request, response and call bodies; default 16 MiB
+//!
+//! [upstreams]                     # names filters may call out to, and the route's
+//! backend = "127.0.0.1:3000"
+//!
+//! [[filters]]                     # run in this order on requests, reversed on responses
+//! name = "headers"
+//! artifact = "http_headers.cwasm" # relative paths are relative to the file
+//! root_id = "headers"             # default: name
+//! configuration = "..."           # default: empty
+//! timeout_ms = 100                # per callback; default 100
+//! max_memory_mib = 64             # default 64
+//! failure = "closed"              # or "open"; default "closed"
+//! failure_status = 503            # when closed; default 503
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Where the proxy listens.
+    pub listen: SocketAddr,
+    /// Where `GET /metrics` is served, if anywhere.
+    pub admin: Option<SocketAddr>,
+    /// Worker threads (default 2).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// The upstream every request is forwarded to.
+    pub upstream: String,
+    /// Public keys; when given, only artifacts signed by one of them load.
+    #[serde(default)]
+    pub trust: Vec<PathBuf>,
+    /// The largest request, response or HTTP-call body the proxy reads
+    /// (a request over it is answered 413, a response 502).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Upstream names to `host:port`.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, String>,
+    /// The filter chain.
+    #[serde(default)]
+    pub filters: Vec<FilterConfig>,
+    /// The file this was read from (what `POST /reload` reads again).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+    /// Keys given on the command line (`--trust`), added to `trust` and
+    /// kept across reloads.
+    #[serde(skip)]
+    pub command_line_trust: Vec<PathBuf>,
+}
+
+/// One filter of the chain.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    pub name: String,
+    pub artifact: PathBuf,
+    pub root_id: Option<String>,
+    #[serde(default)]
+    pub configuration: String,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_memory_mib")]
+    pub max_memory_mib: u64,
+    #[serde(default = "default_failure")]
+    pub failure: String,
+    #[serde(default = "default_failure_status")]
+    pub failure_status: u16,
+}
+
+fn default_workers() -> usize {
+    2
+}
+fn default_max_body_bytes() -> usize {
+    16 << 20
+}
+fn default_timeout_ms() -> u64 {
+    100
+}
+fn default_memory_mib() -> u64 {
+    64
+}
+fn default_failure() -> String {
+    "closed".into()
+}
+fn default_failure_status() -> u16 {
+    503
+}
+
+impl ProxyConfig {
+    /// Reads and checks the file at `path`; relative artifact and key paths
+    /// become relative to its directory.
+    pub fn load(path: &Path) -> Result<ProxyConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut config: ProxyConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for filter in &mut config.filters {
+            filter.artifact = dir.join(&filter.artifact);
+        }
+        for key in &mut config.trust {
+            *key = dir.join(&*key);
+        }
+        config.check()?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !self.upstreams.contains_key(&self.upstream) {
+            return Err(format!("upstream {:?} is not in [upstreams]", self.upstream));
+        }
+        if self.workers == 0 {
+            return Err("workers must be at least 1".into());
+        }
+        for f in &self.filters {
+            if f.failure != "open" && f.failure != "closed" {
+                return Err(format!("filter {}: failure must be \"open\" or \"closed\"", f.name));
+            }
+        }
+        Ok(())
+    }
+}

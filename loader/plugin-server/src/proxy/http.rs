@@ -1,0 +1,243 @@
+//! Between hyper's types and the filters' header maps, and the HTTP/1.1
+//! client that forwards requests and performs the filters' HTTP calls.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Frame, SizeHint};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use wasmc_proxy_wasm::HeaderMap;
+
+/// A body already read: its pieces and its trailers.
+#[derive(Debug, Default)]
+pub struct Frames {
+    chunks: VecDeque<Bytes>,
+    trailers: Option<hyper::HeaderMap>,
+}
+
+impl Frames {
+    /// A body of `chunks` then `trailers` (invalid trailer names or values
+    /// are an error).
+    pub fn new(chunks: Vec<Vec<u8>>, trailers: Option<&HeaderMap>) -> Result<Frames, String> {
+        let trailers = match trailers {
+            Some(map) if !map.is_empty() => {
+                let mut headers = hyper::HeaderMap::new();
+                copy_headers(map, &mut headers)?;
+                Some(headers)
+            }
+            _ => None,
+        };
+        let chunks = chunks.into_iter().filter(|c| !c.is_empty()).map(Bytes::from).collect();
+        Ok(Frames { chunks, trailers })
+    }
+
+    /// A body of one piece.
+    pub fn full(body: impl Into<Vec<u8>>) -> Frames {
+        Frames { chunks: VecDeque::from([Bytes::from(body.into())]), trailers: None }
+    }
+}
+
+impl Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let frame = match this.chunks.pop_front() {
+            Some(chunk) => Some(Frame::data(chunk)),
+            None => this.trailers.take().map(Frame::trailers),
+        };
+        Poll::Ready(frame.map(Ok))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty() && self.trailers.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let len = self.chunks.iter().map(|c| c.len() as u64).sum();
+        // With trailers the length is left open, so HTTP/1.1 goes chunked
+        // and can carry them.
+        match self.trailers {
+            None => SizeHint::with_exact(len),
+            Some(_) => {
+                let mut hint = SizeHint::new();
+                hint.set_lower(len);
+                hint
+            }
+        }
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than the limit.
+    TooLarge,
+    /// The connection failed.
+    Read(String),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge => f.write_str("body over the size limit"),
+            BodyError::Read(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Reads a whole body of at most `limit` bytes: its pieces as they came,
+/// and its trailers.
+pub async fn read_body<B>(mut body: B, limit: usize) -> Result<(Vec<Vec<u8>>, Option<HeaderMap>), BodyError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut chunks = Vec::new();
+    let mut trailers = None;
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        match frame.into_data() {
+            Ok(data) => {
+                total += data.len();
+                if total > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                chunks.push(data.to_vec());
+            }
+            Err(frame) => {
+                if let Ok(headers) = frame.into_trailers() {
+                    let mut map = HeaderMap::new();
+                    for (name, value) in &headers {
+                        map.append(name.as_str(), value.as_bytes());
+                    }
+                    trailers = Some(map);
+                }
+            }
+        }
+    }
+    Ok((chunks, trailers))
+}
+
+/// Headers that belong to one connection, never forwarded; and
+/// `content-length`, which hyper sets from the body a filter may have
+/// changed. (`trailer` is forwarded: it names the trailers to come, and
+/// hyper sends only declared ones; see [`declare_trailers`].)
+const NOT_FORWARDED: [&str; 7] =
+    ["connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade", "content-length"];
+
+/// Names `trailers` in the `trailer` header of `head` (hyper sends only
+/// declared trailers), as filters may have added some.
+pub fn declare_trailers(head: &mut HeaderMap, trailers: Option<&HeaderMap>) {
+    let Some(trailers) = trailers.filter(|t| !t.is_empty()) else { return };
+    let mut names: Vec<&str> = trailers.iter().map(|(n, _)| n).collect();
+    names.dedup();
+    head.insert("trailer", names.join(", "));
+}
+
+/// The filters' view of a request head: `:method`, `:path`,
+/// `:authority`, `:scheme`, then its headers.
+pub fn request_map(parts: &hyper::http::request::Parts) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    map.append(":method", parts.method.as_str());
+    map.append(":path", parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let authority = parts
+        .headers
+        .get(hyper::header::HOST)
+        .map(|h| h.as_bytes().to_vec())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().as_bytes().to_vec()))
+        .unwrap_or_default();
+    map.append(":authority", authority);
+    map.append(":scheme", "http");
+    for (name, value) in &parts.headers {
+        map.append(name.as_str(), value.as_bytes());
+    }
+    map
+}
+
+/// Copies the non-pseudo, forwardable headers of `map` into `headers`.
+fn copy_headers(map: &HeaderMap, headers: &mut hyper::HeaderMap) -> Result<(), String> {
+    for (name, value) in map.iter() {
+        if name.starts_with(':') || NOT_FORWARDED.contains(&name) {
+            continue;
+        }
+        let name = HeaderName::try_from(name).map_err(|e| format!("header name {name:?}: {e}"))?;
+        let value = HeaderValue::try_from(value).map_err(|e| format!("header {name}: {e}"))?;
+        headers.append(name, value);
+    }
+    Ok(())
+}
+
+/// A response from a `:status` and the other headers of `map`, and `body`.
+pub fn response(map: &HeaderMap, body: Frames) -> Response<Frames> {
+    let status = map.get_str(":status").and_then(|s| s.parse::<u16>().ok()).unwrap_or(200);
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if let Err(e) = copy_headers(map, response.headers_mut()) {
+        return text(StatusCode::BAD_GATEWAY, format!("invalid response header: {e}\n"));
+    }
+    response
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: String) -> Response<Frames> {
+    let mut response = Response::new(Frames::full(body));
+    *response.status_mut() = status;
+    response
+}
+
+/// A response head, body pieces and trailers.
+pub type Exchange = (HeaderMap, Vec<Vec<u8>>, Option<HeaderMap>);
+
+/// Sends the request `head` (`:method`, `:path`, `:authority` and headers)
+/// with `body` to `addr` and returns the response head (with `:status`),
+/// body pieces and trailers (a body over `limit` bytes is an error). One
+/// connection per request.
+pub async fn send(
+    addr: &str,
+    head: &HeaderMap,
+    body: Frames,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Exchange, String> {
+    match tokio::time::timeout(timeout, exchange(addr, head, body, limit)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("{addr}: no answer within {timeout:?}")),
+    }
+}
+
+async fn exchange(addr: &str, head: &HeaderMap, body: Frames, limit: usize) -> Result<Exchange, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| format!("{addr}: {e}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("{addr}: {e}"))?;
+    tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
+    let mut request = Request::new(body);
+    *request.method_mut() =
+        head.get(":method").unwrap_or(b"GET").try_into().map_err(|e| format!("request method: {e}"))?;
+    *request.uri_mut() = head.get_str(":path").unwrap_or("/").parse().map_err(|e| format!("request path: {e}"))?;
+    copy_headers(head, request.headers_mut())?;
+    if let Some(authority) = head.get(":authority").filter(|a| !a.is_empty()) {
+        let host = HeaderValue::try_from(authority).map_err(|e| format!(":authority: {e}"))?;
+        request.headers_mut().insert(hyper::header::HOST, host);
+    }
+    let response = sender.send_request(request).await.map_err(|e| format!("{addr}: {e}"))?;
+    let (parts, body) = response.into_parts();
+    let (chunks, trailers) = read_body(body, limit).await.map_err(|e| format!("{addr}: {e}"))?;
+    let mut map = HeaderMap::new();
+    map.append(":status", parts.status.as_str());
+    for (name, value) in &parts.headers {
+        map.append(name.as_str(), value.as_bytes());
+    }
+    Ok((map, chunks, trailers))
+}

@@ -1,0 +1,93 @@
+//! The guest's memory as host functions see it: every pointer and length
+//! a filter passes is checked against its memory before anything is read
+//! or allocated, and comes back as [`Status::InvalidMemoryAccess`] when
+//! it does not fit. Memory given to the guest is allocated by the guest
+//! itself (`proxy_on_memory_allocate`, or `malloc` for SDKs that export
+//! only that), so the filter owns and frees it.
+
+use wasmc_loader::{Caller, Extern, HostError, TypedFunc};
+
+use crate::abi::Status;
+use crate::maps::len32;
+use crate::state::HostState;
+
+pub(crate) type Ctx<'a> = Caller<'a, HostState>;
+
+/// A guest `i32` that the ABI defines as an unsigned 32-bit value (a
+/// pointer, a size or an enum): the same bits.
+pub(crate) fn u(v: i32) -> u32 {
+    u32::from_ne_bytes(v.to_ne_bytes())
+}
+
+/// A host `u32` passed to the guest as an `i32`: the same bits.
+pub(crate) fn i(v: u32) -> i32 {
+    i32::from_ne_bytes(v.to_ne_bytes())
+}
+
+/// The `len` bytes at `ptr`.
+pub(crate) fn read(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<Vec<u8>, Status> {
+    let memory = c.memory().ok_or(Status::InvalidMemoryAccess)?;
+    let start = u(ptr) as usize;
+    let end = start.checked_add(u(len) as usize).ok_or(Status::InvalidMemoryAccess)?;
+    memory.data(c).get(start..end).map(<[u8]>::to_vec).ok_or(Status::InvalidMemoryAccess)
+}
+
+/// The `len` bytes at `ptr` as text (`BadArgument` if not UTF-8).
+pub(crate) fn read_str(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<String, Status> {
+    String::from_utf8(read(c, ptr, len)?).map_err(|_| Status::BadArgument)
+}
+
+/// Writes `bytes` at `ptr`.
+pub(crate) fn write(c: &mut Ctx<'_>, ptr: i32, bytes: &[u8]) -> Result<(), Status> {
+    c.memory_write(u64::from(u(ptr)), bytes).map_err(|_| Status::InvalidMemoryAccess)
+}
+
+/// Writes a little-endian `u32` at `ptr`.
+pub(crate) fn write_u32(c: &mut Ctx<'_>, ptr: i32, value: u32) -> Result<(), Status> {
+    write(c, ptr, &value.to_le_bytes())
+}
+
+/// Writes a little-endian `u64` at `ptr`.
+pub(crate) fn write_u64(c: &mut Ctx<'_>, ptr: i32, value: u64) -> Result<(), Status> {
+    write(c, ptr, &value.to_le_bytes())
+}
+
+/// Copies `data` into a block the guest allocates and writes the block's
+/// address to `ret_ptr` and its size to `ret_size`. A trap in the guest's
+/// allocator is the caller's trap (`Err`); a bad return pointer or an
+/// allocator that returns null is a status.
+pub(crate) fn give(c: &mut Ctx<'_>, data: &[u8], ret_ptr: i32, ret_size: i32) -> Result<Status, HostError> {
+    // Check the return slots before allocating, so a bad pointer leaks nothing.
+    let memory_size = c.memory().map_or(0, |m| m.size(&*c));
+    for slot in [ret_ptr, ret_size] {
+        if u64::from(u(slot)) + 4 > memory_size {
+            return Ok(Status::InvalidMemoryAccess);
+        }
+    }
+    let addr = match allocate(c, len32(data.len()))? {
+        Some(addr) => addr,
+        // A C `malloc(0)` may answer null: nothing to copy then.
+        None if data.is_empty() => 0,
+        None => return Ok(Status::InternalFailure),
+    };
+    let written = write(c, i(addr), data)
+        .and_then(|()| write_u32(c, ret_ptr, addr))
+        .and_then(|()| write_u32(c, ret_size, len32(data.len())));
+    Ok(match written {
+        Ok(()) => Status::Ok,
+        Err(status) => status,
+    })
+}
+
+/// Calls the guest's allocator for `size` bytes; `None` if it returned
+/// null or the module exports no allocator.
+fn allocate(c: &mut Ctx<'_>, size: u32) -> Result<Option<u32>, HostError> {
+    let func = ["proxy_on_memory_allocate", "malloc"].iter().find_map(|name| match c.get_export(name) {
+        Some(Extern::Func(f)) => Some(f),
+        _ => None,
+    });
+    let Some(func) = func else { return Ok(None) };
+    let typed = TypedFunc::<i32, i32>::new(&*c, func)?;
+    let addr = u(typed.call(&mut *c, i(size))?);
+    Ok((addr != 0).then_some(addr))
+}

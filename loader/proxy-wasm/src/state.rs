@@ -1,0 +1,145 @@
+//! What a VM's store holds for the host functions: the plugin, the
+//! effective context, each HTTP context's headers, bodies and trailers,
+//! the HTTP calls waiting for the embedder, and the response being
+//! delivered to `proxy_on_http_call_response`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::maps::HeaderMap;
+use crate::plugin::PluginInner;
+
+/// A response a filter asked for with `proxy_send_local_response`: the
+/// embedder sends it downstream instead of going on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// The HTTP status code.
+    pub status: u32,
+    /// The filter's details string (for logs, not sent).
+    pub details: String,
+    /// Headers to send.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP call a filter made with `proxy_http_call`, for the embedder to
+/// perform and answer with [`crate::Vm::deliver_http_call_response`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCall {
+    /// The token the filter got; name it when answering.
+    pub token: u32,
+    /// The upstream, one of [`crate::PluginConfig::upstreams`].
+    pub upstream: String,
+    /// Request headers, with `:method`, `:path` and `:authority`.
+    pub headers: HeaderMap,
+    /// Request body.
+    pub body: Vec<u8>,
+    /// Request trailers.
+    pub trailers: HeaderMap,
+    /// How long the filter is willing to wait, in milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// The answer to an [`HttpCall`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpCallResponse {
+    /// Response headers, with `:status`.
+    pub headers: HeaderMap,
+    /// Response body.
+    pub body: Vec<u8>,
+    /// Response trailers.
+    pub trailers: HeaderMap,
+}
+
+/// Where a request comes from, for the `source.*` properties.
+#[derive(Clone, Debug, Default)]
+pub struct StreamInfo {
+    /// The downstream peer's address.
+    pub source: Option<SocketAddr>,
+    /// The address the request arrived on.
+    pub destination: Option<SocketAddr>,
+}
+
+/// One HTTP context (a request and its response).
+#[derive(Debug, Default)]
+pub(crate) struct HttpState {
+    pub info: StreamInfo,
+    pub request_headers: HeaderMap,
+    pub request_body: Vec<u8>,
+    pub request_trailers: HeaderMap,
+    pub response_headers: HeaderMap,
+    pub response_body: Vec<u8>,
+    pub response_trailers: HeaderMap,
+    pub local_response: Option<LocalResponse>,
+    /// Set by `proxy_continue_stream` while a phase is paused.
+    pub resume_request: bool,
+    pub resume_response: bool,
+    /// Set by `proxy_close_stream`.
+    pub closed: bool,
+    /// Values the filter set with `proxy_set_property`.
+    pub properties: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+/// The store data of a VM.
+pub(crate) struct HostState {
+    pub plugin: Arc<PluginInner>,
+    pub root_context: u32,
+    /// The context host functions act on: the callback's, or the one the
+    /// filter chose with `proxy_set_effective_context`.
+    pub effective: u32,
+    pub http: HashMap<u32, HttpState>,
+    pub tick_period_ms: u32,
+    /// Set by `proxy_done` (the root context finished its pending work).
+    pub done: bool,
+    pub calls: Vec<HttpCall>,
+    /// Token to the context that made the call.
+    pub call_owner: HashMap<u32, u32>,
+    pub next_token: u32,
+    /// The response being delivered to `proxy_on_http_call_response`.
+    pub call_response: Option<HttpCallResponse>,
+    /// Queues this VM registered, whose readiness it is told about.
+    pub queues: Vec<u32>,
+    /// Root-context properties set by the filter.
+    pub root_properties: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+impl HostState {
+    pub fn new(plugin: Arc<PluginInner>) -> HostState {
+        HostState {
+            plugin,
+            root_context: 0,
+            effective: 0,
+            http: HashMap::new(),
+            tick_period_ms: 0,
+            done: false,
+            calls: Vec::new(),
+            call_owner: HashMap::new(),
+            next_token: 1,
+            call_response: None,
+            queues: Vec::new(),
+            root_properties: HashMap::new(),
+        }
+    }
+
+    /// The effective context's HTTP state, if it is an HTTP context.
+    pub fn current_http(&mut self) -> Option<&mut HttpState> {
+        self.http.get_mut(&self.effective)
+    }
+}
+
+/// What a filter can make the host hold for it, whatever its own memory
+/// limit: past these, the host function answers `InternalFailure` (the
+/// SDKs treat that as a failure of the filter).
+pub(crate) mod limits {
+    /// A header or trailer map, serialized (Envoy's default limit for all
+    /// request headers is 60 KiB).
+    pub const MAP_BYTES: usize = 1 << 20;
+    /// A request or response body a filter enlarges.
+    pub const BODY_BYTES: usize = 64 << 20;
+    /// HTTP calls made and not yet taken by the embedder.
+    pub const PENDING_CALLS: usize = 1024;
+    /// Properties a filter sets, per context, keys and values.
+    pub const PROPERTY_BYTES: usize = 1 << 20;
+}

@@ -1,0 +1,148 @@
+//! ABI detection, and a filter (in text, so it can do what no SDK would)
+//! that passes bad pointers, lengths and values: each comes back as the
+//! ABI's status, never a host panic; a trap in the filter's allocator while
+//! the host hands it memory fails only that request.
+
+mod common;
+
+use common::{config, get, text_module};
+use wasmc_proxy_wasm::{AbiVersion, Action, FilterError, LogLevel, Plugin, PluginError, StreamInfo, Vm};
+
+/// A filter of ABI `version` whose `proxy_on_request_headers` runs `body`
+/// (with `$s` the next free byte of the status string at 256) and then
+/// adds the header `x-statuses` with the statuses as letters (`a` = 0,
+/// `b` = 1, ...). `allocator` is the body of `proxy_on_memory_allocate`.
+fn filter(version: &str, allocator: &str, body: &str) -> String {
+    format!(
+        r#"(module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_pairs" (func $pairs (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_value" (func $value (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_header_map_pairs" (func $set_pairs (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_buffer_bytes" (func $buffer (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_grpc_cancel" (func $grpc_cancel (param i32) (result i32)))
+  (import "env" "proxy_continue_stream" (func $continue (param i32) (result i32)))
+  (import "env" "proxy_set_effective_context" (func $effective (param i32) (result i32)))
+  (import "env" "proxy_get_property" (func $property (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_shared_data" (func $set_shared (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) ":path")
+  (data (i32.const 16) "x-statuses")
+  (data (i32.const 32) "nonexistent")
+  (data (i32.const 48) "\ff\ff\ff\ff")
+  (data (i32.const 64) "\ff\fe")
+  (global $s (mut i32) (i32.const 256))
+  (global $st (mut i32) (i32.const 0))
+  (func $record (param i32)
+    (i32.store8 (global.get $s) (i32.add (local.get 0) (i32.const 97)))
+    (global.set $s (i32.add (global.get $s) (i32.const 1))))
+  (func (export "{version}"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) {allocator})
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    {body}
+    (drop (call $add (i32.const 0) (i32.const 16) (i32.const 10) (i32.const 256) (i32.sub (global.get $s) (i32.const 256))))
+    (i32.const 0)))"#
+    )
+}
+
+#[test]
+fn the_abi_version_comes_from_the_export() {
+    let (config, _) = config("v020");
+    let plugin = Plugin::new(&text_module(&filter("proxy_abi_version_0_2_0", "(i32.const 1024)", "")), config).unwrap();
+    assert_eq!(plugin.abi_version(), AbiVersion::V0_2_0);
+    let mut vm = Vm::new(&plugin).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    assert_eq!(vm.on_request_headers(&stream, &mut get("/"), true).unwrap(), Action::Continue);
+
+    for (export, found) in [("proxy_abi_version_0_1_0", ", it exports proxy_abi_version_0_1_0"), ("not_a_version", "")]
+    {
+        let (config, _) = common::config("old");
+        let error = Plugin::new(&text_module(&filter(export, "(i32.const 1024)", "")), config).unwrap_err();
+        assert!(matches!(&error, PluginError::UnknownAbi { found: f } if f == found), "{error:?}");
+    }
+}
+
+#[test]
+fn bad_pointers_lengths_and_values_are_statuses() {
+    let calls = r#"
+    (call $record (call $log (i32.const 2) (i32.const -16) (i32.const 100)))
+    (call $record (call $log (i32.const 9) (i32.const 0) (i32.const 0)))
+    (call $record (call $pairs (i32.const 0) (i32.const -16) (i32.const -16)))
+    (call $record (call $value (i32.const 0) (i32.const 0) (i32.const 5) (i32.const -4) (i32.const 512)))
+    (call $record (call $add (i32.const 0) (i32.const 0) (i32.const 0x7fffffff) (i32.const 0) (i32.const 0)))
+    (call $record (call $set_pairs (i32.const 0) (i32.const 48) (i32.const 4)))
+    (call $record (call $buffer (i32.const 99) (i32.const 0) (i32.const 0) (i32.const 512) (i32.const 516)))
+    (call $record (call $buffer (i32.const 0) (i32.const 0) (i32.const 10) (i32.const 512) (i32.const 516)))
+    (call $record (call $grpc_cancel (i32.const 1)))
+    (call $record (call $continue (i32.const 2)))
+    (call $record (call $effective (i32.const 999)))
+    (call $record (call $property (i32.const 32) (i32.const 11) (i32.const 512) (i32.const 516)))
+    (call $record (call $set_shared (i32.const 64) (i32.const 2) (i32.const 0) (i32.const 0) (i32.const 0)))
+    (call $record (call $value (i32.const 0) (i32.const 0) (i32.const 5) (i32.const 512) (i32.const 516)))"#;
+    let (config, lines) = config("bad_input");
+    let plugin =
+        Plugin::new(&text_module(&filter("proxy_abi_version_0_2_1", "(i32.const 1024)", calls)), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    let mut headers = get("/p");
+    assert_eq!(vm.on_request_headers(&stream, &mut headers, true).unwrap(), Action::Continue);
+    // g: InvalidMemoryAccess, c: BadArgument, b: NotFound, m: Unimplemented, a: Ok.
+    let expected = [
+        "g", // proxy_log with a message past the end of memory
+        "c", // proxy_log at level 9
+        "g", // header pairs returned through pointers past the end
+        "g", // a value returned through a pointer past the end
+        "g", // a key of 2 GiB
+        "c", // a serialized map claiming 4 billion pairs
+        "c", // buffer type 99
+        "a", // an empty request body: Ok, an empty block
+        "m", // gRPC
+        "m", // TCP streams
+        "c", // a context that does not exist
+        "b", // an unknown property
+        "c", // a shared-data key that is not UTF-8
+        "a", // a good call still works
+    ]
+    .concat();
+    assert_eq!(headers.get_str("x-statuses"), Some(expected.as_str()));
+    assert_eq!(vm.restarts(), 0);
+    assert!(lines.has(LogLevel::Warn, "proxy_grpc_cancel: gRPC is not implemented"), "{}", lines.dump());
+    assert!(lines.has(LogLevel::Warn, "proxy_continue_stream: TCP streams are not implemented"), "{}", lines.dump());
+}
+
+#[test]
+fn a_trap_in_the_filter_allocator_fails_only_its_request() {
+    let body = "(drop (call $pairs (i32.const 0) (i32.const 512) (i32.const 516)))";
+    let (config, lines) = config("bad_allocator");
+    let plugin = Plugin::new(&text_module(&filter("proxy_abi_version_0_2_1", "(unreachable)", body)), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    let failure = vm.on_request_headers(&stream, &mut get("/"), true).unwrap_err();
+    assert!(matches!(failure.error, FilterError::Callback { callback: "proxy_on_request_headers", .. }), "{failure:?}");
+    assert_eq!(vm.restarts(), 1);
+    assert!(lines.has(LogLevel::Error, "unreachable"), "{}", lines.dump());
+}
+
+#[test]
+fn a_filter_cannot_make_the_host_hold_unbounded_headers() {
+    // Adds 1000-byte response headers until the host refuses one.
+    let body = r#"
+    (block $done (loop $more
+      (global.set $st (call $add (i32.const 2) (i32.const 16) (i32.const 10) (i32.const 0) (i32.const 1000)))
+      (br_if $done (global.get $st))
+      (br $more)))
+    (call $record (global.get $st))"#;
+    let (config, _) = config("flood");
+    let plugin =
+        Plugin::new(&text_module(&filter("proxy_abi_version_0_2_1", "(i32.const 1024)", body)), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    let mut headers = get("/");
+    assert_eq!(vm.on_request_headers(&stream, &mut headers, true).unwrap(), Action::Continue);
+    // k: InternalFailure, once the map reached 1 MiB.
+    assert_eq!(headers.get_str("x-statuses"), Some("k"));
+    let held = vm.response_headers(&stream).unwrap();
+    assert!(held.serialized_len() <= 1 << 20 && held.len() > 1000, "{}", held.len());
+}
