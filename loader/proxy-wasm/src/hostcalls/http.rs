@@ -10,6 +10,29 @@ use crate::state::{limits, HostState, HttpCall, LocalResponse};
 
 /// The map `kind` of the effective context (or of the HTTP call response
 /// being delivered).
+/// `proxy_replace_header_map_value` and `proxy_add_header_map_value`: reads
+/// the key and value (`(ptr, len)` each), refuses an entry that would take
+/// the map past `limits::MAP_BYTES`, then stores it with `put` (replace or
+/// append).
+fn put_header(
+    c: &mut Ctx<'_>,
+    kind: i32,
+    (key, key_len): (i32, i32),
+    (value, value_len): (i32, i32),
+    put: fn(&mut HeaderMap, String, Vec<u8>),
+) -> i32 {
+    status((|| {
+        let key = read_str(c, key, key_len)?;
+        let value = read(c, value, value_len)?;
+        let map = map_mut(c.data_mut(), kind)?;
+        if map.serialized_len() + 10 + key.len() + value.len() > limits::MAP_BYTES {
+            return Err(Status::InternalFailure);
+        }
+        put(map, key, value);
+        Ok(())
+    })())
+}
+
 fn map_mut(state: &mut HostState, kind: i32) -> Result<&mut HeaderMap, Status> {
     match u(kind) {
         map_type::HTTP_CALL_RESPONSE_HEADERS => state.call_response.as_mut().map(|r| &mut r.headers),
@@ -150,32 +173,14 @@ fn add_maps(linker: &mut Linker<HostState>) {
         ENV,
         "proxy_replace_header_map_value",
         |mut c: Ctx<'_>, kind: i32, key: i32, key_len: i32, value: i32, value_len: i32| -> i32 {
-            status((|| {
-                let key = read_str(&c, key, key_len)?;
-                let value = read(&c, value, value_len)?;
-                let map = map_mut(c.data_mut(), kind)?;
-                if map.serialized_len() + 10 + key.len() + value.len() > limits::MAP_BYTES {
-                    return Err(Status::InternalFailure);
-                }
-                map.insert(key, value);
-                Ok(())
-            })())
+            put_header(&mut c, kind, (key, key_len), (value, value_len), |map, key, value| map.insert(key, value))
         },
     );
     linker.func_wrap(
         ENV,
         "proxy_add_header_map_value",
         |mut c: Ctx<'_>, kind: i32, key: i32, key_len: i32, value: i32, value_len: i32| -> i32 {
-            status((|| {
-                let key = read_str(&c, key, key_len)?;
-                let value = read(&c, value, value_len)?;
-                let map = map_mut(c.data_mut(), kind)?;
-                if map.serialized_len() + 10 + key.len() + value.len() > limits::MAP_BYTES {
-                    return Err(Status::InternalFailure);
-                }
-                map.append(key, value);
-                Ok(())
-            })())
+            put_header(&mut c, kind, (key, key_len), (value, value_len), |map, key, value| map.append(key, value))
         },
     );
     linker.func_wrap(
