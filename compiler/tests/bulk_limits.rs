@@ -119,6 +119,42 @@ fn memory_fill_costs_fuel_by_the_byte_and_an_unaffordable_one_writes_nothing() {
 }
 
 #[test]
+fn small_copies_and_fills_cost_what_large_ones_cost_and_an_unaffordable_one_writes_nothing() {
+    // Up to 1 MiB in bounds, generated code checks and charges a copy or
+    // fill itself; past it, the loader does: one rate on both sides.
+    let module = module(true);
+    let mut store = Store::default();
+    let instance = Instance::new(&mut store, &module, &Linker::new()).unwrap();
+    let mut used = |name: &str, len: i32| {
+        store.set_fuel(1_000_000);
+        instance.call(&mut store, name, &[Val::I32(4 << 20), Val::I32(1), Val::I32(len)]).unwrap();
+        1_000_000 - store.fuel_remaining().unwrap()
+    };
+    for name in ["copy", "fill"] {
+        let base = used(name, 0);
+        assert_eq!(used(name, 1) - base, 1, "{name}");
+        assert_eq!(used(name, 64) - base, 1, "{name}");
+        assert_eq!(used(name, 65) - base, 2, "{name}");
+        assert_eq!(used(name, 1 << 20) - base, 16_384, "{name}: the largest done inline");
+        assert_eq!(used(name, (1 << 20) + 1) - base, 16_385, "{name}: the smallest done by the loader");
+    }
+
+    // 1,000 bytes (16 units) with 5 units, less what the call itself
+    // costs: interrupted as by the loader, count at zero, nothing written.
+    instance.call(&mut store, "store", &[Val::I32(0), Val::I32(42)]).unwrap();
+    for (name, args) in [
+        ("copy", [Val::I32(8 << 20), Val::I32(0), Val::I32(1000)]),
+        ("fill", [Val::I32(8 << 20), Val::I32(42), Val::I32(1000)]),
+    ] {
+        store.set_fuel(5);
+        assert_eq!(interrupted(instance.call(&mut store, name, &args)), "all fuel consumed", "{name}");
+        assert_eq!(store.fuel_remaining(), Some(0), "{name}");
+        store.set_fuel(1000);
+        assert_eq!(i32s(instance.call(&mut store, "load", &[Val::I32(8 << 20)]).unwrap()), vec![0], "{name}");
+    }
+}
+
+#[test]
 fn memory_grow_costs_fuel_by_the_page() {
     let wasm = wat::parse_str(
         "(module (memory 1) (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))",

@@ -54,7 +54,10 @@ impl FuncEnv<'_> {
         let vmctx = self.vmctx_value(builder);
         let array = builder.ins().load(types::I64, readonly(), vmctx, offset32(VMCTX_BUILTINS)?);
         let callee = builder.ins().load(types::I64, readonly(), array, offset32(builtin.offset(POINTER_SIZE))?);
-        self.record_wasm_offset(builder, vmctx)?;
+        // `Memmove` and `Memset` never trap: no offset to name.
+        if !matches!(builtin, Builtin::Memmove | Builtin::Memset) {
+            self.record_wasm_offset(builder, vmctx)?;
+        }
         let mut call_args = Vec::with_capacity(args.len() + 1);
         call_args.push(vmctx);
         call_args.extend_from_slice(args);

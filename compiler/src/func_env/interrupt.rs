@@ -18,7 +18,8 @@
 //!   control-flow boundary; the variable is stored to the limits before
 //!   calls, returns and `unreachable` and reloaded after calls (including
 //!   the builtins of bulk and grow operators, which charge for the bytes
-//!   or elements they touch). It is
+//!   or elements they touch; a small `memory.copy` or `memory.fill` is
+//!   charged inline at the same rate, see `memory.rs`). It is
 //!   checked (negative: store it, then trap with `TrapCode::Interrupt`) at
 //!   function entry, loop headers and returns, so no call completes and no
 //!   loop iterates once the budget is spent; a call can overrun by at most
@@ -27,6 +28,7 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types, InstBuilder};
 use cranelift_frontend::{FunctionBuilder, Variable};
+use wasmc_abi::builtins::BYTES_PER_FUEL;
 use wasmc_abi::vmctx::{RUNTIME_LIMITS_EPOCH_DEADLINE, RUNTIME_LIMITS_FUEL, VMCTX_EPOCH_PTR, VMCTX_RUNTIME_LIMITS};
 use wasmparser::Operator;
 
@@ -113,9 +115,40 @@ impl FuncEnv<'_> {
     fn fuel_save(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
         let Some(var) = self.interrupts.fuel_var else { return Ok(()) };
         let fuel = builder.use_var(var);
+        self.fuel_store(builder, fuel)
+    }
+
+    /// Stores `fuel` to the store's limits.
+    fn fuel_store(&mut self, builder: &mut FunctionBuilder, fuel: ir::Value) -> WasmResult<()> {
         let limits = self.limits_ptr(builder)?;
         builder.ins().store(ir::MemFlagsData::trusted(), fuel, limits, offset32(RUNTIME_LIMITS_FUEL)?);
         Ok(())
+    }
+
+    /// For a bulk operation the generated code does itself: the fuel left
+    /// after charging for `bytes` (an `i64`) at the loader's rate, one unit
+    /// per [`BYTES_PER_FUEL`] rounded up, or `None` without fuel metering.
+    /// Nothing is charged until [`Self::bulk_fuel_commit`]; a negative
+    /// result means the builtin must do the operation (and trap).
+    pub(super) fn bulk_fuel_left(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        bytes: ir::Value,
+    ) -> WasmResult<Option<ir::Value>> {
+        const { assert!(BYTES_PER_FUEL.is_power_of_two()) };
+        let Some(var) = self.interrupts.fuel_var else { return Ok(None) };
+        // `interrupt_before_op` has flushed the operator count into the
+        // variable and stored it, as for any charging builtin.
+        let fuel = builder.use_var(var);
+        let rounded = builder.ins().iadd_imm_s(bytes, (BYTES_PER_FUEL - 1) as i64);
+        let cost = builder.ins().ushr_imm_u(rounded, i64::from(BYTES_PER_FUEL.trailing_zeros()));
+        Ok(Some(builder.ins().isub(fuel, cost)))
+    }
+
+    /// Charges what [`Self::bulk_fuel_left`] computed: stores it to the
+    /// limits, from where `interrupt_after_op` reloads the variable.
+    pub(super) fn bulk_fuel_commit(&mut self, builder: &mut FunctionBuilder, left: ir::Value) -> WasmResult<()> {
+        self.fuel_store(builder, left)
     }
 
     /// Loads the fuel variable from the store's limits.

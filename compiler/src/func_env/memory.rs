@@ -15,7 +15,7 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types, InstBuilder};
 use cranelift_frontend::FunctionBuilder;
-use wasmc_abi::builtins::Builtin;
+use wasmc_abi::builtins::{Builtin, BULK_CHUNK_BYTES};
 use wasmc_abi::vmctx::{MEMORY_BASE, MEMORY_CURRENT_LENGTH};
 use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_PAGE_SIZE};
 
@@ -181,7 +181,12 @@ impl FuncEnv<'_> {
         self.call_builtin_value(builder, Builtin::MemoryGrow, &[memory, delta])
     }
 
-    /// `memory.copy` through the builtin.
+    /// `memory.copy`. When both ranges are in bounds, the length is at most
+    /// [`BULK_CHUNK_BYTES`] and the fuel covers it, the code checks and
+    /// charges inline and calls `Memmove`, which is just the copy (a parser's
+    /// many small `memcpy`s cost little more than the copy). Anything else
+    /// goes to the `MemoryCopy` builtin, which traps or copies in chunks
+    /// under the deadline: the same outcome, for the same charge.
     pub(crate) fn memory_copy(
         &mut self,
         builder: &mut FunctionBuilder,
@@ -191,13 +196,25 @@ impl FuncEnv<'_> {
         src: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let dst_memory = builder.ins().iconst(types::I32, i64::from(dst_memory));
-        let src_memory = builder.ins().iconst(types::I32, i64::from(src_memory));
-        self.call_builtin(builder, Builtin::MemoryCopy, &[dst_memory, dst, src_memory, src, len])?;
-        Ok(())
+        let len64 = builder.ins().uextend(types::I64, len);
+        let (dst_address, dst_ok) = self.bulk_range(builder, dst_memory, dst, len64)?;
+        let (src_address, src_ok) = self.bulk_range(builder, src_memory, src, len64)?;
+        let in_bounds = builder.ins().band(dst_ok, src_ok);
+        self.bulk_inline_or_builtin(
+            builder,
+            in_bounds,
+            len64,
+            |env, builder| env.call_builtin(builder, Builtin::Memmove, &[dst_address, src_address, len64]),
+            |env, builder| {
+                let dst_memory = builder.ins().iconst(types::I32, i64::from(dst_memory));
+                let src_memory = builder.ins().iconst(types::I32, i64::from(src_memory));
+                env.call_builtin(builder, Builtin::MemoryCopy, &[dst_memory, dst, src_memory, src, len])
+            },
+        )
     }
 
-    /// `memory.fill` through the builtin.
+    /// `memory.fill`, inline and through `Memset` under the same conditions
+    /// as [`Self::memory_copy`], otherwise through the `MemoryFill` builtin.
     pub(crate) fn memory_fill(
         &mut self,
         builder: &mut FunctionBuilder,
@@ -206,8 +223,84 @@ impl FuncEnv<'_> {
         byte: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let memory = builder.ins().iconst(types::I32, i64::from(memory));
-        self.call_builtin(builder, Builtin::MemoryFill, &[memory, dst, byte, len])?;
+        let len64 = builder.ins().uextend(types::I64, len);
+        let (address, in_bounds) = self.bulk_range(builder, memory, dst, len64)?;
+        self.bulk_inline_or_builtin(
+            builder,
+            in_bounds,
+            len64,
+            |env, builder| env.call_builtin(builder, Builtin::Memset, &[address, byte, len64]),
+            |env, builder| {
+                let memory = builder.ins().iconst(types::I32, i64::from(memory));
+                env.call_builtin(builder, Builtin::MemoryFill, &[memory, dst, byte, len])
+            },
+        )
+    }
+
+    /// For a bulk operation on `len` (an `i64`) bytes at `index` of
+    /// `memory`: the host address, and whether the range lies within the
+    /// memory's current length. Out of bounds, the address is null
+    /// (`select_spectre_guard`), so not even a mispredicted branch touches
+    /// memory outside the sandbox through it.
+    fn bulk_range(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        memory: u32,
+        index: ir::Value,
+        len: ir::Value,
+    ) -> WasmResult<(ir::Value, ir::Value)> {
+        let data = self.memory_data(memory)?;
+        let index = builder.ins().uextend(types::I64, index);
+        // Both below 2^32: the sum cannot wrap.
+        let end = builder.ins().iadd(index, len);
+        let length = self.memory_length(builder, data)?;
+        let in_bounds = builder.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, length);
+        let base = self.memory_base(builder, data)?;
+        let address = builder.ins().iadd(base, index);
+        let null = builder.ins().iconst(types::I64, 0);
+        let address = builder.ins().select_spectre_guard(in_bounds, address, null);
+        Ok((address, in_bounds))
+    }
+
+    /// Runs `inline` when `in_bounds`, `len` is at most [`BULK_CHUNK_BYTES`]
+    /// and the fuel (if metered) covers it, charging the fuel first;
+    /// `builtin` otherwise, in a cold block.
+    fn bulk_inline_or_builtin(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        in_bounds: ir::Value,
+        len: ir::Value,
+        inline: impl FnOnce(&mut Self, &mut FunctionBuilder) -> WasmResult<Option<ir::Value>>,
+        builtin: impl FnOnce(&mut Self, &mut FunctionBuilder) -> WasmResult<Option<ir::Value>>,
+    ) -> WasmResult<()> {
+        let small = builder.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, len, BULK_CHUNK_BYTES as i64);
+        let mut take_inline = builder.ins().band(in_bounds, small);
+        let fuel_left = self.bulk_fuel_left(builder, len)?;
+        if let Some(left) = fuel_left {
+            let covered = builder.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, left, 0);
+            take_inline = builder.ins().band(take_inline, covered);
+        }
+        let inline_block = builder.create_block();
+        let builtin_block = builder.create_block();
+        let done = builder.create_block();
+        builder.set_cold_block(builtin_block);
+        builder.ins().brif(take_inline, inline_block, &[], builtin_block, &[]);
+        builder.seal_block(inline_block);
+        builder.seal_block(builtin_block);
+
+        builder.switch_to_block(inline_block);
+        if let Some(left) = fuel_left {
+            self.bulk_fuel_commit(builder, left)?;
+        }
+        inline(self, builder)?;
+        builder.ins().jump(done, &[]);
+
+        builder.switch_to_block(builtin_block);
+        builtin(self, builder)?;
+        builder.ins().jump(done, &[]);
+
+        builder.seal_block(done);
+        builder.switch_to_block(done);
         Ok(())
     }
 

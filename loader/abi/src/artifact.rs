@@ -75,9 +75,11 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 /// translator on Cranelift 0.135, whose `tail` convention returns results
 /// that do not fit in registers through a caller-provided area (an
 /// implicit return pointer) instead of on the stack, so wasm functions of
-/// version-5 and version-6 artifacts cannot call each other. Artifacts load
-/// if and only if it matches.
-pub const FORMAT_VERSION: u32 = 6;
+/// version-5 and version-6 artifacts cannot call each other; version 7: two
+/// builtins more ([`crate::builtins::Builtin::Memmove`] and `Memset`), which
+/// small `memory.copy` and `memory.fill` call after checking bounds and
+/// charging fuel inline. Artifacts load if and only if it matches.
+pub const FORMAT_VERSION: u32 = 7;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,
 /// then four reserved zero bytes.

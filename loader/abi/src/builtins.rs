@@ -9,6 +9,19 @@
 //!
 //! A builtin that traps does not return: the loader unwinds to the host.
 
+/// Bytes a bulk operation (`memory.fill`/`copy`/`init`, the table
+/// operations, WASI reads and writes) may touch per unit of fuel, rounded
+/// up: generated code charges a small `memory.copy` or `memory.fill`
+/// itself, the loader everything else.
+pub const BYTES_PER_FUEL: u64 = 64;
+
+/// The most bytes a bulk operation moves between two deadline checks.
+/// Generated code does a `memory.copy` or `memory.fill` of at most this many
+/// bytes, in bounds, through [`Builtin::Memmove`] or [`Builtin::Memset`]
+/// (no deadline check, as the loader makes none before its first piece);
+/// the others go through [`Builtin::MemoryCopy`] or [`Builtin::MemoryFill`].
+pub const BULK_CHUNK_BYTES: u64 = 1 << 20;
+
 /// The kind of one builtin parameter or result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuiltinType {
@@ -50,6 +63,15 @@ macro_rules! for_each_builtin {
             TableInit table_init(table: I32, segment: I32, dst: I32, src: I32, len: I32);
             /// `(vmctx, elem_segment)`: `elem.drop`.
             ElemDrop elem_drop(segment: I32);
+            /// `(vmctx, dst, src, len)`: `memmove` of host addresses the
+            /// caller has checked, for a `memory.copy` of at most
+            /// [`BULK_CHUNK_BYTES`](crate::builtins::BULK_CHUNK_BYTES) in bounds bytes (and fuel
+            /// charged, when metered). Never traps.
+            Memmove memmove(dst: Pointer, src: Pointer, len: Pointer);
+            /// `(vmctx, dst, byte, len)`: `memset` of host addresses the
+            /// caller has checked, for a `memory.fill` like [`Memmove`](crate::builtins::Builtin::Memmove)'s.
+            /// Never traps.
+            Memset memset(dst: Pointer, byte: I32, len: Pointer);
         }
     };
 }
@@ -115,9 +137,11 @@ mod tests {
     #[test]
     fn signatures_come_from_the_list() {
         use BuiltinType::{Pointer as P, I32};
-        assert_eq!(Builtin::COUNT, 10);
+        assert_eq!(Builtin::COUNT, 12);
         assert_eq!(Builtin::MemoryGrow.signature(), (&[I32, I32][..], Some(I32)));
         assert_eq!(Builtin::TableFill.signature(), (&[I32, I32, P, I32][..], None));
         assert_eq!(Builtin::ElemDrop.name(), "elem_drop");
+        assert_eq!(Builtin::Memmove.signature(), (&[P, P, P][..], None));
+        assert_eq!(Builtin::Memset.signature(), (&[P, I32, P][..], None));
     }
 }

@@ -153,6 +153,24 @@ unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_memory: u32, dst: u32, src_
     }
 }
 
+/// # Safety
+/// `dst` and `src` are `len` bytes within live linear memories: generated
+/// code checked them against the memories' current lengths.
+unsafe extern "C" fn memmove(_vmctx: *mut u8, dst: usize, src: usize, len: usize) {
+    // SAFETY: both ranges lie in linear memory (the caller's bounds check),
+    // which stays mapped while its wasm code runs; `copy` allows overlap.
+    unsafe { std::ptr::copy(src as *const u8, dst as *mut u8, len) }
+}
+
+/// # Safety
+/// `dst` is `len` bytes within a live linear memory: generated code
+/// checked it against the memory's current length.
+unsafe extern "C" fn memset(_vmctx: *mut u8, dst: usize, byte: u32, len: usize) {
+    // SAFETY: the range lies in linear memory (the caller's bounds check),
+    // which stays mapped while its wasm code runs.
+    unsafe { std::ptr::write_bytes(dst as *mut u8, byte as u8, len) }
+}
+
 unsafe extern "C" fn memory_init(vmctx: *mut u8, memory: u32, segment: u32, dst: u32, src: u32, len: u32) {
     // SAFETY: called by wasm code with its vmctx.
     unsafe {

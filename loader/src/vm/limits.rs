@@ -22,16 +22,14 @@ use crate::vm::VMRuntimeLimits;
 /// No deadline: the epoch never reaches it.
 const NO_DEADLINE: u64 = u64::MAX;
 
-/// Bytes a bulk operation (`memory.fill`/`copy`/`init`, the table
-/// operations, WASI reads and writes) may touch per unit of fuel.
-pub(crate) const BYTES_PER_FUEL: u64 = 64;
+pub(crate) use wasmc_abi::builtins::BYTES_PER_FUEL;
 
 /// What one table element counts as, in bytes, for fuel: the same on every
 /// target, so that fuel stays deterministic.
 pub(crate) const TABLE_ELEMENT_BYTES: u64 = 8;
 
 /// The most bytes a bulk operation moves between two deadline checks.
-pub(crate) const CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const CHUNK_BYTES: usize = wasmc_abi::builtins::BULK_CHUNK_BYTES as usize;
 
 /// Fuel for a bulk operation that touches `bytes` bytes.
 pub(crate) fn fuel_for_bytes(bytes: u64) -> u64 {
