@@ -125,7 +125,8 @@ pub fn sign_artifact(artifact: &[u8], key: &SecretKey) -> Result<Vec<u8>, SignEr
     let file = ArtifactFile::parse(artifact).map_err(|e| not_artifact(&e))?;
     let section = |name| file.section(name).map_err(|e| not_artifact(&e));
     let sum = file.fixed_section(SECTION_CHECKSUM, "checksum section", CHECKSUM_LEN).map_err(|e| not_artifact(&e))?;
-    let sig = file.fixed_section(SECTION_SIGNATURE, "signature section", SIGNATURE_LEN).map_err(|e| not_artifact(&e))?;
+    let sig =
+        file.fixed_section(SECTION_SIGNATURE, "signature section", SIGNATURE_LEN).map_err(|e| not_artifact(&e))?;
     checksum::verify(artifact, sum.clone()).map_err(|e| not_artifact(&e))?;
     SignatureSection::decode(&artifact[sig.clone()]).map_err(|e| not_artifact(&e))?;
     let encoded = check_header(&artifact[section(SECTION_META)?]).map_err(|e| not_artifact(&e))?;

@@ -7,9 +7,7 @@ mod common;
 use std::error::Error as _;
 
 use common::{module, MODES};
-use wasmc_loader::{
-    error_chain, Config, Error, Extern, HostError, Instance, LoadError, Linker, Store, TrapKind, Val,
-};
+use wasmc_loader::{error_chain, Config, Error, Extern, HostError, Instance, Linker, LoadError, Store, TrapKind, Val};
 
 /// A server's own error type, as a host function would return it.
 #[derive(Debug, PartialEq)]

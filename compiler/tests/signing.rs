@@ -7,9 +7,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
+use common::{code_byte, fix_checksum};
 use wasmc::sign::{generate, read_secret_key, sign_artifact, write_key_pair, SecretKey, SignError};
 use wasmc::BoundsChecks;
-use common::{code_byte, fix_checksum};
 use wasmc_loader::{Instance, Linker, LoadError, Module, Store, TrustedKeys};
 
 const ADD: &str = r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use wasmc_abi::meta::ExternKind;
 
-pub use crate::vm::trap::{ResourceError, Trap};
 use crate::vm::trap::{Cause, VmError};
+pub use crate::vm::trap::{ResourceError, Trap};
 
 /// Why an artifact was refused.
 #[derive(Debug, thiserror::Error)]

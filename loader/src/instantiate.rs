@@ -82,7 +82,8 @@ pub(crate) fn allocate(
     let index = store.instance_count();
     // Fallible resources first, before the store changes.
     let config = store.config();
-    let limits = EntityLimits { max_memory_bytes: config.max_memory_bytes, max_table_elements: config.max_table_elements };
+    let limits =
+        EntityLimits { max_memory_bytes: config.max_memory_bytes, max_table_elements: config.max_table_elements };
     let Allocation { vmctx, backref, tables, memories } =
         allocator::allocate(store.vm(), index, module.as_info(), module.type_ids(), placement, limits)?;
 

@@ -19,10 +19,10 @@ use wasmc_abi::{BoundsChecks, GUARD_RESERVATION, GUARD_SIZE, WASM_MAX_PAGES, WAS
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::instantiate::{allocate, initialize};
-use crate::vm::allocator::Placement;
 use crate::linker::{InstancePre, Linker, Resolved};
 use crate::module::Module;
 use crate::store::{AsContextMut, StoreOpaque};
+use crate::vm::allocator::Placement;
 use crate::vm::slot::{self, SlotLease};
 use crate::vm::sys::unix::mmap::{page_size, round_up_to_page, Mmap};
 use crate::vm::vmctx::VmCtx;

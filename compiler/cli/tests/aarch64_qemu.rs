@@ -251,7 +251,8 @@ fn a_br_table_with_a_million_targets_branches_correctly() {
         let boundaries = [1u32 << 12, 1 << 15, 1 << 16, 1 << 17, 1 << 19].into_iter().flat_map(|b| [b - 1, b]);
         let probes = [0, 1, 2, 100_003, 777_777, targets - 1, targets, u32::MAX].into_iter().chain(boundaries);
         for index in probes {
-            let expected = if index < targets { u64::from(index) * 7919 % u64::from(depth) } else { u64::from(depth - 1) };
+            let expected =
+                if index < targets { u64::from(index) * 7919 % u64::from(depth) } else { u64::from(depth - 1) };
             let out = qemu(cpu, &wasmrun, &["--invoke", "f", artifact.to_str().unwrap(), &index.to_string()]);
             assert_eq!(text(&out.stdout), format!("{expected}\n"), "{preset}, index {index}: {}", text(&out.stderr));
         }

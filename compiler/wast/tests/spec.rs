@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use rayon::prelude::*;
-use wasmc_wast::{run_file, WastReport};
 use wasmc::{BoundsChecks, CompileOptions};
+use wasmc_wast::{run_file, WastReport};
 
 /// Scripts that may not pass, each with the reason. Expected to stay empty.
 const SKIP: &[(&str, &str)] = &[];

@@ -89,7 +89,10 @@ impl Layout {
         let signed_by = SignatureSection::decode(&bytes[sig.clone()])?.map(|s| s.key_id);
         let encoded = artifact::check_header(&bytes[meta.clone()]).map_err(FormatError::Header)?;
         if sum.len() != CHECKSUM_LEN {
-            return Err(FormatError::Corrupt(format!("checksum section is {} bytes, expected {CHECKSUM_LEN}", sum.len())));
+            return Err(FormatError::Corrupt(format!(
+                "checksum section is {} bytes, expected {CHECKSUM_LEN}",
+                sum.len()
+            )));
         }
         if checksum == Checksum::Verify {
             checksum::verify(bytes, sum.clone())
@@ -153,6 +156,11 @@ impl ArtifactInfo {
         meta.validate(layout.text.len() as u64, layout.data.len() as u64, layout.image.len() as u64)
             .map_err(FormatError::Metadata)?;
         layout.check_triple(&meta.triple)?;
-        Ok(ArtifactInfo { meta, text_size: layout.text.len(), data_size: layout.data.len(), signed_by: layout.signed_by })
+        Ok(ArtifactInfo {
+            meta,
+            text_size: layout.text.len(),
+            data_size: layout.data.len(),
+            signed_by: layout.signed_by,
+        })
     }
 }

@@ -79,7 +79,8 @@ mod tests {
     #[test]
     fn a_section_round_trips_and_malformed_ones_are_refused() {
         assert_eq!(SignatureSection::decode(&[0; SIGNATURE_LEN]), Ok(None));
-        let section = SignatureSection { key_id: KeyId([7, 0, 0, 0, 0, 0, 0, 1]), signature: [3; ED25519_SIGNATURE_LEN] };
+        let section =
+            SignatureSection { key_id: KeyId([7, 0, 0, 0, 0, 0, 0, 1]), signature: [3; ED25519_SIGNATURE_LEN] };
         let mut bytes = section.encode();
         assert_eq!(SignatureSection::decode(&bytes), Ok(Some(section)));
         bytes[SIGNATURE_LEN - 1] = 1;
