@@ -113,7 +113,8 @@ fn compile(name: &str, dir: &Path) -> PathBuf {
 }
 
 /// Starts the proxy with `workers` workers and the corpus filters
-/// `filters` (name, extra TOML lines), in that order, in front of
+/// `filters` (name, extra TOML lines; with `native = ...` in them, a
+/// native filter), in that order, in front of
 /// `upstream` (also reachable as `httpbin`; `dead` is a closed port).
 fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
     start_with(upstream, workers, filters).0
@@ -131,6 +132,11 @@ fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Prox
          [upstreams]\nbackend = \"{upstream}\"\nhttpbin = \"{upstream}\"\ndead = \"{dead}\"\n"
     );
     for (name, extra) in filters {
+        // A native filter names itself in `extra`; the others are compiled.
+        if extra.contains("native = ") {
+            config.push_str(&format!("[[filters]]\nname = \"{name}\"\n{extra}\n"));
+            continue;
+        }
         let artifact = compile(name, &dir);
         config.push_str(&format!("[[filters]]\nname = \"{name}\"\nartifact = \"{}\"\n{extra}\n", artifact.display()));
     }
@@ -420,4 +426,111 @@ fn chunked_bodies_and_trailers_go_through_the_filters() {
     let (head, _, _) = exchange_raw(&proxy.addr, &big);
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     assert_eq!(get(&proxy.addr, "/echo", &[]).status, 200);
+}
+
+#[test]
+fn the_native_header_filter_acts_as_the_wasm_one() {
+    let upstream = upstream();
+    let wasm = start(&upstream, 1, &[("http_headers", "")]);
+    let native = start(&upstream, 1, &[("native_headers", "native = \"http_headers\"")]);
+    let bare = start(&upstream, 1, &[]);
+    let without_date = |r: &Reply| -> Vec<String> {
+        r.head.lines().filter(|l| !l.to_ascii_lowercase().starts_with("date:")).map(str::to_string).collect()
+    };
+    for (path, headers) in [
+        ("/hello", &[][..]),
+        ("/echo", &[("x-remove-me", "1"), ("x-keep", "2")][..]),
+        ("/hello?x", &[("X-Remove-Me", "a")][..]),
+    ] {
+        let (w, n) = (get(&wasm.addr, path, headers), get(&native.addr, path, headers));
+        assert_eq!((w.status, &w.body), (n.status, &n.body), "{path}");
+        assert_eq!(without_date(&w), without_date(&n), "{path}");
+    }
+    let echo = get(&native.addr, "/echo", &[("x-remove-me", "1")]);
+    assert!(echo.body.contains("x-wasm-filter: http_headers") && !echo.body.contains("x-remove-me"), "{}", echo.body);
+    assert_eq!((echo.header("powered-by").as_deref(), echo.header("server")), (Some("proxy-wasm"), None));
+    let hello = get(&native.addr, "/hello", &[]);
+    assert_eq!(
+        (hello.status, hello.body.as_str(), hello.header("hello").as_deref()),
+        (200, "Hello, World!\n", Some("World"))
+    );
+    // Without the filter, the request and response go through untouched.
+    let echo = get(&bare.addr, "/echo", &[("x-remove-me", "1")]);
+    assert!(echo.body.contains("x-remove-me: 1") && !echo.body.contains("x-wasm-filter"), "{}", echo.body);
+    assert_eq!(echo.header("server").as_deref(), Some("upstream"));
+}
+
+/// A keep-alive upstream: answers `ok` on each connection until it has
+/// answered `close_after` requests on it (then it closes it, with no
+/// `connection: close`) or a request waited longer than `idle`. Returns its
+/// address and the numbers of connections it accepted and requests it read.
+fn keep_alive_upstream(
+    close_after: usize,
+    idle: Duration,
+) -> (String, [std::sync::Arc<std::sync::atomic::AtomicUsize>; 2]) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let counters: [std::sync::Arc<std::sync::atomic::AtomicUsize>; 2] = Default::default();
+    let [accepted, requests] = counters.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let requests = requests.clone();
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(idle)).unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                for _ in 0..close_after {
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, counters)
+}
+
+#[test]
+fn upstream_connections_are_reused_and_replaced_when_the_upstream_closes_them() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // One worker: requests one after another share one upstream connection.
+    let (addr, [accepted, _]) = keep_alive_upstream(usize::MAX, Duration::from_secs(60));
+    let proxy = start(&addr, 1, &[]);
+    for _ in 0..20 {
+        let r = get(&proxy.addr, "/", &[]);
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"), "{}", r.head);
+    }
+    assert_eq!(accepted.load(SeqCst), 1);
+
+    // An upstream that closes each connection after 3 answers, and idle
+    // ones after 100 ms: every request is still answered, on new
+    // connections as needed.
+    let (addr, [accepted, requests]) = keep_alive_upstream(3, Duration::from_millis(100));
+    let proxy = start(&addr, 1, &[]);
+    for n in 0..12 {
+        if n % 4 == 3 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let r = get(&proxy.addr, "/", &[]);
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"), "request {n}: {}", r.head);
+    }
+    assert!(accepted.load(SeqCst) >= 4, "{} connections", accepted.load(SeqCst));
+    // A POST is never sent twice: the upstream reads each at most once.
+    let before = requests.load(SeqCst);
+    let answered = (0..6).filter(|_| request(&proxy.addr, "POST", "/", &[]).status == 200).count();
+    let read = requests.load(SeqCst) - before;
+    assert!(answered <= read && read <= 6, "{answered} answered, {read} read");
 }
