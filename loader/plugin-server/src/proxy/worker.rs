@@ -94,6 +94,8 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
                     continue;
                 }
             };
+            // Answers are written whole: do not hold them back for acks.
+            let _ = stream.set_nodelay(true);
             let worker = worker.clone();
             let local_addr = stream.local_addr().ok();
             tokio::task::spawn_local(async move {
