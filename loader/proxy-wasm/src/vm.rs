@@ -258,11 +258,13 @@ impl Vm {
         match live.call(name, context, pick, (i(context), count, i32::from(end_of_stream))) {
             Ok(returned) => {
                 let action = live.outcome(context, Some(returned.unwrap_or(ACTION_CONTINUE)));
-                if let Some(http) = live.store.data().http.get(&context) {
-                    *headers = match direction {
-                        Direction::Request => http.request_headers.clone(),
-                        Direction::Response => http.response_headers.clone(),
+                // The context keeps its own copy (for a resumption to change).
+                if let Some(http) = live.store.data_mut().http.get_mut(&context) {
+                    let slot = match direction {
+                        Direction::Request => &mut http.request_headers,
+                        Direction::Response => &mut http.response_headers,
                     };
+                    headers.clone_from(slot);
                 }
                 Ok(action)
             }
