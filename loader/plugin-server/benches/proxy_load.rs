@@ -4,7 +4,11 @@
 //! ```text
 //! cargo bench -p wasmc-plugin-server --bench proxy_load -- [--rounds R] [--requests N]
 //!     [--requests-64 N] [--workers W] [--log-level LEVEL] [--memory-only | --latency-only]
+//!     [--compare-with OTHER-WASMC-PROXY]
 //! ```
+//!
+//! `--compare-with` adds a fourth configuration to the latency rounds: the
+//! wasm filter in another build of `wasmc-proxy` (an A/B of a change).
 //!
 //! Latency: starts a small keep-alive upstream in this process and three
 //! `wasmc-proxy` processes in front of it, one worker each (`--workers`):
@@ -15,8 +19,11 @@
 //! turn (the order rotating every round) gets `--requests` requests per
 //! connection (`--requests-64` at 64), one round of warm-up first, and
 //! prints per configuration the p50, p90 and p99 latency of every request
-//! of every round, the throughput, the p50 each filter adds to the proxy
-//! without filters, and its spread over the rounds.
+//! of every round, the throughput, the proxy's CPU time per request (all
+//! its threads, from `/proc/PID/task/*/schedstat`), the p50 and the CPU
+//! time each filter adds to the proxy without filters, and the spread of
+//! the added p50 over the rounds (median [min, max] of the per-round
+//! differences).
 //!
 //! Memory: for 1, 2 and 4 workers and 0, 1 and 4 header filters (wasm, or
 //! native), starts a proxy, sends 64 connections x 50 requests, and reads
@@ -44,6 +51,7 @@ struct Options {
     log_level: String,
     latency: bool,
     memory: bool,
+    compare_with: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -55,6 +63,7 @@ fn options() -> Options {
         log_level: "warn".into(),
         latency: true,
         memory: true,
+        compare_with: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -66,6 +75,7 @@ fn options() -> Options {
             "--workers" => o.workers = value().parse().expect("--workers N"),
             "--log-level" => o.log_level = value(),
             "--memory-only" => o.latency = false,
+            "--compare-with" => o.compare_with = Some(PathBuf::from(value())),
             "--latency-only" => o.memory = false,
             // What cargo bench passes.
             "--bench" => {}
@@ -122,6 +132,11 @@ impl Drop for Proxy {
 /// Starts `wasmc-proxy` with `workers` workers and `filters` (TOML of
 /// `[[filters]]` tables) in front of `upstream`.
 fn proxy(dir: &Path, upstream: &str, workers: usize, filters: &str) -> Proxy {
+    proxy_from(Path::new(env!("CARGO_BIN_EXE_wasmc-proxy")), dir, upstream, workers, filters)
+}
+
+/// [`proxy`], from the binary at `binary`.
+fn proxy_from(binary: &Path, dir: &Path, upstream: &str, workers: usize, filters: &str) -> Proxy {
     static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let config = format!(
@@ -130,7 +145,7 @@ fn proxy(dir: &Path, upstream: &str, workers: usize, filters: &str) -> Proxy {
     );
     let path = dir.join(format!("proxy-{n}.toml"));
     std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmc-proxy"))
+    let mut child = Command::new(binary)
         .arg(&path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -178,6 +193,15 @@ impl Client {
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         head
     }
+}
+
+/// CPU time of process `pid` so far, all threads, in ns.
+fn cpu_ns(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Latencies (ns) and the wall time of `per_connection` requests on each
@@ -246,12 +270,16 @@ fn native_filters(count: usize, log_level: &str) -> String {
 
 fn latency(o: &Options, dir: &Path, artifact: &Path) {
     let upstream = upstream();
-    let configs = [
+    let mut configs = vec![
         ("no filter", String::new()),
         ("wasm http_headers", wasm_filters(1, artifact, &o.log_level)),
         ("native http_headers", native_filters(1, &o.log_level)),
     ];
-    let proxies: Vec<Proxy> = configs.iter().map(|(_, f)| proxy(dir, &upstream, o.workers, f)).collect();
+    let mut proxies: Vec<Proxy> = configs.iter().map(|(_, f)| proxy(dir, &upstream, o.workers, f)).collect();
+    if let Some(other) = &o.compare_with {
+        configs.push(("wasm, --compare-with", wasm_filters(1, artifact, &o.log_level)));
+        proxies.push(proxy_from(other, dir, &upstream, o.workers, &configs[3].1));
+    }
     // Each configuration is what it says: the filter acts, or nothing does.
     for (proxy, (name, _)) in proxies.iter().zip(&configs) {
         let head = Client::new(&proxy.addr).get().to_ascii_lowercase();
@@ -268,13 +296,17 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
         let mut latencies: Vec<Vec<u64>> = vec![Vec::new(); configs.len()];
         let mut walls = vec![Duration::ZERO; configs.len()];
         let mut round_p50: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+        let mut cpu = vec![0u64; configs.len()];
         for round in 0..=o.rounds {
             for k in 0..configs.len() {
                 let c = (k + round) % configs.len();
+                let pid = proxies[c].child.id();
+                let before = cpu_ns(pid);
                 let (mut l, wall) = run(&mut clients[c], per_connection);
                 if round == 0 {
                     continue;
                 }
+                cpu[c] += cpu_ns(pid) - before;
                 l.sort_unstable();
                 round_p50[c].push(percentile(&l, 0.5));
                 latencies[c].extend(l);
@@ -283,17 +315,25 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
         }
         println!("\n{connections} connection(s), {per_connection} requests each per round:");
         println!(
-            "{:<22} {:>9} {:>9} {:>9} {:>11} {:>14} {:>21}",
-            "configuration", "p50 µs", "p90 µs", "p99 µs", "req/s", "added p50 µs", "added p50 per round"
+            "{:<22} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>22} {:>9}",
+            "configuration",
+            "p50 µs",
+            "p90 µs",
+            "p99 µs",
+            "req/s",
+            "CPU µs/req",
+            "added p50",
+            "added p50 per round",
+            "added CPU"
         );
         let mut p50 = Vec::new();
-        let mut per_request = Vec::new();
+        let mut cpu_per_request = Vec::new();
         for (c, (name, _)) in configs.iter().enumerate() {
             latencies[c].sort_unstable();
             let l = &latencies[c];
             let rate = l.len() as f64 / walls[c].as_secs_f64();
             p50.push(percentile(l, 0.5));
-            per_request.push(1e6 / rate);
+            cpu_per_request.push(cpu[c] as f64 / 1000.0 / l.len() as f64);
             let added = p50[c] - p50[0];
             let mut per_round: Vec<f64> = round_p50[c].iter().zip(&round_p50[0]).map(|(a, b)| a - b).collect();
             let (lo, mid, hi) = if per_round.is_empty() {
@@ -303,20 +343,22 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
                 (per_round[0], mid, per_round[per_round.len() - 1])
             };
             println!(
-                "{name:<22} {:>9.1} {:>9.1} {:>9.1} {rate:>11.0} {added:>14.2} {:>21}",
+                "{name:<22} {:>8.1} {:>8.1} {:>8.1} {rate:>8.0} {:>11.2} {added:>11.2} {:>22} {:>9.2}",
                 p50[c],
                 percentile(l, 0.9),
                 percentile(l, 0.99),
+                cpu_per_request[c],
                 format!("{mid:.2} [{lo:.2}, {hi:.2}]"),
+                cpu_per_request[c] - cpu_per_request[0],
             );
         }
         let (wasm, native) = (p50[1] - p50[0], p50[2] - p50[0]);
+        let (wasm_cpu, native_cpu) = (cpu_per_request[1] - cpu_per_request[0], cpu_per_request[2] - cpu_per_request[0]);
         println!(
-            "wasm/native: p50 {:.3}x; added p50 {wasm:.2} µs against {native:.2} µs; \
-             time per request (1/throughput) {:+.2} µs wasm, {:+.2} µs native over no filter",
+            "wasm against native: p50 {:.3}x; added p50 {wasm:.2} against {native:.2} µs; \
+             added CPU per request {wasm_cpu:.2} against {native_cpu:.2} µs ({:.1}x)",
             p50[1] / p50[2],
-            per_request[1] - per_request[0],
-            per_request[2] - per_request[0],
+            wasm_cpu / native_cpu,
         );
     }
 }

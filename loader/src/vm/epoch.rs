@@ -7,11 +7,15 @@
 //! fall behind real time.
 //!
 //! The ticker is one thread for the process, started by the first
-//! [`crate::Store::set_call_timeout`] with a timeout. It parks while no call
-//! with a deadline is running ([`ActiveDeadline`] counts them) and otherwise
-//! wakes once per tick.
+//! [`crate::Store::set_call_timeout`] with a timeout. It wakes once per tick
+//! while calls with a deadline run ([`ActiveDeadline`] counts them) and for
+//! [`LINGER_TICKS`] after the last one, then parks until the next call. The
+//! lingering keeps a server that makes many short calls (a Proxy-Wasm
+//! filter: several per request) from waking the parked ticker on almost
+//! every call, a futex wake on the caller's thread and a context switch
+//! each.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -23,8 +27,16 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 
 /// Ticks since [`start`]; only ever increases.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// Ticks the ticker goes on ticking after the last call with a deadline
+/// ended, before it parks.
+pub(crate) const LINGER_TICKS: u32 = 10;
+
 /// Calls with a deadline in progress, in all stores.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Calls with a deadline started so far (the ticker's sign of activity).
+static STARTED: AtomicU64 = AtomicU64::new(0);
+/// Set by the ticker before it parks; a call that finds it set wakes it.
+static PARKED: AtomicBool = AtomicBool::new(false);
 /// The ticker thread, once started.
 static TICKER: OnceLock<Thread> = OnceLock::new();
 /// Serialises starting the ticker.
@@ -82,11 +94,25 @@ pub(crate) fn ensure_ticker() -> Result<(), VmError> {
 }
 
 fn ticker_loop() {
+    let idle = |seen: u64| ACTIVE.load(Ordering::SeqCst) == 0 && STARTED.load(Ordering::SeqCst) == seen;
+    let mut seen = STARTED.load(Ordering::SeqCst);
+    let mut idle_ticks = 0;
     loop {
-        if ACTIVE.load(Ordering::Acquire) == 0 {
-            // `unpark` before `park` makes `park` return at once, so a call
-            // that starts between the check and here is not missed.
-            std::thread::park();
+        if !idle(seen) {
+            idle_ticks = 0;
+            seen = STARTED.load(Ordering::SeqCst);
+        } else if idle_ticks < LINGER_TICKS {
+            idle_ticks += 1;
+        } else {
+            PARKED.store(true, Ordering::SeqCst);
+            // A call that starts after this check finds PARKED set and
+            // unparks us (`unpark` before `park` makes `park` return at
+            // once); one that started before it changed STARTED.
+            if idle(seen) {
+                std::thread::park();
+            }
+            PARKED.store(false, Ordering::SeqCst);
+            idle_ticks = 0;
             continue;
         }
         let now = start().elapsed();
@@ -108,7 +134,9 @@ impl ActiveDeadline {
     /// [`VmError::Resource`] if the ticker thread cannot be started.
     pub(crate) fn new() -> Result<ActiveDeadline, VmError> {
         ensure_ticker()?;
-        if ACTIVE.fetch_add(1, Ordering::AcqRel) == 0 {
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        STARTED.fetch_add(1, Ordering::SeqCst);
+        if PARKED.load(Ordering::SeqCst) && PARKED.swap(false, Ordering::SeqCst) {
             if let Some(ticker) = TICKER.get() {
                 ticker.unpark();
             }
@@ -143,6 +171,22 @@ mod tests {
         let t0 = Instant::now();
         while current() < before + 3 {
             assert!(t0.elapsed() < Duration::from_secs(5), "the epoch did not advance");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(guard);
+    }
+
+    #[test]
+    fn a_call_after_the_ticker_parked_wakes_it() {
+        drop(ActiveDeadline::new().expect("ticker starts"));
+        // Long enough for the ticker to linger and park (unless another
+        // test keeps it busy, which this test must survive too).
+        std::thread::sleep(TICK * (LINGER_TICKS + 20));
+        let guard = ActiveDeadline::new().expect("ticker running");
+        let before = current();
+        let t0 = Instant::now();
+        while current() < before + 3 {
+            assert!(t0.elapsed() < Duration::from_secs(5), "the parked ticker was not woken");
             std::thread::sleep(Duration::from_millis(1));
         }
         drop(guard);
