@@ -7,7 +7,7 @@
 //! allocator are looked up once per instance ([`Exports`]), not by name on
 //! every host call.
 
-use wasmc_loader::{AsContext, Caller, Extern, Func, HostError, Instance, Memory, TypedFunc};
+use wasmc_loader::{Caller, Extern, Func, HostError, Instance, Memory, Store, TypedFunc};
 
 use crate::abi::Status;
 use crate::maps::len32;
@@ -36,15 +36,13 @@ pub(crate) struct Exports {
 }
 
 impl Exports {
-    pub fn new(store: impl AsContext, instance: &Instance) -> Exports {
-        let store = store.as_context();
-        let allocator = ["proxy_on_memory_allocate", "malloc"].iter().find_map(|name| {
-            match instance.get_export(&store, name) {
+    pub fn new(store: &Store<HostState>, instance: &Instance) -> Exports {
+        let allocator =
+            ["proxy_on_memory_allocate", "malloc"].iter().find_map(|name| match instance.get_export(store, name) {
                 Some(Extern::Func(f)) => Some(f),
                 _ => None,
-            }
-        });
-        Exports { memory: instance.get_memory(&store, "memory"), allocator }
+            });
+        Exports { memory: instance.get_memory(store, "memory"), allocator }
     }
 }
 

@@ -42,6 +42,10 @@ impl Loaded {
 }
 
 /// A worker's instance of a filter.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per filter per worker, made at start or reload and never moved on the request path"
+)]
 pub enum Filter {
     Wasm(Vm),
     Native(HttpHeaders),

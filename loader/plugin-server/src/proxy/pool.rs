@@ -35,10 +35,14 @@ pub struct Connection {
     reused: bool,
 }
 
+/// Idle connections to one upstream, each with the moment it went idle;
+/// the most recently used last.
+type Idle = Vec<(SendRequest<Frames>, Instant)>;
+
 /// One worker's idle connections, by upstream address.
 #[derive(Default)]
 pub struct Pool {
-    idle: RefCell<HashMap<String, Vec<(SendRequest<Frames>, Instant)>>>,
+    idle: RefCell<HashMap<String, Idle>>,
 }
 
 impl Pool {
