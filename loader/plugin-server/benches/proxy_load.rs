@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench -p wasmc-plugin-server --bench proxy_load -- [--rounds R] [--requests N]
 //!     [--requests-64 N] [--workers W] [--log-level LEVEL] [--memory-only | --latency-only]
-//!     [--compare-with OTHER-WASMC-PROXY]
+//!     [--paired N] [--compare-with OTHER-WASMC-PROXY]
 //! ```
 //!
 //! `--compare-with` adds a fourth configuration to the latency rounds: the
@@ -14,7 +14,16 @@
 //! `wasmc-proxy` processes in front of it, one worker each (`--workers`):
 //! no filter, the Rust SDK's `http_headers` filter compiled by wasmc, and
 //! the same logic as a native filter (`native = "http_headers"`), filters
-//! logging at `warn` (`--log-level`). Then, at 1 and at 64 concurrent
+//! logging at `warn` (`--log-level`).
+//!
+//! First, one connection to each proxy, interleaved request by request
+//! (`--paired` requests each, the configuration order rotating), so that
+//! whatever else the machine does hits the three alike: per configuration
+//! the p50, p90, p99, the proxy's CPU time per request, the p50 added to
+//! the proxy without filters, and the median of the paired differences
+//! (each request against the no-filter request next to it).
+//!
+//! Then, at 1 and at 64 concurrent
 //! keep-alive connections, it runs rounds in which each configuration in
 //! turn (the order rotating every round) gets `--requests` requests per
 //! connection (`--requests-64` at 64), one round of warm-up first, and
@@ -52,6 +61,7 @@ struct Options {
     latency: bool,
     memory: bool,
     compare_with: Option<PathBuf>,
+    paired: usize,
 }
 
 fn options() -> Options {
@@ -64,6 +74,7 @@ fn options() -> Options {
         latency: true,
         memory: true,
         compare_with: None,
+        paired: 50_000,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -76,6 +87,7 @@ fn options() -> Options {
             "--log-level" => o.log_level = value(),
             "--memory-only" => o.latency = false,
             "--compare-with" => o.compare_with = Some(PathBuf::from(value())),
+            "--paired" => o.paired = value().parse().expect("--paired N"),
             "--latency-only" => o.memory = false,
             // What cargo bench passes.
             "--bench" => {}
@@ -286,10 +298,9 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
         let filtered = head.contains("powered-by: proxy-wasm") && !head.contains("server: upstream");
         assert_eq!(filtered, !name.starts_with("no "), "{name}: {head}");
     }
-    println!(
-        "latency: {} worker(s) per proxy, filters logging at {}, {} rounds after one of warm-up",
-        o.workers, o.log_level, o.rounds
-    );
+    println!("latency: {} worker(s) per proxy, filters logging at {}", o.workers, o.log_level);
+    paired(&proxies, &configs, o.paired);
+    println!("\nrounds: {} after one of warm-up, configurations in turn", o.rounds);
     for (connections, per_connection) in [(1, o.requests), (64, o.requests_64)] {
         let mut clients: Vec<Vec<Client>> =
             proxies.iter().map(|p| (0..connections).map(|_| Client::new(&p.addr)).collect()).collect();
@@ -359,6 +370,54 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
              added CPU per request {wasm_cpu:.2} against {native_cpu:.2} µs ({:.1}x)",
             p50[1] / p50[2],
             wasm_cpu / native_cpu,
+        );
+    }
+}
+
+/// One connection to each proxy, used in turn request by request.
+fn paired(proxies: &[Proxy], configs: &[(&str, String)], requests: usize) {
+    let mut clients: Vec<Client> = proxies.iter().map(|p| Client::new(&p.addr)).collect();
+    for _ in 0..1000 {
+        clients.iter_mut().for_each(|c| drop(c.get()));
+    }
+    let k = clients.len();
+    let before: Vec<u64> = proxies.iter().map(|p| cpu_ns(p.child.id())).collect();
+    let mut latencies = vec![Vec::with_capacity(requests); k];
+    for i in 0..requests {
+        for j in 0..k {
+            let c = (i + j) % k;
+            let started = Instant::now();
+            clients[c].get();
+            latencies[c].push(started.elapsed().as_nanos() as u64);
+        }
+    }
+    let cpu: Vec<f64> = proxies
+        .iter()
+        .zip(&before)
+        .map(|(p, b)| (cpu_ns(p.child.id()) - b) as f64 / 1000.0 / requests as f64)
+        .collect();
+    println!("\n1 connection per proxy, interleaved request by request, {requests} requests each:");
+    println!(
+        "{:<22} {:>8} {:>8} {:>8} {:>11} {:>11} {:>13} {:>9}",
+        "configuration", "p50 µs", "p90 µs", "p99 µs", "CPU µs/req", "added p50", "paired added", "added CPU"
+    );
+    let mut p50 = Vec::new();
+    for c in 0..k {
+        let mut paired: Vec<f64> =
+            latencies[c].iter().zip(&latencies[0]).map(|(a, b)| (*a as f64 - *b as f64) / 1000.0).collect();
+        let paired = median(&mut paired);
+        let mut sorted = latencies[c].clone();
+        sorted.sort_unstable();
+        p50.push(percentile(&sorted, 0.5));
+        println!(
+            "{:<22} {:>8.1} {:>8.1} {:>8.1} {:>11.2} {:>11.2} {paired:>13.2} {:>9.2}",
+            configs[c].0,
+            p50[c],
+            percentile(&sorted, 0.9),
+            percentile(&sorted, 0.99),
+            cpu[c],
+            p50[c] - p50[0],
+            cpu[c] - cpu[0],
         );
     }
 }
