@@ -34,7 +34,7 @@
 //! the added p50 over the rounds (median [min, max] of the per-round
 //! differences).
 //!
-//! Memory: for 1, 2 and 4 workers and 0, 1 and 4 header filters (wasm, or
+//! Memory: for 1, 2 and 4 workers and 0, 1 and 8 header filters (wasm, or
 //! native), starts a proxy, sends 64 connections x 50 requests, and reads
 //! `VmRSS` from `/proc/PID/status`; prints the table and, per filter, the
 //! resident bytes per filter at each worker count and their growth per
@@ -435,7 +435,7 @@ fn rss_kib(pid: u32) -> u64 {
 fn memory(o: &Options, dir: &Path, artifact: &Path) {
     let upstream = upstream();
     let workers = [1usize, 2, 4];
-    let counts = [0usize, 1, 4];
+    let counts = [0usize, 1, 8];
     println!("\nresident memory (VmRSS, KiB) after 64 connections x 50 requests:");
     println!("{:<22} {:>10} {:>10} {:>10}", "filters", "1 worker", "2 workers", "4 workers");
     let mut table: Vec<(String, Vec<u64>)> = Vec::new();
