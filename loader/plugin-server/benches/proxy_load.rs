@@ -365,11 +365,13 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
         }
         let (wasm, native) = (p50[1] - p50[0], p50[2] - p50[0]);
         let (wasm_cpu, native_cpu) = (cpu_per_request[1] - cpu_per_request[0], cpu_per_request[2] - cpu_per_request[0]);
+        // A ratio to a difference within the noise would mean nothing.
+        let ratio =
+            if native_cpu > 0.5 { format!("{:.1}x", wasm_cpu / native_cpu) } else { "native within noise".into() };
         println!(
             "wasm against native: p50 {:.3}x; added p50 {wasm:.2} against {native:.2} µs; \
-             added CPU per request {wasm_cpu:.2} against {native_cpu:.2} µs ({:.1}x)",
+             added CPU per request {wasm_cpu:.2} against {native_cpu:.2} µs ({ratio})",
             p50[1] / p50[2],
-            wasm_cpu / native_cpu,
         );
     }
 }
