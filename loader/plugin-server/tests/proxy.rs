@@ -113,8 +113,8 @@ fn compile(name: &str, dir: &Path) -> PathBuf {
 }
 
 /// Starts the proxy with `workers` workers and the corpus filters
-/// `filters` (name, extra TOML lines; with `native = ...` in them, a
-/// native filter), in that order, in front of
+/// `filters` (name, extra TOML lines; with `native = ...` or `artifact =
+/// ...` in them, that filter instead of the corpus one), in that order, in front of
 /// `upstream` (also reachable as `httpbin`; `dead` is a closed port).
 fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
     start_with(upstream, workers, filters).0
@@ -132,8 +132,9 @@ fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Prox
          [upstreams]\nbackend = \"{upstream}\"\nhttpbin = \"{upstream}\"\ndead = \"{dead}\"\n"
     );
     for (name, extra) in filters {
-        // A native filter names itself in `extra`; the others are compiled.
-        if extra.contains("native = ") {
+        // A native filter, or one compiled by the test, names itself in
+        // `extra`; the others are compiled from the corpus.
+        if extra.contains("native = ") || extra.contains("artifact = ") {
             config.push_str(&format!("[[filters]]\nname = \"{name}\"\n{extra}\n"));
             continue;
         }
@@ -533,4 +534,53 @@ fn upstream_connections_are_reused_and_replaced_when_the_upstream_closes_them() 
     let answered = (0..6).filter(|_| request(&proxy.addr, "POST", "/", &[]).status == 200).count();
     let read = requests.load(SeqCst) - before;
     assert!(answered <= read && read <= 6, "{answered} answered, {read} read");
+}
+
+/// A filter whose root context counts, in the counters `root_done` and
+/// `root_deleted`, the calls of `proxy_on_done` and `proxy_on_delete` it
+/// gets, and is done at once.
+const LIFECYCLE: &str = r#"(module
+  (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_increment_metric" (func $increment (param i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "root_doneroot_deleted")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func $count (param $name i32) (param $len i32)
+    (drop (call $define (i32.const 0) (local.get $name) (local.get $len) (i32.const 64)))
+    (drop (call $increment (i32.load (i32.const 64)) (i64.const 1))))
+  (func (export "proxy_on_done") (param i32) (result i32)
+    (if (i32.eq (local.get 0) (i32.const 1)) (then (call $count (i32.const 0) (i32.const 9))))
+    (i32.const 1))
+  (func (export "proxy_on_delete") (param i32)
+    (if (i32.eq (local.get 0) (i32.const 1)) (then (call $count (i32.const 9) (i32.const 12))))))"#;
+
+#[test]
+fn a_reload_shuts_down_the_root_contexts_of_the_vms_it_replaced() {
+    let dir = std::env::temp_dir().join(format!("wasmc-proxy-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let artifact = dir.join("lifecycle.cwasm");
+    let wasm = wat::parse_str(LIFECYCLE).unwrap();
+    std::fs::write(&artifact, wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap()).unwrap();
+    let extra = format!("artifact = \"{}\"", artifact.display());
+    let (proxy, _, _) = start_with(&upstream(), 2, &[("lifecycle", &extra)]);
+    assert_eq!(get(&proxy.addr, "/", &[]).status, 200);
+    let metrics = || get(&proxy.admin, "/metrics", &[]).body;
+    assert!(!metrics().contains("root_done"), "{}", metrics());
+    let reloaded = request(&proxy.admin, "POST", "/reload", &[]);
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+    // Each of the two workers shuts its replaced VM down within a few
+    // polls, proxy_on_done then proxy_on_delete, once each; so was the VM
+    // the reload started to check the new filter, when it let it go.
+    let t0 = Instant::now();
+    let expected = ["lifecycle.root_done counter 3", "lifecycle.root_deleted counter 3"];
+    while !expected.iter().all(|line| metrics().contains(line)) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "{}", metrics());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The new VMs serve, and are not shut down.
+    assert_eq!(get(&proxy.addr, "/", &[]).status, 200);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(expected.iter().all(|line| metrics().contains(line)), "{}", metrics());
 }

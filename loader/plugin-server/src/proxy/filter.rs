@@ -196,6 +196,14 @@ impl Filter {
         }
     }
 
+    /// Shuts the filter down ([`Vm::shutdown`]); whether it is done.
+    pub fn shutdown(&mut self) -> bool {
+        match self {
+            Filter::Wasm(vm) => vm.shutdown(),
+            Filter::Native(_) => true,
+        }
+    }
+
     /// Ticks and queue notifications due at `now`.
     pub fn poll(&mut self, now: Instant) -> Result<(), Failure> {
         match self {

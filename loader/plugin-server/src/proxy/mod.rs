@@ -6,7 +6,8 @@
 //! `pool.rs`); the filters' metrics are served on the admin address
 //! (`admin.rs`), which also reloads the filters from the configuration file
 //! (`POST /reload`) without dropping a request: requests in flight finish
-//! on the VMs they started on, new ones get VMs of the new filters.
+//! on the VMs they started on, new ones get VMs of the new filters, and
+//! each worker shuts the replaced VMs down once no request uses them.
 
 mod admin;
 pub mod config;

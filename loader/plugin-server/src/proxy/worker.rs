@@ -26,6 +26,10 @@ use super::{Generation, Shared};
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a worker gives its VMs their ticks and queue notifications.
 const POLL_EVERY: Duration = Duration::from_millis(5);
+/// How long a worker waits for the root contexts of VMs a reload replaced
+/// to finish their work (`proxy_on_done` answered false), once no request
+/// uses them, before it drops them.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// A worker's VMs (and native filters) of one generation's filters, in
 /// chain order, and the worker's upstream connections.
@@ -42,11 +46,13 @@ impl VmSet {
     }
 }
 
-/// A worker: the shared state, its current set of VMs and its idle
-/// upstream connections.
+/// A worker: the shared state, its current set of VMs, the sets a reload
+/// replaced that are not shut down yet (with when their shutdown began),
+/// and its idle upstream connections.
 struct Worker {
     shared: Arc<Shared>,
     set: RefCell<Rc<VmSet>>,
+    draining: RefCell<Vec<(Rc<VmSet>, Option<Instant>)>>,
     pool: Rc<Pool>,
 }
 
@@ -57,7 +63,10 @@ impl Worker {
         let latest = self.shared.current();
         if !Arc::ptr_eq(&latest, &self.set.borrow().generation) {
             match VmSet::new(latest, self.pool.clone()) {
-                Ok(set) => *self.set.borrow_mut() = Rc::new(set),
+                Ok(set) => {
+                    let old = std::mem::replace(&mut *self.set.borrow_mut(), Rc::new(set));
+                    self.draining.borrow_mut().push((old, None));
+                }
                 Err(e) => eprintln!("reload: a worker keeps its VMs: {e}"),
             }
         }
@@ -77,7 +86,7 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
         Ok(set) => set,
         Err(e) => return drop(ready.send(Err(e))),
     };
-    let worker = Rc::new(Worker { shared, set: RefCell::new(Rc::new(set)), pool });
+    let worker = Rc::new(Worker { shared, set: RefCell::new(Rc::new(set)), draining: RefCell::default(), pool });
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let listener = match listener.set_nonblocking(true).and_then(|()| tokio::net::TcpListener::from_std(listener)) {
@@ -117,28 +126,56 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
     });
 }
 
-/// Gives every VM its due ticks and queue notifications, and performs the
-/// HTTP calls their root contexts make.
+/// Gives every VM its due ticks and queue notifications, performs the HTTP
+/// calls their root contexts make, and shuts down the VMs reloads replaced.
 async fn poll_loop(worker: Rc<Worker>) {
     loop {
         tokio::time::sleep(POLL_EVERY).await;
-        let set = worker.current();
-        for (i, vm) in set.vms.iter().enumerate() {
-            let calls = {
-                let mut vm = vm.borrow_mut();
-                // A failure is logged by the host and the VM restarted.
-                let _ = vm.poll(Instant::now());
-                vm.take_http_calls()
-            };
-            for call in calls {
-                let set = set.clone();
-                tokio::task::spawn_local(async move {
-                    let answer = perform(&set, &call.call).await;
-                    let _ = set.vms[i].borrow_mut().deliver_http_call_response(&call, answer);
-                });
-            }
+        poll_set(&worker.current());
+        drain(&worker);
+    }
+}
+
+/// Polls the VMs of `set` and performs their root contexts' HTTP calls.
+fn poll_set(set: &Rc<VmSet>) {
+    for (i, vm) in set.vms.iter().enumerate() {
+        let calls = {
+            let mut vm = vm.borrow_mut();
+            // A failure is logged by the host and the VM restarted.
+            let _ = vm.poll(Instant::now());
+            vm.take_http_calls()
+        };
+        for call in calls {
+            let set = set.clone();
+            tokio::task::spawn_local(async move {
+                let answer = perform(&set, &call.call).await;
+                let _ = set.vms[i].borrow_mut().deliver_http_call_response(&call, answer);
+            });
         }
     }
+}
+
+/// Shuts down the VMs of replaced sets once no request uses them
+/// (`proxy_on_done`, then `proxy_on_delete` on each root context), going on
+/// polling those whose root context has work pending until it is done or
+/// [`DRAIN_LIMIT`] has passed; then the set is dropped.
+fn drain(worker: &Worker) {
+    worker.draining.borrow_mut().retain_mut(|(set, began)| {
+        // Requests and HTTP calls in flight hold clones of the set.
+        if Rc::strong_count(set) > 1 {
+            return true;
+        }
+        let began = *began.get_or_insert_with(Instant::now);
+        let mut done = true;
+        for vm in &set.vms {
+            done &= vm.borrow_mut().shutdown();
+        }
+        if done || began.elapsed() >= DRAIN_LIMIT {
+            return false;
+        }
+        poll_set(set);
+        true
+    });
 }
 
 /// Performs a filter's HTTP call; `None` if the upstream cannot be reached.
