@@ -5,8 +5,8 @@
 //! A request that a reused connection could not carry is sent again on a
 //! new connection when that is safe: hyper handed it back unsent (the
 //! upstream had closed the connection), or its method is idempotent and
-//! the connection closed before any of the response came (the upstream
-//! closed an idle connection as the request went out: the race every
+//! the connection failed before a response came (the upstream closed or
+//! reset an idle connection as the request went out: the race every
 //! keep-alive client has, which Go's `net/http` retries the same way). A
 //! POST that may have reached the upstream is never sent twice.
 
@@ -90,9 +90,9 @@ impl Pool {
                 Err(mut e) => match (e.take_message(), copy) {
                     // Never written: safe to send on another connection.
                     (Some(unsent), _) if connection.reused => request = unsent,
-                    (None, Some(copy)) if e.error().is_incomplete_message() || e.error().is_canceled() => {
-                        request = copy
-                    }
+                    // No response came: the upstream closed or reset the
+                    // connection as the request went out.
+                    (None, Some(copy)) => request = copy,
                     _ => return Err(format!("{addr}: {}", e.error())),
                 },
             }
