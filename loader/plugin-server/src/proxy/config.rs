@@ -182,3 +182,30 @@ impl ProxyConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(filter: &str) -> Result<(), String> {
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nupstream = \"b\"\n[upstreams]\nb = \"127.0.0.1:1\"\n[[filters]]\nname = \"f\"\n{filter}"
+        );
+        toml::from_str::<ProxyConfig>(&text).map_err(|e| e.to_string())?.check()
+    }
+
+    #[test]
+    fn a_filter_is_either_an_artifact_or_a_known_native_one_with_a_known_log_level() {
+        assert_eq!(check("artifact = \"f.cwasm\""), Ok(()));
+        assert_eq!(check("native = \"http_headers\"\nlog_level = \"warn\""), Ok(()));
+        for (bad, why) in [
+            ("native = \"nope\"", "no native filter \"nope\""),
+            ("artifact = \"f.cwasm\"\nnative = \"http_headers\"", "either artifact or native"),
+            ("", "either artifact or native"),
+            ("artifact = \"f.cwasm\"\nlog_level = \"loud\"", "log_level must be"),
+        ] {
+            let error = check(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
+}
