@@ -29,11 +29,11 @@ use crate::vm::trap::VmError;
 /// Granularity of deadlines.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
-/// Ticks since [`start`]; only ever increases.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
 /// How long the ticker goes without seeing a call start before it parks.
 pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
 
+/// Ticks since [`start`]; only ever increases.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 /// Calls with a deadline in progress, in all stores.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// Calls with a deadline started so far (the ticker's sign of activity).
@@ -153,7 +153,8 @@ impl ActiveDeadline {
         ensure_ticker()?;
         ACTIVE.fetch_add(1, Ordering::SeqCst);
         STARTED.fetch_add(1, Ordering::SeqCst);
-        let nap = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX).max(TICK.as_nanos() as u64);
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let nap = nanos(timeout).max(nanos(TICK));
         let shorter = NAP_NS.fetch_min(nap, Ordering::SeqCst) > nap;
         if shorter || (PARKED.load(Ordering::SeqCst) && PARKED.swap(false, Ordering::SeqCst)) {
             if let Some(ticker) = TICKER.get() {
