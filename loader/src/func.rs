@@ -297,6 +297,21 @@ pub(crate) unsafe extern "C" fn host_entry(host_ctx: *mut u8, caller_vmctx: *mut
     unsafe { traphandler::raise(reason) }
 }
 
+/// Host functions with at most this many parameters and results pass them
+/// on the stack.
+const INLINE_VALUES: usize = 12;
+
+/// The first `len` values of `inline`, or of `heap` grown to `len` when
+/// `inline` is too short.
+fn inline_or_heap<'a>(inline: &'a mut [Val; INLINE_VALUES], heap: &'a mut Vec<Val>, len: usize) -> &'a mut [Val] {
+    if len <= INLINE_VALUES {
+        &mut inline[..len]
+    } else {
+        heap.resize(len, Val::I32(0));
+        heap
+    }
+}
+
 /// Reads the arguments, runs the host function, writes the results.
 ///
 /// # Safety
@@ -324,11 +339,23 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     // SAFETY: `values` holds `len >= slots_needed` 16-byte slots (trampoline
     // contract); they may be unaligned, hence `read_unaligned`.
     let read = |i: usize| unsafe { slots.add(i).read_unaligned() };
-    let args: Vec<Val> = func.ty.params.iter().enumerate().map(|(i, &t)| Val::from_raw(store, t, &read(i))).collect();
-    let mut results: Vec<Val> = func.ty.results.iter().map(|&t| Val::zero(t)).collect();
+    // Arguments and results on the stack for the usual few (host calls are
+    // frequent and short: no allocation on their path), in a `Vec` past that.
+    let (mut args_inline, mut results_inline) = ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
+    let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
+    let (args, results) = (
+        inline_or_heap(&mut args_inline, &mut args_heap, func.ty.params.len()),
+        inline_or_heap(&mut results_inline, &mut results_heap, func.ty.results.len()),
+    );
+    for (i, (a, &t)) in args.iter_mut().zip(&func.ty.params).enumerate() {
+        *a = Val::from_raw(store, t, &read(i));
+    }
+    for (r, &t) in results.iter_mut().zip(&func.ty.results) {
+        *r = Val::zero(t);
+    }
     // SAFETY: `caller_vmctx` is the calling instance's vmctx.
     let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
-    func.call(&mut *store, instance, &args, &mut results).map_err(|outcome| match outcome {
+    func.call(&mut *store, instance, args, results).map_err(|outcome| match outcome {
         HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits().explain(trap)),
         exit @ HostOutcome::Exit(_) => exit,
     })?;

@@ -365,7 +365,9 @@ impl<T: Send + 'static> Store<T> {
     /// the chunks of bulk operations and WASI calls, and while a WASI read
     /// waits for data, against an epoch advanced once per millisecond by one
     /// background thread for the process (started by the first call with
-    /// `Some`, parked while no call with a deadline runs). An operation
+    /// `Some`; it ticks only while a call with a deadline runs, looks for
+    /// calls at most every shortest timeout between them, and parks after a
+    /// second without any). An operation
     /// interrupted in the middle may have written a prefix of its
     /// destination. A call is never interrupted before `timeout`;
     /// it is interrupted within about one millisecond plus the thread's

@@ -113,7 +113,8 @@ fn compile(name: &str, dir: &Path) -> PathBuf {
 }
 
 /// Starts the proxy with `workers` workers and the corpus filters
-/// `filters` (name, extra TOML lines), in that order, in front of
+/// `filters` (name, extra TOML lines; with `native = ...` or `artifact =
+/// ...` in them, that filter instead of the corpus one), in that order, in front of
 /// `upstream` (also reachable as `httpbin`; `dead` is a closed port).
 fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
     start_with(upstream, workers, filters).0
@@ -131,6 +132,12 @@ fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Prox
          [upstreams]\nbackend = \"{upstream}\"\nhttpbin = \"{upstream}\"\ndead = \"{dead}\"\n"
     );
     for (name, extra) in filters {
+        // A native filter, or one compiled by the test, names itself in
+        // `extra`; the others are compiled from the corpus.
+        if extra.contains("native = ") || extra.contains("artifact = ") {
+            config.push_str(&format!("[[filters]]\nname = \"{name}\"\n{extra}\n"));
+            continue;
+        }
         let artifact = compile(name, &dir);
         config.push_str(&format!("[[filters]]\nname = \"{name}\"\nartifact = \"{}\"\n{extra}\n", artifact.display()));
     }
@@ -420,4 +427,175 @@ fn chunked_bodies_and_trailers_go_through_the_filters() {
     let (head, _, _) = exchange_raw(&proxy.addr, &big);
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     assert_eq!(get(&proxy.addr, "/echo", &[]).status, 200);
+}
+
+#[test]
+fn the_native_header_filter_acts_as_the_wasm_one() {
+    let upstream = upstream();
+    let wasm = start(&upstream, 1, &[("http_headers", "")]);
+    let native = start(&upstream, 1, &[("native_headers", "native = \"http_headers\"")]);
+    let bare = start(&upstream, 1, &[]);
+    let without_date = |r: &Reply| -> Vec<String> {
+        r.head.lines().filter(|l| !l.to_ascii_lowercase().starts_with("date:")).map(str::to_string).collect()
+    };
+    for (path, headers) in [
+        ("/hello", &[][..]),
+        ("/echo", &[("x-remove-me", "1"), ("x-keep", "2")][..]),
+        ("/hello?x", &[("X-Remove-Me", "a")][..]),
+    ] {
+        let (w, n) = (get(&wasm.addr, path, headers), get(&native.addr, path, headers));
+        assert_eq!((w.status, &w.body), (n.status, &n.body), "{path}");
+        assert_eq!(without_date(&w), without_date(&n), "{path}");
+    }
+    let echo = get(&native.addr, "/echo", &[("x-remove-me", "1")]);
+    assert!(echo.body.contains("x-wasm-filter: http_headers") && !echo.body.contains("x-remove-me"), "{}", echo.body);
+    assert_eq!((echo.header("powered-by").as_deref(), echo.header("server")), (Some("proxy-wasm"), None));
+    let hello = get(&native.addr, "/hello", &[]);
+    assert_eq!(
+        (hello.status, hello.body.as_str(), hello.header("hello").as_deref()),
+        (200, "Hello, World!\n", Some("World"))
+    );
+    // Without the filter, the request and response go through untouched.
+    let echo = get(&bare.addr, "/echo", &[("x-remove-me", "1")]);
+    assert!(echo.body.contains("x-remove-me: 1") && !echo.body.contains("x-wasm-filter"), "{}", echo.body);
+    assert_eq!(echo.header("server").as_deref(), Some("upstream"));
+}
+
+/// A keep-alive upstream: answers `ok` on each connection until it has
+/// answered `close_after` requests on it (then it closes it, with no
+/// `connection: close`; when `swallow`, only once it has read one more
+/// request, left unanswered) or a request waited longer than `idle`.
+/// Returns its address and the numbers of connections it accepted and
+/// requests it read.
+fn keep_alive_upstream(
+    close_after: usize,
+    idle: Duration,
+    swallow: bool,
+) -> (String, [std::sync::Arc<std::sync::atomic::AtomicUsize>; 2]) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let counters: [std::sync::Arc<std::sync::atomic::AtomicUsize>; 2] = Default::default();
+    let [accepted, requests] = counters.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let requests = requests.clone();
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(idle)).unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                for n in 0..close_after.saturating_add(usize::from(swallow)) {
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n == close_after {
+                        return;
+                    }
+                    if conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, counters)
+}
+
+#[test]
+fn upstream_connections_are_reused_and_replaced_when_the_upstream_closes_them() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // One worker: requests one after another share one upstream connection.
+    let (addr, [accepted, _]) = keep_alive_upstream(usize::MAX, Duration::from_secs(60), false);
+    let proxy = start(&addr, 1, &[]);
+    for _ in 0..20 {
+        let r = get(&proxy.addr, "/", &[]);
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"), "{}", r.head);
+    }
+    assert_eq!(accepted.load(SeqCst), 1);
+
+    // An upstream that closes each connection after 3 answers, and idle
+    // ones after 100 ms: every request is still answered, on new
+    // connections as needed.
+    let (addr, [accepted, _]) = keep_alive_upstream(3, Duration::from_millis(100), false);
+    let proxy = start(&addr, 1, &[]);
+    for n in 0..12 {
+        if n % 4 == 3 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let r = get(&proxy.addr, "/", &[]);
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"), "request {n}: {}", r.head);
+    }
+    assert!(accepted.load(SeqCst) >= 4, "{} connections", accepted.load(SeqCst));
+    // An upstream that answers one request per connection, then reads the
+    // next and closes without answering: every request sent on a reused
+    // connection is lost. A GET goes out again on a new connection; a POST,
+    // which the upstream may have acted on, does not: 502, read once.
+    let (swallowing, [_, read]) = keep_alive_upstream(1, Duration::from_secs(60), true);
+    let proxy = start(&swallowing, 1, &[]);
+    for n in 0..10 {
+        let r = get(&proxy.addr, "/", &[]);
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"), "request {n}: {}", r.head);
+    }
+    let before = read.load(SeqCst);
+    assert_eq!(request(&proxy.addr, "POST", "/", &[]).status, 502);
+    assert_eq!(read.load(SeqCst) - before, 1, "the POST was sent once");
+    assert_eq!(request(&proxy.addr, "POST", "/", &[]).status, 200, "on a new connection");
+}
+
+/// A filter whose root context counts, in the counters `root_done` and
+/// `root_deleted`, the calls of `proxy_on_done` and `proxy_on_delete` it
+/// gets, and is done at once.
+const LIFECYCLE: &str = r#"(module
+  (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_increment_metric" (func $increment (param i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "root_doneroot_deleted")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func $count (param $name i32) (param $len i32)
+    (drop (call $define (i32.const 0) (local.get $name) (local.get $len) (i32.const 64)))
+    (drop (call $increment (i32.load (i32.const 64)) (i64.const 1))))
+  (func (export "proxy_on_done") (param i32) (result i32)
+    (if (i32.eq (local.get 0) (i32.const 1)) (then (call $count (i32.const 0) (i32.const 9))))
+    (i32.const 1))
+  (func (export "proxy_on_delete") (param i32)
+    (if (i32.eq (local.get 0) (i32.const 1)) (then (call $count (i32.const 9) (i32.const 12))))))"#;
+
+#[test]
+fn a_reload_shuts_down_the_root_contexts_of_the_vms_it_replaced() {
+    let dir = std::env::temp_dir().join(format!("wasmc-proxy-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let artifact = dir.join("lifecycle.cwasm");
+    let wasm = wat::parse_str(LIFECYCLE).unwrap();
+    std::fs::write(&artifact, wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap()).unwrap();
+    let extra = format!("artifact = \"{}\"", artifact.display());
+    let (proxy, _, _) = start_with(&upstream(), 2, &[("lifecycle", &extra)]);
+    assert_eq!(get(&proxy.addr, "/", &[]).status, 200);
+    let metrics = || get(&proxy.admin, "/metrics", &[]).body;
+    assert!(!metrics().contains("root_done"), "{}", metrics());
+    let reloaded = request(&proxy.admin, "POST", "/reload", &[]);
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+    // Each of the two workers shuts its replaced VM down within a few
+    // polls, proxy_on_done then proxy_on_delete, once each; so was the VM
+    // the reload started to check the new filter, when it let it go.
+    let t0 = Instant::now();
+    let expected = ["lifecycle.root_done counter 3", "lifecycle.root_deleted counter 3"];
+    while !expected.iter().all(|line| metrics().contains(line)) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "{}", metrics());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The new VMs serve, and are not shut down.
+    assert_eq!(get(&proxy.addr, "/", &[]).status, 200);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(expected.iter().all(|line| metrics().contains(line)), "{}", metrics());
 }

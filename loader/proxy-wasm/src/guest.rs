@@ -3,9 +3,11 @@
 //! or allocated, and comes back as [`Status::InvalidMemoryAccess`] when
 //! it does not fit. Memory given to the guest is allocated by the guest
 //! itself (`proxy_on_memory_allocate`, or `malloc` for SDKs that export
-//! only that), so the filter owns and frees it.
+//! only that), so the filter owns and frees it. The memory and the
+//! allocator are looked up once per instance ([`Exports`]), not by name on
+//! every host call.
 
-use wasmc_loader::{Caller, Extern, HostError, TypedFunc};
+use wasmc_loader::{Caller, Extern, Func, HostError, Instance, Memory, Store, TypedFunc};
 
 use crate::abi::Status;
 use crate::maps::len32;
@@ -24,12 +26,37 @@ pub(crate) fn i(v: u32) -> i32 {
     i32::from_ne_bytes(v.to_ne_bytes())
 }
 
-/// The `len` bytes at `ptr`.
-pub(crate) fn read(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<Vec<u8>, Status> {
-    let memory = c.memory().ok_or(Status::InvalidMemoryAccess)?;
+/// What host functions need of the instance, found once when it starts.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Exports {
+    /// The exported `memory`.
+    pub memory: Option<Memory>,
+    /// `proxy_on_memory_allocate`, or `malloc`.
+    pub allocator: Option<Func>,
+}
+
+impl Exports {
+    pub fn new(store: &Store<HostState>, instance: &Instance) -> Exports {
+        let allocator =
+            ["proxy_on_memory_allocate", "malloc"].iter().find_map(|name| match instance.get_export(store, name) {
+                Some(Extern::Func(f)) => Some(f),
+                _ => None,
+            });
+        Exports { memory: instance.get_memory(store, "memory"), allocator }
+    }
+}
+
+/// The `len` bytes at `ptr`, in place.
+pub(crate) fn view<'c>(c: &'c Ctx<'_>, ptr: i32, len: i32) -> Result<&'c [u8], Status> {
+    let memory = c.data().exports.memory.ok_or(Status::InvalidMemoryAccess)?;
     let start = u(ptr) as usize;
     let end = start.checked_add(u(len) as usize).ok_or(Status::InvalidMemoryAccess)?;
-    memory.data(c).get(start..end).map(<[u8]>::to_vec).ok_or(Status::InvalidMemoryAccess)
+    memory.data(c).get(start..end).ok_or(Status::InvalidMemoryAccess)
+}
+
+/// A copy of the `len` bytes at `ptr`.
+pub(crate) fn read(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<Vec<u8>, Status> {
+    view(c, ptr, len).map(<[u8]>::to_vec)
 }
 
 /// The `len` bytes at `ptr` as text (`BadArgument` if not UTF-8).
@@ -39,7 +66,8 @@ pub(crate) fn read_str(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<String, Status
 
 /// Writes `bytes` at `ptr`.
 pub(crate) fn write(c: &mut Ctx<'_>, ptr: i32, bytes: &[u8]) -> Result<(), Status> {
-    c.memory_write(u64::from(u(ptr)), bytes).map_err(|_| Status::InvalidMemoryAccess)
+    let memory = c.data().exports.memory.ok_or(Status::InvalidMemoryAccess)?;
+    memory.write(c, u64::from(u(ptr)), bytes).map_err(|_| Status::InvalidMemoryAccess)
 }
 
 /// Writes a little-endian `u32` at `ptr`.
@@ -58,7 +86,7 @@ pub(crate) fn write_u64(c: &mut Ctx<'_>, ptr: i32, value: u64) -> Result<(), Sta
 /// allocator that returns null is a status.
 pub(crate) fn give(c: &mut Ctx<'_>, data: &[u8], ret_ptr: i32, ret_size: i32) -> Result<Status, HostError> {
     // Check the return slots before allocating, so a bad pointer leaks nothing.
-    let memory_size = c.memory().map_or(0, |m| m.size(&*c));
+    let memory_size = c.data().exports.memory.map_or(0, |m| m.size(&*c));
     for slot in [ret_ptr, ret_size] {
         if u64::from(u(slot)) + 4 > memory_size {
             return Ok(Status::InvalidMemoryAccess);
@@ -82,11 +110,7 @@ pub(crate) fn give(c: &mut Ctx<'_>, data: &[u8], ret_ptr: i32, ret_size: i32) ->
 /// Calls the guest's allocator for `size` bytes; `None` if it returned
 /// null or the module exports no allocator.
 fn allocate(c: &mut Ctx<'_>, size: u32) -> Result<Option<u32>, HostError> {
-    let func = ["proxy_on_memory_allocate", "malloc"].iter().find_map(|name| match c.get_export(name) {
-        Some(Extern::Func(f)) => Some(f),
-        _ => None,
-    });
-    let Some(func) = func else { return Ok(None) };
+    let Some(func) = c.data().exports.allocator else { return Ok(None) };
     let typed = TypedFunc::<i32, i32>::new(&*c, func)?;
     let addr = u(typed.call(&mut *c, i(size))?);
     Ok((addr != 0).then_some(addr))

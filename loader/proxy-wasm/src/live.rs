@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use wasmc_loader::{wasi::WasiCtx, Config, Error, Instance, Store, TypedFunc};
 
 use crate::abi::ACTION_CONTINUE;
-use crate::guest::i;
+use crate::guest::{i, Exports};
 use crate::maps::len32;
 use crate::outcome::{Action, FilterError};
 use crate::plugin::Plugin;
@@ -91,6 +91,7 @@ impl Live {
         store.set_call_timeout(Some(inner.config.call_timeout));
         let instance = inner.pre.instantiate(&mut store).map_err(FilterError::Start)?;
         let callbacks = Callbacks::new(&store, &instance).map_err(FilterError::Start)?;
+        store.data_mut().exports = Exports::new(&store, &instance);
         for name in ["_initialize", "_start"] {
             if let Ok(f) = instance.get_typed_func::<(), ()>(&store, name) {
                 f.call(&mut store, ()).map_err(|error| FilterError::Callback { callback: "_initialize", error })?;

@@ -47,6 +47,9 @@ pub enum FilterError {
     /// waits until [`RESTART_BACKOFF`](crate::RESTART_BACKOFF) has passed.
     #[error("the VM is not running: its last start failed less than {:?} ago", crate::RESTART_BACKOFF)]
     NotRunning,
+    /// The VM was shut down ([`crate::Vm::shutdown`]).
+    #[error("the VM was shut down")]
+    ShutDown,
 }
 
 impl FilterError {

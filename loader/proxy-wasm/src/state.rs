@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::guest::Exports;
 use crate::maps::HeaderMap;
 use crate::plugin::PluginInner;
 
@@ -85,6 +86,8 @@ pub(crate) struct HttpState {
 /// The store data of a VM.
 pub(crate) struct HostState {
     pub plugin: Arc<PluginInner>,
+    /// The instance's memory and allocator (set once it is instantiated).
+    pub exports: Exports,
     pub root_context: u32,
     /// The context host functions act on: the callback's, or the one the
     /// filter chose with `proxy_set_effective_context`.
@@ -109,6 +112,7 @@ impl HostState {
     pub fn new(plugin: Arc<PluginInner>) -> HostState {
         HostState {
             plugin,
+            exports: Exports::default(),
             root_context: 0,
             effective: 0,
             http: HashMap::new(),

@@ -26,6 +26,10 @@ use crate::state::{HttpCallResponse, HttpState, LocalResponse, StreamInfo};
 pub const RESTART_BACKOFF: Duration = Duration::from_secs(1);
 
 /// One VM of a plugin, for one worker thread (it is `Send`, not `Sync`).
+///
+/// Dropping a VM that was not shut down shuts it down
+/// ([`Vm::shutdown`]): `proxy_on_done` on its root context, and
+/// `proxy_on_delete` if that says the root context is done.
 pub struct Vm {
     plugin: Plugin,
     live: Option<Live>,
@@ -33,6 +37,17 @@ pub struct Vm {
     restarts: u64,
     /// After a failed start: no new attempt before this.
     retry_at: Option<Instant>,
+    shutdown: Shutdown,
+}
+
+/// How far [`Vm::shutdown`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shutdown {
+    Running,
+    /// `proxy_on_done` returned false: waiting for `proxy_done`.
+    Pending,
+    /// `proxy_on_delete` was called (or the VM failed meanwhile).
+    Done,
 }
 
 /// Which direction of a stream a phase belongs to.
@@ -47,7 +62,14 @@ impl Vm {
     /// the root context, `proxy_on_vm_start`, `proxy_on_configure`. An
     /// error (a trap, a deadline, a callback answering false) leaves no VM.
     pub fn new(plugin: &Plugin) -> Result<Vm, Failure> {
-        let mut vm = Vm { plugin: plugin.clone(), live: None, generation: 0, restarts: 0, retry_at: None };
+        let mut vm = Vm {
+            plugin: plugin.clone(),
+            live: None,
+            generation: 0,
+            restarts: 0,
+            retry_at: None,
+            shutdown: Shutdown::Running,
+        };
         vm.live = Some(Live::start(plugin).map_err(|e| vm.failure(e))?);
         Ok(vm)
     }
@@ -84,12 +106,20 @@ impl Vm {
         self.live = None;
         self.generation += 1;
         self.restarts += 1;
-        self.ensure_live().ok();
+        if self.shutdown == Shutdown::Running {
+            self.ensure_live().ok();
+        } else {
+            // Shutting down: nothing to start again.
+            self.shutdown = Shutdown::Done;
+        }
         self.failure(error)
     }
 
     /// The running instance, started if there is none.
     fn ensure_live(&mut self) -> Result<&mut Live, Failure> {
+        if self.shutdown == Shutdown::Done {
+            return Err(self.failure(FilterError::ShutDown));
+        }
         if self.live.is_none() {
             if self.retry_at.is_some_and(|t| Instant::now() < t) {
                 return Err(self.failure(FilterError::NotRunning));
@@ -258,11 +288,13 @@ impl Vm {
         match live.call(name, context, pick, (i(context), count, i32::from(end_of_stream))) {
             Ok(returned) => {
                 let action = live.outcome(context, Some(returned.unwrap_or(ACTION_CONTINUE)));
-                if let Some(http) = live.store.data().http.get(&context) {
-                    *headers = match direction {
-                        Direction::Request => http.request_headers.clone(),
-                        Direction::Response => http.response_headers.clone(),
+                // The context keeps its own copy (for a resumption to change).
+                if let Some(http) = live.store.data_mut().http.get_mut(&context) {
+                    let slot = match direction {
+                        Direction::Request => &mut http.request_headers,
+                        Direction::Response => &mut http.response_headers,
                     };
+                    headers.clone_from(slot);
                 }
                 Ok(action)
             }
@@ -426,6 +458,53 @@ impl Vm {
         }
     }
 
+    /// Shuts the VM down, as a host does when it lets a plugin go (a
+    /// reload that replaced it, a worker that ends): `proxy_on_done` on the
+    /// root context and, once the root context is done, `proxy_on_delete`.
+    /// Returns whether it is done. `false` means `proxy_on_done` returned
+    /// false: the filter has work to finish (an HTTP call, say) and calls
+    /// `proxy_done` when it has; meanwhile keep giving the VM [`Vm::poll`]
+    /// and its HTTP calls' answers, and call `shutdown` again, which deletes
+    /// the root context once `proxy_done` was called. A VM dropped while
+    /// pending gets no `proxy_on_delete` (as in Envoy's host). A VM that is
+    /// done runs nothing more: its calls fail with [`FilterError::ShutDown`].
+    /// A failure while shutting down is logged, and the VM is done.
+    pub fn shutdown(&mut self) -> bool {
+        let Some(live) = self.live.as_mut() else {
+            self.shutdown = Shutdown::Done;
+            return true;
+        };
+        let done = match self.shutdown {
+            Shutdown::Done => return true,
+            Shutdown::Pending => live.store.data().done,
+            Shutdown::Running => {
+                self.shutdown = Shutdown::Pending;
+                // Only a `proxy_done` from here on counts.
+                live.store.data_mut().done = false;
+                match live.call("proxy_on_done", ROOT_CONTEXT, |cb| cb.done, i(ROOT_CONTEXT)) {
+                    // No `proxy_on_done`, or it answered true: done at once.
+                    Ok(None) => true,
+                    Ok(Some(answer)) => answer != 0 || live.store.data().done,
+                    Err(e) => {
+                        self.plugin.inner.log(LogLevel::Error, &format!("shutting down: {}", error_chain(&e)));
+                        self.shutdown = Shutdown::Done;
+                        self.live = None;
+                        return true;
+                    }
+                }
+            }
+        };
+        if !done {
+            return false;
+        }
+        if let Err(e) = live.call("proxy_on_delete", ROOT_CONTEXT, |cb| cb.delete, i(ROOT_CONTEXT)) {
+            self.plugin.inner.log(LogLevel::Error, &format!("shutting down: {}", error_chain(&e)));
+        }
+        self.shutdown = Shutdown::Done;
+        self.live = None;
+        true
+    }
+
     /// When the next tick is due, if the filter asked for ticks.
     pub fn next_tick(&self) -> Option<Instant> {
         self.live.as_ref()?.next_tick
@@ -472,5 +551,13 @@ impl Vm {
     /// The root context's tick period, in milliseconds (0: no ticks).
     pub fn tick_period_ms(&self) -> u32 {
         self.live.as_ref().map_or(0, |l| l.store.data().tick_period_ms)
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if self.shutdown == Shutdown::Running {
+            self.shutdown();
+        }
     }
 }

@@ -7,11 +7,19 @@
 //! fall behind real time.
 //!
 //! The ticker is one thread for the process, started by the first
-//! [`crate::Store::set_call_timeout`] with a timeout. It parks while no call
-//! with a deadline is running ([`ActiveDeadline`] counts them) and otherwise
-//! wakes once per tick.
+//! [`crate::Store::set_call_timeout`] with a timeout. While a call with a
+//! deadline runs ([`ActiveDeadline`] counts them) it wakes once per tick.
+//! Between calls it does not tick: it naps, each nap no longer than the
+//! shortest timeout any call has had ([`ActiveDeadline::new`] keeps it), so
+//! a call that starts during a nap is seen running, and ticked for, before
+//! its deadline; a call with a shorter timeout than any before wakes it at
+//! once. After [`PARK_AFTER`] with no call it parks, and the next call
+//! wakes it. A server making many short calls (a Proxy-Wasm filter: several
+//! per request, a few microseconds each) thus neither wakes the ticker on
+//! every call (a futex wake and a context switch each) nor has it tick a
+//! thousand times a second for calls that end long before a tick.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -21,10 +29,20 @@ use crate::vm::trap::VmError;
 /// Granularity of deadlines.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
+/// How long the ticker goes without seeing a call start before it parks.
+pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
+
 /// Ticks since [`start`]; only ever increases.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 /// Calls with a deadline in progress, in all stores.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Calls with a deadline started so far (the ticker's sign of activity).
+static STARTED: AtomicU64 = AtomicU64::new(0);
+/// Set by the ticker before it parks; a call that finds it set wakes it.
+static PARKED: AtomicBool = AtomicBool::new(false);
+/// The shortest timeout of any call so far, in nanoseconds (at least one
+/// tick): the longest nap of the ticker between calls.
+static NAP_NS: AtomicU64 = AtomicU64::new(u64::MAX);
 /// The ticker thread, once started.
 static TICKER: OnceLock<Thread> = OnceLock::new();
 /// Serialises starting the ticker.
@@ -82,17 +100,42 @@ pub(crate) fn ensure_ticker() -> Result<(), VmError> {
 }
 
 fn ticker_loop() {
+    let mut seen = STARTED.load(Ordering::SeqCst);
+    let mut idle_since = Instant::now();
     loop {
-        if ACTIVE.load(Ordering::Acquire) == 0 {
-            // `unpark` before `park` makes `park` return at once, so a call
-            // that starts between the check and here is not missed.
-            std::thread::park();
+        if ACTIVE.load(Ordering::SeqCst) > 0 {
+            // A call runs: tick, so that it meets its deadline.
+            let now = start().elapsed();
+            let next_tick = (now.as_nanos() / TICK.as_nanos() + 1) * TICK.as_nanos();
+            let wait = u64::try_from(next_tick - now.as_nanos()).unwrap_or(u64::MAX);
+            std::thread::sleep(Duration::from_nanos(wait));
+            advance();
+            seen = STARTED.load(Ordering::SeqCst);
+            idle_since = Instant::now();
             continue;
         }
-        let now = start().elapsed();
-        let next_tick = (now.as_nanos() / TICK.as_nanos() + 1) * TICK.as_nanos();
-        let wait = u64::try_from(next_tick - now.as_nanos()).unwrap_or(u64::MAX);
-        std::thread::sleep(Duration::from_nanos(wait));
+        let started = STARTED.load(Ordering::SeqCst);
+        if started != seen {
+            seen = started;
+            idle_since = Instant::now();
+        } else if idle_since.elapsed() >= PARK_AFTER {
+            PARKED.store(true, Ordering::SeqCst);
+            // A call that starts after this check finds PARKED set and
+            // unparks us (`unpark` before `park` makes `park` return at
+            // once); one that started before it changed STARTED.
+            if ACTIVE.load(Ordering::SeqCst) == 0 && STARTED.load(Ordering::SeqCst) == seen {
+                std::thread::park();
+            }
+            PARKED.store(false, Ordering::SeqCst);
+            idle_since = Instant::now();
+            continue;
+        }
+        // No call runs. One that starts during the nap is still running at
+        // its end only if it runs longer than the nap, which is no longer
+        // than its timeout: it is ticked for before its deadline. A call
+        // with a shorter timeout cuts the nap short.
+        let nap = Duration::from_nanos(NAP_NS.load(Ordering::SeqCst)).min(PARK_AFTER);
+        std::thread::park_timeout(nap);
         advance();
     }
 }
@@ -102,13 +145,18 @@ fn ticker_loop() {
 pub(crate) struct ActiveDeadline(());
 
 impl ActiveDeadline {
-    /// Marks a call with a deadline as running.
+    /// Marks a call with a deadline `timeout` from now as running.
     ///
     /// # Errors
     /// [`VmError::Resource`] if the ticker thread cannot be started.
-    pub(crate) fn new() -> Result<ActiveDeadline, VmError> {
+    pub(crate) fn new(timeout: Duration) -> Result<ActiveDeadline, VmError> {
         ensure_ticker()?;
-        if ACTIVE.fetch_add(1, Ordering::AcqRel) == 0 {
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        STARTED.fetch_add(1, Ordering::SeqCst);
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let nap = nanos(timeout).max(nanos(TICK));
+        let shorter = NAP_NS.fetch_min(nap, Ordering::SeqCst) > nap;
+        if shorter || (PARKED.load(Ordering::SeqCst) && PARKED.swap(false, Ordering::SeqCst)) {
             if let Some(ticker) = TICKER.get() {
                 ticker.unpark();
             }
@@ -138,13 +186,49 @@ mod tests {
 
     #[test]
     fn the_ticker_advances_the_epoch_while_a_deadline_is_active() {
-        let guard = ActiveDeadline::new().expect("ticker starts");
+        let guard = ActiveDeadline::new(Duration::from_millis(100)).expect("ticker starts");
         let before = current();
         let t0 = Instant::now();
         while current() < before + 3 {
             assert!(t0.elapsed() < Duration::from_secs(5), "the epoch did not advance");
             std::thread::sleep(Duration::from_millis(1));
         }
+        drop(guard);
+    }
+
+    /// Waits until the ticker has advanced the epoch by 3 ticks past
+    /// `before` (never long while a call runs), or fails.
+    fn ticks_within(before: u64, limit: Duration, why: &str) {
+        let t0 = Instant::now();
+        while current() < before + 3 {
+            assert!(t0.elapsed() < limit, "{why}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_call_after_the_ticker_parked_wakes_it() {
+        drop(ActiveDeadline::new(Duration::from_secs(60)).expect("ticker starts"));
+        // Long enough for the ticker to park (unless another test keeps it
+        // busy, which this test must survive too).
+        std::thread::sleep(PARK_AFTER + Duration::from_millis(200));
+        let guard = ActiveDeadline::new(Duration::from_secs(60)).expect("ticker running");
+        ticks_within(current(), Duration::from_secs(5), "the parked ticker was not woken");
+        drop(guard);
+    }
+
+    #[test]
+    fn a_call_that_starts_while_the_ticker_naps_is_ticked_for_before_its_deadline() {
+        // Short calls, as a server makes them: the ticker naps between them.
+        for _ in 0..100 {
+            drop(ActiveDeadline::new(Duration::from_millis(200)).expect("ticker starts"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        // A long call: the epoch must be advancing well before its 200 ms
+        // are up (the nap is at most 200 ms, or shorter for other tests).
+        let guard = ActiveDeadline::new(Duration::from_millis(200)).expect("ticker running");
+        let before = current();
+        ticks_within(before, Duration::from_millis(200) + Duration::from_millis(100), "not ticked for in time");
         drop(guard);
     }
 }

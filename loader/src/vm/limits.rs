@@ -114,7 +114,7 @@ impl StoreLimits {
         limits.fuel = limits.fuel.max(0);
         let guard = match self.call_timeout {
             Some(timeout) => {
-                let guard = ActiveDeadline::new()?;
+                let guard = ActiveDeadline::new(timeout)?;
                 limits.epoch_deadline = epoch::deadline_after(timeout);
                 Some(guard)
             }

@@ -14,11 +14,12 @@ use wasmc_proxy_wasm::{MetricType, Plugin};
 
 use std::sync::Arc;
 
+use super::filter::Loaded;
 use super::http::text;
 use super::Shared;
 
 /// The metrics of `plugins`, as `GET /metrics` shows them.
-pub fn render(plugins: &[Plugin]) -> String {
+pub fn render<'a>(plugins: impl Iterator<Item = &'a Plugin>) -> String {
     let mut out = String::new();
     for plugin in plugins {
         for m in plugin.shared().metrics() {
@@ -49,7 +50,10 @@ pub(crate) fn start(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr,
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                             let answer = match (req.method(), req.uri().path()) {
-                                (&Method::GET, "/metrics") => text(StatusCode::OK, render(&shared.current().plugins)),
+                                (&Method::GET, "/metrics") => text(
+                                    StatusCode::OK,
+                                    render(shared.current().filters.iter().filter_map(Loaded::plugin)),
+                                ),
                                 // Loading and linking is blocking work, but
                                 // the admin thread serves nothing else.
                                 (&Method::POST, "/reload") => match shared.reload() {

@@ -14,19 +14,32 @@
 //! [[filters]]                     # run in this order on requests, reversed on responses
 //! name = "headers"
 //! artifact = "http_headers.cwasm" # relative paths are relative to the file
+//! log_level = "info"              # trace, debug, info, warn, error or critical; default info
 //! root_id = "headers"             # default: name
 //! configuration = "..."           # default: empty
 //! timeout_ms = 100                # per callback; default 100
 //! max_memory_mib = 64             # default 64
 //! failure = "closed"              # or "open"; default "closed"
 //! failure_status = 503            # when closed; default 503
+//!
+//! [[filters]]                     # a filter written in Rust inside the proxy
+//! name = "native-headers"
+//! native = "http_headers"         # instead of artifact; only name and log_level apply
 //! ```
+//!
+//! `native = "http_headers"` is the logic of the Rust SDK's `http_headers`
+//! example (`corpus/proxy-wasm/examples/http_headers.rs`) in Rust, run
+//! through the same filter chain: the baseline the wasm filter is measured
+//! against (`docs/benchmarks.md`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use wasmc_proxy_wasm::LogLevel;
+
+use super::native::NativeKind;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize)]
@@ -68,7 +81,12 @@ pub struct ProxyConfig {
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     pub name: String,
-    pub artifact: PathBuf,
+    /// The compiled Proxy-Wasm module (exactly one of `artifact` and `native`).
+    pub artifact: Option<PathBuf>,
+    /// A native filter's name (see [`super::native::NativeKind`]).
+    pub native: Option<String>,
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
     pub root_id: Option<String>,
     #[serde(default)]
     pub configuration: String,
@@ -100,6 +118,22 @@ fn default_failure() -> String {
 fn default_failure_status() -> u16 {
     503
 }
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// The log level named `name` (`trace` to `critical`).
+pub fn log_level(name: &str) -> Option<LogLevel> {
+    Some(match name {
+        "trace" => LogLevel::Trace,
+        "debug" => LogLevel::Debug,
+        "info" => LogLevel::Info,
+        "warn" => LogLevel::Warn,
+        "error" => LogLevel::Error,
+        "critical" => LogLevel::Critical,
+        _ => return None,
+    })
+}
 
 impl ProxyConfig {
     /// Reads and checks the file at `path`; relative artifact and key paths
@@ -109,7 +143,7 @@ impl ProxyConfig {
         let mut config: ProxyConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         for filter in &mut config.filters {
-            filter.artifact = dir.join(&filter.artifact);
+            filter.artifact = filter.artifact.as_ref().map(|a| dir.join(a));
         }
         for key in &mut config.trust {
             *key = dir.join(&*key);
@@ -130,7 +164,48 @@ impl ProxyConfig {
             if f.failure != "open" && f.failure != "closed" {
                 return Err(format!("filter {}: failure must be \"open\" or \"closed\"", f.name));
             }
+            if log_level(&f.log_level).is_none() {
+                return Err(format!(
+                    "filter {}: log_level must be trace, debug, info, warn, error or critical",
+                    f.name
+                ));
+            }
+            match (&f.artifact, &f.native) {
+                (Some(_), None) => {}
+                (None, Some(native)) if NativeKind::from_name(native).is_some() => {}
+                (None, Some(native)) => {
+                    return Err(format!("filter {}: no native filter {native:?} (there is \"http_headers\")", f.name))
+                }
+                _ => return Err(format!("filter {}: give either artifact or native", f.name)),
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(filter: &str) -> Result<(), String> {
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nupstream = \"b\"\n[upstreams]\nb = \"127.0.0.1:1\"\n[[filters]]\nname = \"f\"\n{filter}"
+        );
+        toml::from_str::<ProxyConfig>(&text).map_err(|e| e.to_string())?.check()
+    }
+
+    #[test]
+    fn a_filter_is_either_an_artifact_or_a_known_native_one_with_a_known_log_level() {
+        assert_eq!(check("artifact = \"f.cwasm\""), Ok(()));
+        assert_eq!(check("native = \"http_headers\"\nlog_level = \"warn\""), Ok(()));
+        for (bad, why) in [
+            ("native = \"nope\"", "no native filter \"nope\""),
+            ("artifact = \"f.cwasm\"\nnative = \"http_headers\"", "either artifact or native"),
+            ("", "either artifact or native"),
+            ("artifact = \"f.cwasm\"\nlog_level = \"loud\"", "log_level must be"),
+        ] {
+            let error = check(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
     }
 }

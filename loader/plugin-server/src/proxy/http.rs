@@ -1,5 +1,6 @@
 //! Between hyper's types and the filters' header maps, and the HTTP/1.1
-//! client that forwards requests and performs the filters' HTTP calls.
+//! client that forwards requests and performs the filters' HTTP calls
+//! (on connections kept by [`Pool`]).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -11,12 +12,12 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use wasmc_proxy_wasm::HeaderMap;
 
+use super::pool::Pool;
+
 /// A body already read: its pieces and its trailers.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Frames {
     chunks: VecDeque<Bytes>,
     trailers: Option<hyper::HeaderMap>,
@@ -199,29 +200,25 @@ pub fn text(status: StatusCode, body: String) -> Response<Frames> {
 pub type Exchange = (HeaderMap, Vec<Vec<u8>>, Option<HeaderMap>);
 
 /// Sends the request `head` (`:method`, `:path`, `:authority` and headers)
-/// with `body` to `addr` and returns the response head (with `:status`),
-/// body pieces and trailers (a body over `limit` bytes is an error). One
-/// connection per request.
+/// with `body` to `addr`, on an idle connection of `pool` or a new one, and
+/// returns the response head (with `:status`), body pieces and trailers (a
+/// body over `limit` bytes is an error). The connection goes back to the
+/// pool once the response is read.
 pub async fn send(
+    pool: &Pool,
     addr: &str,
     head: &HeaderMap,
     body: Frames,
     timeout: Duration,
     limit: usize,
 ) -> Result<Exchange, String> {
-    match tokio::time::timeout(timeout, exchange(addr, head, body, limit)).await {
+    match tokio::time::timeout(timeout, exchange(pool, addr, head, body, limit)).await {
         Ok(result) => result,
         Err(_) => Err(format!("{addr}: no answer within {timeout:?}")),
     }
 }
 
-async fn exchange(addr: &str, head: &HeaderMap, body: Frames, limit: usize) -> Result<Exchange, String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| format!("{addr}: {e}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("{addr}: {e}"))?;
-    tokio::task::spawn_local(async move {
-        let _ = connection.await;
-    });
+async fn exchange(pool: &Pool, addr: &str, head: &HeaderMap, body: Frames, limit: usize) -> Result<Exchange, String> {
     let mut request = Request::new(body);
     *request.method_mut() =
         head.get(":method").unwrap_or(b"GET").try_into().map_err(|e| format!("request method: {e}"))?;
@@ -231,9 +228,10 @@ async fn exchange(addr: &str, head: &HeaderMap, body: Frames, limit: usize) -> R
         let host = HeaderValue::try_from(authority).map_err(|e| format!(":authority: {e}"))?;
         request.headers_mut().insert(hyper::header::HOST, host);
     }
-    let response = sender.send_request(request).await.map_err(|e| format!("{addr}: {e}"))?;
+    let (response, connection) = pool.send(addr, request).await?;
     let (parts, body) = response.into_parts();
     let (chunks, trailers) = read_body(body, limit).await.map_err(|e| format!("{addr}: {e}"))?;
+    pool.put_back(addr, connection);
     let mut map = HeaderMap::new();
     map.append(":status", parts.status.as_str());
     for (name, value) in &parts.headers {

@@ -1,14 +1,20 @@
 //! A reverse proxy that runs a chain of Proxy-Wasm filters
 //! (`wasmc-proxy-wasm`) on every request and forwards it to an upstream.
-//! Configuration: [`config`]. Each worker thread owns a VM of every filter
-//! (`worker.rs`); the filters' metrics are served on the admin address
+//! Configuration: [`config`]. A filter is a Proxy-Wasm module or a native
+//! one (`filter.rs`, `native.rs`). Each worker thread owns a VM of every
+//! filter and keeps its connections to upstreams open (`worker.rs`,
+//! `pool.rs`); the filters' metrics are served on the admin address
 //! (`admin.rs`), which also reloads the filters from the configuration file
 //! (`POST /reload`) without dropping a request: requests in flight finish
-//! on the VMs they started on, new ones get VMs of the new filters.
+//! on the VMs they started on, new ones get VMs of the new filters, and
+//! each worker shuts the replaced VMs down once no request uses them.
 
 mod admin;
 pub mod config;
+mod filter;
 mod http;
+mod native;
+mod pool;
 mod worker;
 
 use std::net::SocketAddr;
@@ -17,7 +23,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use wasmc_loader::{Module, TrustedKeys};
-use wasmc_proxy_wasm::{FailurePolicy, Plugin, PluginConfig, Vm};
+use wasmc_proxy_wasm::{FailurePolicy, Plugin, PluginConfig, StderrLogger, Vm};
+
+use filter::Loaded;
 
 pub use config::{FilterConfig, ProxyConfig};
 
@@ -25,7 +33,8 @@ pub use config::{FilterConfig, ProxyConfig};
 pub(crate) struct Generation {
     pub version: u64,
     pub config: ProxyConfig,
-    pub plugins: Vec<Plugin>,
+    /// The filters, in chain order.
+    pub filters: Vec<Loaded>,
 }
 
 /// What every worker shares: the current generation.
@@ -50,13 +59,13 @@ impl Shared {
         let path = old.config.source.clone().ok_or("the configuration was not read from a file")?;
         let mut config = ProxyConfig::load(&path)?;
         config.command_line_trust = old.config.command_line_trust.clone();
-        let plugins = load_plugins(&config, &old.plugins)?;
-        for plugin in &plugins {
+        let filters = load_filters(&config, &old.filters)?;
+        for plugin in filters.iter().filter_map(Loaded::plugin) {
             Vm::new(plugin).map_err(|e| wasmc_loader::error_chain(&e))?;
         }
         let version = old.version + 1;
         *self.current.write().unwrap_or_else(PoisonError::into_inner) =
-            Arc::new(Generation { version, config, plugins });
+            Arc::new(Generation { version, config, filters });
         Ok(version)
     }
 }
@@ -68,10 +77,10 @@ pub struct Addresses {
     pub admin: Option<SocketAddr>,
 }
 
-/// Loads every filter's artifact once (signed when `trust` keys are
+/// Loads every wasm filter's artifact once (signed when `trust` keys are
 /// given), links it, and makes its plugin, sharing data with the plugin of
-/// the same name in `previous`.
-fn load_plugins(config: &ProxyConfig, previous: &[Plugin]) -> Result<Vec<Plugin>, String> {
+/// the same name in `previous`; native filters need no loading.
+fn load_filters(config: &ProxyConfig, previous: &[Loaded]) -> Result<Vec<Loaded>, String> {
     let trust: Vec<&PathBuf> = config.trust.iter().chain(&config.command_line_trust).collect();
     let keys = if trust.is_empty() {
         None
@@ -83,7 +92,20 @@ fn load_plugins(config: &ProxyConfig, previous: &[Plugin]) -> Result<Vec<Plugin>
         .filters
         .iter()
         .map(|f| {
-            let path = &f.artifact;
+            let log_level = config::log_level(&f.log_level).ok_or("unknown log level")?;
+            let path = match (&f.artifact, &f.native) {
+                (Some(path), _) => path,
+                (None, Some(native)) => {
+                    let kind = native::NativeKind::from_name(native).ok_or("unknown native filter")?;
+                    return Ok(Loaded::Native {
+                        name: f.name.clone(),
+                        kind,
+                        log_level,
+                        logger: Arc::new(StderrLogger),
+                    });
+                }
+                (None, None) => return Err(format!("filter {}: no artifact", f.name)),
+            };
             let module = match &keys {
                 Some(keys) => Module::from_file_signed(path, keys),
                 // SAFETY: without trust keys the operator vouches that the
@@ -92,10 +114,12 @@ fn load_plugins(config: &ProxyConfig, previous: &[Plugin]) -> Result<Vec<Plugin>
             }
             .map_err(|e| format!("filter {}: {}: {}", f.name, path.display(), wasmc_loader::error_chain(&e)))?;
             let mut plugin_config = plugin_config(f, &upstreams);
-            if let Some(before) = previous.iter().find(|p| p.config().name == f.name) {
+            plugin_config.log_level = log_level;
+            if let Some(before) = previous.iter().filter_map(Loaded::plugin).find(|p| p.config().name == f.name) {
                 plugin_config.shared = before.shared().clone();
             }
             Plugin::new(&module, plugin_config)
+                .map(Loaded::Wasm)
                 .map_err(|e| format!("filter {}: {}", f.name, wasmc_loader::error_chain(&e)))
         })
         .collect()
@@ -120,12 +144,12 @@ fn plugin_config(f: &FilterConfig, upstreams: &[String]) -> PluginConfig {
 /// admin server) on threads of their own; returns once every worker's
 /// VMs have started.
 pub fn start(config: ProxyConfig) -> Result<Addresses, String> {
-    let plugins = load_plugins(&config, &[])?;
+    let filters = load_filters(&config, &[])?;
     let listener =
         std::net::TcpListener::bind(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
     let (admin_addr, workers) = (config.admin, config.workers);
-    let shared = Arc::new(Shared { current: RwLock::new(Arc::new(Generation { version: 0, config, plugins })) });
+    let shared = Arc::new(Shared { current: RwLock::new(Arc::new(Generation { version: 0, config, filters })) });
     let admin = match admin_addr {
         Some(addr) => Some(admin::start(addr, shared.clone())?),
         None => None,

@@ -15,37 +15,45 @@ use std::time::{Duration, Instant};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use wasmc_proxy_wasm::{Action, Failure, HeaderMap, HttpCallResponse, HttpStream, LocalResponse, StreamInfo, Vm};
+use wasmc_proxy_wasm::{Action, Failure, HeaderMap, HttpCallResponse, LocalResponse, StreamInfo};
 
+use super::filter::{Direction, Filter, Stream};
 use super::http::{declare_trailers, read_body, request_map, response, send, text, BodyError, Frames};
+use super::pool::Pool;
 use super::{Generation, Shared};
 
 /// The longest the proxy waits for an upstream.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a worker gives its VMs their ticks and queue notifications.
 const POLL_EVERY: Duration = Duration::from_millis(5);
+/// How long a worker waits for the root contexts of VMs a reload replaced
+/// to finish their work (`proxy_on_done` answered false), once no request
+/// uses them, before it drops them.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
-/// A worker's VMs of one generation's filters, in chain order.
+/// A worker's VMs (and native filters) of one generation's filters, in
+/// chain order, and the worker's upstream connections.
 struct VmSet {
     generation: Arc<Generation>,
-    vms: Vec<RefCell<Vm>>,
+    vms: Vec<RefCell<Filter>>,
+    pool: Rc<Pool>,
 }
 
 impl VmSet {
-    fn new(generation: Arc<Generation>) -> Result<VmSet, String> {
-        let vms = generation
-            .plugins
-            .iter()
-            .map(|plugin| Vm::new(plugin).map(RefCell::new).map_err(|e| wasmc_loader::error_chain(&e)))
-            .collect::<Result<_, _>>()?;
-        Ok(VmSet { generation, vms })
+    fn new(generation: Arc<Generation>, pool: Rc<Pool>) -> Result<VmSet, String> {
+        let vms = generation.filters.iter().map(|f| Filter::new(f).map(RefCell::new)).collect::<Result<_, _>>()?;
+        Ok(VmSet { generation, vms, pool })
     }
 }
 
-/// A worker: the shared state and its current set of VMs.
+/// A worker: the shared state, its current set of VMs, the sets a reload
+/// replaced that are not shut down yet (with when their shutdown began),
+/// and its idle upstream connections.
 struct Worker {
     shared: Arc<Shared>,
     set: RefCell<Rc<VmSet>>,
+    draining: RefCell<Vec<(Rc<VmSet>, Option<Instant>)>>,
+    pool: Rc<Pool>,
 }
 
 impl Worker {
@@ -54,8 +62,11 @@ impl Worker {
     fn current(&self) -> Rc<VmSet> {
         let latest = self.shared.current();
         if !Arc::ptr_eq(&latest, &self.set.borrow().generation) {
-            match VmSet::new(latest) {
-                Ok(set) => *self.set.borrow_mut() = Rc::new(set),
+            match VmSet::new(latest, self.pool.clone()) {
+                Ok(set) => {
+                    let old = std::mem::replace(&mut *self.set.borrow_mut(), Rc::new(set));
+                    self.draining.borrow_mut().push((old, None));
+                }
                 Err(e) => eprintln!("reload: a worker keeps its VMs: {e}"),
             }
         }
@@ -70,11 +81,12 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
         Ok(r) => r,
         Err(e) => return drop(ready.send(Err(e.to_string()))),
     };
-    let set = match VmSet::new(shared.current()) {
+    let pool = Rc::new(Pool::default());
+    let set = match VmSet::new(shared.current(), pool.clone()) {
         Ok(set) => set,
         Err(e) => return drop(ready.send(Err(e))),
     };
-    let worker = Rc::new(Worker { shared, set: RefCell::new(Rc::new(set)) });
+    let worker = Rc::new(Worker { shared, set: RefCell::new(Rc::new(set)), draining: RefCell::default(), pool });
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let listener = match listener.set_nonblocking(true).and_then(|()| tokio::net::TcpListener::from_std(listener)) {
@@ -91,6 +103,8 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
                     continue;
                 }
             };
+            // Answers are written whole: do not hold them back for acks.
+            let _ = stream.set_nodelay(true);
             let worker = worker.clone();
             let local_addr = stream.local_addr().ok();
             tokio::task::spawn_local(async move {
@@ -112,28 +126,56 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
     });
 }
 
-/// Gives every VM its due ticks and queue notifications, and performs the
-/// HTTP calls their root contexts make.
+/// Gives every VM its due ticks and queue notifications, performs the HTTP
+/// calls their root contexts make, and shuts down the VMs reloads replaced.
 async fn poll_loop(worker: Rc<Worker>) {
     loop {
         tokio::time::sleep(POLL_EVERY).await;
-        let set = worker.current();
-        for (i, vm) in set.vms.iter().enumerate() {
-            let calls = {
-                let mut vm = vm.borrow_mut();
-                // A failure is logged by the host and the VM restarted.
-                let _ = vm.poll(Instant::now());
-                vm.take_http_calls()
-            };
-            for call in calls {
-                let set = set.clone();
-                tokio::task::spawn_local(async move {
-                    let answer = perform(&set, &call.call).await;
-                    let _ = set.vms[i].borrow_mut().deliver_http_call_response(&call, answer);
-                });
-            }
+        poll_set(&worker.current());
+        drain(&worker);
+    }
+}
+
+/// Polls the VMs of `set` and performs their root contexts' HTTP calls.
+fn poll_set(set: &Rc<VmSet>) {
+    for (i, vm) in set.vms.iter().enumerate() {
+        let calls = {
+            let mut vm = vm.borrow_mut();
+            // A failure is logged by the host and the VM restarted.
+            let _ = vm.poll(Instant::now());
+            vm.take_http_calls()
+        };
+        for call in calls {
+            let set = set.clone();
+            tokio::task::spawn_local(async move {
+                let answer = perform(&set, &call.call).await;
+                let _ = set.vms[i].borrow_mut().deliver_http_call_response(&call, answer);
+            });
         }
     }
+}
+
+/// Shuts down the VMs of replaced sets once no request uses them
+/// (`proxy_on_done`, then `proxy_on_delete` on each root context), going on
+/// polling those whose root context has work pending until it is done or
+/// [`DRAIN_LIMIT`] has passed; then the set is dropped.
+fn drain(worker: &Worker) {
+    worker.draining.borrow_mut().retain_mut(|(set, began)| {
+        // Requests and HTTP calls in flight hold clones of the set.
+        if Rc::strong_count(set) > 1 {
+            return true;
+        }
+        let began = *began.get_or_insert_with(Instant::now);
+        let mut done = true;
+        for vm in &set.vms {
+            done &= vm.borrow_mut().shutdown();
+        }
+        if done || began.elapsed() >= DRAIN_LIMIT {
+            return false;
+        }
+        poll_set(set);
+        true
+    });
 }
 
 /// Performs a filter's HTTP call; `None` if the upstream cannot be reached.
@@ -141,7 +183,7 @@ async fn perform(set: &VmSet, call: &wasmc_proxy_wasm::HttpCall) -> Option<HttpC
     let addr = set.generation.config.upstreams.get(&call.upstream)?;
     let timeout = Duration::from_millis(u64::from(call.timeout_ms)).min(UPSTREAM_TIMEOUT);
     let limit = set.generation.config.max_body_bytes;
-    match send(addr, &call.headers, Frames::full(call.body.clone()), timeout, limit).await {
+    match send(&set.pool, addr, &call.headers, Frames::full(call.body.clone()), timeout, limit).await {
         Ok((headers, chunks, trailers)) => {
             Some(HttpCallResponse { headers, body: chunks.concat(), trailers: trailers.unwrap_or_default() })
         }
@@ -194,7 +236,7 @@ async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>, may_hold
         }
         first = false;
         if calls.is_empty() {
-            eprintln!("filter {} paused a request and made no HTTP call", set.generation.plugins[i].config().name);
+            eprintln!("filter {} paused a request and made no HTTP call", set.generation.filters[i].name());
             return Phase::Stop(Box::new(text(StatusCode::BAD_GATEWAY, "request paused by a filter\n".into())));
         }
         result = Ok(Action::Pause);
@@ -209,13 +251,6 @@ async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>, may_hold
     }
 }
 
-/// Which way a body goes.
-#[derive(Clone, Copy)]
-enum Direction {
-    Request,
-    Response,
-}
-
 /// Runs body pieces (as they came) and then trailers through filter `i`;
 /// returns what it lets through. A piece the filter pauses on is held by
 /// the host and comes out with a later piece it continues on, after a
@@ -223,54 +258,40 @@ enum Direction {
 async fn body_and_trailers(
     set: &VmSet,
     i: usize,
-    stream: HttpStream,
+    stream: Stream,
     direction: Direction,
     chunks: Vec<Vec<u8>>,
     trailers: Option<HeaderMap>,
 ) -> Result<(Vec<Vec<u8>>, Option<HeaderMap>), Response<Frames>> {
     let vm = &set.vms[i];
-    let take_held = |direction| match direction {
-        Direction::Request => vm.borrow_mut().take_request_body(&stream),
-        Direction::Response => vm.borrow_mut().take_response_body(&stream),
-    };
+    let take_held = || vm.borrow_mut().take_body(&stream, direction);
     let mut out = Vec::new();
     let count = chunks.len();
     for (k, mut chunk) in chunks.into_iter().enumerate() {
         let end = k + 1 == count && trailers.is_none();
-        let result = match direction {
-            Direction::Request => vm.borrow_mut().on_request_body(&stream, &mut chunk, end),
-            Direction::Response => vm.borrow_mut().on_response_body(&stream, &mut chunk, end),
-        };
+        let result = vm.borrow_mut().on_body(&stream, direction, &mut chunk, end);
         let paused = matches!(result, Ok(Action::Pause));
         match settle(set, i, result, !end).await {
             Phase::Stop(r) => return Err(*r),
             Phase::Held => {}
             // Resumed after an HTTP call: what the host held goes on.
-            Phase::Continue if paused => out.push(take_held(direction)),
+            Phase::Continue if paused => out.push(take_held()),
             Phase::Continue => out.push(chunk),
         }
     }
     let Some(mut trailers) = trailers else { return Ok((out, None)) };
-    let result = match direction {
-        Direction::Request => vm.borrow_mut().on_request_trailers(&stream, &mut trailers),
-        Direction::Response => vm.borrow_mut().on_response_trailers(&stream, &mut trailers),
-    };
+    let result = vm.borrow_mut().on_trailers(&stream, direction, &mut trailers);
     let paused = matches!(result, Ok(Action::Pause));
     if let Phase::Stop(r) = settle(set, i, result, false).await {
         return Err(*r);
     }
     if paused {
-        let vm = vm.borrow();
-        let resumed = match direction {
-            Direction::Request => vm.request_trailers(&stream),
-            Direction::Response => vm.response_trailers(&stream),
-        };
-        if let Some(t) = resumed {
+        if let Some(t) = vm.borrow().trailers(&stream, direction) {
             trailers = t.clone();
         }
     }
     // A body the filter held until its trailers goes before them.
-    out.push(take_held(direction));
+    out.push(take_held());
     Ok((out, Some(trailers)))
 }
 
@@ -285,7 +306,7 @@ async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Re
         Err(BodyError::TooLarge) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into()),
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
     };
-    let mut streams: Vec<Option<HttpStream>> = Vec::new();
+    let mut streams: Vec<Option<Stream>> = Vec::new();
     let answer = match chain(&set, &mut streams, &mut head, chunks, trailers, info).await {
         Ok(response) | Err(response) => response,
     };
@@ -299,7 +320,7 @@ async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Re
 
 async fn chain(
     set: &VmSet,
-    streams: &mut Vec<Option<HttpStream>>,
+    streams: &mut Vec<Option<Stream>>,
     head: &mut HeaderMap,
     mut chunks: Vec<Vec<u8>>,
     mut trailers: Option<HeaderMap>,
@@ -320,7 +341,7 @@ async fn chain(
             },
         };
         streams.push(Some(stream));
-        let result = vm.borrow_mut().on_request_headers(&stream, head, headers_only);
+        let result = vm.borrow_mut().on_headers(&stream, Direction::Request, head, headers_only);
         let paused = matches!(result, Ok(Action::Pause));
         // Pausing headers with a body to come and no call waits for the
         // body (the proxy forwards nothing before it has read it anyway).
@@ -346,7 +367,7 @@ async fn chain(
     declare_trailers(head, trailers.as_ref());
     let body = Frames::new(chunks, trailers.as_ref()).map_err(|e| text(StatusCode::BAD_GATEWAY, format!("{e}\n")))?;
     let (mut response_head, mut chunks, mut trailers) =
-        match send(upstream, head, body, UPSTREAM_TIMEOUT, config.max_body_bytes).await {
+        match send(&set.pool, upstream, head, body, UPSTREAM_TIMEOUT, config.max_body_bytes).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("upstream: {e}");
@@ -357,7 +378,7 @@ async fn chain(
     let headers_only = chunks.iter().all(Vec::is_empty) && trailers.is_none();
     for (i, vm) in set.vms.iter().enumerate().rev() {
         let Some(stream) = streams[i] else { continue };
-        let result = vm.borrow_mut().on_response_headers(&stream, &mut response_head, headers_only);
+        let result = vm.borrow_mut().on_headers(&stream, Direction::Response, &mut response_head, headers_only);
         if let Phase::Stop(r) = settle(set, i, result, !headers_only).await {
             return Err(*r);
         }

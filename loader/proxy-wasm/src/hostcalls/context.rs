@@ -6,15 +6,19 @@ use wasmc_loader::{HostError, Linker};
 
 use super::{status, ENV};
 use crate::abi::{LogLevel, Status};
-use crate::guest::{give, read, read_str, u, write_u32, write_u64, Ctx};
+use crate::guest::{give, read, read_str, u, view, write_u32, write_u64, Ctx};
 use crate::state::{limits, HostState};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) {
     linker.func_wrap(ENV, "proxy_log", |c: Ctx<'_>, level: i32, ptr: i32, len: i32| -> i32 {
         status((|| {
             let level = LogLevel::from_abi(u(level)).ok_or(Status::BadArgument)?;
-            let message = read(&c, ptr, len)?;
-            c.data().plugin.log(level, &String::from_utf8_lossy(&message));
+            // Checked whatever the level; decoded only when logged.
+            let message = view(&c, ptr, len)?;
+            let plugin = &c.data().plugin;
+            if level >= plugin.config.log_level {
+                plugin.log(level, &String::from_utf8_lossy(message));
+            }
             Ok(())
         })())
     });
