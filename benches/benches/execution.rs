@@ -1,5 +1,7 @@
 //! Execution time of each corpus workload: wasmc in guard and explicit
-//! mode, wasmtime with its defaults, with epoch checks (as wasmc's code
+//! mode for the host's portable baseline, wasmc in guard mode for the host
+//! (`--target native`, like wasmtime, which compiles for the CPU it runs
+//! on), wasmtime with its defaults, with epoch checks (as wasmc's code
 //! always has), and with explicit bounds checks, and the native build of
 //! the same source. Every side's result is checked equal first.
 //!
@@ -10,12 +12,12 @@
 //! `cargo bench -p wasmc-benches --features wasmtime --bench execution`
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use wasmc::BoundsChecks;
+use wasmc::{BoundsChecks, CompileOptions};
 use wasmc_benches::wt::{self, Flavor};
 use wasmc_benches::Workload;
 
-fn wasmc_side(workload: &Workload, mode: BoundsChecks) -> impl FnMut() -> u64 {
-    let (mut store, instance) = wasmc_benches::instantiate_wasm(&workload.wasm, &wasmc_benches::options(mode));
+fn wasmc_side(workload: &Workload, options: &CompileOptions) -> impl FnMut() -> u64 {
+    let (mut store, instance) = wasmc_benches::instantiate_wasm(&workload.wasm, options);
     let func = instance.get_func(&store, workload.export).expect("export exists");
     let arg = workload.arg;
     move || {
@@ -52,9 +54,14 @@ fn execution(c: &mut Criterion) {
     for workload in wasmc_benches::rust_workloads().into_iter().chain(wasmc_benches::workloads()) {
         let mut group = c.benchmark_group(format!("execution/{}", workload.name));
         let expected = (workload.native)(workload.arg as u32);
+        let for_host = CompileOptions {
+            target: wasmc_targets::resolve(Some("native")).expect("the host resolves"),
+            ..wasmc_benches::options(BoundsChecks::Guard)
+        };
         let mut sides: Vec<(String, Box<dyn FnMut() -> u64>)> = vec![
-            ("wasmc_guard".into(), Box::new(wasmc_side(&workload, BoundsChecks::Guard))),
-            ("wasmc_explicit".into(), Box::new(wasmc_side(&workload, BoundsChecks::Explicit))),
+            ("wasmc_guard".into(), Box::new(wasmc_side(&workload, &wasmc_benches::options(BoundsChecks::Guard)))),
+            ("wasmc_explicit".into(), Box::new(wasmc_side(&workload, &wasmc_benches::options(BoundsChecks::Explicit)))),
+            ("wasmc_native".into(), Box::new(wasmc_side(&workload, &for_host))),
         ];
         for flavor in [Flavor::Default, Flavor::Epoch, Flavor::Explicit] {
             sides.push((flavor.name().into(), Box::new(wasmtime_side(&workload, flavor))));
