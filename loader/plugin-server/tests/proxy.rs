@@ -190,7 +190,13 @@ fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Re
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Reply { status, head: head.to_string(), body: body.to_string() }
+    // A body the proxy streamed with no length (a filter removed it) comes chunked.
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        String::from_utf8_lossy(&read_chunked(&mut body.as_bytes()).0).into_owned()
+    } else {
+        body.to_string()
+    };
+    Reply { status, head: head.to_string(), body }
 }
 
 #[test]
@@ -598,4 +604,156 @@ fn a_reload_shuts_down_the_root_contexts_of_the_vms_it_replaced() {
     assert_eq!(get(&proxy.addr, "/", &[]).status, 200);
     std::thread::sleep(Duration::from_millis(100));
     assert!(expected.iter().all(|line| metrics().contains(line)), "{}", metrics());
+}
+
+/// Reads a request or response head, line by line, up to its blank line.
+fn read_head(reader: &mut impl BufRead) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            return head;
+        }
+        head.push_str(&line);
+    }
+}
+
+#[test]
+fn a_request_body_reaches_the_upstream_before_the_client_has_sent_it_all() {
+    // The upstream reports the first piece of the body it reads, then
+    // reads the rest and answers with all of it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = listener.local_addr().unwrap().to_string();
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let head = read_head(&mut reader);
+        assert!(head.to_ascii_lowercase().contains("content-length: 10"), "{head}");
+        let mut first = [0; 5];
+        reader.read_exact(&mut first).unwrap();
+        first_tx.send(first).unwrap();
+        let mut rest = [0; 5];
+        reader.read_exact(&mut rest).unwrap();
+        let body = format!("got: {}{}", String::from_utf8_lossy(&first), String::from_utf8_lossy(&rest));
+        let mut conn = conn;
+        write!(conn, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
+    });
+    let proxy = start(&upstream, 1, &[("http_headers", "")]);
+    let mut client = TcpStream::connect(&proxy.addr).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    client
+        .write_all(b"POST /slow HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello")
+        .unwrap();
+    // The upstream has the first half while the client still holds the
+    // second: the proxy forwarded it as it came.
+    let first = first_rx.recv_timeout(Duration::from_secs(20)).expect("the first piece reached the upstream");
+    assert_eq!(&first, b"hello");
+    client.write_all(b"world").unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("got: helloworld"), "{answer}");
+}
+
+/// An upstream that answers one request with a body of `first` and then,
+/// once `go` says so, `rest` (with a content-length for both).
+fn paced_upstream(first: &'static str, rest: &'static str, go: std::sync::mpsc::Receiver<()>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        read_head(&mut BufReader::new(conn.try_clone().unwrap()));
+        let length = first.len() + rest.len();
+        write!(conn, "HTTP/1.1 200 OK\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n{first}").unwrap();
+        conn.flush().unwrap();
+        // Without the signal, the body stays cut short.
+        if go.recv_timeout(Duration::from_secs(20)).is_ok() {
+            conn.write_all(rest.as_bytes()).unwrap();
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_response_body_reaches_the_client_before_the_upstream_has_sent_it_all() {
+    let (go, gate) = std::sync::mpsc::channel();
+    let proxy = start(&paced_upstream("hello", "world", gate), 1, &[("http_headers", "")]);
+    let mut client = TcpStream::connect(&proxy.addr).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    client.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(client);
+    let head = read_head(&mut reader);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(head.lines().find(|l| l.starts_with("powered-by")), Some("powered-by: proxy-wasm"), "{head}");
+    // The filters left the content-length, so the body goes with it.
+    assert!(head.to_ascii_lowercase().contains("content-length: 10"), "{head}");
+    // The first half came while the upstream still holds the second.
+    let mut first = [0; 5];
+    reader.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"hello");
+    go.send(()).unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "world");
+}
+
+#[test]
+fn a_filter_that_buffers_a_streamed_body_still_rewrites_it() {
+    // http_body pauses on every piece until the end, then replaces the
+    // body: the proxy forwards nothing before and the rewritten body after.
+    let (go, gate) = std::sync::mpsc::channel();
+    let proxy = start(&paced_upstream("this is a se", "cret message", gate), 1, &[("http_body", "")]);
+    let client = std::thread::spawn(move || get(&proxy.addr, "/secret", &[]));
+    // Pacing only: the answer is the same whether the upstream's two
+    // pieces reach the proxy apart or together.
+    std::thread::sleep(Duration::from_millis(100));
+    go.send(()).unwrap();
+    let reply = client.join().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.head);
+    assert_eq!(reply.body, "Original message body (24 bytes) redacted.\n", "{}", reply.head);
+}
+
+/// A filter that traps on every body piece, either way.
+const BODY_TRAP: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) unreachable)
+  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) unreachable))"#;
+
+#[test]
+fn a_filter_failing_mid_body_gets_its_policy_or_aborts_a_response_already_begun() {
+    let dir = std::env::temp_dir().join(format!("wasmc-proxy-body-trap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let artifact = dir.join("body_trap.cwasm");
+    let wasm = wat::parse_str(BODY_TRAP).unwrap();
+    std::fs::write(&artifact, wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap()).unwrap();
+    let extra = format!("artifact = \"{}\"\nfailure_status = 503", artifact.display());
+
+    // A request body: nothing went back to the client yet, so it gets the
+    // failure policy's answer.
+    let proxy = start(&upstream(), 1, &[("body_trap", &extra)]);
+    let (head, _, _) = exchange_raw(
+        &proxy.addr,
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+
+    // A response body: its head went out already, so the connection is
+    // cut off short of the promised length, and no second answer follows.
+    let (go, gate) = std::sync::mpsc::channel();
+    go.send(()).unwrap();
+    let proxy = start(&paced_upstream("hello", "world", gate), 1, &[("body_trap", &extra)]);
+    let mut client = TcpStream::connect(&proxy.addr).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    client.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    // A reset connection is an error here; either way the answer ends.
+    let _ = client.read_to_end(&mut raw);
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("content-length: 10"), "{head}");
+    assert!(body.len() < 10 && !body.contains("HTTP/1.1"), "{body:?}");
 }

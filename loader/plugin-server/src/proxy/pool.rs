@@ -84,7 +84,8 @@ impl Pool {
         loop {
             let mut connection = self.connect(addr).await?;
             // A failure on a new connection is final: no copy needed.
-            let copy = (connection.reused && request.method().is_idempotent()).then(|| copy(&request));
+            // A streamed body cannot be sent twice.
+            let copy = (connection.reused && request.method().is_idempotent()).then(|| copy(&request)).flatten();
             match connection.sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, connection)),
                 Err(mut e) => match (e.take_message(), copy) {
@@ -113,11 +114,11 @@ impl Pool {
     }
 }
 
-/// A copy of a request to send again.
-fn copy(request: &Request<Frames>) -> Request<Frames> {
-    let mut copy = Request::new(request.body().clone());
+/// A copy of a request to send again; `None` for a streamed body.
+fn copy(request: &Request<Frames>) -> Option<Request<Frames>> {
+    let mut copy = Request::new(request.body().try_clone()?);
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();
     *copy.headers_mut() = request.headers().clone();
-    copy
+    Some(copy)
 }

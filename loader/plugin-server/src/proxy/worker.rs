@@ -12,13 +12,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use wasmc_proxy_wasm::{Action, Failure, HeaderMap, HttpCallResponse, LocalResponse, StreamInfo};
 
 use super::filter::{Direction, Filter, Stream};
-use super::http::{declare_trailers, read_body, request_map, response, send, text, BodyError, Frames};
+use super::http::{declare_trailers, request_map, response, send, send_head, streamable, text, Frames, Sink};
 use super::pool::Pool;
 use super::{Generation, Shared};
 
@@ -251,48 +252,161 @@ async fn settle(set: &VmSet, i: usize, result: Result<Action, Failure>, may_hold
     }
 }
 
-/// Runs body pieces (as they came) and then trailers through filter `i`;
-/// returns what it lets through. A piece the filter pauses on is held by
-/// the host and comes out with a later piece it continues on, after a
-/// resumption, or before the trailers.
-async fn body_and_trailers(
+/// Runs a body piece through filter `i`; returns what it lets through: the
+/// piece (as the filter left it), nothing while it holds the body (the
+/// host keeps what it paused on), or all it held once it goes on.
+async fn through(
     set: &VmSet,
     i: usize,
-    stream: Stream,
+    stream: &Stream,
     direction: Direction,
-    chunks: Vec<Vec<u8>>,
-    trailers: Option<HeaderMap>,
-) -> Result<(Vec<Vec<u8>>, Option<HeaderMap>), Response<Frames>> {
+    mut chunk: Vec<u8>,
+    end: bool,
+) -> Result<Vec<u8>, Response<Frames>> {
     let vm = &set.vms[i];
-    let take_held = || vm.borrow_mut().take_body(&stream, direction);
-    let mut out = Vec::new();
-    let count = chunks.len();
-    for (k, mut chunk) in chunks.into_iter().enumerate() {
-        let end = k + 1 == count && trailers.is_none();
-        let result = vm.borrow_mut().on_body(&stream, direction, &mut chunk, end);
-        let paused = matches!(result, Ok(Action::Pause));
-        match settle(set, i, result, !end).await {
-            Phase::Stop(r) => return Err(*r),
-            Phase::Held => {}
-            // Resumed after an HTTP call: what the host held goes on.
-            Phase::Continue if paused => out.push(take_held()),
-            Phase::Continue => out.push(chunk),
-        }
-    }
-    let Some(mut trailers) = trailers else { return Ok((out, None)) };
-    let result = vm.borrow_mut().on_trailers(&stream, direction, &mut trailers);
+    let result = vm.borrow_mut().on_body(stream, direction, &mut chunk, end);
     let paused = matches!(result, Ok(Action::Pause));
-    if let Phase::Stop(r) = settle(set, i, result, false).await {
-        return Err(*r);
+    match settle(set, i, result, !end).await {
+        Phase::Stop(r) => Err(*r),
+        // The host cleared `chunk`: it holds the piece.
+        Phase::Held => Ok(chunk),
+        // Resumed after an HTTP call: what the host held goes on.
+        Phase::Continue if paused => Ok(vm.borrow_mut().take_body(stream, direction)),
+        Phase::Continue => Ok(chunk),
     }
-    if paused {
-        if let Some(t) = vm.borrow().trailers(&stream, direction) {
-            trailers = t.clone();
+}
+
+/// The filters in the order a body going `direction` meets them.
+fn order(streams: &[Option<Stream>], direction: Direction) -> Vec<(usize, Stream)> {
+    let mut order: Vec<_> = streams.iter().enumerate().filter_map(|(i, s)| Some((i, (*s)?))).collect();
+    if matches!(direction, Direction::Response) {
+        order.reverse();
+    }
+    order
+}
+
+/// Runs a body piece through the chain; returns what comes out of its end
+/// (nothing while a filter holds the body). A piece that a filter holds
+/// goes no further: the next filters see it when that filter lets it go.
+async fn piece(
+    set: &VmSet,
+    streams: &[Option<Stream>],
+    direction: Direction,
+    mut chunk: Vec<u8>,
+    end: bool,
+) -> Result<Vec<u8>, Response<Frames>> {
+    for (i, stream) in order(streams, direction) {
+        if chunk.is_empty() && !end {
+            break;
         }
+        chunk = through(set, i, &stream, direction, chunk, end).await?;
     }
-    // A body the filter held until its trailers goes before them.
-    out.push(take_held());
-    Ok((out, Some(trailers)))
+    Ok(chunk)
+}
+
+/// Runs trailers through the chain: before each filter's trailer callback,
+/// the body the filters before it let go runs through it, and what it held
+/// goes before its trailers. Returns the last body piece and the trailers.
+async fn trailers_through(
+    set: &VmSet,
+    streams: &[Option<Stream>],
+    direction: Direction,
+    mut trailers: HeaderMap,
+) -> Result<(Vec<u8>, HeaderMap), Response<Frames>> {
+    let mut body = Vec::new();
+    for (i, stream) in order(streams, direction) {
+        if !body.is_empty() {
+            body = through(set, i, &stream, direction, body, false).await?;
+        }
+        let vm = &set.vms[i];
+        let result = vm.borrow_mut().on_trailers(&stream, direction, &mut trailers);
+        let paused = matches!(result, Ok(Action::Pause));
+        if let Phase::Stop(r) = settle(set, i, result, false).await {
+            return Err(*r);
+        }
+        if paused {
+            if let Some(t) = vm.borrow().trailers(&stream, direction) {
+                trailers = t.clone();
+            }
+        }
+        // A body the filter held until its trailers goes before them.
+        body.extend(vm.borrow_mut().take_body(&stream, direction));
+    }
+    Ok((body, trailers))
+}
+
+/// Why a body stopped on its way through the chain.
+enum Cut {
+    /// A filter stopped the stream: its answer (a local response, or its
+    /// failure policy).
+    Filter(Box<Response<Frames>>),
+    /// Over `max_body_bytes`.
+    TooLarge,
+    /// The sender's connection failed or went quiet.
+    Read(String),
+    /// The receiver went away.
+    Closed,
+}
+
+/// Reads `body` frame by frame, runs each through the chain going
+/// `direction` and puts what comes out into `sink` at once: a piece is held
+/// only while a filter holds it. The end of the stream comes with the last
+/// piece when the body knows it is the last (a known length), else with an
+/// empty piece once the body ended, or with the trailers (as in Envoy).
+async fn pump(
+    set: &VmSet,
+    streams: &[Option<Stream>],
+    direction: Direction,
+    mut body: Incoming,
+    limit: usize,
+    sink: &mut Sink,
+) -> Result<(), Cut> {
+    let mut total = 0usize;
+    loop {
+        let frame = match tokio::time::timeout(UPSTREAM_TIMEOUT, body.frame()).await {
+            Err(_) => return Err(Cut::Read(format!("no data within {UPSTREAM_TIMEOUT:?}"))),
+            Ok(Some(Err(e))) => return Err(Cut::Read(e.to_string())),
+            Ok(None) => {
+                let last =
+                    piece(set, streams, direction, Vec::new(), true).await.map_err(|r| Cut::Filter(Box::new(r)))?;
+                sink.data(last).await.map_err(|_| Cut::Closed)?;
+                return sink.end().await.map_err(|_| Cut::Closed);
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let frame = match frame.into_data() {
+            Ok(data) => {
+                total = total.saturating_add(data.len());
+                if total > limit {
+                    return Err(Cut::TooLarge);
+                }
+                let end = body.is_end_stream();
+                if data.is_empty() && !end {
+                    continue;
+                }
+                let out =
+                    piece(set, streams, direction, data.to_vec(), end).await.map_err(|r| Cut::Filter(Box::new(r)))?;
+                sink.data(out).await.map_err(|_| Cut::Closed)?;
+                if end {
+                    return sink.end().await.map_err(|_| Cut::Closed);
+                }
+                continue;
+            }
+            Err(frame) => frame,
+        };
+        let Ok(headers) = frame.into_trailers() else { continue };
+        let mut map = HeaderMap::new();
+        for (name, value) in &headers {
+            map.append(name.as_str(), value.as_bytes());
+        }
+        let (last, trailers) =
+            trailers_through(set, streams, direction, map).await.map_err(|r| Cut::Filter(Box::new(r)))?;
+        sink.data(last).await.map_err(|_| Cut::Closed)?;
+        sink.trailers(trailers)
+            .await
+            .map_err(|e| Cut::Filter(Box::new(text(StatusCode::BAD_GATEWAY, format!("{e}\n")))))?;
+        return sink.end().await.map_err(|_| Cut::Closed);
+    }
 }
 
 /// Runs a request through the chain, forwards it, runs the response back.
@@ -301,33 +415,66 @@ async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Re
     let mut head = request_map(&parts);
     // The request keeps this set to its end, even if a reload comes.
     let set = worker.current();
-    let (chunks, trailers) = match read_body(body, set.generation.config.max_body_bytes).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into()),
-        Err(e) => return text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
-    };
+    let limit = set.generation.config.max_body_bytes;
+    if body.size_hint().exact().is_some_and(|len| len > limit as u64) {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into());
+    }
+    let streamable = streamable(&parts.headers, &body);
     let mut streams: Vec<Option<Stream>> = Vec::new();
-    let answer = match chain(&set, &mut streams, &mut head, chunks, trailers, info).await {
+    let answer = match chain(&set, &mut streams, &mut head, body, streamable, info).await {
         Ok(response) | Err(response) => response,
     };
+    // A streamed response took the streams, to end them once it is sent.
+    end_streams(&set, streams);
+    answer
+}
+
+fn end_streams(set: &VmSet, streams: Vec<Option<Stream>>) {
     for (vm, stream) in set.vms.iter().zip(streams) {
         if let Some(stream) = stream {
             let _ = vm.borrow_mut().end_http_stream(stream);
         }
     }
-    answer
 }
 
+/// The answer to a request whose body could not go through.
+fn request_cut(cut: Cut) -> Response<Frames> {
+    match cut {
+        Cut::Filter(r) => *r,
+        Cut::TooLarge => text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into()),
+        Cut::Read(e) => text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
+        Cut::Closed => text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()),
+    }
+}
+
+/// The answer to a request whose response body could not be read whole.
+fn response_cut(cut: Cut) -> Response<Frames> {
+    match cut {
+        Cut::Filter(r) => *r,
+        Cut::TooLarge | Cut::Read(_) | Cut::Closed => text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()),
+    }
+}
+
+/// Runs the request headers through the chain in order; then forwards the
+/// request, its body running through the chain as it comes (or read whole
+/// first, when it cannot be streamed or a filter held its headers); then
+/// runs the response headers back through the chain and answers with a
+/// body that runs through the chain as it comes (or read whole, likewise).
+/// Once the head of a streamed response went out, a filter that stops its
+/// body (or fails) aborts the connection: a second answer cannot be sent.
 async fn chain(
-    set: &VmSet,
+    set: &Rc<VmSet>,
     streams: &mut Vec<Option<Stream>>,
     head: &mut HeaderMap,
-    mut chunks: Vec<Vec<u8>>,
-    mut trailers: Option<HeaderMap>,
+    body: Incoming,
+    streamable: bool,
     info: StreamInfo,
 ) -> Result<Response<Frames>, Response<Frames>> {
+    let config = &set.generation.config;
+    let limit = config.max_body_bytes;
     // Request headers, in order.
-    let headers_only = chunks.iter().all(Vec::is_empty) && trailers.is_none();
+    let headers_only = body.is_end_stream();
+    let mut held = false;
     for (i, vm) in set.vms.iter().enumerate() {
         let created = vm.borrow_mut().create_http_stream(info.clone());
         let stream = match created {
@@ -344,9 +491,11 @@ async fn chain(
         let result = vm.borrow_mut().on_headers(&stream, Direction::Request, head, headers_only);
         let paused = matches!(result, Ok(Action::Pause));
         // Pausing headers with a body to come and no call waits for the
-        // body (the proxy forwards nothing before it has read it anyway).
-        if let Phase::Stop(r) = settle(set, i, result, !headers_only).await {
-            return Err(*r);
+        // body: the request goes out once its body went through the chain.
+        match settle(set, i, result, !headers_only).await {
+            Phase::Stop(r) => return Err(*r),
+            Phase::Held => held = true,
+            Phase::Continue => {}
         }
         if paused {
             // The filter may have changed the headers while resuming.
@@ -355,41 +504,111 @@ async fn chain(
             }
         }
     }
-    // The request body and trailers, in order.
-    if !headers_only {
-        for (i, stream) in streams.iter().enumerate() {
-            let Some(stream) = *stream else { continue };
-            (chunks, trailers) = body_and_trailers(set, i, stream, Direction::Request, chunks, trailers).await?;
-        }
-    }
-    let config = &set.generation.config;
     let upstream = &config.upstreams[&config.upstream];
-    declare_trailers(head, trailers.as_ref());
-    let body = Frames::new(chunks, trailers.as_ref()).map_err(|e| text(StatusCode::BAD_GATEWAY, format!("{e}\n")))?;
-    let (mut response_head, mut chunks, mut trailers) =
-        match send(&set.pool, upstream, head, body, UPSTREAM_TIMEOUT, config.max_body_bytes).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("upstream: {e}");
-                return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
-            }
+    let sent = if headers_only {
+        head_within(&set.pool, upstream, head, Frames::default()).await
+    } else if streamable && !held {
+        // The body goes out as it comes; the sender's `trailer` header
+        // names its trailers.
+        let (frames, mut sink) = Frames::streamed(head);
+        let streams: &[Option<Stream>] = streams;
+        let forward = async {
+            let result = pump(set, streams, Direction::Request, body, limit, &mut sink).await;
+            // Dropping the sink before its end aborts the upstream request.
+            drop(sink);
+            result
         };
+        let (pumped, sent) = tokio::join!(forward, head_within(&set.pool, upstream, head, frames));
+        match pumped {
+            Ok(()) | Err(Cut::Closed) => sent,
+            Err(cut) => return Err(request_cut(cut)),
+        }
+    } else {
+        let mut sink = Sink::buffer();
+        pump(set, streams, Direction::Request, body, limit, &mut sink).await.map_err(request_cut)?;
+        let Sink::Buffer { chunks, trailers } = sink else { return Err(not_a_buffer()) };
+        declare_trailers(head, trailers.as_ref());
+        let frames =
+            Frames::new(chunks, trailers.as_ref()).map_err(|e| text(StatusCode::BAD_GATEWAY, format!("{e}\n")))?;
+        head_within(&set.pool, upstream, head, frames).await
+    };
+    let (mut response_head, body, connection) = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("upstream: {e}");
+            return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
+        }
+    };
+    if body.size_hint().exact().is_some_and(|len| len > limit as u64) {
+        eprintln!("upstream: response body over {limit} bytes");
+        return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
+    }
     // Response headers, body and trailers, in reverse order.
-    let headers_only = chunks.iter().all(Vec::is_empty) && trailers.is_none();
+    let streamable = streamable_response(&response_head, &body);
+    let headers_only = body.is_end_stream();
+    let mut held = false;
     for (i, vm) in set.vms.iter().enumerate().rev() {
         let Some(stream) = streams[i] else { continue };
         let result = vm.borrow_mut().on_headers(&stream, Direction::Response, &mut response_head, headers_only);
-        if let Phase::Stop(r) = settle(set, i, result, !headers_only).await {
-            return Err(*r);
+        match settle(set, i, result, !headers_only).await {
+            Phase::Stop(r) => return Err(*r),
+            Phase::Held => held = true,
+            Phase::Continue => {}
         }
     }
-    if !headers_only {
-        for (i, stream) in streams.iter().enumerate().rev() {
-            let Some(stream) = *stream else { continue };
-            (chunks, trailers) = body_and_trailers(set, i, stream, Direction::Response, chunks, trailers).await?;
-        }
+    if headers_only {
+        set.pool.put_back(upstream, connection);
+        return Ok(response(&response_head, Frames::default()));
     }
+    if streamable && !held {
+        let (frames, mut sink) = Frames::streamed(&response_head);
+        let answer = response(&response_head, frames);
+        let (set, streams, upstream) = (set.clone(), std::mem::take(streams), upstream.clone());
+        tokio::task::spawn_local(async move {
+            match pump(&set, &streams, Direction::Response, body, limit, &mut sink).await {
+                Ok(()) => set.pool.put_back(&upstream, connection),
+                // The client went away, or the head went out already: the
+                // sink dropped before its end aborts the connection.
+                Err(Cut::Closed) => {}
+                Err(Cut::Filter(_)) => eprintln!("a filter stopped a response body: the connection is aborted"),
+                Err(Cut::TooLarge) => {
+                    eprintln!("upstream: response body over {limit} bytes: the connection is aborted")
+                }
+                Err(Cut::Read(e)) => eprintln!("upstream: {e}: the connection is aborted"),
+            }
+            drop(sink);
+            end_streams(&set, streams);
+        });
+        return Ok(answer);
+    }
+    let mut sink = Sink::buffer();
+    pump(set, streams, Direction::Response, body, limit, &mut sink).await.map_err(response_cut)?;
+    set.pool.put_back(upstream, connection);
+    let Sink::Buffer { chunks, trailers } = sink else { return Err(not_a_buffer()) };
     declare_trailers(&mut response_head, trailers.as_ref());
     let body = Frames::new(chunks, trailers.as_ref()).map_err(|e| text(StatusCode::BAD_GATEWAY, format!("{e}\n")))?;
     Ok(response(&response_head, body))
+}
+
+/// [`send_head`] with the proxy's upstream deadline on the response head.
+async fn head_within(
+    pool: &super::pool::Pool,
+    addr: &str,
+    head: &HeaderMap,
+    body: Frames,
+) -> Result<(HeaderMap, Incoming, super::pool::Connection), String> {
+    match tokio::time::timeout(UPSTREAM_TIMEOUT, send_head(pool, addr, head, body)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(format!("{addr}: no answer within {UPSTREAM_TIMEOUT:?}")),
+    }
+}
+
+/// A [`Sink::buffer`] is never anything else; answered, not panicked on.
+fn not_a_buffer() -> Response<Frames> {
+    text(StatusCode::INTERNAL_SERVER_ERROR, "body buffer lost\n".into())
+}
+
+/// [`streamable`] for a response head in the filters' form.
+fn streamable_response(head: &HeaderMap, body: &Incoming) -> bool {
+    body.size_hint().exact().is_some() || head.get("trailer").is_some()
 }
