@@ -156,3 +156,70 @@ fn memory_is_reachable_with_any_store_data() {
     assert_eq!(store.data().log, [1]);
     assert!(instance.module(&store).is_some());
 }
+
+/// Passes one value of each type in and hands them back swapped.
+const SWAP: &str = r#"(module
+  (import "host" "swap" (func $swap (param i32 i64 f32 f64 v128) (result v128 f64 f32 i64 i32)))
+  (export "swap" (func $swap))
+  (func (export "through") (param i32 i64 f32 f64 v128) (result v128 f64 f32 i64 i32)
+    (call $swap (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4))))"#;
+
+/// Host functions get and return every value type bit for bit, called
+/// from wasm and from the host, whether typed (`func_wrap`) or working on
+/// `Val`s (`func_new`): negative integers, a NaN with a payload, all 128
+/// bits of a vector.
+#[test]
+fn host_functions_pass_every_value_type_both_ways() {
+    use wasmc_loader::{FuncType, HostError};
+
+    let v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210_u128;
+    let nan = 0x7fa0_0001_u32;
+    let args = [Val::I32(-5), Val::I64(i64::MIN + 3), Val::F32(nan), Val::F64((-0.25f64).to_bits()), Val::V128(v)];
+    // Each result a different function of its argument, so that a value
+    // in the wrong slot, truncated or widened shows.
+    let expected = [
+        Val::V128(v.rotate_left(8)),
+        Val::F64((-0.25f64).to_bits() ^ (1 << 63)),
+        Val::F32(nan ^ 1),
+        Val::I64((i64::MIN + 3).wrapping_neg()),
+        Val::I32(-6),
+    ];
+    let mut typed = Linker::<()>::new();
+    typed.func_wrap("host", "swap", |a: i32, b: i64, c: f32, d: f64, e: u128| {
+        (e.rotate_left(8), -d, f32::from_bits(c.to_bits() ^ 1), b.wrapping_neg(), a - 1)
+    });
+    let mut dynamic = Linker::<()>::new();
+    let ty = FuncType {
+        params: vec![ValType::I32, ValType::I64, ValType::F32, ValType::F64, ValType::V128],
+        results: vec![ValType::V128, ValType::F64, ValType::F32, ValType::I64, ValType::I32],
+    };
+    dynamic.func_new("host", "swap", ty, |_, args: &[Val], results: &mut [Val]| {
+        let [Val::I32(a), Val::I64(b), Val::F32(c), Val::F64(d), Val::V128(e)] = *args else {
+            return Err(HostError::new("unexpected argument types"));
+        };
+        results.copy_from_slice(&[
+            Val::V128(e.rotate_left(8)),
+            Val::F64(d ^ (1 << 63)),
+            Val::F32(c ^ 1),
+            Val::I64(b.wrapping_neg()),
+            Val::I32(a - 1),
+        ]);
+        Ok(())
+    });
+    for mode in MODES {
+        let module = module(SWAP, mode);
+        for (kind, linker) in [("typed", &typed), ("dynamic", &dynamic)] {
+            let mut store = Store::new(Config::default());
+            let instance = Instance::new(&mut store, &module, linker).unwrap();
+            for export in ["through", "swap"] {
+                let results = instance.get_func(&store, export).unwrap().call(&mut store, &args).unwrap();
+                // `Val` has no equality (references); its debug form shows every bit.
+                assert_eq!(
+                    format!("{results:?}"),
+                    format!("{expected:?}"),
+                    "{kind} host function through {export:?}, {mode:?}"
+                );
+            }
+        }
+    }
+}

@@ -17,20 +17,80 @@ use crate::vm::store::StoreId;
 use crate::vm::traphandler::{self, Unwind};
 use crate::vm::{VMFuncRef, VMHostFuncContextHeader, ValRaw};
 
-/// The dynamic form every host function is kept in: the store's data type
-/// is erased, and the typed closure it wraps rebuilds its `Caller<'_, T>`.
-pub(crate) type HostFn =
+/// A host function working on [`Val`]s ([`crate::Linker::func_new`]): the
+/// store's data type is erased, and the closure it wraps rebuilds its
+/// `Caller<'_, T>`.
+pub(crate) type DynamicFn =
     dyn Fn(&mut StoreOpaque, Option<Instance>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync;
+
+/// A typed host function ([`crate::Linker::func_wrap`]): reads its
+/// arguments from the values array and writes its results over them, with
+/// the types of its Rust signature, so nothing is converted or checked per
+/// call.
+pub(crate) type TypedFn =
+    dyn Fn(&mut StoreOpaque, Option<Instance>, RawValues<'_>) -> Result<(), HostError> + Send + Sync;
+
+/// The two forms a host function is kept in.
+pub(crate) enum HostFn {
+    Dynamic(Box<DynamicFn>),
+    Typed(Box<TypedFn>),
+}
+
+/// A host call's values array: the arguments, then the results written
+/// over them, 16 bytes a slot, perhaps not aligned to 16. (Public but
+/// unnameable outside the crate: it appears in [`crate::WasmRet`]'s hidden
+/// method.)
+pub struct RawValues<'a> {
+    slots: *mut ValRaw,
+    len: usize,
+    _borrow: PhantomData<&'a mut [ValRaw]>,
+}
+
+impl<'a> RawValues<'a> {
+    /// The slots of `values`.
+    fn new(values: &'a mut [ValRaw]) -> RawValues<'a> {
+        RawValues { slots: values.as_mut_ptr(), len: values.len(), _borrow: PhantomData }
+    }
+
+    /// The `len` slots at `slots`.
+    ///
+    /// # Safety
+    /// `slots` must point to `len` slots of 16 bytes (of any alignment)
+    /// that nothing else reads or writes for `'a`.
+    unsafe fn from_raw_parts(slots: *mut ValRaw, len: usize) -> RawValues<'a> {
+        RawValues { slots, len, _borrow: PhantomData }
+    }
+
+    /// The bits of slot `i` (zero past the end; a typed function's slots
+    /// are its type's, checked when it was linked).
+    pub(crate) fn get(&self, i: usize) -> u128 {
+        if i >= self.len {
+            return 0;
+        }
+        // SAFETY: `i` is in bounds of the slots this borrows (`new`,
+        // `from_raw_parts`); they may be unaligned, hence `read_unaligned`.
+        unsafe { self.slots.add(i).read_unaligned() }.u128()
+    }
+
+    /// Sets slot `i` (nothing past the end).
+    pub(crate) fn set(&mut self, i: usize, bits: u128) {
+        if i < self.len {
+            // SAFETY: as for `get`; the borrow is exclusive.
+            unsafe { self.slots.add(i).write_unaligned(ValRaw::from_u128(bits)) };
+        }
+    }
+}
 
 /// A host function and its type. (Public but unnameable outside the crate:
 /// it appears in [`crate::IntoFunc`]'s hidden method.)
 pub struct HostFunc {
     pub(crate) ty: FuncType,
-    pub(crate) func: Box<HostFn>,
+    pub(crate) func: HostFn,
 }
 
 impl HostFunc {
-    /// Calls the function, checking the result types it produced.
+    /// Calls the function with `Val`s (the host calling it directly),
+    /// checking the result types a dynamic function produced.
     fn call(
         &self,
         store: &mut StoreOpaque,
@@ -38,14 +98,21 @@ impl HostFunc {
         args: &[Val],
         results: &mut [Val],
     ) -> Result<(), HostOutcome> {
-        let host_trap = |message: String| Trap { message: Some(message), ..Trap::new(TrapKind::HostError) };
-        (self.func)(store, instance, args, results).map_err(|mut e| match (e.exit_code(), e.take_source()) {
-            (Some(code), _) => HostOutcome::Exit(code),
-            // The cause is the trap's source; repeating its text as the
-            // message would print it twice in an error chain.
-            (None, Some(source)) => HostOutcome::Trap(Trap { source: Some(source), ..Trap::new(TrapKind::HostError) }),
-            (None, None) => HostOutcome::Trap(host_trap(e.message().to_string())),
-        })?;
+        let f = match &self.func {
+            HostFn::Dynamic(f) => f,
+            HostFn::Typed(_) => {
+                let mut raw = vec![ValRaw::default(); self.ty.params.len().max(self.ty.results.len())];
+                for (slot, arg) in raw.iter_mut().zip(args) {
+                    *slot = arg.to_raw(store).map_err(|e| host_trap(e.to_string()))?;
+                }
+                self.call_raw(store, instance, RawValues::new(&mut raw))?;
+                for (r, (&t, raw)) in results.iter_mut().zip(self.ty.results.iter().zip(&raw)) {
+                    *r = Val::from_raw(store, t, raw);
+                }
+                return Ok(());
+            }
+        };
+        f(store, instance, args, results).map_err(HostOutcome::from_error)?;
         for (v, &t) in results.iter().zip(&self.ty.results) {
             if v.ty() != t {
                 return Err(HostOutcome::Trap(host_trap(format!(
@@ -56,6 +123,46 @@ impl HostFunc {
         }
         Ok(())
     }
+
+    /// Calls the function with a values array holding at least as many
+    /// slots as it has parameters and results (the caller checks).
+    fn call_raw(
+        &self,
+        store: &mut StoreOpaque,
+        instance: Option<Instance>,
+        mut values: RawValues<'_>,
+    ) -> Result<(), HostOutcome> {
+        match &self.func {
+            HostFn::Typed(f) => f(store, instance, values).map_err(HostOutcome::from_error),
+            HostFn::Dynamic(_) => {
+                // Arguments and results on the stack for the usual few (no
+                // allocation on a frequent path), in a `Vec` past that.
+                let (mut args_inline, mut results_inline) =
+                    ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
+                let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
+                let (args, results) = (
+                    inline_or_heap(&mut args_inline, &mut args_heap, self.ty.params.len()),
+                    inline_or_heap(&mut results_inline, &mut results_heap, self.ty.results.len()),
+                );
+                for (i, (a, &t)) in args.iter_mut().zip(&self.ty.params).enumerate() {
+                    *a = Val::from_raw(store, t, &ValRaw::from_u128(values.get(i)));
+                }
+                for (r, &t) in results.iter_mut().zip(&self.ty.results) {
+                    *r = Val::zero(t);
+                }
+                self.call(store, instance, args, results)?;
+                for (i, v) in results.iter().enumerate() {
+                    values.set(i, v.to_raw(store).map_err(|e| host_trap(e.to_string()))?.u128());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A host function's failure as a trap.
+fn host_trap(message: String) -> Trap {
+    Trap { message: Some(message), ..Trap::new(TrapKind::HostError) }
 }
 
 /// How a host function call ended, when not normally.
@@ -64,6 +171,19 @@ pub(crate) enum HostOutcome {
     Trap(Trap),
     /// The program exits with this code ([`HostError::exit`]).
     Exit(i32),
+}
+
+impl HostOutcome {
+    /// What a host function's error makes of the call.
+    fn from_error(mut e: HostError) -> HostOutcome {
+        match (e.exit_code(), e.take_source()) {
+            (Some(code), _) => HostOutcome::Exit(code),
+            // The cause is the trap's source; repeating its text as the
+            // message would print it twice in an error chain.
+            (None, Some(source)) => HostOutcome::Trap(Trap { source: Some(source), ..Trap::new(TrapKind::HostError) }),
+            (None, None) => HostOutcome::Trap(host_trap(e.message().to_string())),
+        }
+    }
 }
 
 impl From<Trap> for HostOutcome {
@@ -335,35 +455,15 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     if len < slots_needed {
         return Err(Trap { message: Some("values array too short".into()), ..Trap::new(TrapKind::UnknownFault) }.into());
     }
-    let slots = values.cast::<ValRaw>();
-    // SAFETY: `values` holds `len >= slots_needed` 16-byte slots (trampoline
-    // contract); they may be unaligned, hence `read_unaligned`.
-    let read = |i: usize| unsafe { slots.add(i).read_unaligned() };
-    // Arguments and results on the stack for the usual few (host calls are
-    // frequent and short: no allocation on their path), in a `Vec` past that.
-    let (mut args_inline, mut results_inline) = ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
-    let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
-    let (args, results) = (
-        inline_or_heap(&mut args_inline, &mut args_heap, func.ty.params.len()),
-        inline_or_heap(&mut results_inline, &mut results_heap, func.ty.results.len()),
-    );
-    for (i, (a, &t)) in args.iter_mut().zip(&func.ty.params).enumerate() {
-        *a = Val::from_raw(store, t, &read(i));
-    }
-    for (r, &t) in results.iter_mut().zip(&func.ty.results) {
-        *r = Val::zero(t);
-    }
+    // SAFETY: `values` holds `len` 16-byte slots (trampoline contract),
+    // which nothing else reads or writes until we return: the wasm frame
+    // that owns them is suspended in this call.
+    let values = unsafe { RawValues::from_raw_parts(values.cast::<ValRaw>(), len) };
     // SAFETY: `caller_vmctx` is the calling instance's vmctx.
     let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
-    func.call(&mut *store, instance, args, results).map_err(|outcome| match outcome {
+    func.call_raw(&mut *store, instance, values).map_err(|outcome| match outcome {
         HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits().explain(trap)),
         exit @ HostOutcome::Exit(_) => exit,
     })?;
-    for (i, v) in results.iter().enumerate() {
-        let raw =
-            v.to_raw(store).map_err(|e| Trap { message: Some(e.to_string()), ..Trap::new(TrapKind::HostError) })?;
-        // SAFETY: as for `read`.
-        unsafe { slots.add(i).write_unaligned(raw) };
-    }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use wasmc_abi::meta::{FuncType, ValType};
 
 use crate::error::HostError;
-use crate::func::{Caller, HostFunc};
+use crate::func::{Caller, HostFn, HostFunc, RawValues};
 use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use crate::values::Val;
@@ -22,10 +22,16 @@ pub trait WasmTy: sealed::Sealed + Copy + Send + Sync + 'static {
     fn from_val(v: &Val) -> Option<Self>;
     /// Converts into a value.
     fn into_val(self) -> Val;
+    /// Reads the value from the bits of its 16-byte slot.
+    #[doc(hidden)]
+    fn from_bits(bits: u128) -> Self;
+    /// The bits of the value's 16-byte slot.
+    #[doc(hidden)]
+    fn to_bits(self) -> u128;
 }
 
 macro_rules! wasm_ty {
-    ($t:ty, $vt:ident, $from:expr, $into:expr) => {
+    ($t:ty, $vt:ident, $from:expr, $into:expr, $from_bits:expr, $to_bits:expr) => {
         impl sealed::Sealed for $t {}
         impl WasmTy for $t {
             const TYPE: ValType = ValType::$vt;
@@ -38,31 +44,40 @@ macro_rules! wasm_ty {
             fn into_val(self) -> Val {
                 Val::$vt($into(self))
             }
+            fn from_bits(bits: u128) -> Self {
+                $from_bits(bits)
+            }
+            fn to_bits(self) -> u128 {
+                $to_bits(self)
+            }
         }
     };
 }
 
-wasm_ty!(i32, I32, |x| x, |x| x);
-wasm_ty!(i64, I64, |x| x, |x| x);
-wasm_ty!(f32, F32, f32::from_bits, f32::to_bits);
-wasm_ty!(f64, F64, f64::from_bits, f64::to_bits);
-wasm_ty!(u128, V128, |x| x, |x| x);
+// A slot holds a value in its low bytes, little-endian; the bytes above
+// are not read.
+wasm_ty!(i32, I32, |x| x, |x| x, |b| b as u32 as i32, |x: i32| u128::from(x as u32));
+wasm_ty!(i64, I64, |x| x, |x| x, |b| b as u64 as i64, |x: i64| u128::from(x as u64));
+wasm_ty!(f32, F32, f32::from_bits, f32::to_bits, |b| f32::from_bits(b as u32), |x: f32| u128::from(x.to_bits()));
+wasm_ty!(f64, F64, f64::from_bits, f64::to_bits, |b| f64::from_bits(b as u64), |x: f64| u128::from(x.to_bits()));
+wasm_ty!(u128, V128, |x| x, |x| x, |b| b, |x| x);
 
 /// What a host closure may return: `()`, a [`WasmTy`], a tuple of them, or
 /// a `Result` of one of these with [`HostError`].
 pub trait WasmRet {
     /// The result types.
     fn types() -> Vec<ValType>;
-    /// Stores the results (exactly `types().len()` slots).
-    fn store(self, out: &mut [Val]) -> Result<(), HostError>;
+    /// Stores the results in a host call's values array.
+    #[doc(hidden)]
+    fn store(self, out: &mut RawValues<'_>) -> Result<(), HostError>;
 }
 
 impl<T: WasmTy> WasmRet for T {
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
-    fn store(self, out: &mut [Val]) -> Result<(), HostError> {
-        out[0] = self.into_val();
+    fn store(self, out: &mut RawValues<'_>) -> Result<(), HostError> {
+        out.set(0, self.to_bits());
         Ok(())
     }
 }
@@ -71,7 +86,7 @@ impl<R: WasmRet> WasmRet for Result<R, HostError> {
     fn types() -> Vec<ValType> {
         R::types()
     }
-    fn store(self, out: &mut [Val]) -> Result<(), HostError> {
+    fn store(self, out: &mut RawValues<'_>) -> Result<(), HostError> {
         self?.store(out)
     }
 }
@@ -83,8 +98,8 @@ macro_rules! wasm_ret_tuple {
                 vec![$($t::TYPE),*]
             }
             #[allow(unused_variables)]
-            fn store(self, out: &mut [Val]) -> Result<(), HostError> {
-                $(out[$i] = self.$i.into_val();)*
+            fn store(self, out: &mut RawValues<'_>) -> Result<(), HostError> {
+                $(out.set($i, self.$i.to_bits());)*
                 Ok(())
             }
         }
@@ -108,10 +123,6 @@ pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     fn into_host_func(self) -> HostFunc;
 }
 
-fn arg<T: WasmTy>(args: &[Val], i: usize) -> Result<T, HostError> {
-    args.get(i).and_then(T::from_val).ok_or_else(|| HostError::new("host function argument of the wrong type"))
-}
-
 macro_rules! into_func {
     ($($a:ident $i:tt),*) => {
         impl<T, F, R, $($a: WasmTy),*> IntoFunc<T, ($($a,)*), R> for F
@@ -124,9 +135,9 @@ macro_rules! into_func {
                 HostFunc {
                     ty,
                     #[allow(unused_variables)]
-                    func: Box::new(move |_: &mut StoreOpaque, _: Option<Instance>, args: &[Val], results: &mut [Val]| {
-                        (self)($(arg::<$a>(args, $i)?),*).store(results)
-                    }),
+                    func: HostFn::Typed(Box::new(move |_: &mut StoreOpaque, _: Option<Instance>, mut values: RawValues<'_>| {
+                        (self)($($a::from_bits(values.get($i))),*).store(&mut values)
+                    })),
                 }
             }
         }
@@ -141,9 +152,9 @@ macro_rules! into_func {
                 HostFunc {
                     ty,
                     #[allow(unused_variables)]
-                    func: Box::new(move |store: &mut StoreOpaque, instance: Option<Instance>, args: &[Val], results: &mut [Val]| {
-                        (self)(Caller::new(store, instance), $(arg::<$a>(args, $i)?),*).store(results)
-                    }),
+                    func: HostFn::Typed(Box::new(move |store: &mut StoreOpaque, instance: Option<Instance>, mut values: RawValues<'_>| {
+                        (self)(Caller::new(store, instance), $($a::from_bits(values.get($i))),*).store(&mut values)
+                    })),
                 }
             }
         }

@@ -10,7 +10,7 @@ use wasmc_abi::BoundsChecks;
 
 use crate::error::{Error, HostError, LinkError};
 use crate::externals::Extern;
-use crate::func::{Caller, HostFunc};
+use crate::func::{Caller, HostFn, HostFunc};
 use crate::instance::Instance;
 use crate::into_func::IntoFunc;
 use crate::module::Module;
@@ -93,7 +93,7 @@ impl<T: 'static> Linker<T> {
         let func = move |store: &mut StoreOpaque, instance: Option<Instance>, args: &[Val], results: &mut [Val]| {
             f(Caller::new(store, instance), args, results)
         };
-        let host = HostFunc { ty, func: Box::new(func) };
+        let host = HostFunc { ty, func: HostFn::Dynamic(Box::new(func)) };
         self.insert(module, name, Definition::Host(Arc::new(host)))
     }
 
