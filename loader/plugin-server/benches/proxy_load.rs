@@ -300,6 +300,9 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
     }
     println!("latency: {} worker(s) per proxy, filters logging at {}", o.workers, o.log_level);
     paired(&proxies, &configs, o.paired);
+    if o.rounds == 0 {
+        return;
+    }
     println!("\nrounds: {} after one of warm-up, configurations in turn", o.rounds);
     for (connections, per_connection) in [(1, o.requests), (64, o.requests_64)] {
         let mut clients: Vec<Vec<Client>> =
@@ -378,6 +381,9 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
 
 /// One connection to each proxy, used in turn request by request.
 fn paired(proxies: &[Proxy], configs: &[(&str, String)], requests: usize) {
+    if requests == 0 {
+        return;
+    }
     let mut clients: Vec<Client> = proxies.iter().map(|p| Client::new(&p.addr)).collect();
     for _ in 0..1000 {
         clients.iter_mut().for_each(|c| drop(c.get()));

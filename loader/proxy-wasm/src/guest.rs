@@ -32,14 +32,26 @@ pub(crate) struct Exports {
     /// The exported `memory`.
     pub memory: Option<Memory>,
     /// `proxy_on_memory_allocate`, or `malloc`.
-    pub allocator: Option<Func>,
+    pub allocator: Option<Allocator>,
+}
+
+/// The guest's allocator export.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Allocator {
+    /// Of the type the ABI gives it, `(i32) -> i32`.
+    Typed(TypedFunc<i32, i32>),
+    /// Of another type: calling it is the caller's trap.
+    Mistyped(Func),
 }
 
 impl Exports {
     pub fn new(store: &Store<HostState>, instance: &Instance) -> Exports {
         let allocator =
             ["proxy_on_memory_allocate", "malloc"].iter().find_map(|name| match instance.get_export(store, name) {
-                Some(Extern::Func(f)) => Some(f),
+                Some(Extern::Func(f)) => Some(match TypedFunc::new(store, f) {
+                    Ok(typed) => Allocator::Typed(typed),
+                    Err(_) => Allocator::Mistyped(f),
+                }),
                 _ => None,
             });
         Exports { memory: instance.get_memory(store, "memory"), allocator }
@@ -110,8 +122,12 @@ pub(crate) fn give(c: &mut Ctx<'_>, data: &[u8], ret_ptr: i32, ret_size: i32) ->
 /// Calls the guest's allocator for `size` bytes; `None` if it returned
 /// null or the module exports no allocator.
 fn allocate(c: &mut Ctx<'_>, size: u32) -> Result<Option<u32>, HostError> {
-    let Some(func) = c.data().exports.allocator else { return Ok(None) };
-    let typed = TypedFunc::<i32, i32>::new(&*c, func)?;
+    let typed = match c.data().exports.allocator {
+        None => return Ok(None),
+        Some(Allocator::Typed(typed)) => typed,
+        // Fails, naming the type it has.
+        Some(Allocator::Mistyped(func)) => TypedFunc::<i32, i32>::new(&*c, func)?,
+    };
     let addr = u(typed.call(&mut *c, i(size))?);
     Ok((addr != 0).then_some(addr))
 }

@@ -3,7 +3,7 @@
 //! the HTTP calls waiting for the embedder, and the response being
 //! delivered to `proxy_on_http_call_response`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -92,7 +92,9 @@ pub(crate) struct HostState {
     /// The context host functions act on: the callback's, or the one the
     /// filter chose with `proxy_set_effective_context`.
     pub effective: u32,
-    pub http: HashMap<u32, HttpState>,
+    /// The HTTP contexts, by id: looked up on nearly every host call, so
+    /// ordered (a few integer compares) rather than hashed.
+    pub http: BTreeMap<u32, HttpState>,
     pub tick_period_ms: u32,
     /// Set by `proxy_done` (the root context finished its pending work).
     pub done: bool,
@@ -115,7 +117,7 @@ impl HostState {
             exports: Exports::default(),
             root_context: 0,
             effective: 0,
-            http: HashMap::new(),
+            http: BTreeMap::new(),
             tick_period_ms: 0,
             done: false,
             calls: Vec::new(),

@@ -125,6 +125,29 @@ fn a_trap_in_the_filter_allocator_fails_only_its_request() {
     assert!(lines.has(LogLevel::Error, "unreachable"), "{}", lines.dump());
 }
 
+/// An allocator that asks the host for the header map again, so that the
+/// host calls it again, and so on: the recursion through host and wasm
+/// frames ends in the stack limit's trap, that request fails, the VM is
+/// recreated, and the worker's thread is unharmed.
+#[test]
+fn an_allocator_that_reenters_the_host_without_end_traps_on_the_stack_limit() {
+    let body = "(drop (call $pairs (i32.const 0) (i32.const 512) (i32.const 516)))";
+    let allocator = "(drop (call $pairs (i32.const 0) (i32.const 512) (i32.const 516))) (i32.const 1024)";
+    let (config, lines) = config("reentrant_allocator");
+    let plugin = Plugin::new(&text_module(&filter("proxy_abi_version_0_2_1", allocator, body)), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    for round in 1..=2 {
+        let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+        let failure = vm.on_request_headers(&stream, &mut get("/"), true).unwrap_err();
+        assert!(
+            matches!(failure.error, FilterError::Callback { callback: "proxy_on_request_headers", .. }),
+            "{failure:?}"
+        );
+        assert_eq!(vm.restarts(), round);
+    }
+    assert!(lines.has(LogLevel::Error, "call stack exhausted"), "{}", lines.dump());
+}
+
 #[test]
 fn a_filter_cannot_make_the_host_hold_unbounded_headers() {
     // Adds 1000-byte response headers until the host refuses one.
