@@ -1,14 +1,31 @@
-//! Host-to-wasm call of a trivial export `add(i32, i32) -> i32`, typed
-//! (`TypedFunc`) and untyped (`Func::call` with `Val`s), wasmc against
-//! wasmtime. Both sides' code has an epoch check at function entry except
-//! plain `wasmtime` (its default has none).
+//! Calls across the boundary, wasmc against wasmtime. `call`: the host
+//! calls a trivial export `add(i32, i32) -> i32`, typed (`TypedFunc`) and
+//! untyped (`Func::call` with `Val`s). `host_call`: wasm calls an imported
+//! host function `inc(i32) -> i32` 1,000 times in a loop, typed
+//! (`Linker::func_wrap`) and working on `Val`s (`Linker::func_new`); one
+//! iteration is 1,000 host calls. Both sides' code has an epoch check at
+//! function entry and loop headers except plain `wasmtime` (its default
+//! has none).
 //!
 //! `cargo bench -p wasmc-benches --features wasmtime --bench call`
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use wasmc::BoundsChecks;
 use wasmc_benches::wt::{self, Flavor};
-use wasmc_loader::Val;
+use wasmc_loader::{FuncType, Instance, Linker, Store, Val, ValType};
+
+/// Calls the imported `inc` `n` times, feeding each result to the next.
+const HOST_CALLS: &str = r#"(module
+  (import "host" "inc" (func $inc (param i32) (result i32)))
+  (func (export "calls") (param $n i32) (result i32)
+    (local $acc i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $acc (call $inc (local.get $acc)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $next)))
+    (local.get $acc)))"#;
 
 fn call(c: &mut Criterion) {
     let wasm = wasmc_benches::wat_to_wasm(wasmc_benches::SMALL_PLUGIN);
@@ -42,10 +59,57 @@ fn call(c: &mut Criterion) {
     group.finish();
 }
 
+fn host_call(c: &mut Criterion) {
+    let wasm = wasmc_benches::wat_to_wasm(HOST_CALLS);
+    let module = wasmc_benches::load(&wasmc_benches::compile(&wasm, &wasmc_benches::options(BoundsChecks::Guard)));
+    let mut group = c.benchmark_group("host_call");
+
+    let mut typed = Linker::new();
+    typed.func_wrap("host", "inc", |x: i32| x.wrapping_add(1));
+    let mut dynamic = Linker::new();
+    let ty = FuncType { params: vec![ValType::I32], results: vec![ValType::I32] };
+    dynamic.func_new("host", "inc", ty, |_, args: &[Val], results: &mut [Val]| {
+        if let (Val::I32(x), Some(out)) = (args[0], results.first_mut()) {
+            *out = Val::I32(x.wrapping_add(1));
+        }
+        Ok(())
+    });
+    for (name, linker) in [("wasmc_typed", &typed), ("wasmc_untyped", &dynamic)] {
+        let mut store = Store::default();
+        let instance = Instance::new(&mut store, &module, linker).expect("instantiates");
+        let calls = instance.get_typed_func::<i32, i32>(&store, "calls").expect("typed export");
+        group.bench_function(name, |b| b.iter(|| assert_eq!(calls.call(&mut store, 1000).expect("runs"), 1000)));
+    }
+
+    for flavor in [Flavor::Default, Flavor::Epoch] {
+        let engine = wt::engine(flavor);
+        let module = wasmtime::Module::new(&engine, &wasm).expect("compiles");
+        let mut typed = wasmtime::Linker::new(&engine);
+        typed.func_wrap("host", "inc", |x: i32| x.wrapping_add(1)).expect("defines");
+        let mut dynamic = wasmtime::Linker::new(&engine);
+        let ty = wasmtime::FuncType::new(&engine, [wasmtime::ValType::I32], [wasmtime::ValType::I32]);
+        dynamic
+            .func_new("host", "inc", ty, |_, args, results| {
+                results[0] = wasmtime::Val::I32(args[0].unwrap_i32().wrapping_add(1));
+                Ok(())
+            })
+            .expect("defines");
+        for (kind, linker) in [("typed", &typed), ("untyped", &dynamic)] {
+            let mut store = wt::store(&engine);
+            let instance = linker.instantiate(&mut store, &module).expect("instantiates");
+            let calls = instance.get_typed_func::<i32, i32>(&mut store, "calls").expect("typed export");
+            group.bench_function(format!("{}_{kind}", flavor.name()), |b| {
+                b.iter(|| assert_eq!(calls.call(&mut store, 1000).expect("runs"), 1000))
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(300))
         .measurement_time(std::time::Duration::from_secs(1));
-    targets = call
+    targets = call, host_call
 }
 criterion_main!(benches);

@@ -438,9 +438,12 @@ fn inline_or_heap<'a>(inline: &'a mut [Val; INLINE_VALUES], heap: &'a mut Vec<Va
 /// `host_ctx` must be a live [`HostFuncContext`], `values` an array of at
 /// least `len` slots, and the thread's current store the one owning it.
 unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, len: usize) -> Result<(), HostOutcome> {
-    // SAFETY: per the contract; the Arc clone keeps the function alive even
-    // if the store drops the context meanwhile.
-    let func = unsafe { (*host_ctx.cast::<HostFuncContext>()).func.clone() };
+    // SAFETY: per the contract, `host_ctx` is a live context. It is boxed in
+    // its instance's record, which its store keeps until the store is
+    // dropped (instances are never removed), and the store outlives this
+    // call (a host function gets a `Caller`, never the `Store`): so the
+    // function it holds outlives this borrow. Nothing mutates a `HostFunc`.
+    let func: &HostFunc = unsafe { &(*host_ctx.cast::<HostFuncContext>()).func };
     let Some(mut store_ptr) = traphandler::current_store() else {
         return Err(Trap::new(TrapKind::UnknownFault).into());
     };
@@ -461,7 +464,12 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     let values = unsafe { RawValues::from_raw_parts(values.cast::<ValRaw>(), len) };
     // SAFETY: `caller_vmctx` is the calling instance's vmctx.
     let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
-    func.call_raw(&mut *store, instance, values).map_err(|outcome| match outcome {
+    // The typed case directly: the frequent one, kept small.
+    let outcome = match &func.func {
+        HostFn::Typed(f) => f(&mut *store, instance, values).map_err(HostOutcome::from_error),
+        HostFn::Dynamic(_) => func.call_raw(&mut *store, instance, values),
+    };
+    outcome.map_err(|outcome| match outcome {
         HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits().explain(trap)),
         exit @ HostOutcome::Exit(_) => exit,
     })?;
