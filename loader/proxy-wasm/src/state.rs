@@ -3,9 +3,11 @@
 //! the HTTP calls waiting for the embedder, and the response being
 //! delivered to `proxy_on_http_call_response`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::guest::Exports;
 use crate::maps::HeaderMap;
@@ -93,8 +95,10 @@ pub(crate) struct HostState {
     /// filter chose with `proxy_set_effective_context`.
     pub effective: u32,
     /// The HTTP contexts, by id: looked up on nearly every host call, so
-    /// ordered (a few integer compares) rather than hashed.
-    pub http: BTreeMap<u32, HttpState>,
+    /// with a fast hash (the ids are the host's, not the filter's). Not an
+    /// ordered map: with many streams open its nodes would shift these
+    /// large records on every insertion and removal.
+    pub http: FxHashMap<u32, HttpState>,
     pub tick_period_ms: u32,
     /// Set by `proxy_done` (the root context finished its pending work).
     pub done: bool,
@@ -117,7 +121,7 @@ impl HostState {
             exports: Exports::default(),
             root_context: 0,
             effective: 0,
-            http: BTreeMap::new(),
+            http: FxHashMap::default(),
             tick_period_ms: 0,
             done: false,
             calls: Vec::new(),
