@@ -444,16 +444,13 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     // call (a host function gets a `Caller`, never the `Store`): so the
     // function it holds outlives this borrow. Nothing mutates a `HostFunc`.
     let func: &HostFunc = unsafe { &(*host_ctx.cast::<HostFuncContext>()).func };
-    let Some(mut store_ptr) = traphandler::current_store() else {
+    // Every store the vm layer runs code for is a `StoreOpaque`.
+    let Some(mut store_ptr) = traphandler::current_store_as::<StoreOpaque>() else {
         return Err(Trap::new(TrapKind::UnknownFault).into());
     };
     // SAFETY: the entry that set the current store holds its `&mut` and
     // does not use it until we return.
     let store = unsafe { store_ptr.as_mut() };
-    // Every store the vm layer runs code for is a `StoreOpaque`.
-    let Some(store) = store.as_any_mut().downcast_mut::<StoreOpaque>() else {
-        return Err(Trap::new(TrapKind::UnknownFault).into());
-    };
     let slots_needed = func.ty.params.len().max(func.ty.results.len());
     if len < slots_needed {
         return Err(Trap { message: Some("values array too short".into()), ..Trap::new(TrapKind::UnknownFault) }.into());

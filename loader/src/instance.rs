@@ -28,7 +28,11 @@ pub(crate) struct InstanceData {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Instance {
     pub(crate) store: StoreId,
-    pub(crate) index: u32,
+    /// The index in the store (a `u32`), held in a full word: a host call
+    /// builds an `Instance` and hands it on by copy at once, and a copy
+    /// reading a word of which only four bytes were just written waits for
+    /// that write to reach the cache (docs/benchmarks.md, "host_call").
+    index: u64,
 }
 
 impl Instance {
@@ -40,12 +44,23 @@ impl Instance {
     pub(crate) unsafe fn from_vmctx(store: &StoreOpaque, vmctx: *mut u8) -> Option<Instance> {
         // SAFETY: as this function's.
         let index = unsafe { instance_of_vmctx(store, vmctx) }?;
-        Some(Instance { store: store.id(), index })
+        Some(Instance::from_parts(store.id(), index))
+    }
+
+    /// Instance `index` of store `store`.
+    pub(crate) fn from_parts(store: StoreId, index: u32) -> Instance {
+        Instance { store, index: u64::from(index) }
+    }
+
+    /// The index in the store.
+    pub(crate) fn index(&self) -> u32 {
+        // Only `from_parts` sets it, from a `u32`.
+        self.index as u32
     }
 
     pub(crate) fn data<'s>(&self, store: &'s StoreOpaque) -> Result<&'s InstanceData, Error> {
         store.check(self.store)?;
-        Ok(store.instance(self.index))
+        Ok(store.instance(self.index()))
     }
 
     /// The module this is an instance of.

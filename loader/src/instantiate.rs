@@ -213,7 +213,7 @@ pub(crate) fn allocate(
     let data = InstanceData { vm, module: module.clone(), funcs, _host_ctxs: host_ctxs };
     let pushed = store.push_instance(data);
     debug_assert_eq!(pushed, index);
-    Ok(Instance { store: store.id(), index })
+    Ok(Instance::from_parts(store.id(), index))
 }
 
 /// `Linker::resolve` returns one entry of the import's kind per import.
@@ -225,8 +225,8 @@ fn unreachable_import() -> ! {
 /// tells that the defined memories already hold the module's memory image)
 /// and runs the start function.
 pub(crate) fn initialize(store: &mut StoreOpaque, instance: Instance, preloaded: bool) -> Result<(), Error> {
-    store.initialize_segments(instance.index, preloaded)?;
-    let data = store.instance(instance.index);
+    store.initialize_segments(instance.index(), preloaded)?;
+    let data = store.instance(instance.index());
     if let Some(start) = data.module.meta().start {
         let index = data.funcs[start as usize];
         Func { store: store.id(), index }.call(store, &[])?;

@@ -103,10 +103,6 @@ impl VMStore for StoreOpaque {
         let instance = self.instances.get_mut(index as usize)?;
         Some((&mut self.vm, &mut instance.vm))
     }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
 }
 
 // SAFETY: every raw pointer in the store points into memory the store owns

@@ -56,8 +56,6 @@ pub(crate) trait VMStore: Any {
     /// Instance `index`'s vm record and the store's vm state beside it,
     /// both mutably.
     fn instance_mut(&mut self, index: u32) -> Option<(&mut StoreData, &mut VmInstance)>;
-    /// The store itself, for the layer above to downcast (host functions).
-    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 /// A memory in the store.

@@ -16,7 +16,7 @@
 //! The stack limit is set at the outermost entry on a thread and kept by
 //! nested entries (host function calling wasm again).
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr::{null_mut, NonNull};
@@ -58,8 +58,9 @@ thread_local! {
     static FAULT: Cell<Option<Fault>> = const { Cell::new(None) };
     /// The stack limit of the outermost entry; 0 when not in wasm.
     static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
-    /// The store of the innermost entry, for builtins and host functions.
-    static STORE: Cell<Option<NonNull<dyn VMStore>>> = const { Cell::new(None) };
+    /// The store of the innermost entry, for builtins and host functions,
+    /// and its concrete type.
+    static STORE: Cell<Option<(NonNull<dyn VMStore>, TypeId)>> = const { Cell::new(None) };
     /// Set by [`raise`].
     static UNWIND: RefCell<Option<Unwind>> = const { RefCell::new(None) };
 }
@@ -69,7 +70,15 @@ thread_local! {
 /// Only builtins and host functions called from wasm may use it, and only
 /// while they run: the entry that set it holds the store's `&mut`.
 pub(crate) fn current_store() -> Option<NonNull<dyn VMStore>> {
-    STORE.with(Cell::get)
+    STORE.with(Cell::get).map(|(store, _)| store)
+}
+
+/// [`current_store`] if it is an `S` (what a downcast through `Any` would
+/// find, without its two virtual calls on every host call).
+pub(crate) fn current_store_as<S: VMStore>() -> Option<NonNull<S>> {
+    let (store, ty) = STORE.with(Cell::get)?;
+    // `invoke` recorded the type the pointer was made from.
+    (ty == TypeId::of::<S>()).then(|| store.cast::<S>())
 }
 
 /// Calls `func_ref` (a wasm function) with the arguments in `values`,
@@ -128,7 +137,7 @@ unsafe fn invoke_inner<S: VMStore>(
     // SAFETY: a wasm funcref's vmctx is a live instance `VMContext`.
     unsafe { crate::vm::vmctx::set_stack_limit(func_ref.vmctx, limit) };
     let store_ptr: NonNull<dyn VMStore> = NonNull::from(store as &mut dyn VMStore);
-    let previous_store = STORE.with(|c| c.replace(Some(store_ptr)));
+    let previous_store = STORE.with(|c| c.replace(Some((store_ptr, TypeId::of::<S>()))));
     // SAFETY: `array_call` is the module's entry trampoline for the callee's
     // type (non-null for wasm functions), with the C signature of
     // `EntryFn`; the jump buffer slot is this thread's. The frames between

@@ -54,7 +54,7 @@ impl<'a, 'b> Env<'a, 'b> {
         let instance = self.caller.instance();
         let store = self.caller.opaque_mut();
         let within = store
-            .charge_fuel(instance.map(|i| i.index), fuel_for_bytes(bytes))
+            .charge_fuel(instance.map(|i| i.index()), fuel_for_bytes(bytes))
             .and_then(|()| store.limits().deadline().check());
         within.map_err(|_| self.interrupt())
     }
