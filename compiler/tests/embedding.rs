@@ -223,3 +223,44 @@ fn host_functions_pass_every_value_type_both_ways() {
         }
     }
 }
+
+/// A host function on `Val`s with more parameters than the host call keeps
+/// on the stack (12) gets them all, in order, from wasm and from the host.
+#[test]
+fn a_host_function_with_sixteen_parameters_gets_them_all() {
+    use wasmc_loader::FuncType;
+
+    let params = (0..16).map(|_| "i64").collect::<Vec<_>>().join(" ");
+    let args = (0..16).map(|i| format!("(i64.const {})", 1i64 << (3 * i))).collect::<String>();
+    let wat = format!(
+        r#"(module
+  (import "host" "mix" (func $mix (param {params}) (result i64 i32)))
+  (export "mix" (func $mix))
+  (func (export "call") (result i64 i32) (call $mix {args})))"#
+    );
+    let mut linker = Linker::<()>::new();
+    let ty = FuncType { params: vec![ValType::I64; 16], results: vec![ValType::I64, ValType::I32] };
+    linker.func_new("host", "mix", ty, |_, args: &[Val], results: &mut [Val]| {
+        // Each argument weighted by its position: a swap or a drop shows.
+        let mut mixed = 0i64;
+        for (i, a) in args.iter().enumerate() {
+            if let Val::I64(v) = a {
+                mixed = mixed.wrapping_add(v.wrapping_mul(i as i64 + 1));
+            }
+        }
+        results[0] = Val::I64(mixed);
+        results[1] = Val::I32(args.len() as i32);
+        Ok(())
+    });
+    let expected: i64 = (0..16).map(|i| (1i64 << (3 * i)).wrapping_mul(i + 1)).fold(0, i64::wrapping_add);
+    for mode in MODES {
+        let module = module(&wat, mode);
+        let mut store = Store::new(Config::default());
+        let instance = Instance::new(&mut store, &module, &linker).unwrap();
+        let from_wasm = instance.get_func(&store, "call").unwrap().call(&mut store, &[]).unwrap();
+        assert_eq!(format!("{from_wasm:?}"), format!("{:?}", [Val::I64(expected), Val::I32(16)]), "{mode:?}");
+        let args: Vec<Val> = (0..16).map(|i| Val::I64(1i64 << (3 * i))).collect();
+        let from_host = instance.get_func(&store, "mix").unwrap().call(&mut store, &args).unwrap();
+        assert_eq!(format!("{from_host:?}"), format!("{:?}", [Val::I64(expected), Val::I32(16)]), "{mode:?}");
+    }
+}
