@@ -16,10 +16,14 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use wasmc_loader::Module;
-use wasmc_plugin_server::{encode_request, Decision, Limits, Plugin};
+use wasmc_plugin_server::{encode_request, proxy, Decision, Limits, Plugin};
 
 const USAGE: &str = "usage: wasmc-plugin-server [--listen ADDR] [--timeout-ms N] [--max-memory-mib N] \
                      [--fail-status N] [--plugin FILE.cwasm ...]";
+
+/// How long a client may take to send a request head, or keep a connection
+/// idle, before it is closed.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a request handler needs.
 struct Server {
@@ -98,19 +102,11 @@ async fn serve(server: Arc<Server>, addr: SocketAddr) -> Result<(), String> {
     // The first line on stdout tells scripts and tests where we listen.
     println!("listening on http://{local} with plugins: {}", names.join(", "));
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                eprintln!("accept: {e}");
-                continue;
-            }
-        };
+        let (stream, _) = proxy::accept(&listener, "plugin server").await;
         let server = server.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| handle(server.clone(), req));
-            if let Err(e) =
-                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
-            {
+            if let Err(e) = proxy::http1_server(HEADER_TIMEOUT).serve_connection(TokioIo::new(stream), service).await {
                 eprintln!("connection: {e}");
             }
         });

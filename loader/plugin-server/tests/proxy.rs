@@ -122,6 +122,18 @@ fn start(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> Proxy {
 
 /// [`start`], also giving the configuration file and its text.
 fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Proxy, PathBuf, String) {
+    start_configured(upstream, workers, "", filters, None)
+}
+
+/// [`start_with`] with `top` added to the file's top-level settings, and at
+/// most `max_files` open descriptors for the proxy (`ulimit -n`) if given.
+fn start_configured(
+    upstream: &str,
+    workers: usize,
+    top: &str,
+    filters: &[(&str, &str)],
+    max_files: Option<u32>,
+) -> (Proxy, PathBuf, String) {
     static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("wasmc-proxy-test-{}-{n}", std::process::id()));
@@ -129,7 +141,7 @@ fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Prox
     let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut config = format!(
         "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nworkers = {workers}\nupstream = \"backend\"\nmax_body_bytes = 65536\n\
-         [upstreams]\nbackend = \"{upstream}\"\nhttpbin = \"{upstream}\"\ndead = \"{dead}\"\n"
+         {top}\n[upstreams]\nbackend = \"{upstream}\"\nhttpbin = \"{upstream}\"\ndead = \"{dead}\"\n"
     );
     for (name, extra) in filters {
         // A native filter, or one compiled by the test, names itself in
@@ -143,12 +155,15 @@ fn start_with(upstream: &str, workers: usize, filters: &[(&str, &str)]) -> (Prox
     }
     let path = dir.join("proxy.toml");
     std::fs::write(&path, &config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmc-proxy"))
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the proxy starts");
+    let mut command = match max_files {
+        None => Command::new(env!("CARGO_BIN_EXE_wasmc-proxy")),
+        Some(n) => {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_wasmc-proxy")]);
+            sh
+        }
+    };
+    let mut child = command.arg(&path).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("the proxy starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let mut urls = line.split_whitespace().filter_map(|w| w.strip_prefix("http://"));
@@ -756,4 +771,87 @@ fn a_filter_failing_mid_body_gets_its_policy_or_aborts_a_response_already_begun(
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200") && head.contains("content-length: 10"), "{head}");
     assert!(body.len() < 10 && !body.contains("HTTP/1.1"), "{body:?}");
+}
+
+/// Whether the peer closed `stream` (or reset it) within `within`, reading
+/// and discarding whatever it sent first.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < within {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// A client that sends its request head a byte at a time and never ends
+/// it, or keeps a connection idle after a request, is disconnected after
+/// `header_timeout_ms`; a prompt one is served.
+#[test]
+fn a_client_too_slow_with_its_head_or_idle_too_long_is_disconnected() {
+    let (proxy, _, _) = start_configured(&upstream(), 1, "header_timeout_ms = 300", &[], None);
+    let mut slow = TcpStream::connect(&proxy.addr).unwrap();
+    let started = Instant::now();
+    for byte in b"GET / HTTP/1.1\r\nHost: slow\r\nX-Drip: " {
+        if slow.write_all(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(closed_within(&mut slow, Duration::from_secs(5)), "a dripping head was not cut off");
+    // Cut off by the timeout, not at once for something it sent.
+    assert!(started.elapsed() >= Duration::from_millis(250), "cut off after {:?}", started.elapsed());
+
+    let mut idle = TcpStream::connect(&proxy.addr).unwrap();
+    idle.write_all(b"GET /idle HTTP/1.1\r\nHost: idle\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(idle.try_clone().unwrap());
+    let head = read_head(&mut reader);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(!closed_within(&mut idle, Duration::from_millis(100)), "closed at once, not kept alive: {head}");
+    assert!(closed_within(&mut idle, Duration::from_secs(5)), "an idle keep-alive connection stayed open");
+
+    assert_eq!(get(&proxy.addr, "/after", &[]).status, 200);
+}
+
+/// Out of file descriptors, the proxy neither spins on `accept` nor stops
+/// accepting: it waits, and serves again once connections close.
+#[test]
+fn out_of_descriptors_the_proxy_waits_and_then_serves_again() {
+    let (proxy, _, _) = start_configured(&upstream(), 1, "", &[], Some(48));
+    assert_eq!(get(&proxy.addr, "/before", &[]).status, 200);
+    // More connections than descriptors left: the last ones wait in the
+    // listen queue while `accept` fails with EMFILE.
+    let hogs: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(&proxy.addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let cpu = |pid: u32| -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // utime and stime, fields 14 and 15, after the command in parentheses.
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        ticks as f64 / 100.0
+    };
+    let (before, started) = (cpu(proxy.child.id()), Instant::now());
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu(proxy.child.id()) - before;
+    assert!(used < 0.3 * started.elapsed().as_secs_f64(), "{used} s of CPU in a second out of descriptors");
+    drop(hogs);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut stream = TcpStream::connect(&proxy.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        stream.write_all(b"GET /again HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not serving again: {answer:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -7,6 +7,7 @@
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -45,7 +46,9 @@ pub(crate) fn start(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr,
         .spawn(move || {
             runtime.block_on(async move {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                while let Ok((stream, _)) = listener.accept().await {
+                loop {
+                    let (stream, _) = super::accept(&listener, "admin").await;
+                    let header_timeout = Duration::from_millis(shared.current().config.header_timeout_ms);
                     let shared = shared.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -67,9 +70,8 @@ pub(crate) fn start(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr,
                             };
                             async move { Ok::<_, Infallible>(answer) }
                         });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+                        let _ =
+                            super::http1_server(header_timeout).serve_connection(TokioIo::new(stream), service).await;
                     });
                 }
             })

@@ -7,6 +7,8 @@
 //! upstream = "backend"            # where requests go
 //! trust = ["ci.pub"]              # optional: load only artifacts signed by these keys
 //! max_body_bytes = 16777216       # request, response and call bodies; default 16 MiB
+//! header_timeout_ms = 30000       # for a client's request head, and an idle
+//!                                 # keep-alive connection; default 30 s
 //!
 //! [upstreams]                     # names filters may call out to, and the route's
 //! backend = "127.0.0.1:3000"
@@ -61,6 +63,10 @@ pub struct ProxyConfig {
     /// (a request over it is answered 413, a response 502).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request head, and keep a
+    /// connection idle between requests, before the proxy closes it.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
     /// Upstream names to `host:port`.
     #[serde(default)]
     pub upstreams: BTreeMap<String, String>,
@@ -105,6 +111,9 @@ fn default_workers() -> usize {
 }
 fn default_max_body_bytes() -> usize {
     16 << 20
+}
+fn default_header_timeout_ms() -> u64 {
+    30_000
 }
 fn default_timeout_ms() -> u64 {
     100
@@ -159,6 +168,9 @@ impl ProxyConfig {
         }
         if self.workers == 0 {
             return Err("workers must be at least 1".into());
+        }
+        if self.header_timeout_ms == 0 {
+            return Err("header_timeout_ms must be at least 1".into());
         }
         for f in &self.filters {
             if f.failure != "open" && f.failure != "closed" {

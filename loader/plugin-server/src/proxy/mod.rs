@@ -29,6 +29,36 @@ use filter::Loaded;
 
 pub use config::{FilterConfig, ProxyConfig};
 
+/// How long an accept loop waits after a failed `accept` (out of file
+/// descriptors, say): the listener stays ready, so trying again at once
+/// would spin a core until connections close.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The next connection on `listener`. A failed accept is logged (as
+/// `what`'s) and tried again after [`ACCEPT_BACKOFF`]: the loop neither
+/// spins nor ends. (Also the plugin server's.)
+pub async fn accept(listener: &tokio::net::TcpListener, what: &str) -> (tokio::net::TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(conn) => return conn,
+            Err(e) => {
+                eprintln!("{what}: accept: {e}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// An HTTP/1 server connection that is closed when its client takes longer
+/// than `timeout` to send a request head, or leaves it idle that long
+/// between requests: such a client holds a descriptor and a task. (Also
+/// the plugin server's.)
+pub fn http1_server(timeout: Duration) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
+    builder
+}
+
 /// A configuration and its linked filters; replaced whole by a reload.
 pub(crate) struct Generation {
     pub version: u64,

@@ -97,17 +97,12 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
         let _ = ready.send(Ok(()));
         tokio::task::spawn_local(poll_loop(worker.clone()));
         loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    eprintln!("accept: {e}");
-                    continue;
-                }
-            };
+            let (stream, peer) = super::accept(&listener, "proxy").await;
             // Answers are written whole: do not hold them back for acks.
             let _ = stream.set_nodelay(true);
             let worker = worker.clone();
             let local_addr = stream.local_addr().ok();
+            let header_timeout = Duration::from_millis(worker.shared.current().config.header_timeout_ms);
             tokio::task::spawn_local(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let worker = worker.clone();
@@ -118,7 +113,7 @@ pub fn run(shared: Arc<Shared>, listener: std::net::TcpListener, ready: std::syn
                     }
                 });
                 if let Err(e) =
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+                    super::http1_server(header_timeout).serve_connection(TokioIo::new(stream), service).await
                 {
                     eprintln!("connection from {peer}: {e}");
                 }
