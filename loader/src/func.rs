@@ -125,38 +125,50 @@ impl HostFunc {
     }
 
     /// Calls the function with a values array holding at least as many
-    /// slots as it has parameters and results (the caller checks).
+    /// slots as it has parameters and results (the caller checks). Inlined:
+    /// the typed case is the frequent one, from every host trampoline.
+    #[inline(always)]
     fn call_raw(
+        &self,
+        store: &mut StoreOpaque,
+        instance: Option<Instance>,
+        values: RawValues<'_>,
+    ) -> Result<(), HostOutcome> {
+        match &self.func {
+            HostFn::Typed(f) => f(store, instance, values).map_err(HostOutcome::from_error),
+            HostFn::Dynamic(_) => self.call_dynamic_raw(store, instance, values),
+        }
+    }
+
+    /// [`HostFunc::call_raw`] for a function on `Val`s: the values array
+    /// converted to `Val`s and back. Never inlined, so that the typed path
+    /// it is beside stays small (its frame holds 24 `Val`s).
+    #[inline(never)]
+    fn call_dynamic_raw(
         &self,
         store: &mut StoreOpaque,
         instance: Option<Instance>,
         mut values: RawValues<'_>,
     ) -> Result<(), HostOutcome> {
-        match &self.func {
-            HostFn::Typed(f) => f(store, instance, values).map_err(HostOutcome::from_error),
-            HostFn::Dynamic(_) => {
-                // Arguments and results on the stack for the usual few (no
-                // allocation on a frequent path), in a `Vec` past that.
-                let (mut args_inline, mut results_inline) =
-                    ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
-                let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
-                let (args, results) = (
-                    inline_or_heap(&mut args_inline, &mut args_heap, self.ty.params.len()),
-                    inline_or_heap(&mut results_inline, &mut results_heap, self.ty.results.len()),
-                );
-                for (i, (a, &t)) in args.iter_mut().zip(&self.ty.params).enumerate() {
-                    *a = Val::from_raw(store, t, &ValRaw::from_u128(values.get(i)));
-                }
-                for (r, &t) in results.iter_mut().zip(&self.ty.results) {
-                    *r = Val::zero(t);
-                }
-                self.call(store, instance, args, results)?;
-                for (i, v) in results.iter().enumerate() {
-                    values.set(i, v.to_raw(store).map_err(|e| host_trap(e.to_string()))?.u128());
-                }
-                Ok(())
-            }
+        // Arguments and results on the stack for the usual few (no
+        // allocation on a frequent path), in a `Vec` past that.
+        let (mut args_inline, mut results_inline) = ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
+        let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
+        let (args, results) = (
+            inline_or_heap(&mut args_inline, &mut args_heap, self.ty.params.len()),
+            inline_or_heap(&mut results_inline, &mut results_heap, self.ty.results.len()),
+        );
+        for (i, (a, &t)) in args.iter_mut().zip(&self.ty.params).enumerate() {
+            *a = Val::from_raw(store, t, &ValRaw::from_u128(values.get(i)));
         }
+        for (r, &t) in results.iter_mut().zip(&self.ty.results) {
+            *r = Val::zero(t);
+        }
+        self.call(store, instance, args, results)?;
+        for (i, v) in results.iter().enumerate() {
+            values.set(i, v.to_raw(store).map_err(|e| host_trap(e.to_string()))?.u128());
+        }
+        Ok(())
     }
 }
 
@@ -461,12 +473,7 @@ unsafe fn dispatch(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut u8, le
     let values = unsafe { RawValues::from_raw_parts(values.cast::<ValRaw>(), len) };
     // SAFETY: `caller_vmctx` is the calling instance's vmctx.
     let instance = unsafe { Instance::from_vmctx(store, caller_vmctx) };
-    // The typed case directly: the frequent one, kept small.
-    let outcome = match &func.func {
-        HostFn::Typed(f) => f(&mut *store, instance, values).map_err(HostOutcome::from_error),
-        HostFn::Dynamic(_) => func.call_raw(&mut *store, instance, values),
-    };
-    outcome.map_err(|outcome| match outcome {
+    func.call_raw(&mut *store, instance, values).map_err(|outcome| match outcome {
         HostOutcome::Trap(trap) => HostOutcome::Trap(store.limits().explain(trap)),
         exit @ HostOutcome::Exit(_) => exit,
     })?;
