@@ -43,6 +43,15 @@ impl Clone for HeaderMap {
     }
 }
 
+/// Appends each pair, in order (as [`HeaderMap::append`]).
+impl<N: AsRef<str>, V: AsRef<[u8]>> Extend<(N, V)> for HeaderMap {
+    fn extend<I: IntoIterator<Item = (N, V)>>(&mut self, pairs: I) {
+        for (name, value) in pairs {
+            self.append(name, value);
+        }
+    }
+}
+
 impl std::fmt::Debug for HeaderMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter().map(|(name, value)| (name, String::from_utf8_lossy(value)))).finish()
@@ -61,9 +70,7 @@ impl HeaderMap {
     /// A map of these pairs, in order.
     pub fn from_pairs<N: AsRef<str>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (N, V)>) -> HeaderMap {
         let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(name, value);
-        }
+        map.extend(pairs);
         map
     }
 

@@ -252,11 +252,7 @@ where
             }
             Err(frame) => {
                 if let Ok(headers) = frame.into_trailers() {
-                    let mut map = HeaderMap::new();
-                    for (name, value) in &headers {
-                        map.append(name.as_str(), value.as_bytes());
-                    }
-                    trailers = Some(map);
+                    trailers = Some(HeaderMap::from_pairs(&headers));
                 }
             }
         }
@@ -294,9 +290,7 @@ pub fn request_map(parts: &hyper::http::request::Parts) -> HeaderMap {
         .unwrap_or_default();
     map.append(":authority", authority);
     map.append(":scheme", "http");
-    for (name, value) in &parts.headers {
-        map.append(name.as_str(), value.as_bytes());
-    }
+    map.extend(&parts.headers);
     map
 }
 
@@ -379,19 +373,16 @@ pub async fn send_head(
     }
     let (response, connection) = pool.send(addr, request).await?;
     let (parts, body) = response.into_parts();
-    let mut map = HeaderMap::new();
-    map.append(":status", parts.status.as_str());
-    for (name, value) in &parts.headers {
-        map.append(name.as_str(), value.as_bytes());
-    }
+    let mut map = HeaderMap::from_pairs([(":status", parts.status.as_str())]);
+    map.extend(&parts.headers);
     Ok((map, body, connection))
 }
 
-/// Whether a message with this head and body can be forwarded as it comes:
-/// its length is known (it has no trailers), or it names its trailers in a
-/// `trailer` header. hyper sends only the trailers a message's head
-/// declared, so a chunked body that declares none is read whole, to
-/// declare the trailers that came (see [`declare_trailers`]).
-pub fn streamable(headers: &hyper::HeaderMap, body: &Incoming) -> bool {
-    body.size_hint().exact().is_some() || headers.contains_key(hyper::header::TRAILER)
+/// Whether a message with this body can be forwarded as it comes: its
+/// length is known (it has no trailers), or its head names its trailers in
+/// a `trailer` header (`declares_trailers`). hyper sends only the trailers
+/// a message's head declared, so a chunked body that declares none is read
+/// whole, to declare the trailers that came (see [`declare_trailers`]).
+pub fn streamable(body: &Incoming, declares_trailers: bool) -> bool {
+    body.size_hint().exact().is_some() || declares_trailers
 }

@@ -390,12 +390,9 @@ async fn pump(
             Err(frame) => frame,
         };
         let Ok(headers) = frame.into_trailers() else { continue };
-        let mut map = HeaderMap::new();
-        for (name, value) in &headers {
-            map.append(name.as_str(), value.as_bytes());
-        }
-        let (last, trailers) =
-            trailers_through(set, streams, direction, map).await.map_err(|r| Cut::Filter(Box::new(r)))?;
+        let (last, trailers) = trailers_through(set, streams, direction, HeaderMap::from_pairs(&headers))
+            .await
+            .map_err(|r| Cut::Filter(Box::new(r)))?;
         sink.data(last).await.map_err(|_| Cut::Closed)?;
         sink.trailers(trailers)
             .await
@@ -414,7 +411,7 @@ async fn handle(worker: &Worker, req: Request<Incoming>, info: StreamInfo) -> Re
     if body.size_hint().exact().is_some_and(|len| len > limit as u64) {
         return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into());
     }
-    let streamable = streamable(&parts.headers, &body);
+    let streamable = streamable(&body, parts.headers.contains_key(hyper::header::TRAILER));
     let mut streams: Vec<Option<Stream>> = Vec::new();
     let answer = match chain(&set, &mut streams, &mut head, body, streamable, info).await {
         Ok(response) | Err(response) => response,
@@ -438,7 +435,7 @@ fn request_cut(cut: Cut) -> Response<Frames> {
         Cut::Filter(r) => *r,
         Cut::TooLarge => text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into()),
         Cut::Read(e) => text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")),
-        Cut::Closed => text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()),
+        Cut::Closed => upstream_unavailable(),
     }
 }
 
@@ -446,7 +443,7 @@ fn request_cut(cut: Cut) -> Response<Frames> {
 fn response_cut(cut: Cut) -> Response<Frames> {
     match cut {
         Cut::Filter(r) => *r,
-        Cut::TooLarge | Cut::Read(_) | Cut::Closed => text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()),
+        Cut::TooLarge | Cut::Read(_) | Cut::Closed => upstream_unavailable(),
     }
 }
 
@@ -531,15 +528,15 @@ async fn chain(
         Ok(r) => r,
         Err(e) => {
             eprintln!("upstream: {e}");
-            return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
+            return Err(upstream_unavailable());
         }
     };
     if body.size_hint().exact().is_some_and(|len| len > limit as u64) {
         eprintln!("upstream: response body over {limit} bytes");
-        return Err(text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()));
+        return Err(upstream_unavailable());
     }
     // Response headers, body and trailers, in reverse order.
-    let streamable = streamable_response(&response_head, &body);
+    let streamable = super::http::streamable(&body, response_head.get("trailer").is_some());
     let headers_only = body.is_end_stream();
     let mut held = false;
     for (i, vm) in set.vms.iter().enumerate().rev() {
@@ -598,12 +595,12 @@ async fn head_within(
     }
 }
 
+/// The answer when the upstream could not be reached or failed.
+fn upstream_unavailable() -> Response<Frames> {
+    text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into())
+}
+
 /// A [`Sink::buffer`] is never anything else; answered, not panicked on.
 fn not_a_buffer() -> Response<Frames> {
     text(StatusCode::INTERNAL_SERVER_ERROR, "body buffer lost\n".into())
-}
-
-/// [`streamable`] for a response head in the filters' form.
-fn streamable_response(head: &HeaderMap, body: &Incoming) -> bool {
-    body.size_hint().exact().is_some() || head.get("trailer").is_some()
 }
