@@ -106,10 +106,21 @@ fn read_chunked(reader: &mut impl BufRead) -> (Vec<u8>, String) {
 
 fn compile(name: &str, dir: &Path) -> PathBuf {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../corpus/proxy-wasm").join(format!("{name}.wasm"));
-    let artifact = wasmc::compile(&std::fs::read(&src).unwrap(), &wasmc::CompileOptions::default()).unwrap();
-    let out = dir.join(format!("{name}.cwasm"));
-    std::fs::write(&out, artifact).unwrap();
-    out
+    write_artifact(&std::fs::read(&src).unwrap(), &dir.join(format!("{name}.cwasm")))
+}
+
+/// Compiles a filter written in text to `NAME.cwasm` in a directory of its
+/// own (for this process).
+fn compile_text(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasmc-proxy-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    write_artifact(&wat::parse_str(text).unwrap(), &dir.join(format!("{name}.cwasm")))
+}
+
+/// Compiles `wasm` and writes the artifact to `out`.
+fn write_artifact(wasm: &[u8], out: &Path) -> PathBuf {
+    std::fs::write(out, wasmc::compile(wasm, &wasmc::CompileOptions::default()).unwrap()).unwrap();
+    out.to_path_buf()
 }
 
 /// Starts the proxy with `workers` workers and the corpus filters
@@ -594,11 +605,7 @@ const LIFECYCLE: &str = r#"(module
 
 #[test]
 fn a_reload_shuts_down_the_root_contexts_of_the_vms_it_replaced() {
-    let dir = std::env::temp_dir().join(format!("wasmc-proxy-lifecycle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let artifact = dir.join("lifecycle.cwasm");
-    let wasm = wat::parse_str(LIFECYCLE).unwrap();
-    std::fs::write(&artifact, wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap()).unwrap();
+    let artifact = compile_text("lifecycle", LIFECYCLE);
     let extra = format!("artifact = \"{}\"", artifact.display());
     let (proxy, _, _) = start_with(&upstream(), 2, &[("lifecycle", &extra)]);
     assert_eq!(get(&proxy.addr, "/", &[]).status, 200);
@@ -740,11 +747,7 @@ const BODY_TRAP: &str = r#"(module
 
 #[test]
 fn a_filter_failing_mid_body_gets_its_policy_or_aborts_a_response_already_begun() {
-    let dir = std::env::temp_dir().join(format!("wasmc-proxy-body-trap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let artifact = dir.join("body_trap.cwasm");
-    let wasm = wat::parse_str(BODY_TRAP).unwrap();
-    std::fs::write(&artifact, wasmc::compile(&wasm, &wasmc::CompileOptions::default()).unwrap()).unwrap();
+    let artifact = compile_text("body_trap", BODY_TRAP);
     let extra = format!("artifact = \"{}\"\nfailure_status = 503", artifact.display());
 
     // A request body: nothing went back to the client yet, so it gets the
