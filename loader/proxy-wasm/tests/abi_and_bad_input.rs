@@ -26,6 +26,7 @@ fn filter(version: &str, allocator: &str, body: &str) -> String {
   (import "env" "proxy_set_effective_context" (func $effective (param i32) (result i32)))
   (import "env" "proxy_get_property" (func $property (param i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_set_shared_data" (func $set_shared (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_clear_route_cache" (func $clear_route_cache (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 0) ":path")
   (data (i32.const 16) "x-statuses")
@@ -80,6 +81,7 @@ fn bad_pointers_lengths_and_values_are_statuses() {
     (call $record (call $effective (i32.const 999)))
     (call $record (call $property (i32.const 32) (i32.const 11) (i32.const 512) (i32.const 516)))
     (call $record (call $set_shared (i32.const 64) (i32.const 2) (i32.const 0) (i32.const 0) (i32.const 0)))
+    (call $record (call $clear_route_cache))
     (call $record (call $value (i32.const 0) (i32.const 0) (i32.const 5) (i32.const 512) (i32.const 516)))"#;
     let (config, lines) = config("bad_input");
     let plugin =
@@ -103,6 +105,7 @@ fn bad_pointers_lengths_and_values_are_statuses() {
         "c", // a context that does not exist
         "b", // an unknown property
         "c", // a shared-data key that is not UTF-8
+        "a", // proxy_clear_route_cache (AssemblyScript and C++ SDKs): no route cached
         "a", // a good call still works
     ]
     .concat();

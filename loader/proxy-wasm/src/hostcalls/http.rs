@@ -261,6 +261,17 @@ fn add_streams(linker: &mut Linker<HostState>) {
     linker.func_wrap(ENV, "proxy_close_stream", |mut c: Ctx<'_>, kind: i32| -> i32 {
         stream_op(&mut c, "proxy_close_stream", kind, |http, _| http.closed = true)
     });
+    // Not in the v0.2 specs, but the AssemblyScript and C++ SDKs import it
+    // for `clear_route_cache()`: Envoy picks its route again after a filter
+    // changed the headers. This host caches no route (an embedder routes
+    // on the headers the request filters leave), so there is nothing to
+    // clear.
+    linker.func_wrap(ENV, "proxy_clear_route_cache", |mut c: Ctx<'_>| -> i32 {
+        match c.data_mut().current_http() {
+            Some(_) => Status::Ok as i32,
+            None => Status::NotFound as i32,
+        }
+    });
     linker.func_wrap(
         ENV,
         "proxy_send_local_response",
