@@ -1,6 +1,9 @@
 //! Calls across the boundary, wasmc against wasmtime. `call`: the host
 //! calls a trivial export `add(i32, i32) -> i32`, typed (`TypedFunc`) and
-//! untyped (`Func::call` with `Val`s). `host_call`: wasm calls an imported
+//! untyped (`Func::call` with `Val`s), and typed with a deadline on every
+//! call (`Store::set_call_timeout`; wasmtime: `set_epoch_deadline` before
+//! each call), as a server calls, also from two threads at once (time per
+//! call on each). `host_call`: wasm calls an imported
 //! host function `inc(i32) -> i32` 1,000 times in a loop, typed
 //! (`Linker::func_wrap`) and working on `Val`s (`Linker::func_new`); one
 //! iteration is 1,000 host calls. Both sides' code has an epoch check at
@@ -8,6 +11,8 @@
 //! has none).
 //!
 //! `cargo bench -p wasmc-benches --features wasmtime --bench call`
+
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use wasmc::BoundsChecks;
@@ -38,6 +43,31 @@ fn call(c: &mut Criterion) {
     group.bench_function("wasmc_untyped", |b| {
         b.iter(|| func.call(&mut store, &[Val::I32(1), Val::I32(2)]).expect("runs"))
     });
+    // As a server calls: every call under a deadline.
+    store.set_call_timeout(Some(Duration::from_secs(1)));
+    group.bench_function("wasmc_typed_deadline", |b| b.iter(|| typed.call(&mut store, (1, 2)).expect("runs")));
+    // The same on two threads at once, each with its own store: what the
+    // deadline's process-wide bookkeeping costs when workers share it.
+    let module = wasmc_benches::load(&wasmc_benches::compile(&wasm, &wasmc_benches::options(BoundsChecks::Guard)));
+    group.bench_function("wasmc_typed_deadline_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let started = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        let mut store = Store::default();
+                        store.set_call_timeout(Some(Duration::from_secs(1)));
+                        let instance = Instance::new(&mut store, &module, &Linker::new()).expect("instantiates");
+                        let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add").expect("typed export");
+                        for _ in 0..iters {
+                            add.call(&mut store, (1, 2)).expect("runs");
+                        }
+                    });
+                }
+            });
+            started.elapsed()
+        })
+    });
 
     for flavor in [Flavor::Default, Flavor::Epoch] {
         let engine = wt::engine(flavor);
@@ -48,6 +78,14 @@ fn call(c: &mut Criterion) {
         group.bench_function(format!("{}_typed", flavor.name()), |b| {
             b.iter(|| typed.call(&mut store, (1, 2)).expect("runs"))
         });
+        if flavor == Flavor::Epoch {
+            group.bench_function("wasmtime_epoch_typed_deadline", |b| {
+                b.iter(|| {
+                    store.set_epoch_deadline(1000);
+                    typed.call(&mut store, (1, 2)).expect("runs")
+                })
+            });
+        }
         let func = instance.get_func(&mut store, "add").expect("export");
         let mut results = [wasmtime::Val::I32(0)];
         group.bench_function(format!("{}_untyped", flavor.name()), |b| {

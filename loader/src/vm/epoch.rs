@@ -28,6 +28,9 @@ use crate::vm::trap::VmError;
 
 /// Granularity of deadlines.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
+/// [`TICK`] in nanoseconds, for `u64` arithmetic (a `u128` division is a
+/// library call, on the path of every call with a deadline).
+const TICK_NS: u64 = TICK.as_nanos() as u64;
 
 /// How long the ticker goes without seeing a call start before it parks.
 pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
@@ -36,8 +39,10 @@ pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 /// Calls with a deadline in progress, in all stores.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
-/// Calls with a deadline started so far (the ticker's sign of activity).
-static STARTED: AtomicU64 = AtomicU64::new(0);
+/// Set when a call with a deadline starts, cleared by the ticker when it
+/// looks (its sign of activity). A call writes it only when it finds it
+/// clear, so calls on many threads do not pass its cache line around.
+static STARTED: AtomicBool = AtomicBool::new(false);
 /// Set by the ticker before it parks; a call that finds it set wakes it.
 static PARKED: AtomicBool = AtomicBool::new(false);
 /// The shortest timeout of any call so far, in nanoseconds (at least one
@@ -58,9 +63,20 @@ fn start() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
+/// Nanoseconds in `d`, saturating.
+fn nanos(d: Duration) -> u64 {
+    d.as_secs().saturating_mul(1_000_000_000).saturating_add(u64::from(d.subsec_nanos()))
+}
+
 /// Brings the counter up to date with the clock and returns it.
 pub(crate) fn advance() -> u64 {
-    let ticks = u64::try_from(start().elapsed().as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX);
+    let ticks = nanos(start().elapsed()) / TICK_NS;
+    // Within a tick, or while the ticker keeps up, the counter is already
+    // there: only a newer value needs the read-modify-write.
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    if epoch >= ticks {
+        return epoch;
+    }
     EPOCH.fetch_max(ticks, Ordering::Relaxed).max(ticks)
 }
 
@@ -73,8 +89,11 @@ pub(crate) fn current() -> u64 {
 /// the current tick may be partly over, so one tick is added to the
 /// rounded-up length.
 pub(crate) fn deadline_after(timeout: Duration) -> u64 {
-    let ticks = timeout.as_nanos().div_ceil(TICK.as_nanos());
-    let ticks = u64::try_from(ticks).unwrap_or(u64::MAX);
+    // Past u64 nanoseconds (584 years), never.
+    let ticks = match nanos(timeout) {
+        u64::MAX => u64::MAX,
+        ns => ns.div_ceil(TICK_NS),
+    };
     advance().saturating_add(ticks).saturating_add(1)
 }
 
@@ -100,30 +119,25 @@ pub(crate) fn ensure_ticker() -> Result<(), VmError> {
 }
 
 fn ticker_loop() {
-    let mut seen = STARTED.load(Ordering::SeqCst);
     let mut idle_since = Instant::now();
     loop {
         if ACTIVE.load(Ordering::SeqCst) > 0 {
             // A call runs: tick, so that it meets its deadline.
-            let now = start().elapsed();
-            let next_tick = (now.as_nanos() / TICK.as_nanos() + 1) * TICK.as_nanos();
-            let wait = u64::try_from(next_tick - now.as_nanos()).unwrap_or(u64::MAX);
-            std::thread::sleep(Duration::from_nanos(wait));
+            let now = nanos(start().elapsed());
+            std::thread::sleep(Duration::from_nanos(TICK_NS - now % TICK_NS));
             advance();
-            seen = STARTED.load(Ordering::SeqCst);
+            STARTED.store(false, Ordering::SeqCst);
             idle_since = Instant::now();
             continue;
         }
-        let started = STARTED.load(Ordering::SeqCst);
-        if started != seen {
-            seen = started;
+        if STARTED.swap(false, Ordering::SeqCst) {
             idle_since = Instant::now();
         } else if idle_since.elapsed() >= PARK_AFTER {
             PARKED.store(true, Ordering::SeqCst);
             // A call that starts after this check finds PARKED set and
             // unparks us (`unpark` before `park` makes `park` return at
-            // once); one that started before it changed STARTED.
-            if ACTIVE.load(Ordering::SeqCst) == 0 && STARTED.load(Ordering::SeqCst) == seen {
+            // once); one that started before it set STARTED.
+            if ACTIVE.load(Ordering::SeqCst) == 0 && !STARTED.load(Ordering::SeqCst) {
                 std::thread::park();
             }
             PARKED.store(false, Ordering::SeqCst);
@@ -152,10 +166,13 @@ impl ActiveDeadline {
     pub(crate) fn new(timeout: Duration) -> Result<ActiveDeadline, VmError> {
         ensure_ticker()?;
         ACTIVE.fetch_add(1, Ordering::SeqCst);
-        STARTED.fetch_add(1, Ordering::SeqCst);
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let nap = nanos(timeout).max(nanos(TICK));
-        let shorter = NAP_NS.fetch_min(nap, Ordering::SeqCst) > nap;
+        // Read before written: most calls find the flag set and the nap no
+        // longer than their timeout, and write neither.
+        if !STARTED.load(Ordering::Relaxed) {
+            STARTED.store(true, Ordering::SeqCst);
+        }
+        let nap = nanos(timeout).max(TICK_NS);
+        let shorter = nap < NAP_NS.load(Ordering::SeqCst) && NAP_NS.fetch_min(nap, Ordering::SeqCst) > nap;
         if shorter || (PARKED.load(Ordering::SeqCst) && PARKED.swap(false, Ordering::SeqCst)) {
             if let Some(ticker) = TICKER.get() {
                 ticker.unpark();
