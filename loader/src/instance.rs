@@ -35,6 +35,10 @@ pub struct Instance {
     index: u64,
 }
 
+// A host call's `Option<Instance>` fits two registers (the store id's niche
+// holds `None`); a larger one goes through memory, read back at once.
+const _: () = assert!(std::mem::size_of::<Option<Instance>>() == 16);
+
 impl Instance {
     /// The instance whose `VMContext` is `vmctx`, if it is one of `store`'s.
     ///

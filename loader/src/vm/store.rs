@@ -10,6 +10,7 @@
 //! instance, and host functions (above this layer) get their store back.
 
 use std::any::Any;
+use std::num::NonZeroU64;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,20 +23,24 @@ use crate::vm::table::TableElements;
 use crate::vm::vmctx::VmBox;
 use crate::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition, ValRaw};
 
-/// Identifies one store, for checking handles.
+/// Identifies one store, for checking handles. Never zero, so that an
+/// `Option<Instance>` (a host call's caller) is two words, passed in
+/// registers rather than through memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct StoreId(u64);
+pub(crate) struct StoreId(NonZeroU64);
 
 impl StoreId {
     /// A store id never handed out before.
     pub(crate) fn fresh() -> StoreId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        StoreId(NEXT.fetch_add(1, Ordering::Relaxed))
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Counting from 1, zero comes back after 2^64 stores: never.
+        StoreId(NonZeroU64::new(id).expect("store ids do not wrap"))
     }
 
     /// The number, for `Debug` output.
     pub(crate) fn as_u64(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 
