@@ -5,8 +5,9 @@
 //! each call), as a server calls, also from two threads at once (time per
 //! call on each). `host_call`: wasm calls an imported
 //! host function `inc(i32) -> i32` 1,000 times in a loop, typed
-//! (`Linker::func_wrap`) and working on `Val`s (`Linker::func_new`); one
-//! iteration is 1,000 host calls. Both sides' code has an epoch check at
+//! (`Linker::func_wrap`), working on `Val`s (`Linker::func_new`), and
+//! written in C (`wasmc_linker_define_func`, `wasmc_c`); one iteration is
+//! 1,000 host calls. Both sides' code has an epoch check at
 //! function entry and loop headers except plain `wasmtime` (its default
 //! has none).
 //!
@@ -119,6 +120,8 @@ fn host_call(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| assert_eq!(calls.call(&mut store, 1000).expect("runs"), 1000)));
     }
 
+    c_host_call(&mut group, &wasm);
+
     for flavor in [Flavor::Default, Flavor::Epoch] {
         let engine = wt::engine(flavor);
         let module = wasmtime::Module::new(&engine, &wasm).expect("compiles");
@@ -142,6 +145,73 @@ fn host_call(c: &mut Criterion) {
         }
     }
     group.finish();
+}
+
+/// `host_call/wasmc_c`: the same loop with `inc` a C function, defined and
+/// called through the C API (`include/wasmc.h`) as a C server does.
+fn c_host_call(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, wasm: &[u8]) {
+    use std::ptr;
+    use wasmc_capi::{error, instance, linker, module, store, val};
+
+    unsafe extern "C" fn inc(
+        _env: *mut std::ffi::c_void,
+        _caller: *mut linker::wasmc_caller_t<'_>,
+        args: *const val::wasmc_val_t,
+        _nargs: usize,
+        results: *mut val::wasmc_val_t,
+        _nresults: usize,
+    ) -> *mut error::wasmc_trap_t {
+        // SAFETY: the function is defined as (i32) -> (i32): one argument
+        // and one result slot, both i32.
+        unsafe { (*results).of.i32 = (*args).of.i32.wrapping_add(1) };
+        ptr::null_mut()
+    }
+
+    let artifact = wasmc_benches::compile(wasm, &wasmc_benches::options(BoundsChecks::Guard));
+    let ok = |e: *mut error::wasmc_error_t| assert!(e.is_null(), "the C API fails");
+    let i32_kind = [val::WASMC_I32];
+    let (mut module, mut instance, mut func) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    let mut trap = ptr::null_mut();
+    // SAFETY: every pointer passed is live or an out-parameter to fill,
+    // strings are NUL-terminated, and `inc` matches the declared type.
+    let (store, linker) = unsafe {
+        ok(module::wasmc_module_from_bytes(artifact.as_ptr(), artifact.len(), &mut module));
+        let linker = linker::wasmc_linker_new();
+        ok(linker::wasmc_linker_define_func(
+            linker,
+            c"host".as_ptr(),
+            c"inc".as_ptr(),
+            i32_kind.as_ptr(),
+            1,
+            i32_kind.as_ptr(),
+            1,
+            Some(inc),
+            ptr::null_mut(),
+            None,
+        ));
+        let store = store::wasmc_store_new(ptr::null(), ptr::null_mut(), None);
+        ok(instance::wasmc_linker_instantiate(linker, store, module, &mut instance, &mut trap));
+        ok(instance::wasmc_instance_get_func(store, instance, c"calls".as_ptr(), &mut func));
+        (store, linker)
+    };
+    let n = val::wasmc_val_t { kind: val::WASMC_I32, of: val::wasmc_valunion_t { i32: 1000 } };
+    let mut result = val::wasmc_val_t { kind: val::WASMC_I32, of: val::wasmc_valunion_t { i32: 0 } };
+    group.bench_function("wasmc_c", |b| {
+        b.iter(|| {
+            // SAFETY: as above; one argument and one result, as `calls` has.
+            unsafe { ok(instance::wasmc_func_call(store, func, &n, 1, &mut result, 1, &mut trap)) };
+            // SAFETY: `calls` returns an i32.
+            assert_eq!(unsafe { result.of.i32 }, 1000);
+        })
+    });
+    // SAFETY: each handle is live and freed once.
+    unsafe {
+        instance::wasmc_func_delete(func);
+        instance::wasmc_instance_delete(instance);
+        store::wasmc_store_delete(store);
+        linker::wasmc_linker_delete(linker);
+        module::wasmc_module_delete(module);
+    }
 }
 
 criterion_group! {

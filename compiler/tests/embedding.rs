@@ -206,9 +206,26 @@ fn host_functions_pass_every_value_type_both_ways() {
         ]);
         Ok(())
     });
+    // The same on the raw slots, as the C API defines its functions.
+    let mut raw = Linker::<()>::new();
+    let ty = FuncType {
+        params: vec![ValType::I32, ValType::I64, ValType::F32, ValType::F64, ValType::V128],
+        results: vec![ValType::V128, ValType::F64, ValType::F32, ValType::I64, ValType::I32],
+    };
+    raw.func_new_raw("host", "swap", ty, |_, values| {
+        let (a, b, c, d, e) =
+            (values.get(0) as u32, values.get(1) as u64, values.get(2) as u32, values.get(3), values.get(4));
+        values.set(0, e.rotate_left(8));
+        values.set(1, u128::from(d as u64 ^ (1 << 63)));
+        values.set(2, u128::from(c ^ 1));
+        values.set(3, u128::from(b.wrapping_neg()));
+        values.set(4, u128::from(a.wrapping_sub(1)));
+        Ok(())
+    })
+    .unwrap();
     for mode in MODES {
         let module = module(SWAP, mode);
-        for (kind, linker) in [("typed", &typed), ("dynamic", &dynamic)] {
+        for (kind, linker) in [("typed", &typed), ("dynamic", &dynamic), ("raw", &raw)] {
             let mut store = Store::new(Config::default());
             let instance = Instance::new(&mut store, &module, linker).unwrap();
             for export in ["through", "swap"] {
@@ -221,6 +238,20 @@ fn host_functions_pass_every_value_type_both_ways() {
                 );
             }
         }
+    }
+}
+
+/// A raw host function works on numbers only: any bits are a valid number,
+/// not a valid reference.
+#[test]
+fn a_raw_host_function_refuses_reference_types() {
+    use wasmc_loader::{Error, FuncType};
+
+    for t in [ValType::FuncRef, ValType::ExternRef] {
+        let mut linker = Linker::<()>::new();
+        let ty = FuncType { params: vec![ValType::I32], results: vec![t] };
+        let Err(error) = linker.func_new_raw("host", "r", ty, |_, _| Ok(())) else { panic!("{t} accepted") };
+        assert!(matches!(&error, Error::Type(m) if m.contains("host.r") && m.contains("numbers")), "{error}");
     }
 }
 

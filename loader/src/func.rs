@@ -23,10 +23,10 @@ use crate::vm::{VMFuncRef, VMHostFuncContextHeader, ValRaw};
 pub(crate) type DynamicFn =
     dyn Fn(&mut StoreOpaque, Option<Instance>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync;
 
-/// A typed host function ([`crate::Linker::func_wrap`]): reads its
-/// arguments from the values array and writes its results over them, with
-/// the types of its Rust signature, so nothing is converted or checked per
-/// call.
+/// A typed host function ([`crate::Linker::func_wrap`], or
+/// [`crate::Linker::func_new_raw`] for numbers): reads its arguments from
+/// the values array and writes its results over them, with the types it
+/// was defined with, so nothing is converted or checked per call.
 pub(crate) type TypedFn =
     dyn Fn(&mut StoreOpaque, Option<Instance>, RawValues<'_>) -> Result<(), HostError> + Send + Sync;
 
@@ -36,10 +36,12 @@ pub(crate) enum HostFn {
     Typed(Box<TypedFn>),
 }
 
-/// A host call's values array: the arguments, then the results written
-/// over them, 16 bytes a slot, perhaps not aligned to 16. (Public but
-/// unnameable outside the crate: it appears in [`crate::WasmRet`]'s hidden
-/// method.)
+/// A host call's values array ([`crate::Linker::func_new_raw`]): the
+/// arguments, then the results written over them, slot `i` for argument
+/// or result `i`. A slot is 16 bytes; a value sits in its low bytes, as
+/// [`WasmTy::to_bits`](crate::WasmTy) writes it: an `i32` or `f32` in the
+/// low 32 bits, an `i64` or `f64` in the low 64, a `v128` in all 128; the
+/// bits above are not read.
 pub struct RawValues<'a> {
     slots: *mut ValRaw,
     len: usize,
@@ -61,9 +63,20 @@ impl<'a> RawValues<'a> {
         RawValues { slots, len, _borrow: PhantomData }
     }
 
+    /// How many slots: the larger of the number of parameters and of
+    /// results.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no slots (a function of no parameters or results).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The bits of slot `i` (zero past the end; a typed function's slots
     /// are its type's, checked when it was linked).
-    pub(crate) fn get(&self, i: usize) -> u128 {
+    pub fn get(&self, i: usize) -> u128 {
         if i >= self.len {
             return 0;
         }
@@ -73,7 +86,7 @@ impl<'a> RawValues<'a> {
     }
 
     /// Sets slot `i` (nothing past the end).
-    pub(crate) fn set(&mut self, i: usize, bits: u128) {
+    pub fn set(&mut self, i: usize, bits: u128) {
         if i < self.len {
             // SAFETY: as for `get`; the borrow is exclusive.
             unsafe { self.slots.add(i).write_unaligned(ValRaw::from_u128(bits)) };

@@ -57,7 +57,7 @@ pub mod wasi;
 
 pub use error::{error_chain, Error, HostError, LinkError, LoadError, ResourceError, Trap};
 pub use externals::{Extern, Global, Memory, Table};
-pub use func::{Caller, Func};
+pub use func::{Caller, Func, RawValues};
 pub use instance::Instance;
 pub use into_func::{IntoFunc, WasmRet, WasmTy};
 pub use linker::{InstancePre, Linker};

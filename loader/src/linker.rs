@@ -10,7 +10,7 @@ use wasmc_abi::BoundsChecks;
 
 use crate::error::{Error, HostError, LinkError};
 use crate::externals::Extern;
-use crate::func::{Caller, HostFn, HostFunc};
+use crate::func::{Caller, HostFn, HostFunc, RawValues};
 use crate::instance::Instance;
 use crate::into_func::IntoFunc;
 use crate::module::Module;
@@ -95,6 +95,35 @@ impl<T: 'static> Linker<T> {
         };
         let host = HostFunc { ty, func: HostFn::Dynamic(Box::new(func)) };
         self.insert(module, name, Definition::Host(Arc::new(host)))
+    }
+
+    /// Defines a host function of type `ty` whose parameters and results
+    /// are all numbers (`i32`, `i64`, `f32`, `f64`, `v128`), working on the
+    /// call's values array in place: it reads the arguments from
+    /// [`RawValues`] and writes the results over them, with no [`Val`]s
+    /// made, converted or checked per call. For hosts that keep values in
+    /// their own form, as the C API does; any bits are a valid number, so
+    /// this is safe.
+    ///
+    /// # Errors
+    /// [`Error::Type`] if `ty` has a reference type.
+    pub fn func_new_raw(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        f: impl Fn(Caller<'_, T>, &mut RawValues<'_>) -> Result<(), HostError> + Send + Sync + 'static,
+    ) -> Result<&mut Self, Error> {
+        if let Some(t) = ty.params.iter().chain(&ty.results).find(|t| t.is_ref()) {
+            return Err(Error::Type(format!(
+                "{module}.{name}: a raw host function takes and returns numbers, not {t}"
+            )));
+        }
+        let func = move |store: &mut StoreOpaque, instance: Option<Instance>, mut values: RawValues<'_>| {
+            f(Caller::new(store, instance), &mut values)
+        };
+        let host = HostFunc { ty, func: HostFn::Typed(Box::new(func)) };
+        Ok(self.insert(module, name, Definition::Host(Arc::new(host))))
     }
 
     /// Defines a store-bound item. Instantiating in another store with it

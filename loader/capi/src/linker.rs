@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use wasmc_loader::{Caller, FuncType, HostError, InstancePre, Linker, Val};
+use wasmc_loader::{Caller, FuncType, HostError, InstancePre, Linker, RawValues};
 
 use crate::error::{
     arg, arg_mut, arg_slice, arg_str, guard, guard_or, wasmc_error_t, wasmc_trap_t, CResult,
@@ -13,7 +13,7 @@ use crate::error::{
 };
 use crate::module::wasmc_module_t;
 use crate::store::{wasmc_finalizer_t, HostData};
-use crate::val::{val_type, wasmc_val_t, wasmc_valkind_t};
+use crate::val::{val_type, wasmc_val_t, wasmc_valkind_t, wasmc_valunion_t, WASMC_I32};
 
 /// A host function: gets its `env`, the caller, the arguments, and fills
 /// the results (pre-set to zeros of the right kinds). Returns null, or a
@@ -74,38 +74,59 @@ impl Drop for Callback {
     }
 }
 
+/// Host functions with at most this many parameters and results together
+/// get their C values on the stack.
+const INLINE_VALUES: usize = 16;
+
 impl Callback {
-    /// Calls the C function with C values and takes back its results.
-    fn call(
-        &self,
-        caller: Caller<'_, HostData>,
-        ty: &FuncType,
-        args: &[Val],
-        results: &mut [Val],
-    ) -> Result<(), HostError> {
-        let to_host = |e: Box<wasmc_error_t>| HostError::new(e_message(&e));
-        let c_args: Vec<wasmc_val_t> =
-            args.iter().map(|&v| wasmc_val_t::try_from(v)).collect::<CResult<_>>().map_err(to_host)?;
-        let mut c_results: Vec<wasmc_val_t> =
-            ty.results.iter().map(|&t| wasmc_val_t::zero(t)).collect::<CResult<_>>().map_err(to_host)?;
+    /// Calls the C function with the call's values as C values and writes
+    /// its results back over them.
+    fn call(&self, caller: Caller<'_, HostData>, ty: &FuncType, values: &mut RawValues<'_>) -> Result<(), HostError> {
+        let zero = wasmc_val_t { kind: WASMC_I32, of: wasmc_valunion_t { i64: 0 } };
+        let (mut inline, mut heap) = ([zero; INLINE_VALUES], Vec::new());
+        let (nargs, nresults) = (ty.params.len(), ty.results.len());
+        let (args, results) = inline_or_heap(&mut inline, &mut heap, nargs + nresults, zero).split_at_mut(nargs);
+        for (i, (arg, &t)) in args.iter_mut().zip(&ty.params).enumerate() {
+            *arg = wasmc_val_t::from_bits(t, values.get(i));
+        }
+        for (result, &t) in results.iter_mut().zip(&ty.results) {
+            *result = wasmc_val_t::from_bits(t, 0);
+        }
         let mut c_caller = wasmc_caller_t { caller };
         // SAFETY: the host registered `func` with this `env` for a function
         // of this type; the arrays hold exactly `nargs` and `nresults`
         // values and the caller lives across the call.
         let trap = unsafe {
-            (self.func)(self.env, &mut c_caller, c_args.as_ptr(), c_args.len(), c_results.as_mut_ptr(), c_results.len())
+            (self.func)(self.env, &mut c_caller, args.as_ptr(), args.len(), results.as_mut_ptr(), results.len())
         };
         if !trap.is_null() {
             // SAFETY: a callback returns null or a trap from `wasmc_trap_new`, which it hands over.
             let trap = unsafe { Box::from_raw(trap) };
             return Err(HostError::new(trap.message.to_string_lossy().into_owned()));
         }
-        for (slot, value) in results.iter_mut().zip(c_results) {
-            *slot = value
-                .to_val()
+        for (i, (result, &t)) in results.iter().zip(&ty.results).enumerate() {
+            let bits = result
+                .slot_bits(t)
                 .map_err(|e| HostError::new(format!("host function returned a bad value: {}", e_message(&e))))?;
+            values.set(i, bits);
         }
         Ok(())
+    }
+}
+
+/// The first `len` values of `inline`, or of `heap` grown to `len` (filled
+/// with `fill`) when `inline` is too short: no allocation for the usual few.
+fn inline_or_heap<'a>(
+    inline: &'a mut [wasmc_val_t; INLINE_VALUES],
+    heap: &'a mut Vec<wasmc_val_t>,
+    len: usize,
+    fill: wasmc_val_t,
+) -> &'a mut [wasmc_val_t] {
+    if len <= INLINE_VALUES {
+        &mut inline[..len]
+    } else {
+        heap.resize(len, fill);
+        heap
     }
 }
 
@@ -181,10 +202,10 @@ pub unsafe extern "C" fn wasmc_linker_define_func(
         let (env, finalizer) = guard_env.take();
         let callback = Callback { func, env, finalizer };
         let fty = ty.clone();
-        linker.linker.func_new(module, name, ty, move |caller, args, results| {
-            catch_unwind(AssertUnwindSafe(|| callback.call(caller, &fty, args, results)))
+        linker.linker.func_new_raw(module, name, ty, move |caller, values| {
+            catch_unwind(AssertUnwindSafe(|| callback.call(caller, &fty, values)))
                 .unwrap_or_else(|_| Err(HostError::new("internal error in wasmc's C host-function glue")))
-        });
+        })?;
         Ok(())
     })
 }

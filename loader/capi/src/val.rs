@@ -55,15 +55,41 @@ pub(crate) fn val_type(kind: wasmc_valkind_t) -> CResult<ValType> {
 }
 
 impl wasmc_val_t {
-    /// The zero of `ty`, for result slots.
-    pub(crate) fn zero(ty: ValType) -> CResult<wasmc_val_t> {
-        let zero = match ty {
-            ValType::I64 => Val::I64(0),
-            ValType::F32 => Val::F32(0),
-            ValType::F64 => Val::F64(0),
-            other => Val::null(other).unwrap_or(Val::I32(0)),
+    /// The C value of type `ty` held in a host call's slot `bits` (the C
+    /// API's types are numbers: `val_type` refuses the rest).
+    pub(crate) fn from_bits(ty: ValType, bits: u128) -> wasmc_val_t {
+        let (kind, of) = match ty {
+            ValType::I64 => (WASMC_I64, wasmc_valunion_t { i64: bits as u64 as i64 }),
+            ValType::F32 => (WASMC_F32, wasmc_valunion_t { f32: f32::from_bits(bits as u32) }),
+            ValType::F64 => (WASMC_F64, wasmc_valunion_t { f64: f64::from_bits(bits as u64) }),
+            _ => (WASMC_I32, wasmc_valunion_t { i32: bits as u32 as i32 }),
         };
-        wasmc_val_t::try_from(zero)
+        wasmc_val_t { kind, of }
+    }
+
+    /// The slot bits of this value, which must be of type `ty`; an error
+    /// if the host wrote another kind.
+    /// By reference, and reading only the member `kind` names: the callback
+    /// has just written that member, and a wider read of the whole value
+    /// would wait for the write to reach the cache.
+    #[inline]
+    pub(crate) fn slot_bits(&self, ty: ValType) -> CResult<u128> {
+        // SAFETY (each arm): `kind` says which union member C wrote; every
+        // member is plain data, valid for any bits.
+        match (self.kind, ty) {
+            // SAFETY: see above.
+            (WASMC_I32, ValType::I32) => Ok(u128::from(unsafe { self.of.i32 } as u32)),
+            // SAFETY: see above.
+            (WASMC_I64, ValType::I64) => Ok(u128::from(unsafe { self.of.i64 } as u64)),
+            // SAFETY: see above.
+            (WASMC_F32, ValType::F32) => Ok(u128::from(unsafe { self.of.f32 }.to_bits())),
+            // SAFETY: see above.
+            (WASMC_F64, ValType::F64) => Ok(u128::from(unsafe { self.of.f64 }.to_bits())),
+            _ => Err(wasmc_error_t::new(
+                crate::error::WASMC_ERROR_TYPE,
+                format!("a {} where the function returns {ty}", self.to_val()?.ty()),
+            )),
+        }
     }
 
     /// The loader's value; an error for an unknown kind.
