@@ -9,7 +9,7 @@ mod http;
 mod shared;
 mod unimplemented;
 
-use wasmc_loader::{Caller, FuncType, HostError, Linker, Val, ValType};
+use wasmc_loader::{Caller, FuncType, HostError, Linker, ValType};
 
 use crate::abi::Status;
 use crate::state::HostState;
@@ -33,19 +33,29 @@ fn status(result: Result<(), Status>) -> i32 {
 /// The ABI's module name for host functions.
 const ENV: &str = "env";
 
-/// Defines `name` taking `params` `i32`s and returning an `i32`, for the
-/// host functions with more parameters than [`Linker::func_wrap`] takes.
+/// The most parameters of a host function defined by [`define_i32s`].
+const MAX_I32S: usize = 12;
+
+/// Defines `name` taking `params` (at most [`MAX_I32S`]) `i32`s and
+/// returning an `i32`, for the host functions with more parameters than
+/// [`Linker::func_wrap`] takes.
 fn define_i32s(
     linker: &mut Linker<HostState>,
     name: &str,
     params: usize,
     f: impl Fn(Caller<'_, HostState>, &[i32]) -> Result<i32, HostError> + Send + Sync + 'static,
 ) {
+    assert!(params <= MAX_I32S, "{name}: {params} parameters");
     let ty = FuncType { params: vec![ValType::I32; params], results: vec![ValType::I32] };
-    linker.func_new(ENV, name, ty, move |c, args, results| {
-        // The linker checked the import's type: every argument is an i32.
-        let args: Vec<i32> = args.iter().map(|a| if let Val::I32(v) = a { *v } else { 0 }).collect();
-        results[0] = Val::I32(f(c, &args)?);
+    let defined = linker.func_new_raw(ENV, name, ty, move |c, values| {
+        let mut args = [0i32; MAX_I32S];
+        for (i, arg) in args[..params].iter_mut().enumerate() {
+            *arg = values.get(i) as u32 as i32;
+        }
+        let result = f(c, &args[..params])?;
+        values.set(0, u128::from(result as u32));
         Ok(())
     });
+    // Numbers only: a raw host function cannot be refused.
+    defined.expect("i32 parameters and result");
 }
