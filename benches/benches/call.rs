@@ -1,6 +1,7 @@
 //! Calls across the boundary, wasmc against wasmtime. `call`: the host
 //! calls a trivial export `add(i32, i32) -> i32`, typed (`TypedFunc`) and
-//! untyped (`Func::call` with `Val`s), and typed with a deadline on every
+//! untyped (`Func::call` with `Val`s), through the C API (`wasmc_func_call`,
+//! `wasmc_c`), and typed with a deadline on every
 //! call (`Store::set_call_timeout`; wasmtime: `set_epoch_deadline` before
 //! each call), as a server calls, also from two threads at once (time per
 //! call on each). `host_call`: wasm calls an imported
@@ -44,6 +45,7 @@ fn call(c: &mut Criterion) {
     group.bench_function("wasmc_untyped", |b| {
         b.iter(|| func.call(&mut store, &[Val::I32(1), Val::I32(2)]).expect("runs"))
     });
+    c_api_call(&mut group, "wasmc_c", &wasm, c"add", &[1, 2], 3);
     // As a server calls: every call under a deadline.
     store.set_call_timeout(Some(Duration::from_secs(1)));
     group.bench_function("wasmc_typed_deadline", |b| b.iter(|| typed.call(&mut store, (1, 2)).expect("runs")));
@@ -120,7 +122,7 @@ fn host_call(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| assert_eq!(calls.call(&mut store, 1000).expect("runs"), 1000)));
     }
 
-    c_host_call(&mut group, &wasm);
+    c_api_call(&mut group, "wasmc_c", &wasm, c"calls", &[1000], 1000);
 
     for flavor in [Flavor::Default, Flavor::Epoch] {
         let engine = wt::engine(flavor);
@@ -147,9 +149,17 @@ fn host_call(c: &mut Criterion) {
     group.finish();
 }
 
-/// `host_call/wasmc_c`: the same loop with `inc` a C function, defined and
-/// called through the C API (`include/wasmc.h`) as a C server does.
-fn c_host_call(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, wasm: &[u8]) {
+/// `name`: the export `export` of `wasm` called with `args` through the C
+/// API (`include/wasmc.h`), with `host.inc` a C function, as a C server
+/// defines and calls them.
+fn c_api_call(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    wasm: &[u8],
+    export: &std::ffi::CStr,
+    args: &[i32],
+    expected: i32,
+) {
     use std::ptr;
     use wasmc_capi::{error, instance, linker, module, store, val};
 
@@ -191,17 +201,19 @@ fn c_host_call(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement:
         ));
         let store = store::wasmc_store_new(ptr::null(), ptr::null_mut(), None);
         ok(instance::wasmc_linker_instantiate(linker, store, module, &mut instance, &mut trap));
-        ok(instance::wasmc_instance_get_func(store, instance, c"calls".as_ptr(), &mut func));
+        ok(instance::wasmc_instance_get_func(store, instance, export.as_ptr(), &mut func));
         (store, linker)
     };
-    let n = val::wasmc_val_t { kind: val::WASMC_I32, of: val::wasmc_valunion_t { i32: 1000 } };
+    let args: Vec<val::wasmc_val_t> =
+        args.iter().map(|&i32| val::wasmc_val_t { kind: val::WASMC_I32, of: val::wasmc_valunion_t { i32 } }).collect();
     let mut result = val::wasmc_val_t { kind: val::WASMC_I32, of: val::wasmc_valunion_t { i32: 0 } };
-    group.bench_function("wasmc_c", |b| {
+    group.bench_function(name, |b| {
         b.iter(|| {
-            // SAFETY: as above; one argument and one result, as `calls` has.
-            unsafe { ok(instance::wasmc_func_call(store, func, &n, 1, &mut result, 1, &mut trap)) };
-            // SAFETY: `calls` returns an i32.
-            assert_eq!(unsafe { result.of.i32 }, 1000);
+            // SAFETY: as above; the export takes these arguments and
+            // returns one i32.
+            unsafe { ok(instance::wasmc_func_call(store, func, args.as_ptr(), args.len(), &mut result, 1, &mut trap)) };
+            // SAFETY: the export returns an i32.
+            assert_eq!(unsafe { result.of.i32 }, expected);
         })
     });
     // SAFETY: each handle is live and freed once.

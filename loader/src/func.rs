@@ -168,8 +168,8 @@ impl HostFunc {
         let (mut args_inline, mut results_inline) = ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
         let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
         let (args, results) = (
-            inline_or_heap(&mut args_inline, &mut args_heap, self.ty.params.len()),
-            inline_or_heap(&mut results_inline, &mut results_heap, self.ty.results.len()),
+            inline_or_heap(&mut args_inline, &mut args_heap, self.ty.params.len(), Val::I32(0)),
+            inline_or_heap(&mut results_inline, &mut results_heap, self.ty.results.len(), Val::I32(0)),
         );
         for (i, (a, &t)) in args.iter_mut().zip(&self.ty.params).enumerate() {
             *a = Val::from_raw(store, t, &ValRaw::from_u128(values.get(i)));
@@ -369,25 +369,53 @@ impl Func {
     pub fn call(&self, mut store: impl AsContextMut, args: &[Val]) -> Result<Vec<Val>, Error> {
         let store = store.as_context_mut().0;
         store.check(self.store)?;
+        let mut results = vec![Val::I32(0); store.func(self.index).ty.results.len()];
+        self.call_into(store, args, &mut results)?;
+        Ok(results)
+    }
+
+    /// As [`Func::call`], writing the results into `results`, which must
+    /// have room for exactly as many as the function returns: no
+    /// allocation for functions of up to 12 parameters and results.
+    ///
+    /// # Errors
+    /// As for [`Func::call`]; also [`Error::Type`] for a `results` of
+    /// another length.
+    pub fn call_into(&self, mut store: impl AsContextMut, args: &[Val], results: &mut [Val]) -> Result<(), Error> {
+        let store = store.as_context_mut().0;
+        store.check(self.store)?;
         let data = store.func(self.index);
         let ty = data.ty.clone();
         check_args(&ty, args)?;
+        if results.len() != ty.results.len() {
+            return Err(Error::Type(format!(
+                "function {ty} returns {} values, room for {} given",
+                ty.results.len(),
+                results.len()
+            )));
+        }
         if let Some(host) = data.host.clone() {
-            let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::zero(t)).collect();
-            host.call(store, None, args, &mut results)?;
-            return Ok(results);
+            for (r, &t) in results.iter_mut().zip(&ty.results) {
+                *r = Val::zero(t);
+            }
+            return Ok(host.call(store, None, args, results)?);
         }
         // SAFETY: the funcref is owned by the store and stays valid.
         let func_ref = unsafe { *data.func_ref.as_ptr() };
-        let mut values = vec![ValRaw::default(); ty.params.len().max(ty.results.len()).max(1)];
+        let (mut inline, mut heap) = ([ValRaw::default(); INLINE_VALUES], Vec::new());
+        let len = ty.params.len().max(ty.results.len()).max(1);
+        let values = inline_or_heap(&mut inline, &mut heap, len, ValRaw::default());
         for (slot, arg) in values.iter_mut().zip(args) {
             *slot = arg.to_raw(store)?;
         }
         // SAFETY: a wasm funcref of this store, a values array as large as
         // its parameters and results, holding arguments of its types
         // (checked above).
-        unsafe { invoke(store, func_ref, &mut values)? };
-        Ok(ty.results.iter().zip(&values).map(|(&t, raw)| Val::from_raw(store, t, raw)).collect())
+        unsafe { invoke(store, func_ref, values)? };
+        for (r, (&t, raw)) in results.iter_mut().zip(ty.results.iter().zip(values.iter())) {
+            *r = Val::from_raw(store, t, raw);
+        }
+        Ok(())
     }
 }
 
@@ -448,11 +476,16 @@ const INLINE_VALUES: usize = 12;
 
 /// The first `len` values of `inline`, or of `heap` grown to `len` when
 /// `inline` is too short.
-fn inline_or_heap<'a>(inline: &'a mut [Val; INLINE_VALUES], heap: &'a mut Vec<Val>, len: usize) -> &'a mut [Val] {
+fn inline_or_heap<'a, V: Copy>(
+    inline: &'a mut [V; INLINE_VALUES],
+    heap: &'a mut Vec<V>,
+    len: usize,
+    fill: V,
+) -> &'a mut [V] {
     if len <= INLINE_VALUES {
         &mut inline[..len]
     } else {
-        heap.resize(len, Val::I32(0));
+        heap.resize(len, fill);
         heap
     }
 }

@@ -143,16 +143,31 @@ impl Instance {
         name: &str,
     ) -> Result<TypedFunc<P, R>, Error> {
         let store = store.as_context().0;
-        self.data(store)?;
-        let func = self.get_func(store, name).ok_or_else(|| Error::ExportNotFound(name.to_string()))?;
-        TypedFunc::new(store, func)
+        TypedFunc::new(store, self.exported_func(store, name)?)
     }
 
     /// Calls the exported function `name`.
     pub fn call(&self, mut store: impl AsContextMut, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
         let store = store.as_context_mut().0;
+        self.exported_func(store, name)?.call(store, args)
+    }
+
+    /// Calls the exported function `name`, writing its results into
+    /// `results` ([`Func::call_into`]).
+    pub fn call_into(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        let store = store.as_context_mut().0;
+        self.exported_func(store, name)?.call_into(store, args, results)
+    }
+
+    /// The exported function `name` of this instance of `store`.
+    fn exported_func(&self, store: &StoreOpaque, name: &str) -> Result<Func, Error> {
         self.data(store)?;
-        let func = self.get_func(&*store, name).ok_or_else(|| Error::ExportNotFound(name.to_string()))?;
-        func.call(store, args)
+        self.get_func(store, name).ok_or_else(|| Error::ExportNotFound(name.to_string()))
     }
 }

@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use wasmc_loader::{Func, Instance, InstancePool, Memory, PoolConfig};
+use wasmc_loader::{Func, Instance, InstancePool, Memory, PoolConfig, Val};
 
 use crate::error::{
     arg, arg_mut, arg_slice, arg_slice_mut, arg_str, clear_trap, guard, guard_or, split_trap, wasmc_error_t,
@@ -13,7 +13,7 @@ use crate::error::{
 use crate::linker::{wasmc_instance_pre_t, wasmc_linker_t};
 use crate::module::wasmc_module_t;
 use crate::store::wasmc_store_t;
-use crate::val::{store_results, to_vals, wasmc_val_t};
+use crate::val::{inline_or_heap, store_results, wasmc_val_t, INLINE_VALUES};
 
 /// An instance in a store. Freed by [`wasmc_instance_delete`] (which
 /// frees the handle; the instance lives as long as its store).
@@ -230,7 +230,7 @@ unsafe fn call(
     results: *mut wasmc_val_t,
     nresults: usize,
     trap: *mut *mut wasmc_trap_t,
-    run: impl FnOnce(&[wasmc_loader::Val]) -> CResult<Result<Vec<wasmc_loader::Val>, wasmc_loader::Error>>,
+    run: impl FnOnce(&[Val], &mut [Val]) -> CResult<Result<(), wasmc_loader::Error>>,
 ) -> *mut wasmc_error_t {
     guard(|| {
         // SAFETY: the arrays and `trap` are valid, as the caller guarantees.
@@ -238,8 +238,16 @@ unsafe fn call(
             clear_trap(trap);
             (arg_slice(args, nargs, "args")?, arg_slice_mut(results, nresults, "results")?)
         };
-        match run(&to_vals(args)?)? {
-            Ok(vals) => store_results(vals, results),
+        // The loader's values on the stack for the usual few.
+        let (mut args_inline, mut results_inline) = ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
+        let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
+        let vals = inline_or_heap(&mut args_inline, &mut args_heap, args.len(), Val::I32(0));
+        for (val, arg) in vals.iter_mut().zip(args) {
+            *val = arg.to_val()?;
+        }
+        let outs = inline_or_heap(&mut results_inline, &mut results_heap, results.len(), Val::I32(0));
+        match run(vals, outs)? {
+            Ok(()) => store_results(outs, results),
             // SAFETY: `trap` is null or writable, as the caller guarantees.
             Err(e) => unsafe { split_trap(e, trap) },
         }
@@ -269,11 +277,11 @@ pub unsafe extern "C" fn wasmc_instance_call(
     nresults: usize,
     trap: *mut *mut wasmc_trap_t,
 ) -> *mut wasmc_error_t {
-    let f = |args: &[wasmc_loader::Val]| {
+    let f = |args: &[Val], results: &mut [Val]| {
         // SAFETY: all are null or valid, as the caller guarantees.
         let (store, instance, name) =
             unsafe { (arg_mut(store, "store")?, arg(instance, "instance")?, arg_str(name, "name")?) };
-        Ok(instance.instance.call(&mut store.store, name, args))
+        Ok(instance.instance.call_into(&mut store.store, name, args, results))
     };
     // SAFETY: the arrays and `trap` are valid, as the caller guarantees.
     unsafe { call(args, nargs, results, nresults, trap, f) }
@@ -321,10 +329,10 @@ pub unsafe extern "C" fn wasmc_func_call(
     nresults: usize,
     trap: *mut *mut wasmc_trap_t,
 ) -> *mut wasmc_error_t {
-    let f = |args: &[wasmc_loader::Val]| {
+    let f = |args: &[Val], results: &mut [Val]| {
         // SAFETY: both are null or valid, as the caller guarantees.
         let (store, func) = unsafe { (arg_mut(store, "store")?, arg(func, "func")?) };
-        Ok(func.func.call(&mut store.store, args))
+        Ok(func.func.call_into(&mut store.store, args, results))
     };
     // SAFETY: the arrays and `trap` are valid, as the caller guarantees.
     unsafe { call(args, nargs, results, nresults, trap, f) }

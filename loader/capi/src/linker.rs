@@ -13,7 +13,7 @@ use crate::error::{
 };
 use crate::module::wasmc_module_t;
 use crate::store::{wasmc_finalizer_t, HostData};
-use crate::val::{val_type, wasmc_val_t, wasmc_valkind_t, wasmc_valunion_t, WASMC_I32};
+use crate::val::{inline_or_heap, val_type, wasmc_val_t, wasmc_valkind_t, wasmc_valunion_t, INLINE_VALUES, WASMC_I32};
 
 /// A host function: gets its `env`, the caller, the arguments, and fills
 /// the results (pre-set to zeros of the right kinds). Returns null, or a
@@ -74,10 +74,6 @@ impl Drop for Callback {
     }
 }
 
-/// Host functions with at most this many parameters and results together
-/// get their C values on the stack.
-const INLINE_VALUES: usize = 16;
-
 impl Callback {
     /// Calls the C function with the call's values as C values and writes
     /// its results back over them.
@@ -111,22 +107,6 @@ impl Callback {
             values.set(i, bits);
         }
         Ok(())
-    }
-}
-
-/// The first `len` values of `inline`, or of `heap` grown to `len` (filled
-/// with `fill`) when `inline` is too short: no allocation for the usual few.
-fn inline_or_heap<'a>(
-    inline: &'a mut [wasmc_val_t; INLINE_VALUES],
-    heap: &'a mut Vec<wasmc_val_t>,
-    len: usize,
-    fill: wasmc_val_t,
-) -> &'a mut [wasmc_val_t] {
-    if len <= INLINE_VALUES {
-        &mut inline[..len]
-    } else {
-        heap.resize(len, fill);
-        heap
     }
 }
 

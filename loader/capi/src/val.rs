@@ -131,20 +131,35 @@ impl TryFrom<Val> for wasmc_val_t {
     }
 }
 
-/// C values as the loader's.
-pub(crate) fn to_vals(vals: &[wasmc_val_t]) -> CResult<Vec<Val>> {
-    vals.iter().map(|v| v.to_val()).collect()
+/// Calls with at most this many values (arguments and results of a host
+/// function together; each of a call into wasm) keep them on the stack.
+pub(crate) const INLINE_VALUES: usize = 16;
+
+/// The first `len` values of `inline`, or of `heap` grown to `len` (filled
+/// with `fill`) when `inline` is too short: no allocation for the usual few.
+pub(crate) fn inline_or_heap<'a, V: Copy>(
+    inline: &'a mut [V; INLINE_VALUES],
+    heap: &'a mut Vec<V>,
+    len: usize,
+    fill: V,
+) -> &'a mut [V] {
+    if len <= INLINE_VALUES {
+        &mut inline[..len]
+    } else {
+        heap.resize(len, fill);
+        heap
+    }
 }
 
 /// Copies `vals` into the C results array, which must have their number.
-pub(crate) fn store_results(vals: Vec<Val>, out: &mut [wasmc_val_t]) -> CResult<()> {
+pub(crate) fn store_results(vals: &[Val], out: &mut [wasmc_val_t]) -> CResult<()> {
     if vals.len() != out.len() {
         return Err(wasmc_error_t::new(
             crate::error::WASMC_ERROR_TYPE,
             format!("the function returns {} values but nresults is {}", vals.len(), out.len()),
         ));
     }
-    for (slot, val) in out.iter_mut().zip(vals) {
+    for (slot, &val) in out.iter_mut().zip(vals) {
         *slot = wasmc_val_t::try_from(val)?;
     }
     Ok(())

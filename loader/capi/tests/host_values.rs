@@ -151,3 +151,44 @@ fn a_result_of_the_wrong_kind_traps_its_caller() {
     };
     assert!(message.contains("bad value") && message.contains("i64") && message.contains("i32"), "{message}");
 }
+
+#[test]
+fn a_call_with_room_for_the_wrong_number_of_results_is_a_type_error() {
+    let wat = r#"(module (func (export "one") (result i32) (i32.const 1)))"#;
+    let artifact = wasmc::compile(&wat::parse_str(wat).unwrap(), &wasmc::CompileOptions::default()).unwrap();
+    let zero = wasmc_val_t { kind: WASMC_I32, of: wasmc_valunion_t { i64: 0 } };
+    let (mut module, mut instance, mut trap) = (null_mut(), null_mut(), null_mut());
+    // SAFETY: every pointer passed is live or an out-parameter to fill, the
+    // strings are NUL-terminated, and each handle is freed once.
+    unsafe {
+        ok(wasmc_module_from_bytes(artifact.as_ptr(), artifact.len(), &mut module));
+        let linker = wasmc_linker_new();
+        let store = wasmc_store_new(null(), null_mut(), None);
+        ok(wasmc_linker_instantiate(linker, store, module, &mut instance, &mut trap));
+        for nresults in [0, 2] {
+            let mut results = [zero; 2];
+            let error = wasmc_instance_call(
+                store,
+                instance,
+                c"one".as_ptr(),
+                null(),
+                0,
+                results.as_mut_ptr(),
+                nresults,
+                &mut trap,
+            );
+            assert!(!error.is_null() && trap.is_null(), "room for {nresults} results accepted");
+            let message = CStr::from_ptr(wasmc_error_message(error)).to_string_lossy().into_owned();
+            assert_eq!(wasmc_error_kind(error), WASMC_ERROR_TYPE, "{message}");
+            assert!(message.contains("returns 1 values"), "{message}");
+            wasmc_error_delete(error);
+        }
+        let mut results = [zero; 1];
+        ok(wasmc_instance_call(store, instance, c"one".as_ptr(), null(), 0, results.as_mut_ptr(), 1, &mut trap));
+        assert_eq!(results[0].of.i32, 1);
+        wasmc_instance_delete(instance);
+        wasmc_store_delete(store);
+        wasmc_linker_delete(linker);
+        wasmc_module_delete(module);
+    }
+}
