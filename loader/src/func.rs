@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use smallvec::{smallvec, SmallVec};
 use wasmc_abi::meta::FuncType;
 use wasmc_abi::TrapKind;
 
@@ -63,8 +64,8 @@ impl<'a> RawValues<'a> {
         RawValues { slots, len, _borrow: PhantomData }
     }
 
-    /// How many slots: the larger of the number of parameters and of
-    /// results.
+    /// How many slots: at least as many as the function has parameters,
+    /// and as it has results.
     pub fn len(&self) -> usize {
         self.len
     }
@@ -164,20 +165,16 @@ impl HostFunc {
         mut values: RawValues<'_>,
     ) -> Result<(), HostOutcome> {
         // Arguments and results on the stack for the usual few (no
-        // allocation on a frequent path), in a `Vec` past that.
-        let (mut args_inline, mut results_inline) = ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
-        let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
-        let (args, results) = (
-            inline_or_heap(&mut args_inline, &mut args_heap, self.ty.params.len(), Val::I32(0)),
-            inline_or_heap(&mut results_inline, &mut results_heap, self.ty.results.len(), Val::I32(0)),
-        );
+        // allocation on a frequent path), on the heap past that.
+        let mut args: SmallVec<[Val; INLINE_VALUES]> = smallvec![Val::I32(0); self.ty.params.len()];
+        let mut results: SmallVec<[Val; INLINE_VALUES]> = smallvec![Val::I32(0); self.ty.results.len()];
         for (i, (a, &t)) in args.iter_mut().zip(&self.ty.params).enumerate() {
             *a = Val::from_raw(store, t, &ValRaw::from_u128(values.get(i)));
         }
         for (r, &t) in results.iter_mut().zip(&self.ty.results) {
             *r = Val::zero(t);
         }
-        self.call(store, instance, args, results)?;
+        self.call(store, instance, &args, &mut results)?;
         for (i, v) in results.iter().enumerate() {
             values.set(i, v.to_raw(store).map_err(|e| host_trap(e.to_string()))?.u128());
         }
@@ -402,16 +399,15 @@ impl Func {
         }
         // SAFETY: the funcref is owned by the store and stays valid.
         let func_ref = unsafe { *data.func_ref.as_ptr() };
-        let (mut inline, mut heap) = ([ValRaw::default(); INLINE_VALUES], Vec::new());
         let len = ty.params.len().max(ty.results.len()).max(1);
-        let values = inline_or_heap(&mut inline, &mut heap, len, ValRaw::default());
+        let mut values: SmallVec<[ValRaw; INLINE_VALUES]> = smallvec![ValRaw::default(); len];
         for (slot, arg) in values.iter_mut().zip(args) {
             *slot = arg.to_raw(store)?;
         }
         // SAFETY: a wasm funcref of this store, a values array as large as
         // its parameters and results, holding arguments of its types
         // (checked above).
-        unsafe { invoke(store, func_ref, values)? };
+        unsafe { invoke(store, func_ref, &mut values)? };
         for (r, (&t, raw)) in results.iter_mut().zip(ty.results.iter().zip(values.iter())) {
             *r = Val::from_raw(store, t, raw);
         }
@@ -470,25 +466,9 @@ pub(crate) unsafe extern "C" fn host_entry(host_ctx: *mut u8, caller_vmctx: *mut
     unsafe { traphandler::raise(reason) }
 }
 
-/// Host functions with at most this many parameters and results pass them
+/// Calls with at most this many parameters, or results, keep their values
 /// on the stack.
 const INLINE_VALUES: usize = 12;
-
-/// The first `len` values of `inline`, or of `heap` grown to `len` when
-/// `inline` is too short.
-fn inline_or_heap<'a, V: Copy>(
-    inline: &'a mut [V; INLINE_VALUES],
-    heap: &'a mut Vec<V>,
-    len: usize,
-    fill: V,
-) -> &'a mut [V] {
-    if len <= INLINE_VALUES {
-        &mut inline[..len]
-    } else {
-        heap.resize(len, fill);
-        heap
-    }
-}
 
 /// Reads the arguments, runs the host function, writes the results.
 ///

@@ -13,7 +13,7 @@ use crate::error::{
 use crate::linker::{wasmc_instance_pre_t, wasmc_linker_t};
 use crate::module::wasmc_module_t;
 use crate::store::wasmc_store_t;
-use crate::val::{inline_or_heap, store_results, wasmc_val_t, INLINE_VALUES};
+use crate::val::{store_results, wasmc_val_t, Values};
 
 /// An instance in a store. Freed by [`wasmc_instance_delete`] (which
 /// frees the handle; the instance lives as long as its store).
@@ -238,16 +238,10 @@ unsafe fn call(
             clear_trap(trap);
             (arg_slice(args, nargs, "args")?, arg_slice_mut(results, nresults, "results")?)
         };
-        // The loader's values on the stack for the usual few.
-        let (mut args_inline, mut results_inline) = ([Val::I32(0); INLINE_VALUES], [Val::I32(0); INLINE_VALUES]);
-        let (mut args_heap, mut results_heap) = (Vec::new(), Vec::new());
-        let vals = inline_or_heap(&mut args_inline, &mut args_heap, args.len(), Val::I32(0));
-        for (val, arg) in vals.iter_mut().zip(args) {
-            *val = arg.to_val()?;
-        }
-        let outs = inline_or_heap(&mut results_inline, &mut results_heap, results.len(), Val::I32(0));
-        match run(vals, outs)? {
-            Ok(()) => store_results(outs, results),
+        let vals: Values<Val> = args.iter().map(|a| a.to_val()).collect::<CResult<_>>()?;
+        let mut outs: Values<Val> = smallvec::smallvec![Val::I32(0); results.len()];
+        match run(&vals, &mut outs)? {
+            Ok(()) => store_results(&outs, results),
             // SAFETY: `trap` is null or writable, as the caller guarantees.
             Err(e) => unsafe { split_trap(e, trap) },
         }

@@ -13,7 +13,7 @@ use crate::error::{
 };
 use crate::module::wasmc_module_t;
 use crate::store::{wasmc_finalizer_t, HostData};
-use crate::val::{inline_or_heap, val_type, wasmc_val_t, wasmc_valkind_t, wasmc_valunion_t, INLINE_VALUES, WASMC_I32};
+use crate::val::{val_type, wasmc_val_t, wasmc_valkind_t, wasmc_valunion_t, Values, WASMC_I32};
 
 /// A host function: gets its `env`, the caller, the arguments, and fills
 /// the results (pre-set to zeros of the right kinds). Returns null, or a
@@ -79,9 +79,9 @@ impl Callback {
     /// its results back over them.
     fn call(&self, caller: Caller<'_, HostData>, ty: &FuncType, values: &mut RawValues<'_>) -> Result<(), HostError> {
         let zero = wasmc_val_t { kind: WASMC_I32, of: wasmc_valunion_t { i64: 0 } };
-        let (mut inline, mut heap) = ([zero; INLINE_VALUES], Vec::new());
         let (nargs, nresults) = (ty.params.len(), ty.results.len());
-        let (args, results) = inline_or_heap(&mut inline, &mut heap, nargs + nresults, zero).split_at_mut(nargs);
+        let mut c_values: Values<wasmc_val_t> = smallvec::smallvec![zero; nargs + nresults];
+        let (args, results) = c_values.split_at_mut(nargs);
         for (i, (arg, &t)) in args.iter_mut().zip(&ty.params).enumerate() {
             *arg = wasmc_val_t::from_bits(t, values.get(i));
         }

@@ -69,6 +69,7 @@ impl wasmc_val_t {
 
     /// The slot bits of this value, which must be of type `ty`; an error
     /// if the host wrote another kind.
+    ///
     /// By reference, and reading only the member `kind` names: the callback
     /// has just written that member, and a wider read of the whole value
     /// would wait for the write to reach the cache.
@@ -135,21 +136,8 @@ impl TryFrom<Val> for wasmc_val_t {
 /// function together; each of a call into wasm) keep them on the stack.
 pub(crate) const INLINE_VALUES: usize = 16;
 
-/// The first `len` values of `inline`, or of `heap` grown to `len` (filled
-/// with `fill`) when `inline` is too short: no allocation for the usual few.
-pub(crate) fn inline_or_heap<'a, V: Copy>(
-    inline: &'a mut [V; INLINE_VALUES],
-    heap: &'a mut Vec<V>,
-    len: usize,
-    fill: V,
-) -> &'a mut [V] {
-    if len <= INLINE_VALUES {
-        &mut inline[..len]
-    } else {
-        heap.resize(len, fill);
-        heap
-    }
-}
+/// Values on the stack for the usual few, on the heap past that.
+pub(crate) type Values<V> = smallvec::SmallVec<[V; INLINE_VALUES]>;
 
 /// Copies `vals` into the C results array, which must have their number.
 pub(crate) fn store_results(vals: &[Val], out: &mut [wasmc_val_t]) -> CResult<()> {
