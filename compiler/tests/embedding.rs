@@ -255,6 +255,38 @@ fn a_raw_host_function_refuses_reference_types() {
     }
 }
 
+/// A raw host function that writes past its slots (a host bug) changes
+/// nothing there: the caller's frame, the wasm stack and the other values
+/// stay intact, and the call returns what the function set in its own slot.
+#[test]
+fn a_raw_host_function_writing_past_its_slots_changes_nothing() {
+    use wasmc_loader::FuncType;
+
+    let wat = r#"(module
+  (import "host" "f" (func $f (param i32) (result i32)))
+  (func (export "call") (param i32) (result i32 i32)
+    (local.get 0)
+    (call $f (i32.const 5))))"#;
+    let mut linker = Linker::<()>::new();
+    let ty = FuncType { params: vec![ValType::I32], results: vec![ValType::I32] };
+    linker
+        .func_new_raw("host", "f", ty, |_, values| {
+            for i in 1..1000 {
+                values.set(i, u128::MAX);
+            }
+            assert_eq!(values.get(1000), 0);
+            values.set(0, values.get(0) * 2);
+            Ok(())
+        })
+        .unwrap();
+    for mode in MODES {
+        let mut store = Store::new(Config::default());
+        let instance = Instance::new(&mut store, &module(wat, mode), &linker).unwrap();
+        let results = instance.call(&mut store, "call", &[Val::I32(77)]).unwrap();
+        assert_eq!(format!("{results:?}"), format!("{:?}", [Val::I32(77), Val::I32(10)]), "{mode:?}");
+    }
+}
+
 /// A host function on `Val`s with more parameters than the host call keeps
 /// on the stack (12) gets them all, in order, from wasm and from the host.
 #[test]
