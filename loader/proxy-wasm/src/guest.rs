@@ -71,6 +71,22 @@ pub(crate) fn read(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<Vec<u8>, Status> {
     view(c, ptr, len).map(<[u8]>::to_vec)
 }
 
+/// Bytes read from the guest for the length of a host call: on the stack
+/// up to the size of a usual header name or value.
+pub(crate) type Bytes = smallvec::SmallVec<[u8; 128]>;
+
+/// A copy of the `len` bytes at `ptr`, on the stack when short (header
+/// names and values: copied because the map they go to is borrowed from
+/// the same caller as the memory).
+pub(crate) fn read_short(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<Bytes, Status> {
+    view(c, ptr, len).map(Bytes::from_slice)
+}
+
+/// `bytes` as text (`BadArgument` if not UTF-8).
+pub(crate) fn text(bytes: &[u8]) -> Result<&str, Status> {
+    std::str::from_utf8(bytes).map_err(|_| Status::BadArgument)
+}
+
 /// The `len` bytes at `ptr` as text (`BadArgument` if not UTF-8).
 pub(crate) fn read_str(c: &Ctx<'_>, ptr: i32, len: i32) -> Result<String, Status> {
     String::from_utf8(read(c, ptr, len)?).map_err(|_| Status::BadArgument)

@@ -116,22 +116,58 @@ impl HeaderMap {
         }
     }
 
-    /// The map without the pairs named `name`, but for one with
-    /// `replacement` in the place of the first of them.
+    /// Drops the pairs named `name`, but for the first of them when there
+    /// is a `replacement`, which becomes its value. In place: the buffers
+    /// keep their capacity, and a map the size of a request head has few
+    /// pairs to move.
     fn rebuild(&mut self, name: &str, mut replacement: Option<&[u8]>) {
-        let mut out = HeaderMap {
-            names: String::with_capacity(self.names.len()),
-            values: Vec::with_capacity(self.values.len() + replacement.map_or(0, <[u8]>::len)),
-            ends: Vec::with_capacity(self.ends.len()),
-        };
-        for (n, v) in self.iter() {
-            if !n.eq_ignore_ascii_case(name) {
-                out.append(n, v);
-            } else if let Some(value) = replacement.take() {
-                out.append(n, value);
+        let mut i = 0;
+        while i < self.ends.len() {
+            let (name_start, value_start) = self.starts(i);
+            let PairEnd { name: name_end, value: value_end } = self.ends[i];
+            if !self.names[name_start..name_end].eq_ignore_ascii_case(name) {
+                i += 1;
+                continue;
+            }
+            let (names_removed, new_value) = match replacement.take() {
+                Some(value) => (0, value),
+                None => {
+                    self.names.drain(name_start..name_end);
+                    self.ends.remove(i);
+                    (name_end - name_start, &[][..])
+                }
+            };
+            self.values.splice(value_start..value_end, new_value.iter().copied());
+            let first_after = if names_removed == 0 { i + 1 } else { i };
+            for end in &mut self.ends[first_after..] {
+                end.name -= names_removed;
+                end.value = end.value - (value_end - value_start) + new_value.len();
+            }
+            if names_removed == 0 {
+                self.ends[i].value = value_start + new_value.len();
+                i += 1;
             }
         }
-        *self = out;
+    }
+
+    /// Where pair `i`'s name and value start in `names` and `values`.
+    fn starts(&self, i: usize) -> (usize, usize) {
+        match i.checked_sub(1).map(|p| self.ends[p]) {
+            Some(PairEnd { name, value }) => (name, value),
+            None => (0, 0),
+        }
+    }
+
+    /// Empties the map, keeping its buffers' capacity.
+    pub(crate) fn clear(&mut self) {
+        self.names.clear();
+        self.values.clear();
+        self.ends.clear();
+    }
+
+    /// Bytes the map's buffers hold.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.names.capacity() + self.values.capacity() + self.ends.capacity() * std::mem::size_of::<PairEnd>()
     }
 
     /// The size of the serialized form, in bytes.
@@ -161,7 +197,16 @@ impl HeaderMap {
 
     /// The ABI's serialized form.
     pub fn serialize(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.serialized_len());
+        let mut out = Vec::new();
+        self.serialize_into(&mut out);
+        out
+    }
+
+    /// The ABI's serialized form, in `out` (emptied first; its buffer is
+    /// reused).
+    pub(crate) fn serialize_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(self.serialized_len());
         out.extend_from_slice(&len32(self.len()).to_le_bytes());
         for (name, value) in self.iter() {
             out.extend_from_slice(&len32(name.len()).to_le_bytes());
@@ -173,7 +218,6 @@ impl HeaderMap {
             out.extend_from_slice(value);
             out.push(0);
         }
-        out
     }
 
     /// Parses the ABI's serialized form; `None` if it is malformed (sizes

@@ -112,6 +112,31 @@ pub(crate) struct HostState {
     pub queues: Vec<u32>,
     /// Root-context properties set by the filter.
     pub root_properties: HashMap<Vec<u8>, Vec<u8>>,
+    /// Records of finished HTTP streams, for the next ones: their header
+    /// maps and bodies keep their buffers, so a stream of the usual size
+    /// allocates none of them.
+    spare_http: Vec<HttpState>,
+    /// A buffer for what a host function serializes for the guest, kept
+    /// between calls (at most `limits::MAP_BYTES` of a header map).
+    pub scratch: Vec<u8>,
+}
+
+/// Finished streams' records a VM keeps for reuse.
+const SPARE_HTTP_STATES: usize = 16;
+/// A finished stream's record is kept only if its buffers hold at most
+/// this many bytes (so a large body does not stay allocated).
+const SPARE_HTTP_BYTES: usize = 16 * 1024;
+
+impl HttpState {
+    /// Bytes its buffers hold.
+    fn capacity_bytes(&self) -> usize {
+        self.request_headers.capacity_bytes()
+            + self.request_trailers.capacity_bytes()
+            + self.response_headers.capacity_bytes()
+            + self.response_trailers.capacity_bytes()
+            + self.request_body.capacity()
+            + self.response_body.capacity()
+    }
 }
 
 impl HostState {
@@ -130,6 +155,51 @@ impl HostState {
             call_response: None,
             queues: Vec::new(),
             root_properties: HashMap::new(),
+            spare_http: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// A record for a new HTTP stream: a finished stream's, emptied, or a
+    /// new one.
+    pub fn new_http(&mut self, info: StreamInfo) -> HttpState {
+        match self.spare_http.pop() {
+            Some(mut state) => {
+                let HttpState {
+                    info: old_info,
+                    request_headers,
+                    request_body,
+                    request_trailers,
+                    response_headers,
+                    response_body,
+                    response_trailers,
+                    local_response,
+                    resume_request,
+                    resume_response,
+                    closed,
+                    properties,
+                } = &mut state;
+                *old_info = info;
+                for map in [request_headers, request_trailers, response_headers, response_trailers] {
+                    map.clear();
+                }
+                request_body.clear();
+                response_body.clear();
+                *local_response = None;
+                (*resume_request, *resume_response, *closed) = (false, false, false);
+                // Properties are few and rare: a new map, not a kept one.
+                *properties = HashMap::new();
+                state
+            }
+            None => HttpState { info, ..HttpState::default() },
+        }
+    }
+
+    /// Keeps a finished stream's record for [`HostState::new_http`], if
+    /// there is room and its buffers are small.
+    pub fn recycle_http(&mut self, state: HttpState) {
+        if self.spare_http.len() < SPARE_HTTP_STATES && state.capacity_bytes() <= SPARE_HTTP_BYTES {
+            self.spare_http.push(state);
         }
     }
 

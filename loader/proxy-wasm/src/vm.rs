@@ -154,7 +154,9 @@ impl Vm {
         let live = self.ensure_live()?;
         let context = live.next_context;
         live.next_context += 1;
-        live.store.data_mut().http.insert(context, HttpState { info, ..HttpState::default() });
+        let data = live.store.data_mut();
+        let state = data.new_http(info);
+        data.http.insert(context, state);
         let created =
             live.call("proxy_on_context_create", context, |cb| cb.context_create, (i(context), i(ROOT_CONTEXT)));
         match created {
@@ -284,7 +286,7 @@ impl Vm {
             Direction::Request => (&mut http.request_headers, "proxy_on_request_headers", |cb| cb.request_headers),
             Direction::Response => (&mut http.response_headers, "proxy_on_response_headers", |cb| cb.response_headers),
         };
-        *slot = headers.clone();
+        slot.clone_from(headers);
         match live.call(name, context, pick, (i(context), count, i32::from(end_of_stream))) {
             Ok(returned) => {
                 let action = live.outcome(context, Some(returned.unwrap_or(ACTION_CONTINUE)));
@@ -320,7 +322,7 @@ impl Vm {
                 (&mut http.response_trailers, "proxy_on_response_trailers", |cb| cb.response_trailers)
             }
         };
-        *slot = trailers.clone();
+        slot.clone_from(trailers);
         match live.call(name, context, pick, (i(context), count)) {
             Ok(returned) => {
                 let action = live.outcome(context, Some(returned.unwrap_or(ACTION_CONTINUE)));
@@ -401,7 +403,10 @@ impl Vm {
             .call("proxy_on_done", c, |cb| cb.done, i(c))
             .and_then(|_| live.call("proxy_on_log", c, |cb| cb.log, i(c)))
             .and_then(|_| live.call("proxy_on_delete", c, |cb| cb.delete, i(c)));
-        live.store.data_mut().http.remove(&c);
+        let data = live.store.data_mut();
+        if let Some(state) = data.http.remove(&c) {
+            data.recycle_http(state);
+        }
         live.store.data_mut().call_owner.retain(|_, owner| *owner != c);
         result.map(|_| ()).map_err(|e| self.discard(e))
     }

@@ -172,3 +172,60 @@ fn a_filter_cannot_make_the_host_hold_unbounded_headers() {
     let held = vm.response_headers(&stream).unwrap();
     assert!(held.serialized_len() <= 1 << 20 && held.len() > 1000, "{}", held.len());
 }
+
+/// A VM reuses the records of finished streams (their buffers): nothing of
+/// one stream (a property the filter set, a body, a header it added)
+/// reaches the next. The filter reports what it finds left over as
+/// `x-seen` headers, and leaves a property and a header behind each time.
+#[test]
+fn a_finished_streams_state_never_reaches_the_next() {
+    let wat = r#"(module
+  (import "env" "proxy_get_property" (func $get (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_property" (func $set (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_buffer_status" (func $body (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_value" (func $value (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "leak")
+  (data (i32.const 16) "x-seen")
+  (data (i32.const 32) "property")
+  (data (i32.const 48) "body")
+  (data (i32.const 64) "x-added")
+  (data (i32.const 80) "header")
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get 0)))
+    (local.get $p))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (if (i32.eqz (call $get (i32.const 0) (i32.const 4) (i32.const 512) (i32.const 516)))
+      (then (drop (call $add (i32.const 0) (i32.const 16) (i32.const 6) (i32.const 32) (i32.const 8)))))
+    (drop (call $body (i32.const 0) (i32.const 520) (i32.const 524)))
+    (if (i32.load (i32.const 520))
+      (then (drop (call $add (i32.const 0) (i32.const 16) (i32.const 6) (i32.const 48) (i32.const 4)))))
+    (if (i32.eqz (call $value (i32.const 0) (i32.const 64) (i32.const 7) (i32.const 512) (i32.const 516)))
+      (then (drop (call $add (i32.const 0) (i32.const 16) (i32.const 6) (i32.const 80) (i32.const 6)))))
+    (drop (call $set (i32.const 0) (i32.const 4) (i32.const 48) (i32.const 4)))
+    (drop (call $add (i32.const 0) (i32.const 64) (i32.const 7) (i32.const 80) (i32.const 6)))
+    (i32.const 0))
+  ;; Pauses, so the host holds the body when the stream ends.
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) (i32.const 1)))"#;
+    let (config, _) = config("leftovers");
+    let plugin = Plugin::new(&text_module(wat), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    for round in 0..3 {
+        let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+        let mut headers = get("/");
+        assert_eq!(vm.on_request_headers(&stream, &mut headers, false).unwrap(), Action::Continue);
+        let seen: Vec<&str> =
+            headers.iter().filter(|(n, _)| *n == "x-seen").map(|(_, v)| std::str::from_utf8(v).unwrap()).collect();
+        assert!(seen.is_empty(), "round {round}: left over from an earlier stream: {seen:?}");
+        assert_eq!(headers.get_str("x-added"), Some("header"), "round {round}");
+        let mut body = b"a body of some length".to_vec();
+        assert_eq!(vm.on_request_body(&stream, &mut body, true).unwrap(), Action::Pause);
+        vm.end_http_stream(stream).unwrap();
+    }
+}

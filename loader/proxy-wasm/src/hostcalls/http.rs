@@ -4,7 +4,7 @@ use wasmc_loader::{HostError, Linker};
 
 use super::{define_i32s, status, ENV};
 use crate::abi::{buffer_type, map_type, stream_type, LogLevel, Status};
-use crate::guest::{give, read, read_str, u, write_u32, Ctx};
+use crate::guest::{give, read, read_short, read_str, text, u, write_u32, Bytes, Ctx};
 use crate::maps::{len32, HeaderMap};
 use crate::state::{limits, HostState, HttpCall, LocalResponse};
 
@@ -19,16 +19,17 @@ fn put_header(
     kind: i32,
     (key, key_len): (i32, i32),
     (value, value_len): (i32, i32),
-    put: fn(&mut HeaderMap, String, Vec<u8>),
+    put: fn(&mut HeaderMap, &str, &[u8]),
 ) -> i32 {
     status((|| {
-        let key = read_str(c, key, key_len)?;
-        let value = read(c, value, value_len)?;
+        let key = read_short(c, key, key_len)?;
+        let key = text(&key)?;
+        let value = read_short(c, value, value_len)?;
         let map = map_mut(c.data_mut(), kind)?;
         if map.serialized_len() + 10 + key.len() + value.len() > limits::MAP_BYTES {
             return Err(Status::InternalFailure);
         }
-        put(map, key, value);
+        put(map, key, &value);
         Ok(())
     })())
 }
@@ -132,13 +133,18 @@ fn add_maps(linker: &mut Linker<HostState>) {
         ENV,
         "proxy_get_header_map_pairs",
         |mut c: Ctx<'_>, kind: i32, ret: i32, ret_len: i32| -> Result<i32, HostError> {
-            match map_mut(c.data_mut(), kind) {
+            // Serialized into the VM's scratch buffer, taken for the call
+            // (the guest's allocator may call the host again meanwhile).
+            let mut bytes = std::mem::take(&mut c.data_mut().scratch);
+            let given = match map_mut(c.data_mut(), kind) {
                 Ok(map) => {
-                    let bytes = map.serialize();
-                    Ok(give(&mut c, &bytes, ret, ret_len)? as i32)
+                    map.serialize_into(&mut bytes);
+                    give(&mut c, &bytes, ret, ret_len).map(|s| s as i32)
                 }
                 Err(s) => Ok(s as i32),
-            }
+            };
+            c.data_mut().scratch = bytes;
+            given
         },
     );
     linker.func_wrap(ENV, "proxy_set_header_map_pairs", |mut c: Ctx<'_>, kind: i32, ptr: i32, len: i32| -> i32 {
@@ -153,7 +159,7 @@ fn add_maps(linker: &mut Linker<HostState>) {
     });
     linker.func_wrap(ENV, "proxy_get_header_map_size", |mut c: Ctx<'_>, kind: i32, ret: i32| -> i32 {
         status((|| {
-            let size = len32(map_mut(c.data_mut(), kind)?.serialize().len());
+            let size = len32(map_mut(c.data_mut(), kind)?.serialized_len());
             write_u32(&mut c, ret, size)
         })())
     });
@@ -161,8 +167,10 @@ fn add_maps(linker: &mut Linker<HostState>) {
         ENV,
         "proxy_get_header_map_value",
         |mut c: Ctx<'_>, kind: i32, key: i32, key_len: i32, ret: i32, ret_len: i32| -> Result<i32, HostError> {
-            let found = read_str(&c, key, key_len)
-                .and_then(|key| map_mut(c.data_mut(), kind)?.get(&key).map(<[u8]>::to_vec).ok_or(Status::NotFound));
+            let found = read_short(&c, key, key_len).and_then(|key| {
+                let key = text(&key)?;
+                map_mut(c.data_mut(), kind)?.get(key).map(Bytes::from_slice).ok_or(Status::NotFound)
+            });
             match found {
                 Ok(value) => Ok(give(&mut c, &value, ret, ret_len)? as i32),
                 Err(s) => Ok(s as i32),
@@ -188,8 +196,9 @@ fn add_maps(linker: &mut Linker<HostState>) {
         "proxy_remove_header_map_value",
         |mut c: Ctx<'_>, kind: i32, key: i32, key_len: i32| -> i32 {
             status((|| {
-                let key = read_str(&c, key, key_len)?;
-                map_mut(c.data_mut(), kind)?.remove(&key);
+                let key = read_short(&c, key, key_len)?;
+                let key = text(&key)?;
+                map_mut(c.data_mut(), kind)?.remove(key);
                 Ok(())
             })())
         },
