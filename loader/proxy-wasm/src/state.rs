@@ -117,10 +117,12 @@ pub(crate) struct HostState {
     /// allocates none of them.
     spare_http: Vec<HttpState>,
     /// A buffer for what a host function serializes for the guest, kept
-    /// between calls (at most `limits::MAP_BYTES` of a header map).
-    pub scratch: Vec<u8>,
+    /// between calls ([`HostState::take_scratch`]).
+    scratch: Vec<u8>,
 }
 
+/// The scratch buffer is kept only up to this size (a map can be 1 MiB).
+const SCRATCH_BYTES: usize = 16 * 1024;
 /// Finished streams' records a VM keeps for reuse.
 const SPARE_HTTP_STATES: usize = 16;
 /// A finished stream's record is kept only if its buffers hold at most
@@ -192,6 +194,21 @@ impl HostState {
                 state
             }
             None => HttpState { info, ..HttpState::default() },
+        }
+    }
+
+    /// The VM's scratch buffer, empty, for the length of a host call (taken:
+    /// the guest's allocator may call the host again meanwhile).
+    pub fn take_scratch(&mut self) -> Vec<u8> {
+        let mut buffer = std::mem::take(&mut self.scratch);
+        buffer.clear();
+        buffer
+    }
+
+    /// Gives the scratch buffer back, unless it grew large.
+    pub fn keep_scratch(&mut self, buffer: Vec<u8>) {
+        if buffer.capacity() <= SCRATCH_BYTES {
+            self.scratch = buffer;
         }
     }
 

@@ -133,9 +133,7 @@ fn add_maps(linker: &mut Linker<HostState>) {
         ENV,
         "proxy_get_header_map_pairs",
         |mut c: Ctx<'_>, kind: i32, ret: i32, ret_len: i32| -> Result<i32, HostError> {
-            // Serialized into the VM's scratch buffer, taken for the call
-            // (the guest's allocator may call the host again meanwhile).
-            let mut bytes = std::mem::take(&mut c.data_mut().scratch);
+            let mut bytes = c.data_mut().take_scratch();
             let given = match map_mut(c.data_mut(), kind) {
                 Ok(map) => {
                     map.serialize_into(&mut bytes);
@@ -143,7 +141,7 @@ fn add_maps(linker: &mut Linker<HostState>) {
                 }
                 Err(s) => Ok(s as i32),
             };
-            c.data_mut().scratch = bytes;
+            c.data_mut().keep_scratch(bytes);
             given
         },
     );
