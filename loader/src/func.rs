@@ -12,6 +12,7 @@ use wasmc_abi::TrapKind;
 use crate::error::{Error, HostError, Trap};
 use crate::externals::{Extern, Memory};
 use crate::instance::Instance;
+use crate::into_func::WasmTy;
 use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreOpaque};
 use crate::values::Val;
 use crate::vm::store::StoreId;
@@ -84,6 +85,16 @@ impl<'a> RawValues<'a> {
         // SAFETY: `i` is in bounds of the slots this borrows (`new`,
         // `from_raw_parts`); they may be unaligned, hence `read_unaligned`.
         unsafe { self.slots.add(i).read_unaligned() }.u128()
+    }
+
+    /// Slot `i` as a `V` (a zero past the end).
+    pub fn get_as<V: WasmTy>(&self, i: usize) -> V {
+        V::from_bits(self.get(i))
+    }
+
+    /// Sets slot `i` to `value` (nothing past the end).
+    pub fn set_as<V: WasmTy>(&mut self, i: usize, value: V) {
+        self.set(i, value.to_bits());
     }
 
     /// Sets slot `i` (nothing past the end).

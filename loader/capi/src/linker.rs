@@ -13,7 +13,7 @@ use crate::error::{
 };
 use crate::module::wasmc_module_t;
 use crate::store::{wasmc_finalizer_t, HostData};
-use crate::val::{val_type, wasmc_val_t, wasmc_valkind_t, wasmc_valunion_t, Values, WASMC_I32};
+use crate::val::{val_type, wasmc_val_t, wasmc_valkind_t, Values};
 
 /// A host function: gets its `env`, the caller, the arguments, and fills
 /// the results (pre-set to zeros of the right kinds). Returns null, or a
@@ -78,15 +78,11 @@ impl Callback {
     /// Calls the C function with the call's values as C values and writes
     /// its results back over them.
     fn call(&self, caller: Caller<'_, HostData>, ty: &FuncType, values: &mut RawValues<'_>) -> Result<(), HostError> {
-        let zero = wasmc_val_t { kind: WASMC_I32, of: wasmc_valunion_t { i64: 0 } };
-        let (nargs, nresults) = (ty.params.len(), ty.results.len());
-        let mut c_values: Values<wasmc_val_t> = smallvec::smallvec![zero; nargs + nresults];
-        let (args, results) = c_values.split_at_mut(nargs);
-        for (i, (arg, &t)) in args.iter_mut().zip(&ty.params).enumerate() {
-            *arg = wasmc_val_t::from_bits(t, values.get(i));
-        }
-        for (result, &t) in results.iter_mut().zip(&ty.results) {
-            *result = wasmc_val_t::from_bits(t, 0);
+        let mut c_values: Values<wasmc_val_t> =
+            ty.params.iter().chain(&ty.results).map(|&t| wasmc_val_t::zero(t)).collect();
+        let (args, results) = c_values.split_at_mut(ty.params.len());
+        for (i, arg) in args.iter_mut().enumerate() {
+            arg.load(values, i);
         }
         let mut c_caller = wasmc_caller_t { caller };
         // SAFETY: the host registered `func` with this `env` for a function
@@ -101,10 +97,9 @@ impl Callback {
             return Err(HostError::new(trap.message.to_string_lossy().into_owned()));
         }
         for (i, (result, &t)) in results.iter().zip(&ty.results).enumerate() {
-            let bits = result
-                .slot_bits(t)
+            result
+                .store(t, values, i)
                 .map_err(|e| HostError::new(format!("host function returned a bad value: {}", e_message(&e))))?;
-            values.set(i, bits);
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! `wasmc_val_t`: a number value tagged with its kind, laid out as
 //! `wasmtime_val_t` is (kind byte, then an 8-byte union).
 
-use wasmc_loader::{Val, ValType};
+use wasmc_loader::{RawValues, Val, ValType};
 
 use crate::error::{wasmc_error_t, CResult};
 
@@ -55,42 +55,55 @@ pub(crate) fn val_type(kind: wasmc_valkind_t) -> CResult<ValType> {
 }
 
 impl wasmc_val_t {
-    /// The C value of type `ty` held in a host call's slot `bits` (the C
-    /// API's types are numbers: `val_type` refuses the rest).
-    pub(crate) fn from_bits(ty: ValType, bits: u128) -> wasmc_val_t {
-        let (kind, of) = match ty {
-            ValType::I64 => (WASMC_I64, wasmc_valunion_t { i64: bits as u64 as i64 }),
-            ValType::F32 => (WASMC_F32, wasmc_valunion_t { f32: f32::from_bits(bits as u32) }),
-            ValType::F64 => (WASMC_F64, wasmc_valunion_t { f64: f64::from_bits(bits as u64) }),
-            _ => (WASMC_I32, wasmc_valunion_t { i32: bits as u32 as i32 }),
+    /// The zero of type `ty` (the C API's types are numbers: `val_type`
+    /// refuses the rest).
+    pub(crate) fn zero(ty: ValType) -> wasmc_val_t {
+        let kind = match ty {
+            ValType::I64 => WASMC_I64,
+            ValType::F32 => WASMC_F32,
+            ValType::F64 => WASMC_F64,
+            _ => WASMC_I32,
         };
-        wasmc_val_t { kind, of }
+        wasmc_val_t { kind, of: wasmc_valunion_t { i64: 0 } }
     }
 
-    /// The slot bits of this value, which must be of type `ty`; an error
-    /// if the host wrote another kind.
+    /// Slot `i` of a host call, read as this value's kind.
+    pub(crate) fn load(&mut self, values: &RawValues<'_>, i: usize) {
+        self.of = match self.kind {
+            WASMC_I64 => wasmc_valunion_t { i64: values.get_as(i) },
+            WASMC_F32 => wasmc_valunion_t { f32: values.get_as(i) },
+            WASMC_F64 => wasmc_valunion_t { f64: values.get_as(i) },
+            _ => wasmc_valunion_t { i32: values.get_as(i) },
+        };
+    }
+
+    /// Writes this value, which must be of type `ty`, to slot `i` of a host
+    /// call; an error if the host wrote another kind.
     ///
     /// By reference, and reading only the member `kind` names: the callback
     /// has just written that member, and a wider read of the whole value
     /// would wait for the write to reach the cache.
     #[inline]
-    pub(crate) fn slot_bits(&self, ty: ValType) -> CResult<u128> {
+    pub(crate) fn store(&self, ty: ValType, values: &mut RawValues<'_>, i: usize) -> CResult<()> {
         // SAFETY (each arm): `kind` says which union member C wrote; every
         // member is plain data, valid for any bits.
         match (self.kind, ty) {
             // SAFETY: see above.
-            (WASMC_I32, ValType::I32) => Ok(u128::from(unsafe { self.of.i32 } as u32)),
+            (WASMC_I32, ValType::I32) => values.set_as(i, unsafe { self.of.i32 }),
             // SAFETY: see above.
-            (WASMC_I64, ValType::I64) => Ok(u128::from(unsafe { self.of.i64 } as u64)),
+            (WASMC_I64, ValType::I64) => values.set_as(i, unsafe { self.of.i64 }),
             // SAFETY: see above.
-            (WASMC_F32, ValType::F32) => Ok(u128::from(unsafe { self.of.f32 }.to_bits())),
+            (WASMC_F32, ValType::F32) => values.set_as(i, unsafe { self.of.f32 }),
             // SAFETY: see above.
-            (WASMC_F64, ValType::F64) => Ok(u128::from(unsafe { self.of.f64 }.to_bits())),
-            _ => Err(wasmc_error_t::new(
-                crate::error::WASMC_ERROR_TYPE,
-                format!("a {} where the function returns {ty}", self.to_val()?.ty()),
-            )),
+            (WASMC_F64, ValType::F64) => values.set_as(i, unsafe { self.of.f64 }),
+            _ => {
+                return Err(wasmc_error_t::new(
+                    crate::error::WASMC_ERROR_TYPE,
+                    format!("a {} where the function returns {ty}", self.to_val()?.ty()),
+                ))
+            }
         }
+        Ok(())
     }
 
     /// The loader's value; an error for an unknown kind.
@@ -139,14 +152,8 @@ pub(crate) const INLINE_VALUES: usize = 16;
 /// Values on the stack for the usual few, on the heap past that.
 pub(crate) type Values<V> = smallvec::SmallVec<[V; INLINE_VALUES]>;
 
-/// Copies `vals` into the C results array, which must have their number.
+/// Copies `vals` into the C results array, of the same length.
 pub(crate) fn store_results(vals: &[Val], out: &mut [wasmc_val_t]) -> CResult<()> {
-    if vals.len() != out.len() {
-        return Err(wasmc_error_t::new(
-            crate::error::WASMC_ERROR_TYPE,
-            format!("the function returns {} values but nresults is {}", vals.len(), out.len()),
-        ));
-    }
     for (slot, &val) in out.iter_mut().zip(vals) {
         *slot = wasmc_val_t::try_from(val)?;
     }

@@ -50,10 +50,10 @@ fn define_i32s(
     let defined = linker.func_new_raw(ENV, name, ty, move |c, values| {
         let mut args = [0i32; MAX_I32S];
         for (i, arg) in args[..params].iter_mut().enumerate() {
-            *arg = values.get(i) as u32 as i32;
+            *arg = values.get_as(i);
         }
         let result = f(c, &args[..params])?;
-        values.set(0, u128::from(result as u32));
+        values.set_as(0, result);
         Ok(())
     });
     // Numbers only: a raw host function cannot be refused.
