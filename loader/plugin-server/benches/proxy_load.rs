@@ -4,11 +4,8 @@
 //! ```text
 //! cargo bench -p wasmc-plugin-server --bench proxy_load -- [--rounds R] [--requests N]
 //!     [--requests-64 N] [--workers W] [--log-level LEVEL] [--memory-only | --latency-only]
-//!     [--paired N] [--compare-with OTHER-WASMC-PROXY]
+//!     [--paired N] [--compare-with OTHER-WASMC-PROXY] [--with-http-config]
 //! ```
-//!
-//! `--compare-with` adds a fourth configuration to the latency rounds: the
-//! wasm filter in another build of `wasmc-proxy` (an A/B of a change).
 //!
 //! Latency: starts a small keep-alive upstream in this process and three
 //! `wasmc-proxy` processes in front of it, one worker each (`--workers`):
@@ -16,9 +13,17 @@
 //! the same logic as a native filter (`native = "http_headers"`), filters
 //! logging at `warn` (`--log-level`).
 //!
+//! `--with-http-config` adds a configuration: the SDK's `http_config`
+//! compiled by wasmc (one response header added, nothing logged: what the
+//! host and the crossings cost with little work in the filter).
+//! `--compare-with` adds another: the `http_headers` filter in another
+//! build of `wasmc-proxy` (an A/B of a change). Each proxy added to the
+//! paired run is one more process between two requests to the same proxy,
+//! so paired figures compare only within one run.
+//!
 //! First, one connection to each proxy, interleaved request by request
 //! (`--paired` requests each, the configuration order rotating), so that
-//! whatever else the machine does hits the three alike: per configuration
+//! whatever else the machine does hits them alike: per configuration
 //! the p50, p90, p99, the proxy's CPU time per request, the p50 added to
 //! the proxy without filters, and the median of the paired differences
 //! (each request against the no-filter request next to it).
@@ -62,6 +67,7 @@ struct Options {
     memory: bool,
     compare_with: Option<PathBuf>,
     paired: usize,
+    with_http_config: bool,
 }
 
 fn options() -> Options {
@@ -75,6 +81,7 @@ fn options() -> Options {
         memory: true,
         compare_with: None,
         paired: 50_000,
+        with_http_config: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -89,6 +96,7 @@ fn options() -> Options {
             "--compare-with" => o.compare_with = Some(PathBuf::from(value())),
             "--paired" => o.paired = value().parse().expect("--paired N"),
             "--latency-only" => o.memory = false,
+            "--with-http-config" => o.with_http_config = true,
             // What cargo bench passes.
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -255,12 +263,22 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-fn compile_filter(dir: &Path) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../corpus/proxy-wasm/http_headers.wasm");
+/// Compiles `corpus/proxy-wasm/NAME.wasm` into `dir`; returns the artifact's path.
+fn compile_filter(dir: &Path, name: &str) -> PathBuf {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../corpus/proxy-wasm/{name}.wasm"));
     let artifact = wasmc::compile(&std::fs::read(src).unwrap(), &wasmc::CompileOptions::default()).unwrap();
-    let out = dir.join("http_headers.cwasm");
+    let out = dir.join(format!("{name}.cwasm"));
     std::fs::write(&out, artifact).unwrap();
     out
+}
+
+/// The configuration of one `http_config` filter: it adds
+/// `custom-header: proxy_load` to every response.
+fn config_filter(artifact: &Path, log_level: &str) -> String {
+    format!(
+        "[[filters]]\nname = \"config\"\nartifact = \"{}\"\nconfiguration = \"proxy_load\"\nlog_level = \"{log_level}\"\n",
+        artifact.display()
+    )
 }
 
 fn wasm_filters(count: usize, artifact: &Path, log_level: &str) -> String {
@@ -287,16 +305,21 @@ fn latency(o: &Options, dir: &Path, artifact: &Path) {
         ("wasm http_headers", wasm_filters(1, artifact, &o.log_level)),
         ("native http_headers", native_filters(1, &o.log_level)),
     ];
+    if o.with_http_config {
+        configs.push(("wasm http_config", config_filter(&compile_filter(dir, "http_config"), &o.log_level)));
+    }
     let mut proxies: Vec<Proxy> = configs.iter().map(|(_, f)| proxy(dir, &upstream, o.workers, f)).collect();
     if let Some(other) = &o.compare_with {
         configs.push(("wasm, --compare-with", wasm_filters(1, artifact, &o.log_level)));
-        proxies.push(proxy_from(other, dir, &upstream, o.workers, &configs[3].1));
+        proxies.push(proxy_from(other, dir, &upstream, o.workers, &configs[configs.len() - 1].1));
     }
-    // Each configuration is what it says: the filter acts, or nothing does.
+    // Each configuration is what it says: its filter acts, or nothing does.
     for (proxy, (name, _)) in proxies.iter().zip(&configs) {
         let head = Client::new(&proxy.addr).get().to_ascii_lowercase();
-        let filtered = head.contains("powered-by: proxy-wasm") && !head.contains("server: upstream");
-        assert_eq!(filtered, !name.starts_with("no "), "{name}: {head}");
+        let headers_filter = head.contains("powered-by: proxy-wasm") && !head.contains("server: upstream");
+        let config_filter = head.contains("custom-header: proxy_load");
+        let expected = (name.contains("http_headers") || name.contains("compare"), name.contains("http_config"));
+        assert_eq!((headers_filter, config_filter), expected, "{name}: {head}");
     }
     println!("latency: {} worker(s) per proxy, filters logging at {}", o.workers, o.log_level);
     paired(&proxies, &configs, o.paired);
@@ -495,7 +518,7 @@ fn main() {
     let o = options();
     let dir = std::env::temp_dir().join(format!("wasmc-proxy-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let artifact = compile_filter(&dir);
+    let artifact = compile_filter(&dir, "http_headers");
     if o.latency {
         latency(&o, &dir, &artifact);
     }
