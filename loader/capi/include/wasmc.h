@@ -285,7 +285,7 @@ WASMC_API wasmc_error_t *wasmc_linker_define_func(wasmc_linker_t *linker, const 
                                                   const wasmc_valkind_t *results, size_t nresults,
                                                   wasmc_func_callback_t callback, void *env,
                                                   wasmc_finalizer_t finalizer);
-/** Defines WASI preview 1 (wasi_snapshot_preview1); state per store: wasmc_store_set_wasi. */
+/** Defines WASI preview 1 (wasi_snapshot_preview1) and preview 0 (wasi_unstable); state per store: wasmc_store_set_wasi. */
 WASMC_API wasmc_error_t *wasmc_linker_define_wasi(wasmc_linker_t *linker);
 /** Resolves and type-checks `module`'s imports once (WASMC_ERROR_LINK if they do not fit). */
 WASMC_API wasmc_error_t *wasmc_linker_instantiate_pre(const wasmc_linker_t *linker, const wasmc_module_t *module,

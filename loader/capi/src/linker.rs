@@ -204,7 +204,8 @@ impl Drop for EnvGuard {
     }
 }
 
-/// Defines WASI preview 1 (`wasi_snapshot_preview1`) in the linker. Each
+/// Defines WASI preview 1 (`wasi_snapshot_preview1`) and preview 0
+/// (`wasi_unstable`) in the linker. Each
 /// store gets its own state with `wasmc_store_set_wasi`.
 ///
 /// # Safety

@@ -219,14 +219,19 @@ pub(crate) fn fd_fdstat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), E
 }
 
 pub(crate) fn fd_filestat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
-    let stat = match &env.ctx.get(a.u32(0))?.kind {
+    let stat = fd_filestat(env, a.u32(0))?;
+    env.write(a.u32(1), &stat)
+}
+
+/// The encoded `filestat` of descriptor `fd`.
+pub(crate) fn fd_filestat(env: &mut Env<'_, '_>, fd: u32) -> Result<[u8; 64], Errno> {
+    Ok(match &env.ctx.get(fd)?.kind {
         Kind::Stdin | Kind::Stdout | Kind::Stderr => encode_chardev_filestat(),
         Kind::Dir { dir, .. } => encode_filestat(&dir.metadata()?),
         Kind::File(f) => encode_filestat(&f.metadata()?),
         Kind::Listener(l) => encode_socket_filestat(std::os::fd::AsFd::as_fd(l))?,
         Kind::Stream(s) => encode_socket_filestat(std::os::fd::AsFd::as_fd(s))?,
-    };
-    env.write(a.u32(1), &stat)
+    })
 }
 
 /// A `filestat` for a socket: its inode, type and link count.

@@ -1,5 +1,6 @@
 //! WASI preview 1 (`wasi_snapshot_preview1`) for programs built with
-//! `rustc --target wasm32-wasip1` or C with wasi-libc.
+//! `rustc --target wasm32-wasip1` or C with wasi-libc, and preview 0
+//! (`wasi_unstable`) for those built by older toolchains (`preview0.rs`).
 //!
 //! Deny by default: a program gets only what its [`WasiCtx`] grants
 //! (arguments, environment variables, stdio, preopened directories,
@@ -73,6 +74,7 @@ mod mem;
 pub mod path;
 mod pathops;
 mod poll;
+mod preview0;
 mod sock;
 mod times;
 mod types;
@@ -201,48 +203,69 @@ fn check_fd(ctx: &mut WasiCtx, fd: u32, needs: u64) -> Result<(), Errno> {
     }
 }
 
-/// Defines every `wasi_snapshot_preview1` function in `linker`. Each works
-/// on the WASI context of the store it is called in
-/// ([`crate::Store::set_wasi`]).
+/// Defines every `wasi_snapshot_preview1` function in `linker`, and every
+/// `wasi_unstable` (preview 0) function, which older toolchains import (see
+/// `preview0.rs` for how the two differ). Each works on the WASI context
+/// of the store it is called in ([`crate::Store::set_wasi`]).
 ///
 /// `proc_exit(code)` stops the program: the call into wasm returns
 /// [`crate::Error::Exit`] with the code; the host process goes on.
 pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>) {
     for &(name, params, fd0, syscall) in SYSCALLS {
-        let params = params.chars().map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 }).collect();
-        let ty = FuncType { params, results: vec![ValType::I32] };
-        linker.func_new(MODULE, name, ty, move |mut caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| {
-            // Taken out of the store while the call runs, so the syscall can
-            // borrow both it and the caller's memory; put back after.
-            let Some(mut ctx) = caller.opaque_mut().take_wasi() else {
-                return Err(HostError::new(format!(
-                    "{MODULE}::{name} called in a store without a WASI context (see Store::set_wasi)"
-                )));
-            };
-            let args = Args(args);
-            let outcome = match fd0 {
-                Needs(needs) => check_fd(&mut ctx, args.u32(0), needs),
-                No => Ok(()),
-            };
-            let instance = caller.instance();
-            let (outcome, interrupted) = {
-                let mut env = mem::Env::new(&mut ctx, Caller::new(caller.opaque_mut(), instance));
-                let outcome = outcome.and_then(|()| syscall(&mut env, &args));
-                let interrupted = outcome.is_err() && env.interrupted();
-                (outcome, interrupted)
-            };
-            caller.opaque_mut().put_wasi(ctx);
-            if interrupted {
-                // Past the deadline or out of fuel: the call traps with
-                // `Interrupted` (the loader names the reason).
-                return Err(HostError::new(format!("{name} stopped")));
-            }
-            results[0] = Val::I32(i32::from(outcome.err().unwrap_or(Errno::SUCCESS).0));
-            Ok(())
+        define(linker, MODULE, name, params, fd0, syscall);
+        match preview0::CHANGED.iter().find(|(changed, _)| *changed == name) {
+            None => define(linker, preview0::MODULE, name, params, fd0, syscall),
+            Some(&(_, Some(instead))) => define(linker, preview0::MODULE, name, params, fd0, instead),
+            Some((_, None)) => {}
+        }
+    }
+    for module in [MODULE, preview0::MODULE] {
+        let ty = FuncType { params: vec![ValType::I32], results: vec![] };
+        linker.func_new(module, "proc_exit", ty, |_caller: Caller<'_, T>, args: &[Val], _results: &mut [Val]| {
+            Err(HostError::exit(Args(args).u32(0) as i32))
         });
     }
-    let ty = FuncType { params: vec![ValType::I32], results: vec![] };
-    linker.func_new(MODULE, "proc_exit", ty, |_caller: Caller<'_, T>, args: &[Val], _results: &mut [Val]| {
-        Err(HostError::exit(Args(args).u32(0) as i32))
+}
+
+/// Defines `module::name`: `syscall` with parameters `params` (`i`: i32,
+/// `I`: i64) after the checks `fd0` asks for, returning its errno.
+fn define<T: 'static>(
+    linker: &mut Linker<T>,
+    module: &'static str,
+    name: &'static str,
+    params: &str,
+    fd0: Fd0,
+    syscall: Syscall,
+) {
+    let params = params.chars().map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 }).collect();
+    let ty = FuncType { params, results: vec![ValType::I32] };
+    linker.func_new(module, name, ty, move |mut caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| {
+        // Taken out of the store while the call runs, so the syscall can
+        // borrow both it and the caller's memory; put back after.
+        let Some(mut ctx) = caller.opaque_mut().take_wasi() else {
+            return Err(HostError::new(format!(
+                "{module}::{name} called in a store without a WASI context (see Store::set_wasi)"
+            )));
+        };
+        let args = Args(args);
+        let outcome = match fd0 {
+            Needs(needs) => check_fd(&mut ctx, args.u32(0), needs),
+            No => Ok(()),
+        };
+        let instance = caller.instance();
+        let (outcome, interrupted) = {
+            let mut env = mem::Env::new(&mut ctx, Caller::new(caller.opaque_mut(), instance));
+            let outcome = outcome.and_then(|()| syscall(&mut env, &args));
+            let interrupted = outcome.is_err() && env.interrupted();
+            (outcome, interrupted)
+        };
+        caller.opaque_mut().put_wasi(ctx);
+        if interrupted {
+            // Past the deadline or out of fuel: the call traps with
+            // `Interrupted` (the loader names the reason).
+            return Err(HostError::new(format!("{name} stopped")));
+        }
+        results[0] = Val::I32(i32::from(outcome.err().unwrap_or(Errno::SUCCESS).0));
+        Ok(())
     });
 }

@@ -107,12 +107,17 @@ pub(crate) fn path_open(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno
 }
 
 pub(crate) fn path_filestat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
-    let (fd, lookup, path_ptr, path_len, out) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3), a.u32(4));
+    let stat = path_filestat(env, a)?;
+    env.write(a.u32(4), &stat)
+}
+
+/// The encoded `filestat` of the path `path_filestat_get`'s arguments name.
+pub(crate) fn path_filestat(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<[u8; 64], Errno> {
+    let (fd, lookup, path_ptr, path_len) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
     let (dir, path) = dir_and_path(env, fd, path_ptr, path_len)?;
     let follow = lookup & flags::LOOKUP_SYMLINK_FOLLOW != 0;
     let target = File::from(open_beneath(&dir, &path, OFlags::PATH, Mode::empty(), follow)?);
-    let stat = encode_filestat(&target.metadata()?);
-    env.write(out, &stat)
+    Ok(encode_filestat(&target.metadata()?))
 }
 
 pub(crate) fn path_create_directory(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {

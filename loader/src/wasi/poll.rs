@@ -19,9 +19,25 @@ use super::mem::Env;
 use super::types::rights;
 use super::{Args, Errno};
 
-/// Bytes of one `subscription` and one `event`.
-const SUBSCRIPTION: u32 = 48;
+/// Bytes of one `event`.
 const EVENT: u32 = 32;
+
+/// Where the fields of a `subscription` are: its size, and the offsets of
+/// a clock subscription's `id`, `timeout` and `flags`. Preview 0's clock
+/// subscription has one more field first (an `identifier`), so they
+/// differ; the rest is the same.
+pub(crate) struct SubscriptionLayout {
+    size: u32,
+    clock_id: usize,
+    timeout: usize,
+    flags: usize,
+}
+
+/// Preview 1's `subscription`.
+pub(crate) const PREVIEW1: SubscriptionLayout = SubscriptionLayout { size: 48, clock_id: 16, timeout: 24, flags: 40 };
+
+/// Preview 0's (`wasi_unstable`).
+pub(crate) const PREVIEW0: SubscriptionLayout = SubscriptionLayout { size: 56, clock_id: 24, timeout: 32, flags: 48 };
 
 /// `eventtype`.
 const CLOCK: u8 = 0;
@@ -119,11 +135,16 @@ fn classify<'c>(ctx: &'c WasiCtx, fd: u32, userdata: u64, kind: u8) -> Result<Bo
 }
 
 pub(crate) fn poll_oneoff(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
+    poll_oneoff_in(env, a, &PREVIEW1)
+}
+
+/// `poll_oneoff` of subscriptions laid out as `layout` says.
+pub(crate) fn poll_oneoff_in(env: &mut Env<'_, '_>, a: &Args<'_>, layout: &SubscriptionLayout) -> Result<(), Errno> {
     let (in_ptr, out_ptr, n, out_count) = (a.u32(0), a.u32(1), a.u32(2), a.u32(3));
     if n == 0 {
         return Err(Errno::INVAL);
     }
-    let raw = env.read(in_ptr, n.checked_mul(SUBSCRIPTION).ok_or(Errno::FAULT)?)?.to_vec();
+    let raw = env.read(in_ptr, n.checked_mul(layout.size).ok_or(Errno::FAULT)?)?.to_vec();
     env.read(out_ptr, n.checked_mul(EVENT).ok_or(Errno::FAULT)?)?;
     env.read(out_count, 4)?;
     let deadline = env.deadline();
@@ -132,14 +153,14 @@ pub(crate) fn poll_oneoff(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Err
     let mut ready: Vec<Event> = Vec::new();
     let mut waits: Vec<Wait> = Vec::new();
     let mut host: Vec<PollFd<'_>> = Vec::new();
-    for sub in raw.chunks_exact(SUBSCRIPTION as usize) {
+    for sub in raw.chunks_exact(layout.size as usize) {
         let u64_at = |i: usize| u64::from_le_bytes(sub[i..i + 8].try_into().unwrap_or([0; 8]));
         let u32_at = |i: usize| u32::from_le_bytes(sub[i..i + 4].try_into().unwrap_or([0; 4]));
         let userdata = u64_at(0);
         match sub[8] {
             CLOCK => {
-                let flags = u16::from_le_bytes([sub[40], sub[41]]);
-                match clock_instant(ctx, u32_at(16), u64_at(24), flags, now) {
+                let flags = u16::from_le_bytes([sub[layout.flags], sub[layout.flags + 1]]);
+                match clock_instant(ctx, u32_at(layout.clock_id), u64_at(layout.timeout), flags, now) {
                     Ok(at) => waits.push(Wait::Clock { userdata, at }),
                     Err(e) => ready.push(Event::error(userdata, CLOCK, e)),
                 }
