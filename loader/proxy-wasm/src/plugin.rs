@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmc_loader::{ExternKind, HostError, InstancePre, Linker, Module};
+use wasmc_loader::{ExternKind, InstancePre, Linker, Module};
 
 use crate::abi::{AbiVersion, LogLevel};
 use crate::shared::Shared;
@@ -156,12 +156,9 @@ impl Plugin {
         let abi = abi.ok_or(PluginError::UnknownAbi { found: other })?;
         let mut linker = Linker::new();
         crate::hostcalls::add_to_linker(&mut linker);
+        // Preview 1, and preview 0 (`wasi_unstable`), which older SDKs
+        // import (AssemblyScript's `abort` is its `proc_exit`).
         wasmc_loader::wasi::add_to_linker(&mut linker);
-        // Older SDKs (AssemblyScript's) import `proc_exit` from the
-        // preview-0 module name for `abort`: the same exit.
-        linker.func_wrap("wasi_unstable", "proc_exit", |code: i32| -> Result<(), HostError> {
-            Err(HostError::exit(code))
-        });
         let pre = linker.instantiate_pre(module).map_err(PluginError::Link)?;
         Ok(Plugin { inner: Arc::new(PluginInner { config, abi, pre }) })
     }

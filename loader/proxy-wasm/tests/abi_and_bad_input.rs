@@ -229,3 +229,47 @@ fn a_finished_streams_state_never_reaches_the_next() {
         vm.end_http_stream(stream).unwrap();
     }
 }
+
+/// What a filter built with Emscripten (the C++ SDK's toolchain) or an
+/// older SDK imports besides the ABI: `emscripten_notify_memory_growth`
+/// and `pthread_equal` from `env`, WASI from `wasi_unstable` (preview 0).
+/// Proxy-Wasm hosts provide them; a filter importing them links and runs
+/// here too.
+#[test]
+fn a_filter_built_with_emscripten_or_for_preview_0_links_and_runs() {
+    let wat = r#"(module
+  (import "env" "emscripten_notify_memory_growth" (func $grew (param i32)))
+  (import "env" "pthread_equal" (func $pthread_equal (param i32 i32) (result i32)))
+  (import "wasi_unstable" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_unstable" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "x-compat")
+  (data (i32.const 32) "\40\00\00\00\02\00\00\00")
+  (data (i32.const 64) "hi")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    ;; Grow, and tell the host as Emscripten's sbrk does.
+    (drop (memory.grow (i32.const 1)))
+    (call $grew (i32.const 0))
+    ;; The status string at 16: letters for the two comparisons, the
+    ;; clock's errno and fd_write's (stdout is not granted: EBADF, 8).
+    (i32.store8 (i32.const 16) (i32.add (i32.const 97) (call $pthread_equal (i32.const 5) (i32.const 5))))
+    (i32.store8 (i32.const 17) (i32.add (i32.const 97) (call $pthread_equal (i32.const 5) (i32.const 6))))
+    (i32.store8 (i32.const 18) (i32.add (i32.const 97) (call $clock (i32.const 0) (i64.const 1) (i32.const 128))))
+    (i32.store8 (i32.const 19)
+      (i32.add (i32.const 97) (call $fd_write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 136))))
+    (drop (call $add (i32.const 0) (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 4)))
+    (i32.const 0)))"#;
+    let (config, _) = config("compat");
+    let plugin = Plugin::new(&text_module(wat), config).unwrap();
+    let mut vm = Vm::new(&plugin).unwrap();
+    let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+    let mut headers = get("/");
+    assert_eq!(vm.on_request_headers(&stream, &mut headers, true).unwrap(), Action::Continue);
+    // b: equal, a: not equal, a: the clock read (errno 0), i: EBADF.
+    assert_eq!(headers.get_str("x-compat"), Some("baai"));
+    assert_eq!(vm.restarts(), 0);
+}

@@ -14,12 +14,19 @@ use wasmc_loader::{Caller, FuncType, HostError, Linker, ValType};
 use crate::abi::Status;
 use crate::state::HostState;
 
-/// Defines every host function of ABI v0.2.1 and v0.2.0 in `linker`.
+/// Defines every host function of ABI v0.2.1 and v0.2.0 in `linker`, and
+/// the two functions filters built with Emscripten (the C++ SDK's
+/// toolchain) import besides.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) {
     context::add_to_linker(linker);
     http::add_to_linker(linker);
     shared::add_to_linker(linker);
     unimplemented::add_to_linker(linker);
+    // Told that the filter grew its memory: the host reads the memory's
+    // length on every access, so there is nothing to update.
+    linker.func_wrap(ENV, "emscripten_notify_memory_growth", |_memory: i32| {});
+    // A filter has one thread: two thread ids are equal when they are.
+    linker.func_wrap(ENV, "pthread_equal", |a: i32, b: i32| i32::from(a == b));
 }
 
 /// The `i32` a host function returns for `result`.
