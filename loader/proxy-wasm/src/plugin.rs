@@ -155,10 +155,11 @@ impl Plugin {
         }
         let abi = abi.ok_or(PluginError::UnknownAbi { found: other })?;
         let mut linker = Linker::new();
-        crate::hostcalls::add_to_linker(&mut linker);
         // Preview 1, and preview 0 (`wasi_unstable`), which older SDKs
-        // import (AssemblyScript's `abort` is its `proc_exit`).
+        // import (AssemblyScript's `abort` is its `proc_exit`); then the
+        // ABI's functions, whose `fd_write` replaces WASI's.
         wasmc_loader::wasi::add_to_linker(&mut linker);
+        crate::hostcalls::add_to_linker(&mut linker);
         let pre = linker.instantiate_pre(module).map_err(PluginError::Link)?;
         Ok(Plugin { inner: Arc::new(PluginInner { config, abi, pre }) })
     }

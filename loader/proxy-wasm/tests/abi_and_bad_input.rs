@@ -255,7 +255,7 @@ fn a_filter_built_with_emscripten_or_for_preview_0_links_and_runs() {
     (drop (memory.grow (i32.const 1)))
     (call $grew (i32.const 0))
     ;; The status string at 16: letters for the two comparisons, the
-    ;; clock's errno and fd_write's (stdout is not granted: EBADF, 8).
+    ;; clock's errno and fd_write's (stdout goes to the plugin's log).
     (i32.store8 (i32.const 16) (i32.add (i32.const 97) (call $pthread_equal (i32.const 5) (i32.const 5))))
     (i32.store8 (i32.const 17) (i32.add (i32.const 97) (call $pthread_equal (i32.const 5) (i32.const 6))))
     (i32.store8 (i32.const 18) (i32.add (i32.const 97) (call $clock (i32.const 0) (i64.const 1) (i32.const 128))))
@@ -263,13 +263,76 @@ fn a_filter_built_with_emscripten_or_for_preview_0_links_and_runs() {
       (i32.add (i32.const 97) (call $fd_write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 136))))
     (drop (call $add (i32.const 0) (i32.const 0) (i32.const 8) (i32.const 16) (i32.const 4)))
     (i32.const 0)))"#;
-    let (config, _) = config("compat");
+    let (config, lines) = config("compat");
     let plugin = Plugin::new(&text_module(wat), config).unwrap();
     let mut vm = Vm::new(&plugin).unwrap();
     let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
     let mut headers = get("/");
     assert_eq!(vm.on_request_headers(&stream, &mut headers, true).unwrap(), Action::Continue);
-    // b: equal, a: not equal, a: the clock read (errno 0), i: EBADF.
-    assert_eq!(headers.get_str("x-compat"), Some("baai"));
+    // b: equal, a: not equal, a: the clock read (errno 0), a: written.
+    assert_eq!(headers.get_str("x-compat"), Some("baaa"));
+    assert!(lines.has(LogLevel::Info, "hi"), "{}", lines.dump());
     assert_eq!(vm.restarts(), 0);
+}
+
+/// What a filter writes to stdout is logged at `info`, to stderr at
+/// `error`, as Envoy's host does; other descriptors are `EBADF`, a bad
+/// buffer `EFAULT`; one call takes at most 64 KiB however many buffers it
+/// names (a short write), and below the plugin's level nothing is logged
+/// but the write still succeeds.
+#[test]
+fn stdout_and_stderr_go_to_the_plugins_log() {
+    // Memory: 0 "to stdout\n", 16 "to stderr", 32 an iovec of each, 48 a
+    // bad iovec, 64.. 100 iovecs of 1 KiB at 4096; 1024 the count written;
+    // 16 bytes from 2048 the errnos and counts the filter reports.
+    let wat = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "to stdout\n")
+  (data (i32.const 16) "to stderr")
+  (data (i32.const 32) "\00\00\00\00\0a\00\00\00\10\00\00\00\09\00\00\00")
+  (data (i32.const 48) "\00\00\ff\ff\10\00\00\00")
+  (data (i32.const 3000) "x-stdio")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 8192))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func $record (param $at i32) (param $v i32)
+    (i32.store8 (local.get $at) (i32.add (i32.const 97) (local.get $v))))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (local $n i32)
+    (call $record (i32.const 2048) (call $write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 1024)))
+    (call $record (i32.const 2049) (i32.load (i32.const 1024)))
+    (call $record (i32.const 2050) (call $write (i32.const 2) (i32.const 40) (i32.const 1) (i32.const 1024)))
+    (call $record (i32.const 2051) (call $write (i32.const 3) (i32.const 32) (i32.const 1) (i32.const 1024)))
+    (call $record (i32.const 2052) (call $write (i32.const 1) (i32.const 48) (i32.const 1) (i32.const 1024)))
+    (call $record (i32.const 2053) (call $write (i32.const 1) (i32.const -4) (i32.const 1) (i32.const 1024)))
+    ;; 100 iovecs of 1 KiB: 64 KiB taken, a short write.
+    (loop $fill
+      (i32.store (i32.add (i32.const 64) (i32.mul (local.get $n) (i32.const 8))) (i32.const 4096))
+      (i32.store (i32.add (i32.const 68) (i32.mul (local.get $n) (i32.const 8))) (i32.const 1024))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $fill (i32.lt_u (local.get $n) (i32.const 100))))
+    (call $record (i32.const 2054) (call $write (i32.const 1) (i32.const 64) (i32.const 100) (i32.const 1024)))
+    ;; The count written, in KiB past 64 (a: exactly 64).
+    (call $record (i32.const 2055) (i32.sub (i32.shr_u (i32.load (i32.const 1024)) (i32.const 10)) (i32.const 64)))
+    (drop (call $add (i32.const 0) (i32.const 3000) (i32.const 7) (i32.const 2048) (i32.const 8)))
+    (i32.const 0)))"#;
+    for (level, logged) in [(LogLevel::Trace, true), (LogLevel::Critical, false)] {
+        let (mut config, lines) = config("stdio");
+        config.log_level = level;
+        let plugin = Plugin::new(&text_module(wat), config).unwrap();
+        let mut vm = Vm::new(&plugin).unwrap();
+        let stream = vm.create_http_stream(StreamInfo::default()).unwrap();
+        let mut headers = get("/");
+        assert_eq!(vm.on_request_headers(&stream, &mut headers, true).unwrap(), Action::Continue);
+        // a: written (10 bytes: k); stderr a; fd 3 EBADF (i); bad buffer and
+        // bad iovec EFAULT (v); 100 KiB asked, a written: 64 KiB (a).
+        assert_eq!(headers.get_str("x-stdio"), Some("akaivvaa"), "{level:?}");
+        assert_eq!(lines.has(LogLevel::Info, "to stdout"), logged, "{}", lines.dump());
+        assert_eq!(lines.has(LogLevel::Error, "to stderr"), logged, "{}", lines.dump());
+        // Without the newline.
+        assert!(!lines.has(LogLevel::Info, "\n"), "{}", lines.dump());
+        assert_eq!(vm.restarts(), 0);
+    }
 }

@@ -81,12 +81,13 @@ mod types;
 mod wait;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder, WasiError};
+pub use preview0::MODULE as MODULE_PREVIEW0;
 use types::rights;
 pub use types::Errno;
 
 use crate::{Caller, FuncType, HostError, Linker, Val, ValType};
 
-/// The import module name.
+/// The import module name (preview 0's: [`MODULE_PREVIEW0`]).
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
 /// A syscall's arguments, by position (their types were checked against

@@ -21,7 +21,7 @@ use super::{fd, pathops, poll, Args, Errno, Syscall};
 use crate::Val;
 
 /// The import module name.
-pub(super) const MODULE: &str = "wasi_unstable";
+pub const MODULE: &str = "wasi_unstable";
 
 /// What preview 0 has instead of a preview-1 function: another
 /// implementation, or nothing (`None`: not in preview 0).

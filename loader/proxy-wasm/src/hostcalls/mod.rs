@@ -7,6 +7,7 @@
 mod context;
 mod http;
 mod shared;
+mod stdio;
 mod unimplemented;
 
 use wasmc_loader::{Caller, FuncType, HostError, Linker, ValType};
@@ -14,13 +15,15 @@ use wasmc_loader::{Caller, FuncType, HostError, Linker, ValType};
 use crate::abi::Status;
 use crate::state::HostState;
 
-/// Defines every host function of ABI v0.2.1 and v0.2.0 in `linker`, and
-/// the two functions filters built with Emscripten (the C++ SDK's
-/// toolchain) import besides.
+/// Defines every host function of ABI v0.2.1 and v0.2.0 in `linker`, the
+/// two functions filters built with Emscripten (the C++ SDK's toolchain)
+/// import besides, and `fd_write` to the plugin's log (`stdio.rs`, which
+/// replaces the loader's WASI one: call after `wasi::add_to_linker`).
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) {
     context::add_to_linker(linker);
     http::add_to_linker(linker);
     shared::add_to_linker(linker);
+    stdio::add_to_linker(linker);
     unimplemented::add_to_linker(linker);
     // Told that the filter grew its memory: the host reads the memory's
     // length on every access, so there is nothing to update.
