@@ -15,7 +15,7 @@ use crate::state::HostState;
 /// the filter writes the rest with its next call (as after a short write
 /// to a pipe). Bounds what one call makes the host copy, whatever
 /// overlapping buffers it names.
-pub(crate) const STDIO_CHUNK: usize = 64 * 1024;
+const STDIO_CHUNK: usize = 64 * 1024;
 
 /// Defines `fd_write` of both WASI modules, in place of the loader's
 /// (which answers `EBADF` for the stdio a filter is not granted): call
