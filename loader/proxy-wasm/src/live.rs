@@ -94,7 +94,7 @@ impl Live {
         store.data_mut().exports = Exports::new(&store, &instance);
         for name in ["_initialize", "_start"] {
             if let Ok(f) = instance.get_typed_func::<(), ()>(&store, name) {
-                f.call(&mut store, ()).map_err(|error| FilterError::Callback { callback: "_initialize", error })?;
+                f.call(&mut store, ()).map_err(|error| FilterError::Callback { callback: name, error })?;
                 break;
             }
         }

@@ -336,3 +336,26 @@ fn stdout_and_stderr_go_to_the_plugins_log() {
         assert_eq!(vm.restarts(), 0);
     }
 }
+
+/// A start function that traps refuses the VM, naming the function the
+/// module has: `_start` (command-style builds) or `_initialize`.
+#[test]
+fn a_trapping_start_function_is_named() {
+    for name in ["_start", "_initialize"] {
+        let wat = format!(
+            r#"(module
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "{name}") unreachable))"#
+        );
+        let (config, _) = config("start");
+        let plugin = Plugin::new(&text_module(&wat), config).unwrap();
+        match Vm::new(&plugin).map(|_| ()) {
+            Err(failure) => match failure.error {
+                FilterError::Callback { callback, .. } => assert_eq!(callback, name),
+                other => panic!("{name}: expected the start function's trap, got {other:?}"),
+            },
+            Ok(()) => panic!("{name}: a VM whose start function traps started"),
+        }
+    }
+}
