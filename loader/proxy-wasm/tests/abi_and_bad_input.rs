@@ -278,8 +278,8 @@ fn a_filter_built_with_emscripten_or_for_preview_0_links_and_runs() {
 /// What a filter writes to stdout is logged at `info`, to stderr at
 /// `error`, as Envoy's host does; other descriptors are `EBADF`, a bad
 /// buffer `EFAULT`; one call takes at most 64 KiB however many buffers it
-/// names (a short write), and below the plugin's level nothing is logged
-/// but the write still succeeds.
+/// names (a short write), and reads at most 1,024 of them; below the
+/// plugin's level nothing is logged but the write still succeeds.
 #[test]
 fn stdout_and_stderr_go_to_the_plugins_log() {
     // Memory: 0 "to stdout\n", 16 "to stderr", 32 an iovec of each, 48 a
@@ -316,7 +316,11 @@ fn stdout_and_stderr_go_to_the_plugins_log() {
     (call $record (i32.const 2054) (call $write (i32.const 1) (i32.const 64) (i32.const 100) (i32.const 1024)))
     ;; The count written, in KiB past 64 (a: exactly 64).
     (call $record (i32.const 2055) (i32.sub (i32.shr_u (i32.load (i32.const 1024)) (i32.const 10)) (i32.const 64)))
-    (drop (call $add (i32.const 0) (i32.const 3000) (i32.const 7) (i32.const 2048) (i32.const 8)))
+    ;; Two billion empty buffers (the memory from 8192 is zeros): the
+    ;; first 1,024 are read, nothing written, no fault at the memory's end.
+    (call $record (i32.const 2056) (call $write (i32.const 1) (i32.const 8192) (i32.const 0x7fffffff) (i32.const 1024)))
+    (call $record (i32.const 2057) (i32.load (i32.const 1024)))
+    (drop (call $add (i32.const 0) (i32.const 3000) (i32.const 7) (i32.const 2048) (i32.const 10)))
     (i32.const 0)))"#;
     for (level, logged) in [(LogLevel::Trace, true), (LogLevel::Critical, false)] {
         let (mut config, lines) = config("stdio");
@@ -327,8 +331,9 @@ fn stdout_and_stderr_go_to_the_plugins_log() {
         let mut headers = get("/");
         assert_eq!(vm.on_request_headers(&stream, &mut headers, true).unwrap(), Action::Continue);
         // a: written (10 bytes: k); stderr a; fd 3 EBADF (i); bad buffer and
-        // bad iovec EFAULT (v); 100 KiB asked, a written: 64 KiB (a).
-        assert_eq!(headers.get_str("x-stdio"), Some("akaivvaa"), "{level:?}");
+        // bad iovec EFAULT (v); 100 KiB asked, a written: 64 KiB (a); two
+        // billion empty buffers: a, 0 bytes (a).
+        assert_eq!(headers.get_str("x-stdio"), Some("akaivvaaaa"), "{level:?}");
         assert_eq!(lines.has(LogLevel::Info, "to stdout"), logged, "{}", lines.dump());
         assert_eq!(lines.has(LogLevel::Error, "to stderr"), logged, "{}", lines.dump());
         // Without the newline.

@@ -17,6 +17,10 @@ use crate::state::HostState;
 /// overlapping buffers it names.
 const STDIO_CHUNK: usize = 64 * 1024;
 
+/// The most buffers one `fd_write` reads (POSIX's `IOV_MAX`), so that the
+/// work of a call is bounded however many empty buffers it names.
+const IOV_MAX: u32 = 1024;
+
 /// Defines `fd_write` of both WASI modules, in place of the loader's
 /// (which answers `EBADF` for the stdio a filter is not granted): call
 /// after `wasi::add_to_linker`.
@@ -30,7 +34,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) {
 }
 
 /// `fd_write(fd, iovs, count, written)` on stdout or stderr: up to
-/// [`STDIO_CHUNK`] bytes of the `count` buffers at `iovs` become one log
+/// [`STDIO_CHUNK`] bytes of the first `count` (at most [`IOV_MAX`])
+/// buffers at `iovs` become one log
 /// line (without its final newline), and their length is written at
 /// `written`. Any other descriptor is `EBADF`: a filter has no files.
 fn fd_write(c: &mut Ctx<'_>, fd: i32, iovs: i32, count: i32, written: i32) -> Result<(), Errno> {
@@ -40,7 +45,7 @@ fn fd_write(c: &mut Ctx<'_>, fd: i32, iovs: i32, count: i32, written: i32) -> Re
         _ => return Err(Errno::BADF),
     };
     let mut text = Vec::new();
-    for n in 0..u(count) {
+    for n in 0..u(count).min(IOV_MAX) {
         if text.len() == STDIO_CHUNK {
             break;
         }
