@@ -75,17 +75,21 @@ fn cold_stream(heads: &Heads, vm: &mut Vm) {
     heads.stream(vm);
 }
 
-/// `filter` compiled and instantiated, logging at `level` into [`Discard`].
-fn vm(filter: &str, level: LogLevel) -> Vm {
+/// `corpus/proxy-wasm/FILTER.wasm`, compiled.
+fn module(filter: &str) -> Module {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../corpus/proxy-wasm/{filter}.wasm"));
     let artifact = wasmc::compile(&std::fs::read(path).unwrap(), &wasmc::CompileOptions::default()).unwrap();
     // SAFETY: compiled by wasmc just above.
-    let module = unsafe { Module::from_bytes(&artifact) }.unwrap();
+    unsafe { Module::from_bytes(&artifact) }.unwrap()
+}
+
+/// A VM of `module`, logging at `level` into [`Discard`].
+fn vm(module: &Module, level: LogLevel) -> Vm {
     let mut config = PluginConfig::new("headers");
     config.configuration = b"header_stream".to_vec();
     config.log_level = level;
     config.logger = Arc::new(Discard);
-    let plugin = Plugin::new(&module, config).unwrap();
+    let plugin = Plugin::new(module, config).unwrap();
     Vm::new(&plugin).unwrap()
 }
 
@@ -109,7 +113,7 @@ fn main() {
         ]),
     };
     if let Ok(filter) = std::env::var("HEADER_STREAM_CALLGRIND") {
-        let mut vm = vm(&filter, LogLevel::Warn);
+        let mut vm = vm(&module(&filter), LogLevel::Warn);
         for _ in 0..100 {
             heads.stream(&mut vm);
         }
@@ -123,8 +127,9 @@ fn main() {
     for (filter, levels) in
         [("http_headers", &[LogLevel::Warn, LogLevel::Info][..]), ("http_config", &[LogLevel::Warn])]
     {
+        let module = module(filter);
         for &level in levels {
-            let mut vm = vm(filter, level);
+            let mut vm = vm(&module, level);
             let mut batches = Vec::new();
             for _ in 0..31 {
                 let started = Instant::now();
