@@ -1,7 +1,7 @@
 //! A wasm trap is reported as `Error::Trap` whatever else happens in the
 //! process: another thread loading and dropping modules at the same time
-//! (hot reload under traffic), or a stray SIGILL/SIGSEGV sent with `kill`
-//! before the trap. The failure these guard against is the process dying,
+//! (hot reload under traffic), or a stray SIGSEGV, SIGBUS, SIGILL or SIGFPE
+//! sent to the process before the trap. The failure these guard against is the process dying,
 //! so each scenario runs in a child process (this test binary, started
 //! again with an environment variable naming the case, under the test
 //! runner's emulator if there is one: see `common::command`) and the parent
@@ -110,22 +110,43 @@ fn reload_while_trapping() {
     println!("reported {traps} traps during {cycles} reloads");
 }
 
-/// Sends `signal` to this process with `kill` (so `si_code` is SI_USER),
-/// then traps: the loader's handler must still be there.
+/// Sends `signal` to this thread three ways, each of which a handler must
+/// tell from a fault by its `si_code <= 0`: as `kill` does (`SI_USER`, 0),
+/// as `sigqueue` does (`SI_QUEUE`) and as `raise` does (`SI_TKILL`), then
+/// traps: the loader's handler must still be there.
+///
+/// Each signal is directed at this thread, which runs its handler before
+/// the sending call returns. A process-directed `kill` could land on the
+/// test harness's main thread instead, whose handler may still be running
+/// (between the previous handler's reset and ours being put back) when
+/// this thread checks.
 fn stray_signal_then_trap(signal: libc::c_int) {
     let module = common::module(TRAPPING, BoundsChecks::Guard);
     let mut store = Store::default();
     let instance = Instance::new(&mut store, &module, &Linker::new()).expect("instantiates");
     // The handlers are installed at the first call into wasm.
     trap_both_ways(&mut store, &instance);
-    for _ in 0..3 {
-        // SAFETY: kill has no memory-safety preconditions; the signal goes to
-        // this process, whose handler for it is the loader's.
-        assert_eq!(unsafe { libc::kill(libc::getpid(), signal) }, 0);
-        assert!(handler_installed(signal), "the handler for signal {signal} was removed");
+    for code in [libc::SI_USER, libc::SI_QUEUE, libc::SI_TKILL] {
+        send_to_this_thread(signal, code);
+        assert!(handler_installed(signal), "the handler for signal {signal} was removed (si_code {code})");
         trap_both_ways(&mut store, &instance);
     }
     println!("reported traps after stray signals");
+}
+
+/// Sends `signal` to the calling thread with the given `si_code`, as
+/// `rt_tgsigqueueinfo` lets a process do to itself.
+fn send_to_this_thread(signal: libc::c_int, code: libc::c_int) {
+    // SAFETY: `siginfo_t` is plain data that zeroes validly; the system
+    // call only reads it, and the signal goes to this thread, whose handler
+    // for it is the loader's.
+    let sent = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        info.si_signo = signal;
+        info.si_code = code;
+        libc::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid(), libc::gettid(), signal, &info)
+    };
+    assert_eq!(sent, 0, "sending signal {signal}: {}", std::io::Error::last_os_error());
 }
 
 /// Whether `signal` has a handler (not the default action, not ignored).

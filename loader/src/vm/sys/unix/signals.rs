@@ -11,9 +11,10 @@
 //! `tgkill`: `si_code <= 0`) is not a fault: it is never taken for a wasm
 //! trap, and it never uninstalls our handler. It goes to the previous
 //! handler if that was a function (and if that handler resets the action,
-//! as Rust's standard library's does, ours is put back); if it was the
-//! default action (terminate, for all four signals) or "ignore", it is
-//! ignored, so the process and the trap handler both stay. The flags
+//! as Rust's standard library's does, ours is put back: until then, a fault
+//! of the same signal on another thread would get the default action); if
+//! it was the default action (terminate, for all four signals) or "ignore",
+//! it is ignored, so the process and the trap handler both stay. The flags
 //! include `SA_RESTART`, so such a signal does not make a blocking system
 //! call (a WASI read) fail with `EINTR`.
 //!
