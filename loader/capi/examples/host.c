@@ -6,9 +6,11 @@
  *   host SIGNED.cwasm UNSIGNED.cwasm KEY.pub
  *
  * The plugin (built by loader/capi/tests/host_c.rs) imports
- * host.add_base(i32) -> i32 and wasi_snapshot_preview1.proc_exit, and
- * exports memory, run(i32) -> i32, read_back() -> i32, spin(), boom(),
- * oob() -> i32, grow() -> i32 and quit().
+ * host.add_base(i32) -> i32 and wasi_snapshot_preview1's proc_exit,
+ * fd_read and fd_write, and exports memory, run(i32) -> i32,
+ * read_back() -> i32, spin(), boom(), oob() -> i32, grow() -> i32, quit()
+ * and echo() -> i32 (stdin to stdout, then "hell" to stderr: that write's
+ * errno).
  *
  * Prints "host.c: all checks passed" last, and exits 0, when every check
  * held.
@@ -119,6 +121,31 @@ static wasmc_trap_t *add_base(void *env, wasmc_caller_t *caller, const wasmc_val
   struct request *request = wasmc_caller_data(caller);
   results[0].of.i32 = x + request->base;
   return NULL;
+}
+
+/* Where a plugin's stdout goes: a fixed buffer; a write past it is refused. */
+struct output {
+  char bytes[64];
+  size_t len;
+};
+static atomic_int outputs_finalized = 0;
+
+static int32_t collect(void *env, const uint8_t *data, size_t len) {
+  struct output *out = env;
+  if (len > sizeof out->bytes - out->len) return 1;
+  memcpy(out->bytes + out->len, data, len);
+  out->len += len;
+  return 0;
+}
+
+static int32_t refuse(void *env, const uint8_t *data, size_t len) {
+  (void)env, (void)data, (void)len;
+  return 1;
+}
+
+static void output_finalizer(void *env) {
+  (void)env;
+  atomic_fetch_add(&outputs_finalized, 1);
 }
 
 static wasmc_val_t i32(int32_t v) {
@@ -361,6 +388,34 @@ int main(int argc, char **argv) {
   CHECK(wasmc_error_exit_status(error, &status) && status == 7);
   printf("quit: %s\n", wasmc_error_message(error));
   wasmc_error_delete(error);
+
+  /*
+   * A request in, a response out: stdin from bytes, stdout into a buffer,
+   * stderr to a callback that refuses. Each replaces the inherited stream.
+   */
+  struct output response = {.len = 0};
+  wasmc_store_t *echo_store = wasmc_store_new(config, NULL, NULL);
+  wasi = wasmc_wasi_config_new();
+  ok(wasmc_wasi_config_inherit_stdio(wasi), "wasi stdio");
+  ok(wasmc_wasi_config_stdin_bytes(wasi, (const uint8_t *)"ping", 4), "stdin bytes");
+  ok(wasmc_wasi_config_stdout_callback(wasi, collect, &response, output_finalizer), "stdout callback");
+  ok(wasmc_wasi_config_stderr_callback(wasi, refuse, NULL, output_finalizer), "stderr callback");
+  error = wasmc_wasi_config_stderr_callback(wasi, NULL, NULL, output_finalizer);
+  CHECK(error != NULL && wasmc_error_kind(error) == WASMC_ERROR_INVALID_ARGUMENT);
+  CHECK(atomic_load(&outputs_finalized) == 1); /* refused: finalized at once */
+  wasmc_error_delete(error);
+  ok(wasmc_store_set_wasi(echo_store, wasi), "set_wasi with callbacks");
+  wasmc_instance_t *echo = NULL;
+  ok(wasmc_instance_pre_instantiate(pre, echo_store, &echo, &trap), "instantiate echo");
+  CHECK(trap == NULL);
+  ok(wasmc_instance_call(echo_store, echo, "echo", NULL, 0, &result, 1, &trap), "echo");
+  CHECK(trap == NULL && result.of.i32 == 29); /* EIO */
+  CHECK(response.len == 4 && memcmp(response.bytes, "ping", 4) == 0);
+  printf("echo: stdout \"%.*s\", stderr refused with errno %d\n", (int)response.len, response.bytes, result.of.i32);
+  wasmc_instance_delete(echo);
+  CHECK(atomic_load(&outputs_finalized) == 1);
+  wasmc_store_delete(echo_store);
+  CHECK(atomic_load(&outputs_finalized) == 3);
 
   /* Free everything; the finalizers run. */
   wasmc_instance_delete(instance);

@@ -250,7 +250,32 @@ WASMC_API void wasmc_wasi_config_delete(wasmc_wasi_config_t *config);
 WASMC_API wasmc_error_t *wasmc_wasi_config_set_argv(wasmc_wasi_config_t *config, size_t argc,
                                                     const char *const *argv);
 WASMC_API wasmc_error_t *wasmc_wasi_config_env(wasmc_wasi_config_t *config, const char *name, const char *value);
+/** The host's stdin, stdout and stderr, except a stream given bytes or a callback below (whatever the order). */
 WASMC_API wasmc_error_t *wasmc_wasi_config_inherit_stdio(wasmc_wasi_config_t *config);
+/** The program reads these `len` bytes (copied) from stdin, then end of file. Replaces earlier bytes. */
+WASMC_API wasmc_error_t *wasmc_wasi_config_stdin_bytes(wasmc_wasi_config_t *config, const uint8_t *data, size_t len);
+/**
+ * Receives `len` bytes (valid during the call) the program wrote to stdout
+ * or stderr, on the thread running the program, one call at a time per
+ * store. Returns 0 when it took them all; anything else fails the
+ * program's write with EIO. Must return normally and should not block: a
+ * deadline cannot interrupt it. `env` must be usable from any thread that
+ * calls into the store.
+ */
+typedef int32_t (*wasmc_wasi_write_callback_t)(void *env, const uint8_t *data, size_t len);
+/**
+ * What the program writes to stdout goes to `write`. `finalizer` (may be
+ * NULL) gets `env` once, when wasmc no longer needs it: the config deleted
+ * or replaced by a second call, the store's WASI state replaced, the store
+ * deleted, or the program closing the stream; on error, at once.
+ */
+WASMC_API wasmc_error_t *wasmc_wasi_config_stdout_callback(wasmc_wasi_config_t *config,
+                                                           wasmc_wasi_write_callback_t write, void *env,
+                                                           wasmc_finalizer_t finalizer);
+/** As wasmc_wasi_config_stdout_callback, for stderr. */
+WASMC_API wasmc_error_t *wasmc_wasi_config_stderr_callback(wasmc_wasi_config_t *config,
+                                                           wasmc_wasi_write_callback_t write, void *env,
+                                                           wasmc_finalizer_t finalizer);
 /** Files under host_path, seen as guest_path; opened (and failures reported) by wasmc_store_set_wasi. */
 WASMC_API wasmc_error_t *wasmc_wasi_config_preopen_dir(wasmc_wasi_config_t *config, const char *host_path,
                                                        const char *guest_path);

@@ -34,3 +34,4 @@ pub mod linker;
 pub mod module;
 pub mod store;
 pub mod val;
+pub mod wasi;

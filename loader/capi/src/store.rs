@@ -1,15 +1,13 @@
 //! Stores (one thread at a time, carrying the host's `void *data`), their
-//! limits, deadlines and fuel, and their WASI state.
+//! limits, deadlines and fuel. Their WASI state is in `wasi.rs`.
 
-use std::ffi::{c_char, c_void};
-use std::path::PathBuf;
+use std::ffi::c_void;
 use std::ptr;
 use std::time::Duration;
 
-use wasmc_loader::wasi::WasiCtx;
 use wasmc_loader::{Config, Store};
 
-use crate::error::{arg, arg_mut, arg_slice, arg_str, guard, guard_or, wasmc_error_t, WASMC_ERROR_WASI};
+use crate::error::{arg, arg_mut, guard, guard_or, wasmc_error_t};
 
 /// A finalizer for host data: called once with the pointer it was given.
 pub type wasmc_finalizer_t = unsafe extern "C" fn(data: *mut c_void);
@@ -209,140 +207,5 @@ pub unsafe extern "C" fn wasmc_store_get_fuel(store: *const wasmc_store_t, fuel:
             (Ok(store), Ok(out)) => store.store.fuel_remaining().map(|left| *out = left).is_some(),
             _ => false,
         }
-    })
-}
-
-/// WASI settings for one store: arguments, environment, stdio,
-/// preopened directories. Deny by default. Freed by
-/// [`wasmc_wasi_config_delete`] or taken by [`wasmc_store_set_wasi`].
-#[derive(Default)]
-pub struct wasmc_wasi_config_t {
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    inherit_stdio: bool,
-    preopens: Vec<(PathBuf, String)>,
-}
-
-/// Empty WASI settings: no arguments, no environment, no stdio, no files.
-#[no_mangle]
-pub extern "C" fn wasmc_wasi_config_new() -> *mut wasmc_wasi_config_t {
-    guard_or(ptr::null_mut(), || Box::into_raw(Box::default()))
-}
-
-/// Frees WASI settings not given to a store. Null is ignored.
-///
-/// # Safety
-/// `config` is null or live and not used afterwards.
-#[no_mangle]
-pub unsafe extern "C" fn wasmc_wasi_config_delete(config: *mut wasmc_wasi_config_t) {
-    // SAFETY: `config` came from `Box::into_raw` and is freed once, as the caller guarantees.
-    guard_or((), || drop((!config.is_null()).then(|| unsafe { Box::from_raw(config) })))
-}
-
-/// Sets the program's arguments (`argv[0]` is the program name), copied.
-///
-/// # Safety
-/// `config` is null or live; `argv` points to `argc` NUL-terminated strings.
-#[no_mangle]
-pub unsafe extern "C" fn wasmc_wasi_config_set_argv(
-    config: *mut wasmc_wasi_config_t,
-    argc: usize,
-    argv: *const *const c_char,
-) -> *mut wasmc_error_t {
-    guard(|| {
-        // SAFETY: `config` is null or live and `argv` holds `argc` pointers, as the caller guarantees.
-        let (config, argv) = unsafe { (arg_mut(config, "config")?, arg_slice(argv, argc, "argv")?) };
-        // SAFETY: each element is null or NUL-terminated, as the caller guarantees.
-        let args = argv.iter().map(|&a| unsafe { arg_str(a, "an argv element") }.map(str::to_string));
-        config.args = args.collect::<Result<_, _>>()?;
-        Ok(())
-    })
-}
-
-/// Adds an environment variable `name=value` (both copied).
-///
-/// # Safety
-/// `config` is null or live; `name` and `value` are null or NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn wasmc_wasi_config_env(
-    config: *mut wasmc_wasi_config_t,
-    name: *const c_char,
-    value: *const c_char,
-) -> *mut wasmc_error_t {
-    guard(|| {
-        // SAFETY: all are null or valid, as the caller guarantees.
-        let (config, name, value) =
-            unsafe { (arg_mut(config, "config")?, arg_str(name, "name")?, arg_str(value, "value")?) };
-        config.env.push((name.to_string(), value.to_string()));
-        Ok(())
-    })
-}
-
-/// Gives the program the host's stdin, stdout and stderr.
-///
-/// # Safety
-/// `config` is null or live.
-#[no_mangle]
-pub unsafe extern "C" fn wasmc_wasi_config_inherit_stdio(config: *mut wasmc_wasi_config_t) -> *mut wasmc_error_t {
-    guard(|| {
-        // SAFETY: `config` is null or live, as the caller guarantees.
-        unsafe { arg_mut(config, "config") }?.inherit_stdio = true;
-        Ok(())
-    })
-}
-
-/// Lets the program open files under the host directory `host_path`,
-/// which it sees as `guest_path`. The directory is opened by
-/// [`wasmc_store_set_wasi`], which reports a failure.
-///
-/// # Safety
-/// `config` is null or live; both paths are null or NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn wasmc_wasi_config_preopen_dir(
-    config: *mut wasmc_wasi_config_t,
-    host_path: *const c_char,
-    guest_path: *const c_char,
-) -> *mut wasmc_error_t {
-    guard(|| {
-        // SAFETY: all are null or valid, as the caller guarantees.
-        let (config, host, guest) = unsafe {
-            (arg_mut(config, "config")?, arg_str(host_path, "host_path")?, arg_str(guest_path, "guest_path")?)
-        };
-        config.preopens.push((PathBuf::from(host), guest.to_string()));
-        Ok(())
-    })
-}
-
-/// Gives the store its WASI state built from `config`, which is taken
-/// (freed here, even on error). Errors of kind `WASMC_ERROR_WASI` when a
-/// preopened directory cannot be opened. Replaces earlier WASI state.
-///
-/// # Safety
-/// `store` is null or live and not used by another thread meanwhile;
-/// `config` is null or live and not used afterwards.
-#[no_mangle]
-pub unsafe extern "C" fn wasmc_store_set_wasi(
-    store: *mut wasmc_store_t,
-    config: *mut wasmc_wasi_config_t,
-) -> *mut wasmc_error_t {
-    guard(|| {
-        // SAFETY: `config` came from `Box::into_raw` and is taken once, as the caller guarantees.
-        let config = (!config.is_null()).then(|| unsafe { Box::from_raw(config) });
-        // SAFETY: `store` is null or live and unaliased, as the caller guarantees.
-        let store = unsafe { arg_mut(store, "store") }?;
-        let config = config.ok_or_else(|| wasmc_error_t::invalid("config is NULL"))?;
-        let wasi_err = |e: wasmc_loader::wasi::WasiError| wasmc_error_t::new(WASMC_ERROR_WASI, e.to_string());
-        let mut builder = WasiCtx::builder().args(config.args.iter().cloned());
-        for (name, value) in &config.env {
-            builder = builder.env(name.clone(), value.clone());
-        }
-        if config.inherit_stdio {
-            builder = builder.inherit_stdio();
-        }
-        for (host, guest) in &config.preopens {
-            builder = builder.preopen_dir(host, guest.clone()).map_err(wasi_err)?;
-        }
-        store.store.set_wasi(builder.build().map_err(wasi_err)?);
-        Ok(())
     })
 }

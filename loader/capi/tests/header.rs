@@ -184,7 +184,7 @@ fn every_function_in_the_header_matches_its_rust_definition() {
         assert_eq!(&c_funcs[name], sig, "{name}: header (left) and Rust (right) differ");
     }
     assert_eq!(c_typedefs, rust_typedefs, "callback typedefs: header (left) and Rust (right) differ");
-    assert_eq!(c_typedefs.len(), 2);
+    assert_eq!(c_typedefs.len(), 3);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The C API from C: compiles `examples/host.c` with the system C compiler
 //! against the static library cargo built, runs it on a signed plugin
-//! (threads, pool, host function, deadline, traps, WASI exit, limits), and
+//! (threads, pool, host function, deadline, traps, WASI exit and standard
+//! streams, limits), and
 //! runs it again under valgrind when valgrind is installed.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ const PLUGIN: &str = r#"
 (module
   (import "host" "add_base" (func $add_base (param i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 16) "hello")
   (func (export "run") (param i32) (result i32) local.get 0 call $add_base)
@@ -21,7 +24,18 @@ const PLUGIN: &str = r#"
   (func (export "boom") unreachable)
   (func (export "oob") (result i32) i32.const 0x7fff0000 i32.load)
   (func (export "grow") (result i32) i32.const 1 memory.grow)
-  (func (export "quit") i32.const 7 call $proc_exit))
+  (func (export "quit") i32.const 7 call $proc_exit)
+  ;; Copies up to 256 bytes of stdin to stdout (an iovec at 48, the count
+  ;; at 56), then writes "hell" to stderr: that write's errno.
+  (func (export "echo") (result i32)
+    (i32.store (i32.const 48) (i32.const 1024))
+    (i32.store (i32.const 52) (i32.const 256))
+    (drop (call $fd_read (i32.const 0) (i32.const 48) (i32.const 1) (i32.const 56)))
+    (i32.store (i32.const 52) (i32.load (i32.const 56)))
+    (drop (call $fd_write (i32.const 1) (i32.const 48) (i32.const 1) (i32.const 56)))
+    (i32.store (i32.const 48) (i32.const 16))
+    (i32.store (i32.const 52) (i32.const 4))
+    (call $fd_write (i32.const 2) (i32.const 48) (i32.const 1) (i32.const 56))))
 "#;
 
 /// A library cargo built with this test (`libwasmc_capi.a` or `.so`): in
@@ -112,6 +126,7 @@ fn the_c_host_runs_a_signed_plugin_in_a_pool_on_threads_and_frees_everything() {
         let stdout = run(command, &format!("host ({mode:?})"));
         assert!(stdout.contains("spin trapped: wasm trap: interrupted"), "{stdout}");
         assert!(stdout.contains("unsigned artifact refused"), "{stdout}");
+        assert!(stdout.contains("echo: stdout \"ping\", stderr refused with errno 29"), "{stdout}");
     }
 
     // Linked with the shared library instead (which has no soname, so the

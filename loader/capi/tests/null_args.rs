@@ -10,6 +10,7 @@ use wasmc_capi::linker::*;
 use wasmc_capi::module::*;
 use wasmc_capi::store::*;
 use wasmc_capi::val::*;
+use wasmc_capi::wasi::*;
 
 /// Asserts `error` is an invalid-argument error naming `what`, and frees it.
 fn invalid(error: *mut wasmc_error_t, what: &str) {
@@ -52,6 +53,9 @@ fn null_pointers_are_errors_not_crashes() {
         invalid(wasmc_wasi_config_env(null_mut(), NAME, NAME), "config");
         invalid(wasmc_wasi_config_inherit_stdio(null_mut()), "config");
         invalid(wasmc_wasi_config_preopen_dir(null_mut(), NAME, NAME), "config");
+        invalid(wasmc_wasi_config_stdin_bytes(null_mut(), null(), 0), "config");
+        invalid(wasmc_wasi_config_stdout_callback(null_mut(), Some(never_written), null_mut(), None), "config");
+        invalid(wasmc_wasi_config_stderr_callback(null_mut(), Some(never_written), null_mut(), None), "config");
         invalid(wasmc_store_set_wasi(null_mut(), null_mut()), "store");
 
         invalid(
@@ -183,5 +187,46 @@ fn bad_arguments_are_errors_and_a_refused_definition_finalizes_its_env() {
         assert_eq!(wasmc_error_kind(error), WASMC_ERROR_LOAD);
         wasmc_error_delete(error);
         wasmc_linker_delete(linker);
+    }
+}
+
+unsafe extern "C" fn never_written(_: *mut std::ffi::c_void, _: *const u8, _: usize) -> i32 {
+    1
+}
+
+/// Finalizations of write-callback envs (its own counter: tests run in
+/// parallel).
+static WRITERS_FINALIZED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe extern "C" fn count_writer(_: *mut std::ffi::c_void) {
+    WRITERS_FINALIZED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_refused_or_replaced_write_callback_finalizes_its_env_once() {
+    let finalized = || WRITERS_FINALIZED.load(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: every pointer passed is valid or null as documented.
+    unsafe {
+        // No config, or no callback: refused, finalized at once.
+        invalid(
+            wasmc_wasi_config_stdout_callback(null_mut(), Some(never_written), null_mut(), Some(count_writer)),
+            "config",
+        );
+        assert_eq!(finalized(), 1);
+        let config = wasmc_wasi_config_new();
+        invalid(wasmc_wasi_config_stderr_callback(config, None, null_mut(), Some(count_writer)), "write");
+        assert_eq!(finalized(), 2);
+        invalid(wasmc_wasi_config_stdin_bytes(config, null(), 5), "data");
+        // A second callback replaces the first, which is finalized.
+        assert!(
+            wasmc_wasi_config_stdout_callback(config, Some(never_written), null_mut(), Some(count_writer)).is_null()
+        );
+        assert!(
+            wasmc_wasi_config_stdout_callback(config, Some(never_written), null_mut(), Some(count_writer)).is_null()
+        );
+        assert_eq!(finalized(), 3);
+        // A config never given to a store: finalized with it.
+        wasmc_wasi_config_delete(config);
+        assert_eq!(finalized(), 4);
     }
 }

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::{Cursor, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::types::rights;
@@ -38,22 +40,48 @@ pub enum WasiError {
 
 /// What a descriptor refers to.
 pub(crate) enum Kind {
-    /// The host's stdin, stdout or stderr (0, 1, 2).
-    Stdin,
-    Stdout,
-    Stderr,
+    /// Standard input, output or error (descriptors 0, 1 and 2 until the
+    /// program renumbers them).
+    Stdio(Stdio),
     /// A file opened by the program.
     File(File),
     /// A directory: a preopen (with its guest name) or opened by the program.
-    Dir {
-        dir: File,
-        preopen: Option<String>,
-    },
+    Dir { dir: File, preopen: Option<String> },
     /// A listening socket the embedder granted
     /// ([`WasiCtxBuilder::preopen_socket`]).
     Listener(TcpListener),
     /// A connection accepted from a granted listener.
     Stream(TcpStream),
+}
+
+/// Where a standard stream comes from or goes to.
+pub(crate) enum Stdio {
+    /// This process's stdin, stdout or stderr.
+    HostStdin,
+    HostStdout,
+    HostStderr,
+    /// Bytes the embedder gave ([`WasiCtxBuilder::stdin_bytes`]).
+    Input(Cursor<Arc<[u8]>>),
+    /// A writer the embedder gave ([`WasiCtxBuilder::stdout`],
+    /// [`WasiCtxBuilder::stderr`]).
+    Output(Box<dyn Write + Send>),
+}
+
+impl Stdio {
+    /// Whether the program reads it (rather than writes it).
+    fn is_input(&self) -> bool {
+        matches!(self, Stdio::HostStdin | Stdio::Input(_))
+    }
+
+    /// Its WASI file type: the host's streams are reported as character
+    /// devices; the embedder's are not terminals (so, for example,
+    /// wasi-libc does not line-buffer them), and of no other type.
+    pub fn filetype(&self) -> u8 {
+        match self {
+            Stdio::HostStdin | Stdio::HostStdout | Stdio::HostStderr => super::types::filetype::CHARACTER_DEVICE,
+            Stdio::Input(_) | Stdio::Output(_) => super::types::filetype::UNKNOWN,
+        }
+    }
 }
 
 /// One open descriptor.
@@ -71,8 +99,8 @@ impl Descriptor {
     /// A descriptor with the full rights its kind supports.
     pub fn new(kind: Kind, fdflags: u16) -> Descriptor {
         let (base, inheriting) = match &kind {
-            Kind::Stdin => (rights::STDIN, 0),
-            Kind::Stdout | Kind::Stderr => (rights::STDOUT, 0),
+            Kind::Stdio(stream) if stream.is_input() => (rights::STDIN, 0),
+            Kind::Stdio(_) => (rights::STDOUT, 0),
             Kind::File(_) => (rights::FILE, 0),
             Kind::Dir { .. } => (rights::DIRECTORY, rights::DIRECTORY_INHERITING),
             Kind::Listener(_) | Kind::Stream(_) => (rights::SOCKET, rights::SOCKET),
@@ -128,6 +156,8 @@ impl WasiCtx {
 
 /// Builds a [`WasiCtx`].
 ///
+/// A command-line program run by a command-line host:
+///
 /// ```no_run
 /// # fn main() -> Result<(), wasmc_loader::wasi::WasiError> {
 /// use wasmc_loader::wasi::WasiCtx;
@@ -139,11 +169,31 @@ impl WasiCtx {
 ///     .build()?;
 /// # Ok(()) }
 /// ```
+///
+/// A program run per request by a server: the request body as its stdin,
+/// its stdout kept (at most 1 MiB) as the response, its stderr to the
+/// server's log.
+///
+/// ```
+/// # fn main() -> Result<(), wasmc_loader::wasi::WasiError> {
+/// use wasmc_loader::wasi::{OutputBuffer, WasiCtx};
+/// # let body = b"{}".to_vec();
+/// let response = OutputBuffer::new(1 << 20);
+/// let ctx = WasiCtx::builder()
+///     .stdin_bytes(body)
+///     .stdout(response.clone())
+///     .stderr(std::io::sink()) // or a writer into the server's log
+///     .build()?;
+/// // ... run the program in a store holding `ctx`, then:
+/// let bytes: Vec<u8> = response.take();
+/// # Ok(()) }
+/// ```
 #[derive(Default)]
 pub struct WasiCtxBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
-    stdio: bool,
+    /// Descriptors 0, 1 and 2: closed where `None`.
+    stdio: [Option<Stdio>; 3],
     preopens: Vec<(File, String)>,
     sockets: Vec<TcpListener>,
 }
@@ -162,9 +212,57 @@ impl WasiCtxBuilder {
     }
 
     /// Gives the program this process's stdin, stdout and stderr as
-    /// descriptors 0, 1 and 2 (otherwise they are closed: `EBADF`).
-    pub fn inherit_stdio(mut self) -> Self {
-        self.stdio = true;
+    /// descriptors 0, 1 and 2. A stream given nothing is closed (`EBADF`).
+    ///
+    /// This and the methods below each replace what an earlier call gave
+    /// the same stream.
+    pub fn inherit_stdio(self) -> Self {
+        self.inherit_stdin().inherit_stdout().inherit_stderr()
+    }
+
+    /// Gives the program this process's stdin as descriptor 0.
+    pub fn inherit_stdin(mut self) -> Self {
+        self.stdio[0] = Some(Stdio::HostStdin);
+        self
+    }
+
+    /// Gives the program this process's stdout as descriptor 1.
+    pub fn inherit_stdout(mut self) -> Self {
+        self.stdio[1] = Some(Stdio::HostStdout);
+        self
+    }
+
+    /// Gives the program this process's stderr as descriptor 2.
+    pub fn inherit_stderr(mut self) -> Self {
+        self.stdio[2] = Some(Stdio::HostStderr);
+        self
+    }
+
+    /// The program reads `bytes` from descriptor 0 (a request body, say),
+    /// then end of file. Reads never wait.
+    pub fn stdin_bytes(mut self, bytes: impl Into<Arc<[u8]>>) -> Self {
+        self.stdio[0] = Some(Stdio::Input(Cursor::new(bytes.into())));
+        self
+    }
+
+    /// What the program writes to descriptor 1 goes to `sink`, one
+    /// [`Write::write`] per piece of a `fd_write` (at most 64 KiB), on the
+    /// thread running the program: to keep it in memory, give an
+    /// [`OutputBuffer`](super::OutputBuffer). A piece the sink takes only
+    /// in part is a short write, which programs continue; `Ok(0)` (a full
+    /// sink) fails the program's write with `ENOSPC`, and an error with the
+    /// host `errno` it carries (`EIO` for one without). The sink should
+    /// not block: a deadline cannot interrupt it. It is dropped when the
+    /// program closes the descriptor or the context is dropped.
+    pub fn stdout(mut self, sink: impl Write + Send + 'static) -> Self {
+        self.stdio[1] = Some(Stdio::Output(Box::new(sink)));
+        self
+    }
+
+    /// What the program writes to descriptor 2 goes to `sink`, as for
+    /// [`stdout`](Self::stdout).
+    pub fn stderr(mut self, sink: impl Write + Send + 'static) -> Self {
+        self.stdio[2] = Some(Stdio::Output(Box::new(sink)));
         self
     }
 
@@ -195,8 +293,8 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// The context: stdio (if inherited) at 0-2, preopens from 3 on, in
-    /// the order given, then granted sockets.
+    /// The context: the standard streams given at 0-2, preopens from 3
+    /// on, in the order given, then granted sockets.
     ///
     /// # Errors
     /// [`WasiError::Invalid`] for an argument or variable holding NUL, or a
@@ -213,10 +311,10 @@ impl WasiCtxBuilder {
             }
         }
         let mut fds = BTreeMap::new();
-        if self.stdio {
-            fds.insert(0, Descriptor::new(Kind::Stdin, 0));
-            fds.insert(1, Descriptor::new(Kind::Stdout, 0));
-            fds.insert(2, Descriptor::new(Kind::Stderr, 0));
+        for (fd, stream) in (0..).zip(self.stdio) {
+            if let Some(stream) = stream {
+                fds.insert(fd, Descriptor::new(Kind::Stdio(stream), 0));
+            }
         }
         let mut next = 3;
         for (dir, guest) in self.preopens {

@@ -1,13 +1,13 @@
 //! Descriptor syscalls: read, write, seek, stat, close, preopens, readdir.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 
-use super::ctx::{Descriptor, Kind};
+use super::ctx::{Descriptor, Kind, Stdio};
 use super::mem::Env;
 use super::types::{
-    encode_chardev_filestat, encode_dirent, encode_fdstat, encode_filestat, filetype, filetype_of, flags,
+    encode_dirent, encode_fdstat, encode_filestat, encode_stdio_filestat, filetype, filetype_of, flags,
 };
 use super::wait::{self, Wait, Waited};
 use super::{Args, Errno};
@@ -44,7 +44,7 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
             let d = ctx.get(fd)?;
             let wait = Wait::for_transfer(nonblocking(d), total, deadline);
             let written = match &mut d.kind {
-                Kind::Stdout => {
+                Kind::Stdio(Stdio::HostStdout) => {
                     // Locked (no host thread writes in between) and with the
                     // host's own buffered output written first.
                     let mut stdout = std::io::stdout().lock();
@@ -54,9 +54,18 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
                         Waited::Interrupted => return Err(env.interrupt()),
                     }
                 }
-                Kind::Stderr => match wait::write_shared(std::io::stderr().lock().as_fd(), data, wait)? {
-                    Waited::Done(n) => n,
-                    Waited::Interrupted => return Err(env.interrupt()),
+                Kind::Stdio(Stdio::HostStderr) => {
+                    match wait::write_shared(std::io::stderr().lock().as_fd(), data, wait)? {
+                        Waited::Done(n) => n,
+                        Waited::Interrupted => return Err(env.interrupt()),
+                    }
+                }
+                // A full sink fails the write only if it took nothing.
+                // The count is clamped: a sink claiming more than it was
+                // given cannot move the program past its buffer.
+                Kind::Stdio(Stdio::Output(sink)) => match sink.write(data)?.min(data.len()) {
+                    0 if total == 0 => return Err(Errno::NOSPC),
+                    n => n,
                 },
                 Kind::File(f) => match wait::write(f.as_fd(), data, wait)? {
                     Waited::Done(n) => n,
@@ -66,7 +75,7 @@ pub(crate) fn fd_write(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno>
                     Waited::Done(n) => n,
                     Waited::Interrupted => return Err(env.interrupt()),
                 },
-                Kind::Stdin | Kind::Listener(_) => return Err(Errno::BADF),
+                Kind::Stdio(Stdio::HostStdin | Stdio::Input(_)) | Kind::Listener(_) => return Err(Errno::BADF),
                 Kind::Dir { .. } => return Err(Errno::ISDIR),
             };
             done += written as u32;
@@ -94,10 +103,13 @@ pub(crate) fn fd_read(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> 
             let d = ctx.get(fd)?;
             let wait = Wait::for_transfer(nonblocking(d), total, deadline);
             let waited = match &mut d.kind {
-                Kind::Stdin => wait::read(std::io::stdin().as_fd(), data, wait)?,
+                Kind::Stdio(Stdio::HostStdin) => wait::read(std::io::stdin().as_fd(), data, wait)?,
+                Kind::Stdio(Stdio::Input(bytes)) => Waited::Done(bytes.read(data)?),
                 Kind::File(f) => wait::read(f.as_fd(), data, wait)?,
                 Kind::Stream(s) => wait::read(s.as_fd(), data, wait)?,
-                Kind::Stdout | Kind::Stderr | Kind::Listener(_) => return Err(Errno::BADF),
+                Kind::Stdio(Stdio::HostStdout | Stdio::HostStderr | Stdio::Output(_)) | Kind::Listener(_) => {
+                    return Err(Errno::BADF)
+                }
                 Kind::Dir { .. } => return Err(Errno::ISDIR),
             };
             let Waited::Done(got) = waited else { return Err(env.interrupt()) };
@@ -209,7 +221,7 @@ pub(crate) fn fd_filestat_set_size(env: &mut Env<'_, '_>, a: &Args<'_>) -> Resul
 pub(crate) fn fd_fdstat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(), Errno> {
     let d: &Descriptor = env.ctx.get(a.u32(0))?;
     let ty = match &d.kind {
-        Kind::Stdin | Kind::Stdout | Kind::Stderr => filetype::CHARACTER_DEVICE,
+        Kind::Stdio(stream) => stream.filetype(),
         Kind::Dir { .. } => filetype::DIRECTORY,
         Kind::File(f) => filetype_of(f.metadata()?.file_type()),
         Kind::Listener(_) | Kind::Stream(_) => filetype::SOCKET_STREAM,
@@ -226,7 +238,7 @@ pub(crate) fn fd_filestat_get(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result<(),
 /// The encoded `filestat` of descriptor `fd`.
 pub(crate) fn fd_filestat(env: &mut Env<'_, '_>, fd: u32) -> Result<[u8; 64], Errno> {
     Ok(match &env.ctx.get(fd)?.kind {
-        Kind::Stdin | Kind::Stdout | Kind::Stderr => encode_chardev_filestat(),
+        Kind::Stdio(stream) => encode_stdio_filestat(stream.filetype()),
         Kind::Dir { dir, .. } => encode_filestat(&dir.metadata()?),
         Kind::File(f) => encode_filestat(&f.metadata()?),
         Kind::Listener(l) => encode_socket_filestat(std::os::fd::AsFd::as_fd(l))?,

@@ -74,8 +74,8 @@ pub(crate) fn fd_fdstat_set_flags(env: &mut Env<'_, '_>, a: &Args<'_>) -> Result
         Kind::Dir { dir, .. } => rustix::fs::fcntl_getfl(dir).map(|fl| (fl, std::os::fd::AsFd::as_fd(dir)))?,
         Kind::Listener(l) => rustix::fs::fcntl_getfl(l).map(|fl| (fl, std::os::fd::AsFd::as_fd(l)))?,
         Kind::Stream(s) => rustix::fs::fcntl_getfl(s).map(|fl| (fl, std::os::fd::AsFd::as_fd(s)))?,
-        Kind::Stdin | Kind::Stdout | Kind::Stderr if new == d.fdflags => return Ok(()),
-        Kind::Stdin | Kind::Stdout | Kind::Stderr => return Err(Errno::NOTSUP),
+        Kind::Stdio(_) if new == d.fdflags => return Ok(()),
+        Kind::Stdio(_) => return Err(Errno::NOTSUP),
     };
     // Only the append mode changes on the host: descriptors stay
     // non-blocking there, and `FDFLAGS_NONBLOCK` decides whether a read or

@@ -71,6 +71,7 @@ mod fd;
 mod fdmeta;
 mod links;
 mod mem;
+mod output;
 pub mod path;
 mod pathops;
 mod poll;
@@ -81,6 +82,7 @@ mod types;
 mod wait;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder, WasiError};
+pub use output::OutputBuffer;
 pub use preview0::MODULE as MODULE_PREVIEW0;
 use types::rights;
 pub use types::Errno;
@@ -196,10 +198,8 @@ fn check_fd(ctx: &mut WasiCtx, fd: u32, needs: u64) -> Result<(), Errno> {
         ctx::Kind::Dir { .. } if needs & rights::FILE_ONLY != 0 => Err(Errno::ISDIR),
         // Stdio cannot seek; reading stdout or writing stdin is a bad
         // descriptor for that direction, as on a host.
-        ctx::Kind::Stdin | ctx::Kind::Stdout | ctx::Kind::Stderr if needs & (r::FD_SEEK | r::FD_TELL) != 0 => {
-            Err(Errno::SPIPE)
-        }
-        ctx::Kind::Stdin | ctx::Kind::Stdout | ctx::Kind::Stderr => Err(Errno::BADF),
+        ctx::Kind::Stdio(_) if needs & (r::FD_SEEK | r::FD_TELL) != 0 => Err(Errno::SPIPE),
+        ctx::Kind::Stdio(_) => Err(Errno::BADF),
         _ => Err(Errno::NOTCAPABLE),
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use super::ctx::{Kind, WasiCtx};
+use super::ctx::{Kind, Stdio, WasiCtx};
 use super::mem::Env;
 use super::types::rights;
 use super::{Args, Errno};
@@ -104,7 +104,8 @@ fn clock_instant(ctx: &WasiCtx, id: u32, timeout: u64, flags: u16, now: Instant)
 }
 
 /// The host descriptor behind `fd` for a read or write subscription, or
-/// the event to report at once (files are always ready; errors).
+/// the event to report at once (files and the embedder's streams are
+/// always ready; errors).
 fn classify<'c>(ctx: &'c WasiCtx, fd: u32, userdata: u64, kind: u8) -> Result<BorrowedFd<'c>, Event> {
     let Some(d) = ctx.fds.get(&fd) else {
         return Err(Event::error(userdata, kind, Errno::BADF));
@@ -125,10 +126,17 @@ fn classify<'c>(ctx: &'c WasiCtx, fd: u32, userdata: u64, kind: u8) -> Result<Bo
             };
             Err(Event { userdata, error: Errno::SUCCESS, kind, nbytes, hangup: false })
         }
+        Kind::Stdio(Stdio::Input(bytes)) => {
+            // Ready now, like a file.
+            let nbytes =
+                if kind == FD_READ { (bytes.get_ref().len() as u64).saturating_sub(bytes.position()) } else { 0 };
+            Err(Event { userdata, error: Errno::SUCCESS, kind, nbytes, hangup: false })
+        }
+        Kind::Stdio(Stdio::Output(_)) => Err(Event { userdata, error: Errno::SUCCESS, kind, nbytes: 0, hangup: false }),
         Kind::Dir { .. } => Err(Event::error(userdata, kind, Errno::BADF)),
-        Kind::Stdin => Ok(rustix::stdio::stdin()),
-        Kind::Stdout => Ok(rustix::stdio::stdout()),
-        Kind::Stderr => Ok(rustix::stdio::stderr()),
+        Kind::Stdio(Stdio::HostStdin) => Ok(rustix::stdio::stdin()),
+        Kind::Stdio(Stdio::HostStdout) => Ok(rustix::stdio::stdout()),
+        Kind::Stdio(Stdio::HostStderr) => Ok(rustix::stdio::stderr()),
         Kind::Listener(l) => Ok(l.as_fd()),
         Kind::Stream(s) => Ok(s.as_fd()),
     }

@@ -259,9 +259,9 @@ pub(crate) fn encode_filestat(m: &std::fs::Metadata) -> [u8; 64] {
 }
 
 /// A `filestat` for a character device with nothing else known (stdio).
-pub(crate) fn encode_chardev_filestat() -> [u8; 64] {
+pub(crate) fn encode_stdio_filestat(filetype: u8) -> [u8; 64] {
     let mut b = [0u8; 64];
-    b[16] = filetype::CHARACTER_DEVICE;
+    b[16] = filetype;
     b[24..32].copy_from_slice(&1u64.to_le_bytes());
     b
 }
