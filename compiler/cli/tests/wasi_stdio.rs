@@ -1,7 +1,7 @@
 //! A server's standard streams for a WASI program: stdin from bytes it
 //! gives, stdout and stderr into writers it gives (an `OutputBuffer`, or
 //! its own), checked through small modules that make the calls directly
-//! and through the corpus's C and Rust programs, in both bounds-check
+//! and through the corpus's C, C++ and Rust programs, in both bounds-check
 //! modes.
 
 mod common;
@@ -245,11 +245,12 @@ fn run_corpus(name: &str, mode: wasmc::BoundsChecks, ctx: WasiCtx) -> i32 {
     }
 }
 
-/// The C program (wasi-libc's `printf`, which buffers and writes at exit)
-/// and the Rust one (`println!`, a write a line) print into the server's
-/// buffers what they print on a terminal.
+/// The C program (wasi-libc's `printf`, which buffers and writes at exit),
+/// the Rust one (`println!`, a write a line) and the C++ one (iostreams
+/// reading stdin a line at a time) print into the server's buffers what
+/// they print on a terminal; the C++ one, what its native build printed.
 #[test]
-fn c_and_rust_programs_print_into_the_servers_buffers() {
+fn c_cpp_and_rust_programs_print_into_the_servers_buffers() {
     let dir = std::env::temp_dir().join(format!("wasmc-wasi-stdio-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data")).unwrap();
@@ -281,6 +282,21 @@ fn c_and_rust_programs_print_into_the_servers_buffers() {
         let printed = common::text(&stdout.take());
         assert!(printed.starts_with("hello from wasi\nargs: hello.txt\n"), "{mode:?}: {printed}");
         assert!(printed.contains("read /data/hello.txt: hi from the host\n"), "{mode:?}: {printed}");
+
+        let stderr = OutputBuffer::new(64);
+        let ctx = WasiCtx::builder()
+            .args(["words", "one", "two"])
+            .stdin_bytes(std::fs::read(corpus("words.input")).unwrap())
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .preopen_dir(dir.join("data"), "/data")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(run_corpus("words_cpp.wasm", mode, ctx), 0, "{mode:?}");
+        let expected = std::fs::read_to_string(corpus("words_cpp.expected")).unwrap();
+        assert_eq!(common::text(&stdout.take()), expected, "{mode:?}");
+        assert_eq!(stderr.take(), b"done\n", "{mode:?}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
