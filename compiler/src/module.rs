@@ -5,7 +5,7 @@
 //! the function environment needs, and the function bodies to compile.
 
 use wasmc_abi::meta::{
-    ConstExpr, DataMode, DataSegment, ElemMode, ElemSegment, Export, ExternKind, FuncDef, FuncType, GlobalDef,
+    ConstExpr, ConstOp, DataMode, DataSegment, ElemMode, ElemSegment, Export, ExternKind, FuncDef, FuncType, GlobalDef,
     GlobalType, Import, ImportType, MemoryType, ModuleMeta, OwnedLists, TableType, ValType,
 };
 use wasmc_abi::vmctx::VMOffsets;
@@ -115,11 +115,73 @@ fn global_type(g: &wasmparser::GlobalType, offset: usize) -> Result<GlobalType, 
     Ok(GlobalType { ty: val_type(g.content_type, offset)?, mutable: g.mutable })
 }
 
-/// Converts a Wasm 2.0 constant expression: one instruction, then `end`.
-fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileError> {
-    let mut ops = expr.get_operators_reader();
-    let offset = ops.original_position();
-    let value = match ops.read()? {
+/// Converts a constant expression: one instruction as in Wasm 2.0, or
+/// several (Wasm 3.0's extended constant expressions), which are folded
+/// into one constant unless they read a global, and otherwise appended to
+/// `const_ops` as a [`ConstExpr::Ops`].
+fn const_expr(expr: &wasmparser::ConstExpr<'_>, const_ops: &mut Vec<ConstOp>) -> Result<ConstExpr, CompileError> {
+    let mut reader = expr.get_operators_reader();
+    let mut operators = Vec::new();
+    while !reader.eof() {
+        operators.push((reader.original_position(), reader.read()?));
+    }
+    match &operators[..] {
+        [(offset, single), (_, Operator::End)] => one_instruction(single, *offset),
+        [several @ .., (_, Operator::End)] => {
+            let ops = several.iter().map(|(offset, op)| const_op(op, *offset)).collect::<Result<Vec<_>, _>>()?;
+            if let Some(constant) = fold(&ops) {
+                return Ok(constant);
+            }
+            let offset = several.first().map_or(0, |(offset, _)| *offset);
+            let start = len_u32(const_ops.len(), offset, "constant instructions")?;
+            let len = len_u32(ops.len(), offset, "a constant expression")?;
+            const_ops.extend(ops);
+            len_u32(const_ops.len(), offset, "constant instructions")?;
+            Ok(ConstExpr::Ops { start, len })
+        }
+        _ => Err(unsupported(reader.original_position(), "constant expression without end")),
+    }
+}
+
+/// One instruction of an extended constant expression.
+fn const_op(op: &Operator<'_>, offset: usize) -> Result<ConstOp, CompileError> {
+    Ok(match *op {
+        Operator::I32Const { value } => ConstOp::I32(value),
+        Operator::I64Const { value } => ConstOp::I64(value),
+        Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+        Operator::I32Add => ConstOp::I32Add,
+        Operator::I32Sub => ConstOp::I32Sub,
+        Operator::I32Mul => ConstOp::I32Mul,
+        Operator::I64Add => ConstOp::I64Add,
+        Operator::I64Sub => ConstOp::I64Sub,
+        Operator::I64Mul => ConstOp::I64Mul,
+        ref other => return Err(unsupported(offset, format!("constant expression with {other:?}"))),
+    })
+}
+
+/// The value of `ops` as one constant of the type of its last
+/// instruction, if it reads no global.
+fn fold(ops: &[ConstOp]) -> Option<ConstExpr> {
+    if ops.iter().any(|op| matches!(op, ConstOp::GlobalGet(_))) {
+        return None;
+    }
+    let mut stack = Vec::new();
+    for op in ops {
+        op.run(&mut stack, |_| 0);
+    }
+    let value = stack.pop()?;
+    match ops.last()? {
+        ConstOp::I32(_) | ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+            Some(ConstExpr::I32(value as u32 as i32))
+        }
+        ConstOp::I64(_) | ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => Some(ConstExpr::I64(value as i64)),
+        ConstOp::GlobalGet(_) => None,
+    }
+}
+
+/// A constant expression of one instruction.
+fn one_instruction(op: &Operator<'_>, offset: usize) -> Result<ConstExpr, CompileError> {
+    Ok(match *op {
         Operator::I32Const { value } => ConstExpr::I32(value),
         Operator::I64Const { value } => ConstExpr::I64(value),
         Operator::F32Const { value } => ConstExpr::F32(value.bits()),
@@ -128,13 +190,8 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileErro
         Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
         Operator::RefNull { hty } => ConstExpr::RefNull(heap_type(hty, offset)?),
         Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
-        other => return Err(unsupported(offset, format!("constant expression {other:?}"))),
-    };
-    let end_offset = ops.original_position();
-    match ops.read()? {
-        Operator::End if ops.eof() => Ok(value),
-        _ => Err(unsupported(end_offset, "constant expression of more than one instruction")),
-    }
+        ref other => return Err(unsupported(offset, format!("constant expression {other:?}"))),
+    })
 }
 
 fn extern_kind(kind: wasmparser::ExternalKind, offset: usize) -> Result<ExternKind, CompileError> {
@@ -253,6 +310,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
         tables: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
+        const_ops: Vec::new(),
         start: None,
         elements: Vec::new(),
         data: Vec::new(),
@@ -350,7 +408,8 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                     let g = g?;
                     let ty = global_type(&g.ty, offset)?;
                     globals.push(ty);
-                    meta.globals.push(GlobalDef { ty, init: const_expr(&g.init_expr)? });
+                    let init = const_expr(&g.init_expr, &mut meta.const_ops)?;
+                    meta.globals.push(GlobalDef { ty, init });
                 }
             }
             Payload::ExportSection(reader) => {
@@ -372,9 +431,10 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                     let mode = match &elem.kind {
                         ElementKind::Passive => ElemMode::Passive,
                         ElementKind::Declared => ElemMode::Declared,
-                        ElementKind::Active { table_index, offset_expr } => {
-                            ElemMode::Active { table: table_index.unwrap_or(0), offset: const_expr(offset_expr)? }
-                        }
+                        ElementKind::Active { table_index, offset_expr } => ElemMode::Active {
+                            table: table_index.unwrap_or(0),
+                            offset: const_expr(offset_expr, &mut meta.const_ops)?,
+                        },
                     };
                     let (ty, items) = match elem.items {
                         ElementItems::Functions(funcs) => (
@@ -384,7 +444,7 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                         ElementItems::Expressions(ty, exprs) => {
                             let mut items = Vec::new();
                             for e in exprs {
-                                items.push(const_expr(&e?)?);
+                                items.push(const_expr(&e?, &mut meta.const_ops)?);
                             }
                             (ref_type(ty, offset)?, items)
                         }
@@ -398,9 +458,10 @@ pub(crate) fn parse(wasm: &[u8]) -> Result<ParsedModule<'_>, CompileError> {
                     let offset = d.range.start;
                     let mode = match &d.kind {
                         wasmparser::DataKind::Passive => DataMode::Passive,
-                        wasmparser::DataKind::Active { memory_index, offset_expr } => {
-                            DataMode::Active { memory: *memory_index, offset: const_expr(offset_expr)? }
-                        }
+                        wasmparser::DataKind::Active { memory_index, offset_expr } => DataMode::Active {
+                            memory: *memory_index,
+                            offset: const_expr(offset_expr, &mut meta.const_ops)?,
+                        },
                     };
                     let data_offset = len_u32(data.len(), offset, "data")?;
                     let len = len_u32(d.data.len(), offset, "data segment")?;

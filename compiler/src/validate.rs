@@ -1,10 +1,14 @@
-//! Validation against exactly the WebAssembly 2.0 feature set.
+//! Validation against the WebAssembly 2.0 feature set, plus the Wasm 3.0
+//! features the compiler implements.
 
 use wasmparser::{Validator, WasmFeatures};
 
 use crate::CompileError;
 
-/// The features of WebAssembly 2.0 and nothing else.
+/// The features of WebAssembly 2.0, and of Wasm 3.0 its extended constant
+/// expressions (`add`, `sub` and `mul` of `i32` and `i64` in global
+/// initialisers and segment offsets, as LLVM emits for position-independent
+/// code). Nothing else of 3.0 yet.
 ///
 /// `GC_TYPES` is not a proposal: wasmparser gates `externref` on it (its own
 /// `WASM1` set includes it), so Wasm 2.0's reference types need it.
@@ -18,6 +22,7 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::SIMD
         | WasmFeatures::FLOATS
         | WasmFeatures::GC_TYPES
+        | WasmFeatures::EXTENDED_CONST
 }
 
 /// A validator for [`features`].

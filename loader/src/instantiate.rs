@@ -176,7 +176,8 @@ pub(crate) fn allocate(
 
     // Defined globals (initialisers may read imported globals and funcrefs).
     for (j, g) in meta.globals.iter().enumerate() {
-        let value = eval_const(&g.init, &vm.vmctx, |k| store.vm().global_storage(vm.globals[k as usize]));
+        let value =
+            eval_const(&g.init, &meta.const_ops, &vm.vmctx, |k| store.vm().global_storage(vm.globals[k as usize]));
         vm.vmctx.set_defined_global(j as u32, VMGlobal { bytes: value.0 });
     }
 

@@ -70,3 +70,29 @@ fn spec_testsuite_explicit_mode() {
 fn spec_testsuite_with_fuel_metering() {
     run_suite_with(CompileOptions { fuel_metering: true, ..CompileOptions::default() });
 }
+
+/// Wasm 3.0's extended constant expressions: the proposal's own scripts
+/// (`proposals/extended-const` in the suite), in both bounds-check modes.
+#[test]
+fn extended_const_proposal() {
+    let Some(dir) = testsuite().map(|d| d.join("proposals/extended-const")) else {
+        eprintln!("spec testsuite not found; skipping");
+        return;
+    };
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wast"))
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts.len(), 3, "data, elem and global in {}", dir.display());
+    for mode in [BoundsChecks::Guard, BoundsChecks::Explicit] {
+        let options = CompileOptions { bounds_checks: mode, ..CompileOptions::default() };
+        let mut total = WastReport::default();
+        for script in &scripts {
+            total.absorb(run_file(script, &options));
+        }
+        assert_eq!(total.failed, 0, "{mode:?}: {:?}", &total.failures[..total.failures.len().min(20)]);
+        assert!(total.passed >= 290, "{mode:?}: only {} assertions ran", total.passed);
+    }
+}

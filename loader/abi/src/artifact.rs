@@ -7,7 +7,7 @@
 //! | [`SECTION_META`]    | compiler (`meta`)     | loader, `wasmc inspect` | [`HEADER_LEN`] bytes of header (magic, format version), then the encoded [`crate::meta::ModuleMeta`] |
 //! | [`SECTION_DATA`]    | compiler              | loader (instantiation)  | bytes of every data segment, back to back; segments refer to ranges of it |
 //! | [`SECTION_IMAGE`]   | compiler              | loader (mapped copy-on-write into memories) | the defined memories' initial contents, as the runs of [`crate::meta::ModuleMeta::memory_image`]; starts on an [`IMAGE_ALIGN`] boundary in the file; empty without an image |
-//! | [`SECTION_CHECKSUM`]| compiler, last        | loader (unless trusted) | [`CHECKSUM_LEN`] bytes: CRC-32 (IEEE) of the whole file computed with these bytes zeroed, little-endian, then four zero bytes |
+//! | [`SECTION_CHECKSUM`]| compiler, last        | loader (unless trusted) | [`CHECKSUM_LEN`] bytes: CRC-32 (IEEE) of the whole file computed with its own four bytes zeroed, little-endian, then four zero bytes the CRC covers |
 //! | [`SECTION_SIGNATURE`]| compiler (`--sign`), before the checksum | loader (signed loads), `wasmc inspect` | [`SIGNATURE_LEN`] bytes, all zero when unsigned; else the signer's [`KEY_ID_LEN`]-byte key id (first bytes of SHA-256 of the Ed25519 public key), the 64-byte Ed25519 signature, then [`SIGNATURE_LEN`] − 72 zero bytes |
 //!
 //! The signature covers the whole file with the contents of both
@@ -78,8 +78,12 @@ pub const MAGIC: [u8; 8] = *b"WASMCAOT";
 /// version-5 and version-6 artifacts cannot call each other; version 7: two
 /// builtins more ([`crate::builtins::Builtin::Memmove`] and `Memset`), which
 /// small `memory.copy` and `memory.fill` call after checking bounds and
-/// charging fuel inline. Artifacts load if and only if it matches.
-pub const FORMAT_VERSION: u32 = 7;
+/// charging fuel inline; version 8: constant expressions of several
+/// instructions ([`crate::meta::ConstExpr::Ops`], Wasm 3.0's extended
+/// constant expressions) and the metadata's list of their instructions,
+/// and a checksum that covers its section's four reserved bytes.
+/// Artifacts load if and only if it matches.
+pub const FORMAT_VERSION: u32 = 8;
 
 /// Length of the metadata header: magic, then the format version as u32 LE,
 /// then four reserved zero bytes.

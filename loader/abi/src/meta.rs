@@ -124,7 +124,8 @@ pub struct GlobalType {
     pub mutable: bool,
 }
 
-/// A constant expression (Wasm 2.0 allows exactly one instruction).
+/// A constant expression: one instruction as in Wasm 2.0, or several
+/// (Wasm 3.0's extended constant expressions) kept as [`ConstExpr::Ops`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConstExpr {
     /// `i32.const`
@@ -143,6 +144,76 @@ pub enum ConstExpr {
     RefNull(ValType),
     /// `ref.func`.
     RefFunc(u32),
+    /// Several instructions, [`ModuleMeta::const_ops`]`[start..start +
+    /// len]`, run on a stack and leaving one value. Only expressions that
+    /// read a global are kept this way: the compiler folds the others into
+    /// one constant.
+    Ops {
+        /// Index of the first instruction.
+        start: u32,
+        /// How many instructions.
+        len: u32,
+    },
+}
+
+/// One instruction of a [`ConstExpr::Ops`]: integer constants, reads of
+/// imported globals, and the `add`, `sub` and `mul` Wasm 3.0 allows in
+/// constant expressions (wrapping, as in code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConstOp {
+    /// `i32.const`
+    I32(i32),
+    /// `i64.const`
+    I64(i64),
+    /// `global.get` of an imported global.
+    GlobalGet(u32),
+    /// `i32.add`
+    I32Add,
+    /// `i32.sub`
+    I32Sub,
+    /// `i32.mul`
+    I32Mul,
+    /// `i64.add`
+    I64Add,
+    /// `i64.sub`
+    I64Sub,
+    /// `i64.mul`
+    I64Mul,
+}
+
+impl ConstOp {
+    /// How many values it pops, and pushes one.
+    pub fn pops(self) -> usize {
+        match self {
+            ConstOp::I32(_) | ConstOp::I64(_) | ConstOp::GlobalGet(_) => 0,
+            _ => 2,
+        }
+    }
+
+    /// Runs it on `stack` (of `i32`s zero-extended and `i64`s), reading
+    /// imported global `g` with `global(g)`. A stack too short (a damaged
+    /// artifact; [`ModuleMeta::validate_head`] refuses it) pops zeros.
+    pub fn run(self, stack: &mut Vec<u64>, global: impl FnOnce(u32) -> u64) {
+        let mut pop = || stack.pop().unwrap_or(0);
+        let value = match self {
+            ConstOp::I32(v) => u64::from(v as u32),
+            ConstOp::I64(v) => v as u64,
+            ConstOp::GlobalGet(g) => global(g),
+            binary => {
+                let (b, a) = (pop(), pop());
+                let (a32, b32) = (a as u32, b as u32);
+                match binary {
+                    ConstOp::I32Add => u64::from(a32.wrapping_add(b32)),
+                    ConstOp::I32Sub => u64::from(a32.wrapping_sub(b32)),
+                    ConstOp::I32Mul => u64::from(a32.wrapping_mul(b32)),
+                    ConstOp::I64Add => a.wrapping_add(b),
+                    ConstOp::I64Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                }
+            }
+        };
+        stack.push(value);
+    }
 }
 
 /// What an import or export refers to.
@@ -371,6 +442,8 @@ pub struct ModuleMeta<L = OwnedLists> {
     pub memories: Vec<MemoryType>,
     /// Defined globals.
     pub globals: Vec<GlobalDef>,
+    /// The instructions of every [`ConstExpr::Ops`].
+    pub const_ops: Vec<ConstOp>,
     /// Start function index.
     pub start: Option<u32>,
     /// Element segments, by index.
@@ -777,6 +850,33 @@ impl Writer {
                 self.u8(7);
                 self.u32(i);
             }
+            ConstExpr::Ops { start, len } => {
+                self.u8(8);
+                self.u32(start);
+                self.u32(len);
+            }
+        }
+    }
+    fn const_op(&mut self, op: ConstOp) {
+        match op {
+            ConstOp::I32(v) => {
+                self.u8(0);
+                self.u32(v as u32);
+            }
+            ConstOp::I64(v) => {
+                self.u8(1);
+                self.u64(v as u64);
+            }
+            ConstOp::GlobalGet(g) => {
+                self.u8(2);
+                self.u32(g);
+            }
+            ConstOp::I32Add => self.u8(3),
+            ConstOp::I32Sub => self.u8(4),
+            ConstOp::I32Mul => self.u8(5),
+            ConstOp::I64Add => self.u8(6),
+            ConstOp::I64Sub => self.u8(7),
+            ConstOp::I64Mul => self.u8(8),
         }
     }
     fn table_type(&mut self, t: &TableType) {
@@ -905,7 +1005,23 @@ impl<'a> Reader<'a> {
             5 => ConstExpr::GlobalGet(self.u32(what)?),
             6 => ConstExpr::RefNull(self.ref_type(what)?),
             7 => ConstExpr::RefFunc(self.u32(what)?),
+            8 => ConstExpr::Ops { start: self.u32(what)?, len: self.u32(what)? },
             other => return self.err(&format!("{what}: unknown constant expression {other}")),
+        })
+    }
+    fn const_op(&mut self) -> Result<ConstOp, MetaError> {
+        const WHAT: &str = "constant instruction";
+        Ok(match self.u8(WHAT)? {
+            0 => ConstOp::I32(self.u32(WHAT)? as i32),
+            1 => ConstOp::I64(self.u64(WHAT)? as i64),
+            2 => ConstOp::GlobalGet(self.u32(WHAT)?),
+            3 => ConstOp::I32Add,
+            4 => ConstOp::I32Sub,
+            5 => ConstOp::I32Mul,
+            6 => ConstOp::I64Add,
+            7 => ConstOp::I64Sub,
+            8 => ConstOp::I64Mul,
+            other => return self.err(&format!("unknown constant instruction {other}")),
         })
     }
     fn table_type(&mut self) -> Result<TableType, MetaError> {
@@ -971,6 +1087,7 @@ impl ModuleMeta {
             w.global_type(&g.ty);
             w.const_expr(&g.init);
         });
+        w.list(&self.const_ops, |w, op| w.const_op(*op));
         w.opt_u32(self.start);
         w.list(&self.elements, |w, e| {
             match &e.mode {
@@ -1077,6 +1194,7 @@ impl<L> ModuleMeta<L> {
         let globals = r.list(3, "globals", |r| {
             Ok(GlobalDef { ty: r.global_type()?, init: r.const_expr("global initialiser")? })
         })?;
+        let const_ops = r.list(1, "constant instructions", |r| r.const_op())?;
         let start = r.opt_u32("start function")?;
         let elements = r.list(6, "element segments", |r| {
             let mode = match r.u8("element mode")? {
@@ -1140,6 +1258,7 @@ impl<L> ModuleMeta<L> {
             tables,
             memories,
             globals,
+            const_ops,
             start,
             elements,
             data,
@@ -1218,12 +1337,39 @@ impl<L: MetaLists> ModuleMeta<L> {
                 Err(inconsistent(format!("{what} refers to type {t} of {n_types}")))
             }
         };
-        let const_ok = |e: &ConstExpr, what: &str| match *e {
-            ConstExpr::GlobalGet(g) if u64::from(g) >= n_imported_globals => {
+        let global_ok = |g: u32, what: &str| {
+            if u64::from(g) < n_imported_globals {
+                Ok(())
+            } else {
                 Err(inconsistent(format!("{what} reads global {g}, which is not imported")))
             }
+        };
+        let const_ok = |e: &ConstExpr, what: &str| match *e {
+            ConstExpr::GlobalGet(g) => global_ok(g, what),
             ConstExpr::RefFunc(f) if u64::from(f) >= n_funcs => {
                 Err(inconsistent(format!("{what} refers to function {f} of {n_funcs}")))
+            }
+            ConstExpr::Ops { start, len } => {
+                let ops = (start as usize)
+                    .checked_add(len as usize)
+                    .and_then(|end| self.const_ops.get(start as usize..end))
+                    .ok_or_else(|| inconsistent(format!("{what} lies outside the constant instructions")))?;
+                // Each instruction finds its operands; one value is left.
+                let mut depth = 0usize;
+                for op in ops {
+                    if let ConstOp::GlobalGet(g) = *op {
+                        global_ok(g, what)?;
+                    }
+                    depth = depth
+                        .checked_sub(op.pops())
+                        .ok_or_else(|| inconsistent(format!("{what} pops an empty stack")))?
+                        + 1;
+                }
+                if depth == 1 {
+                    Ok(())
+                } else {
+                    Err(inconsistent(format!("{what} leaves {depth} values")))
+                }
             }
             _ => Ok(()),
         };
@@ -1455,10 +1601,34 @@ mod tests {
             ],
             tables: vec![TableType { element: ValType::ExternRef, min: 0, max: Some(10) }],
             memories: vec![MemoryType { min_pages: 1, max_pages: Some(2) }],
-            globals: vec![GlobalDef {
-                ty: GlobalType { ty: ValType::V128, mutable: true },
-                init: ConstExpr::V128(u128::MAX - 7),
-            }],
+            globals: vec![
+                GlobalDef { ty: GlobalType { ty: ValType::V128, mutable: true }, init: ConstExpr::V128(u128::MAX - 7) },
+                // (g0 * 3 + 1) - 2 and ((5 + 6) - 2) * 3: every instruction.
+                GlobalDef {
+                    ty: GlobalType { ty: ValType::I32, mutable: false },
+                    init: ConstExpr::Ops { start: 0, len: 7 },
+                },
+                GlobalDef {
+                    ty: GlobalType { ty: ValType::I64, mutable: false },
+                    init: ConstExpr::Ops { start: 7, len: 7 },
+                },
+            ],
+            const_ops: vec![
+                ConstOp::GlobalGet(0),
+                ConstOp::I32(3),
+                ConstOp::I32Mul,
+                ConstOp::I32(1),
+                ConstOp::I32Add,
+                ConstOp::I32(2),
+                ConstOp::I32Sub,
+                ConstOp::I64(5),
+                ConstOp::I64(6),
+                ConstOp::I64Add,
+                ConstOp::I64(2),
+                ConstOp::I64Sub,
+                ConstOp::I64(3),
+                ConstOp::I64Mul,
+            ],
             start: Some(1),
             elements: vec![ElemSegment {
                 mode: ElemMode::Active { table: 0, offset: ConstExpr::GlobalGet(0) },
@@ -1603,6 +1773,49 @@ mod tests {
         let mut m = sample();
         m.globals[0].init = ConstExpr::RefFunc(7);
         assert!(m.validate(64, 3, IMAGE_LEN).is_err());
+    }
+
+    #[test]
+    fn validate_refuses_constant_instructions_that_do_not_leave_one_value() {
+        let with_ops = |ops: Vec<ConstOp>, start: u32, len: u32| {
+            let mut m = sample();
+            m.const_ops = ops;
+            m.globals[1].init = ConstExpr::Ops { start, len };
+            m.globals[2].init = ConstExpr::I64(0);
+            m.validate(64, 3, IMAGE_LEN)
+        };
+        assert!(with_ops(vec![ConstOp::I32(1), ConstOp::I32(2), ConstOp::I32Add], 0, 3).is_ok());
+        let refused = [
+            (vec![ConstOp::I32(1), ConstOp::I32Add], 0, 2, "pops an empty stack"),
+            (vec![ConstOp::I32(1), ConstOp::I32(2)], 0, 2, "leaves 2 values"),
+            (vec![], 0, 0, "leaves 0 values"),
+            (vec![ConstOp::GlobalGet(1)], 0, 1, "not imported"),
+            (vec![ConstOp::I32(1)], 0, 2, "outside"),
+            (vec![ConstOp::I32(1)], u32::MAX, 2, "outside"),
+        ];
+        for (ops, start, len, why) in refused {
+            let error = with_ops(ops.clone(), start, len).expect_err(why).to_string();
+            assert!(error.contains(why), "{ops:?} {start}+{len}: {error}");
+        }
+    }
+
+    #[test]
+    fn constant_instructions_wrap_as_code_does() {
+        let run = |ops: &[ConstOp]| {
+            let mut stack = Vec::new();
+            for op in ops {
+                op.run(&mut stack, |g| u64::from(g) + 40);
+            }
+            stack
+        };
+        let sample = sample();
+        assert_eq!(run(&sample.const_ops[..7]), [(40 * 3 + 1) - 2]);
+        assert_eq!(run(&sample.const_ops[7..]), [((5 + 6) - 2) * 3]);
+        assert_eq!(run(&[ConstOp::I32(i32::MAX), ConstOp::I32(1), ConstOp::I32Add]), [1 << 31]);
+        assert_eq!(run(&[ConstOp::I32(0), ConstOp::I32(1), ConstOp::I32Sub]), [u64::from(u32::MAX)]);
+        assert_eq!(run(&[ConstOp::I64(i64::MIN), ConstOp::I64(-1), ConstOp::I64Mul]), [i64::MIN as u64]);
+        // A damaged list cannot make it panic: missing operands are zeros.
+        assert_eq!(run(&[ConstOp::I64Sub]), [0]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The artifact checksum: CRC-32 (IEEE) of the whole file with the
-//! contents of [`SECTION_CHECKSUM`] zeroed, stored little-endian in that
-//! section's first four bytes (the other four are zero). It catches
-//! damage, not forgery: a signature does that (see [`crate::signature`]).
+//! The artifact checksum: CRC-32 (IEEE) of the whole file with the first
+//! four bytes of [`SECTION_CHECKSUM`] taken as zero, stored little-endian
+//! in those four bytes. The section's other four bytes are zero and
+//! covered like the rest of the file, so no byte of an artifact can change
+//! unnoticed. It catches damage, not forgery: a signature does that (see
+//! [`crate::signature`]).
 
 use std::ops::Range;
 
@@ -20,7 +22,8 @@ pub struct Mismatch {
 }
 
 /// The checksum of `file` whose checksum section lies at `sum`: CRC-32 of
-/// the file with those bytes taken as zero (the file is not copied).
+/// the file with the section's first four bytes (where the checksum is
+/// stored) taken as zero (the file is not copied).
 ///
 /// # Panics
 /// If `sum` is not [`CHECKSUM_LEN`] bytes inside `file` (ranges from
@@ -29,8 +32,8 @@ pub fn compute(file: &[u8], sum: Range<usize>) -> u32 {
     assert_eq!(sum.len(), CHECKSUM_LEN, "the checksum section is {CHECKSUM_LEN} bytes");
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&file[..sum.start]);
-    hasher.update(&[0u8; CHECKSUM_LEN]);
-    hasher.update(&file[sum.end..]);
+    hasher.update(&[0u8; 4]);
+    hasher.update(&file[sum.start + 4..]);
     hasher.finalize()
 }
 
@@ -42,10 +45,9 @@ pub fn compute(file: &[u8], sum: Range<usize>) -> u32 {
 /// wrong size or outside the file.
 pub fn fill(file: &mut [u8]) -> Result<(), FormatError> {
     let sum = ArtifactFile::parse(file)?.fixed_section(SECTION_CHECKSUM, "checksum section", CHECKSUM_LEN)?;
+    file[sum.clone()].fill(0);
     let crc = compute(file, sum.clone());
-    let stored = &mut file[sum];
-    stored.fill(0);
-    stored[..4].copy_from_slice(&crc.to_le_bytes());
+    file[sum.start..sum.start + 4].copy_from_slice(&crc.to_le_bytes());
     Ok(())
 }
 
@@ -71,17 +73,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_checksum_ignores_its_own_bytes_and_catches_any_other_change() {
+    fn the_checksum_ignores_only_where_it_is_stored_and_catches_any_other_change() {
         let mut file: Vec<u8> = (0..64u8).collect();
         let sum = 16..16 + CHECKSUM_LEN;
-        let crc = compute(&file, sum.clone());
-        file[sum.clone()].fill(0xee);
-        assert_eq!(compute(&file, sum.clone()), crc);
         file[sum.clone()].fill(0);
+        let crc = compute(&file, sum.clone());
+        file[sum.start..sum.start + 4].fill(0xee);
+        assert_eq!(compute(&file, sum.clone()), crc);
         file[sum.start..sum.start + 4].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(verify(&file, sum.clone()), Ok(()));
-        file[40] ^= 1;
-        assert_eq!(verify(&file, sum.clone()).unwrap_err().expected, crc);
+        // Any other byte, the section's reserved four included.
+        for at in (0..64).filter(|at| !(sum.start..sum.start + 4).contains(at)) {
+            let mut damaged = file.clone();
+            damaged[at] ^= 1;
+            assert_eq!(verify(&damaged, sum.clone()).unwrap_err().expected, crc, "a flip at {at} went unnoticed");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use smallvec::SmallVec;
-use wasmc_abi::meta::ConstExpr;
+use wasmc_abi::meta::{ConstExpr, ConstOp};
 use wasmc_abi::vmctx::VMCTX_MAGIC;
 
 use crate::vm::module_info::ModuleInfo;
@@ -76,14 +76,21 @@ impl StoreData {
     /// Evaluates a constant expression of `instance` (its imported globals
     /// and its funcrefs are all one can read).
     pub(crate) fn eval_const(&self, instance: &VmInstance, expr: &ConstExpr) -> ValRaw {
-        eval_const(expr, &instance.vmctx, |g| self.global_storage(instance.globals[g as usize]))
+        let ops = &instance.module.meta().const_ops;
+        eval_const(expr, ops, &instance.vmctx, |g| self.global_storage(instance.globals[g as usize]))
     }
 }
 
-/// Evaluates a constant expression to its raw value. `global` gives the
-/// storage of the instance's global `g` (only imported globals can be read
-/// by validated constant expressions).
-pub(crate) fn eval_const(expr: &ConstExpr, vmctx: &VmCtx, global: impl Fn(u32) -> *mut VMGlobal) -> ValRaw {
+/// Evaluates a constant expression to its raw value. `ops` is the module's
+/// [`ModuleMeta::const_ops`](wasmc_abi::meta::ModuleMeta::const_ops);
+/// `global` gives the storage of the instance's global `g` (only imported
+/// globals can be read by validated constant expressions).
+pub(crate) fn eval_const(
+    expr: &ConstExpr,
+    ops: &[ConstOp],
+    vmctx: &VmCtx,
+    global: impl Fn(u32) -> *mut VMGlobal,
+) -> ValRaw {
     match *expr {
         ConstExpr::I32(v) => ValRaw::from_u128(u128::from(v as u32)),
         ConstExpr::I64(v) => ValRaw::from_u128(u128::from(v as u64)),
@@ -94,5 +101,17 @@ pub(crate) fn eval_const(expr: &ConstExpr, vmctx: &VmCtx, global: impl Fn(u32) -
         ConstExpr::GlobalGet(g) => ValRaw(unsafe { (*global(g)).bytes }),
         ConstExpr::RefNull(_) => ValRaw::default(),
         ConstExpr::RefFunc(f) => ValRaw::from_u128(vmctx.func_ref(f) as usize as u128),
+        ConstExpr::Ops { start, len } => {
+            // In range and leaving one value: checked at load
+            // (`ModuleMeta::validate_head`).
+            let ops = ops.get(start as usize..).and_then(|ops| ops.get(..len as usize)).unwrap_or_default();
+            let mut stack = Vec::with_capacity(ops.len());
+            for op in ops {
+                // SAFETY: import slots point at live globals owned by the
+                // store; the low bytes hold an i32's or i64's value.
+                op.run(&mut stack, |g| ValRaw(unsafe { (*global(g)).bytes }).u64());
+            }
+            ValRaw::from_u128(u128::from(stack.pop().unwrap_or(0)))
+        }
     }
 }

@@ -29,6 +29,7 @@ pub fn empty_meta() -> ModuleMeta {
         tables: vec![],
         memories: vec![],
         globals: vec![],
+        const_ops: vec![],
         start: None,
         elements: vec![],
         data: vec![],
