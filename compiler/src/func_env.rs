@@ -16,7 +16,7 @@ mod interrupt;
 mod memory;
 mod table;
 
-pub(crate) use call::WASM_FUNC_NAMESPACE;
+pub(crate) use call::{CallKind, WASM_FUNC_NAMESPACE};
 
 use cranelift_codegen::ir::immediates::Offset32;
 use cranelift_codegen::ir::{self, types, AbiParam, ArgumentPurpose, InstBuilder};

@@ -8,7 +8,8 @@ use crate::CompileError;
 /// The features of WebAssembly 2.0, and of Wasm 3.0 its extended constant
 /// expressions (`add`, `sub` and `mul` of `i32` and `i64` in global
 /// initialisers and segment offsets, as LLVM emits for position-independent
-/// code). Nothing else of 3.0 yet.
+/// code) and tail calls (`return_call`, `return_call_indirect`). Nothing
+/// else of 3.0 yet.
 ///
 /// `GC_TYPES` is not a proposal: wasmparser gates `externref` on it (its own
 /// `WASM1` set includes it), so Wasm 2.0's reference types need it.
@@ -23,6 +24,7 @@ pub(crate) fn features() -> WasmFeatures {
         | WasmFeatures::FLOATS
         | WasmFeatures::GC_TYPES
         | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::TAIL_CALL
 }
 
 /// A validator for [`features`].

@@ -1,8 +1,9 @@
-//! Differential execution: a wasm-smith module (Wasm 2.0 with SIMD and
-//! extended constant expressions, every item exported, NaNs canonicalised,
-//! loops and calls bounded by wasm-smith's `ensure_termination` fuel
-//! global) runs in wasmc (both bounds-check modes) and in wasmi 1.1 (an
-//! interpreter, so no code shared with wasmc's Cranelift); each exported
+//! Differential execution: a wasm-smith module (Wasm 2.0 with SIMD,
+//! extended constant expressions and tail calls, every item exported, NaNs
+//! canonicalised, loops and calls bounded by wasm-smith's
+//! `ensure_termination` fuel global) runs in wasmc (both bounds-check
+//! modes) and in wasmi 1.1 (an interpreter, so no code shared with wasmc's
+//! Cranelift); each exported
 //! function is called in export order with zero arguments, and results,
 //! traps (with their kind) and, at the end, every exported global and
 //! memory must match bit for bit, `v128` values included.

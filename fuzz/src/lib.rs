@@ -21,7 +21,8 @@ pub fn options(mode: BoundsChecks) -> CompileOptions {
 }
 
 /// The wasm-smith configuration: exactly the features wasmc supports (Wasm
-/// 2.0 and extended constant expressions), one memory, small limits.
+/// 2.0, extended constant expressions and tail calls), one memory, small
+/// limits.
 pub fn smith_config() -> wasm_smith::Config {
     wasm_smith::Config {
         bulk_memory_enabled: true,
@@ -33,14 +34,15 @@ pub fn smith_config() -> wasm_smith::Config {
         relaxed_simd_enabled: false,
         exceptions_enabled: false,
         gc_enabled: false,
-        tail_call_enabled: false,
         threads_enabled: false,
         memory64_enabled: false,
         custom_page_sizes_enabled: false,
-        // Wasm 3.0's, which wasmc compiles (wasmi enables it by default).
-        // With no imports, its expressions fold into constants at compile
-        // time: the proposal's scripts cover the ones that read globals.
+        // Wasm 3.0's, which wasmc compiles (wasmi enables both by default).
+        // With no imports, extended constant expressions fold into
+        // constants at compile time: the proposal's scripts cover the ones
+        // that read globals.
         extended_const_enabled: true,
+        tail_call_enabled: true,
         // Enabled by default in wasm-smith 0.254, none of them Wasm 2.0.
         wide_arithmetic_enabled: false,
         shared_everything_threads_enabled: false,

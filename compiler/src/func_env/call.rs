@@ -1,4 +1,7 @@
-//! Calls: direct, to imports, and `call_indirect`.
+//! Calls: direct, to imports, and `call_indirect`, each also as a tail call
+//! (Wasm 3.0's `return_call` and `return_call_indirect`: every wasm function
+//! and trampoline uses Cranelift's `tail` convention, so the callee takes
+//! over our frame and returns to our caller).
 //!
 //! Every callee gets `(callee_vmctx, caller_vmctx, args...)`. Calls whose
 //! callee vmctx may differ from ours (imports, `call_indirect`) first copy
@@ -19,6 +22,16 @@ use crate::translate::{WasmError, WasmResult};
 /// Namespace of `ExternalName::User` names that denote wasm functions (the
 /// index is the function index); the linker resolves exactly these.
 pub(crate) const WASM_FUNC_NAMESPACE: u32 = 0;
+
+/// Whether a call returns here or is the function's last act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    /// `call`, `call_indirect`: the results come back.
+    Normal,
+    /// `return_call`, `return_call_indirect`: the callee's results are our
+    /// caller's; the instruction ends the block.
+    Tail,
+}
 
 impl FuncEnv<'_> {
     /// The callee reference for a direct call of function `index`.
@@ -51,11 +64,13 @@ impl FuncEnv<'_> {
         self.record_wasm_offset(builder, vmctx)
     }
 
-    /// `call`: a direct PC-relative call for defined functions, an indirect
-    /// call through the `VMFunctionImport` for imports.
+    /// `call` (or `return_call`): a direct PC-relative call for defined
+    /// functions, an indirect call through the `VMFunctionImport` for
+    /// imports.
     pub(crate) fn call(
         &mut self,
         builder: &mut FunctionBuilder,
+        kind: CallKind,
         index: u32,
         callee: ir::FuncRef,
         args: &[ir::Value],
@@ -65,7 +80,10 @@ impl FuncEnv<'_> {
         if index >= self.module.imported_funcs {
             call_args.extend_from_slice(&[vmctx, vmctx]);
             call_args.extend_from_slice(args);
-            return Ok(builder.ins().call(callee, &call_args));
+            return Ok(match kind {
+                CallKind::Normal => builder.ins().call(callee, &call_args),
+                CallKind::Tail => builder.ins().return_call(callee, &call_args),
+            });
         }
         let import = self.module.offsets.imported_function(index);
         let code = builder.ins().load(types::I64, readonly(), vmctx, offset32(import + FUNC_IMPORT_WASM_CALL)?);
@@ -74,14 +92,16 @@ impl FuncEnv<'_> {
         let sig = builder.func.dfg.ext_funcs[callee].signature;
         call_args.extend_from_slice(&[callee_vmctx, vmctx]);
         call_args.extend_from_slice(args);
-        Ok(builder.ins().call_indirect(sig, code, &call_args))
+        Ok(indirect(builder, kind, sig, code, &call_args))
     }
 
-    /// `call_indirect`: load the funcref, trap on null and on a type
-    /// mismatch, then call its code with its vmctx.
+    /// `call_indirect` (or `return_call_indirect`): load the funcref, trap
+    /// on null and on a type mismatch, then call its code with its vmctx.
+    #[allow(clippy::too_many_arguments, reason = "the operator's immediates, its operands and the call kind")]
     pub(crate) fn call_indirect(
         &mut self,
         builder: &mut FunctionBuilder,
+        kind: CallKind,
         table: u32,
         type_index: u32,
         sig: ir::SigRef,
@@ -106,6 +126,20 @@ impl FuncEnv<'_> {
         let mut call_args = Vec::with_capacity(args.len() + 2);
         call_args.extend_from_slice(&[callee_vmctx, vmctx]);
         call_args.extend_from_slice(args);
-        Ok(builder.ins().call_indirect(sig, code, &call_args))
+        Ok(indirect(builder, kind, sig, code, &call_args))
+    }
+}
+
+/// A call through a code pointer, returning here or not.
+fn indirect(
+    builder: &mut FunctionBuilder,
+    kind: CallKind,
+    sig: ir::SigRef,
+    code: ir::Value,
+    args: &[ir::Value],
+) -> ir::Inst {
+    match kind {
+        CallKind::Normal => builder.ins().call_indirect(sig, code, args),
+        CallKind::Tail => builder.ins().return_call_indirect(sig, code, args),
     }
 }

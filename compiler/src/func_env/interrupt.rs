@@ -229,7 +229,9 @@ impl FuncEnv<'_> {
                 self.fuel_flush(builder);
                 self.fuel_save(builder)?;
             }
-            Operator::Return => {
+            // A tail call returns for us: its callee checks the fuel at
+            // entry, as a callee of `call` does.
+            Operator::Return | Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. } => {
                 self.fuel_check(builder)?;
                 self.fuel_save(builder)?;
             }

@@ -29,7 +29,7 @@ use cranelift_codegen::ir::{self, types, InstBuilder};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 
-use crate::func_env::{FuncEnv, HIDDEN_PARAMS};
+use crate::func_env::{CallKind, FuncEnv, HIDDEN_PARAMS};
 
 /// Why a function could not be translated.
 #[derive(Debug)]
@@ -351,15 +351,21 @@ impl Translator<'_, '_, '_> {
                 self.env.table_init(&mut self.builder, elem_index, table, dst, src, len)?;
             }
             O::ElemDrop { elem_index } => self.env.elem_drop(&mut self.builder, elem_index)?,
-            O::Call { function_index } => self.call(function_index)?,
-            O::CallIndirect { type_index, table_index } => self.call_indirect(type_index, table_index)?,
+            O::Call { function_index } => self.call(CallKind::Normal, function_index)?,
+            O::CallIndirect { type_index, table_index } => {
+                self.call_indirect(CallKind::Normal, type_index, table_index)?
+            }
+            O::ReturnCall { function_index } => self.call(CallKind::Tail, function_index)?,
+            O::ReturnCallIndirect { type_index, table_index } => {
+                self.call_indirect(CallKind::Tail, type_index, table_index)?
+            }
             ref other => return Err(WasmError::Unsupported(format!("operator {other:?}"))),
         }
         Ok(())
     }
 
-    /// `call`.
-    fn call(&mut self, index: u32) -> WasmResult<()> {
+    /// `call`, or `return_call`.
+    fn call(&mut self, kind: CallKind, index: u32) -> WasmResult<()> {
         let callee = match self.func_refs.get(&index) {
             Some(callee) => *callee,
             None => {
@@ -369,14 +375,13 @@ impl Translator<'_, '_, '_> {
         };
         let ty = self.env.module().func_type(index).ok_or_else(|| WasmError::invalid("function without a type"))?;
         let args = self.pop_n(ty.params.len());
-        let call = self.env.call(&mut self.builder, index, callee, &args)?;
-        let results = self.builder.inst_results(call).to_vec();
-        self.stack.extend(results);
+        let call = self.env.call(&mut self.builder, kind, index, callee, &args)?;
+        self.call_results(kind, call);
         Ok(())
     }
 
-    /// `call_indirect`.
-    fn call_indirect(&mut self, type_index: u32, table: u32) -> WasmResult<()> {
+    /// `call_indirect`, or `return_call_indirect`.
+    fn call_indirect(&mut self, kind: CallKind, type_index: u32, table: u32) -> WasmResult<()> {
         let sig = match self.sig_refs.get(&type_index) {
             Some(sig) => *sig,
             None => {
@@ -387,9 +392,19 @@ impl Translator<'_, '_, '_> {
         let ty = self.env.type_of(type_index)?;
         let callee = self.pop();
         let args = self.pop_n(ty.params.len());
-        let call = self.env.call_indirect(&mut self.builder, table, type_index, sig, callee, &args)?;
-        let results = self.builder.inst_results(call).to_vec();
-        self.stack.extend(results);
+        let call = self.env.call_indirect(&mut self.builder, kind, table, type_index, sig, callee, &args)?;
+        self.call_results(kind, call);
         Ok(())
+    }
+
+    /// A call's results go on the stack; after a tail call, nothing follows.
+    fn call_results(&mut self, kind: CallKind, call: ir::Inst) {
+        match kind {
+            CallKind::Normal => {
+                let results = self.builder.inst_results(call).to_vec();
+                self.stack.extend(results);
+            }
+            CallKind::Tail => self.reachable = false,
+        }
     }
 }

@@ -71,11 +71,11 @@ fn spec_testsuite_with_fuel_metering() {
     run_suite_with(CompileOptions { fuel_metering: true, ..CompileOptions::default() });
 }
 
-/// Wasm 3.0's extended constant expressions: the proposal's own scripts
-/// (`proposals/extended-const` in the suite), in both bounds-check modes.
-#[test]
-fn extended_const_proposal() {
-    let Some(dir) = testsuite().map(|d| d.join("proposals/extended-const")) else {
+/// The scripts of the proposal in `proposals/NAME` of the suite, in both
+/// bounds-check modes and with fuel metering: `count` of them, at least
+/// `assertions` assertions.
+fn run_proposal(name: &str, count: usize, assertions: usize) {
+    let Some(dir) = testsuite().map(|d| d.join("proposals").join(name)) else {
         eprintln!("spec testsuite not found; skipping");
         return;
     };
@@ -85,14 +85,34 @@ fn extended_const_proposal() {
         .filter(|p| p.extension().is_some_and(|e| e == "wast"))
         .collect();
     scripts.sort();
-    assert_eq!(scripts.len(), 3, "data, elem and global in {}", dir.display());
-    for mode in [BoundsChecks::Guard, BoundsChecks::Explicit] {
-        let options = CompileOptions { bounds_checks: mode, ..CompileOptions::default() };
+    assert_eq!(scripts.len(), count, "{}", dir.display());
+    let configurations = [
+        CompileOptions { bounds_checks: BoundsChecks::Guard, ..CompileOptions::default() },
+        CompileOptions { bounds_checks: BoundsChecks::Explicit, ..CompileOptions::default() },
+        CompileOptions { fuel_metering: true, ..CompileOptions::default() },
+    ];
+    for options in configurations {
         let mut total = WastReport::default();
         for script in &scripts {
             total.absorb(run_file(script, &options));
         }
-        assert_eq!(total.failed, 0, "{mode:?}: {:?}", &total.failures[..total.failures.len().min(20)]);
-        assert!(total.passed >= 290, "{mode:?}: only {} assertions ran", total.passed);
+        let what = format!("{name}, {:?}{}", options.bounds_checks, if options.fuel_metering { ", fuel" } else { "" });
+        assert_eq!(total.failed, 0, "{what}: {:?}", &total.failures[..total.failures.len().min(20)]);
+        assert!(total.passed >= assertions, "{what}: only {} assertions ran", total.passed);
     }
+}
+
+/// Wasm 3.0's extended constant expressions: the proposal's scripts (data,
+/// elem, global).
+#[test]
+fn extended_const_proposal() {
+    run_proposal("extended-const", 3, 290);
+}
+
+/// Wasm 3.0's tail calls: the proposal's scripts (`return_call`,
+/// `return_call_indirect`), whose recursions a million calls deep pass only
+/// if each call reuses its caller's frame.
+#[test]
+fn tail_call_proposal() {
+    run_proposal("tail-call", 2, 119);
 }
