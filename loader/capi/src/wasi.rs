@@ -189,12 +189,8 @@ pub unsafe extern "C" fn wasmc_wasi_config_stdout_callback(
     env: *mut c_void,
     finalizer: Option<wasmc_finalizer_t>,
 ) -> *mut wasmc_error_t {
-    guard(|| {
-        let callback = write_callback(write, env, finalizer)?;
-        // SAFETY: `config` is null or live, as the caller guarantees.
-        unsafe { arg_mut(config, "config") }?.stdout = Some(callback);
-        Ok(())
-    })
+    // SAFETY: this function's contract.
+    unsafe { set_output(config, Output::Stdout, write, env, finalizer) }
 }
 
 /// What the program writes to stderr goes to `write` (see the header).
@@ -208,10 +204,36 @@ pub unsafe extern "C" fn wasmc_wasi_config_stderr_callback(
     env: *mut c_void,
     finalizer: Option<wasmc_finalizer_t>,
 ) -> *mut wasmc_error_t {
+    // SAFETY: this function's contract.
+    unsafe { set_output(config, Output::Stderr, write, env, finalizer) }
+}
+
+/// Which output stream a callback receives.
+enum Output {
+    Stdout,
+    Stderr,
+}
+
+/// Gives `output` of `config` to the callback `write` with `env`.
+///
+/// # Safety
+/// As for [`wasmc_wasi_config_stdout_callback`].
+unsafe fn set_output(
+    config: *mut wasmc_wasi_config_t,
+    output: Output,
+    write: Option<wasmc_wasi_write_callback_t>,
+    env: *mut c_void,
+    finalizer: Option<wasmc_finalizer_t>,
+) -> *mut wasmc_error_t {
     guard(|| {
         let callback = write_callback(write, env, finalizer)?;
         // SAFETY: `config` is null or live, as the caller guarantees.
-        unsafe { arg_mut(config, "config") }?.stderr = Some(callback);
+        let config = unsafe { arg_mut(config, "config") }?;
+        let slot = match output {
+            Output::Stdout => &mut config.stdout,
+            Output::Stderr => &mut config.stderr,
+        };
+        *slot = Some(callback);
         Ok(())
     })
 }
