@@ -63,7 +63,7 @@ impl From<Global> for Extern {
 
 const WRONG_STORE: &str = "handle used with a store it does not belong to";
 
-/// A linear memory in a [`Store`].
+/// A linear memory in a [`Store`](crate::Store).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Memory {
     pub(crate) store: StoreId,
@@ -173,7 +173,7 @@ fn byte_range(offset: u64, len: usize, size: usize) -> Result<std::ops::Range<us
     }
 }
 
-/// A table in a [`Store`].
+/// A table in a [`Store`](crate::Store).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Table {
     pub(crate) store: StoreId,
@@ -254,7 +254,7 @@ fn check_ref(element: ValType, value: &Val) -> Result<(), Error> {
     }
 }
 
-/// A global in a [`Store`].
+/// A global in a [`Store`](crate::Store).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Global {
     pub(crate) store: StoreId,

@@ -338,7 +338,7 @@ impl<'a, T: 'static> Caller<'a, T> {
     }
 }
 
-/// A function in a [`Store`]: defined by an instance, or a host function
+/// A function in a [`Store`](crate::Store): defined by an instance, or a host function
 /// an instance imported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Func {

@@ -24,7 +24,7 @@ pub(crate) struct InstanceData {
     pub _host_ctxs: Vec<VmBox<HostFuncContext>>,
 }
 
-/// An instantiated module in a [`Store`].
+/// An instantiated module in a [`Store`](crate::Store).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Instance {
     pub(crate) store: StoreId,

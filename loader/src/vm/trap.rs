@@ -30,7 +30,7 @@ pub struct Trap {
 /// carry it stay `Clone`.
 pub(crate) type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Traps are equal when everything but their [`source`](Trap::source) is.
+/// Traps are equal when everything but their `source` is.
 impl PartialEq for Trap {
     fn eq(&self, other: &Trap) -> bool {
         (self.kind, &self.func_index, &self.func_name, &self.wasm_offset, &self.message)

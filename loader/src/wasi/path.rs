@@ -6,12 +6,12 @@
 //! paths, `..` above the directory and symlinks (in any component) that
 //! lead out of it, with `EXDEV`, which WASI reports as `ENOTCAPABLE`.
 //! Where `openat2` is missing (kernels before 5.6, seccomp filters that
-//! refuse it, qemu-user), [`open_walk`] does the same in user space: it
+//! refuse it, qemu-user), `open_walk` does the same in user space: it
 //! walks the path one component at a time with `O_NOFOLLOW`, keeps the
 //! chain of directories it went through for `..`, and expands a symlink
 //! it meets by reading it and walking its target from where the link is,
 //! so `..` in a target cannot climb above the directory either; absolute
-//! targets are refused, and more than [`MAX_SYMLINKS`] expansions are
+//! targets are refused, and more than `MAX_SYMLINKS` expansions are
 //! `ELOOP`, as `openat2` has it.
 
 use std::fs::File;

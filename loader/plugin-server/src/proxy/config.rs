@@ -89,7 +89,7 @@ pub struct FilterConfig {
     pub name: String,
     /// The compiled Proxy-Wasm module (exactly one of `artifact` and `native`).
     pub artifact: Option<PathBuf>,
-    /// A native filter's name (see [`super::native::NativeKind`]).
+    /// A native filter's name (see `super::native::NativeKind`).
     pub native: Option<String>,
     #[serde(default = "default_log_level")]
     pub log_level: String,

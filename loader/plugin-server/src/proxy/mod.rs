@@ -35,7 +35,7 @@ pub use config::{FilterConfig, ProxyConfig};
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The next connection on `listener`. A failed accept is logged (as
-/// `what`'s) and tried again after [`ACCEPT_BACKOFF`]: the loop neither
+/// `what`'s) and tried again after `ACCEPT_BACKOFF`: the loop neither
 /// spins nor ends. (Also the plugin server's.)
 pub async fn accept(listener: &tokio::net::TcpListener, what: &str) -> (tokio::net::TcpStream, SocketAddr) {
     loop {
