@@ -166,3 +166,44 @@ fn tail_calls_resize_the_stack_arguments_in_place() {
         assert_eq!(call("deep", 1_000_000), (1_000_000, 0.0), "{mode:?}");
     }
 }
+
+/// Twelve `i64` results: more than the return registers hold, so they go
+/// through the area the first caller passed, which every tail callee must
+/// write.
+fn many_results() -> String {
+    const N: usize = 12;
+    let results = "i64 ".repeat(N);
+    let values = (0..N).map(|i| format!("(i64.add (local.get 0) (i64.const {i})) ")).collect::<String>();
+    format!(
+        r#"(module
+  (type $t (func (param i64) (result {results})))
+  (table 1 funcref) (elem (i32.const 0) $many)
+  (func $many (param i64) (result {results}) {values})
+  (func (export "direct") (param i64) (result {results})
+    (return_call $many (i64.mul (local.get 0) (i64.const 10))))
+  (func (export "indirect") (param i64) (result {results})
+    (return_call_indirect (type $t) (local.get 0) (i32.const 0)))
+  (func $rec (param i64 i64) (result {results})
+    (if (result {results}) (i64.eqz (local.get 0)) (then (call $many (local.get 1)))
+      (else (return_call $rec (i64.sub (local.get 0) (i64.const 1)) (i64.add (local.get 1) (i64.const 2))))))
+  (func (export "deep") (param i64) (result {results}) (return_call $rec (local.get 0) (i64.const 0))))"#
+    )
+}
+
+#[test]
+fn tail_calls_return_results_through_the_first_callers_area() {
+    let wat = many_results();
+    for mode in common::MODES {
+        let module = compile(&wat, &common::options(mode));
+        let mut store = Store::default();
+        let instance = Instance::new(&mut store, &module, &Linker::new()).unwrap();
+        let mut call = |name, x| -> Vec<i64> {
+            let results = instance.call(&mut store, name, &[Val::I64(x)]).unwrap();
+            results.iter().map(|v| if let Val::I64(v) = v { *v } else { panic!("{v:?}") }).collect()
+        };
+        let expected = |base: i64| (0..12).map(|i| base + i).collect::<Vec<_>>();
+        assert_eq!(call("direct", 1), expected(10), "{mode:?}");
+        assert_eq!(call("indirect", 5), expected(5), "{mode:?}");
+        assert_eq!(call("deep", 100_000), expected(200_000), "{mode:?}");
+    }
+}
