@@ -1,8 +1,9 @@
 //! The wasmc ahead-of-time compiler.
 //!
-//! [`compile`] turns a WebAssembly 2.0 module into a wasmc artifact: an ELF
-//! object whose sections and metadata are described by [`wasmc_abi`], ready
-//! for the wasmc loader.
+//! [`compile`] turns a WebAssembly 2.0 module (with two features of Wasm
+//! 3.0: tail calls and extended constant expressions) into a wasmc
+//! artifact: an ELF object whose sections and metadata are described by
+//! [`wasmc_abi`], ready for the wasmc loader.
 //!
 //! ```no_run
 //! let wasm = std::fs::read("module.wasm").unwrap();
@@ -14,7 +15,8 @@
 //!
 //! The pipeline, one module per stage:
 //!
-//! 1. `validate`: the whole module against exactly the Wasm 2.0 features;
+//! 1. `validate`: the whole module against exactly the features wasmc
+//!    supports (`validate::features`);
 //! 2. `module`: parse it into a [`wasmc_abi::meta::ModuleMeta`] plus the
 //!    function bodies;
 //! 3. `codegen`: translate every function body with Cranelift (in
@@ -122,7 +124,8 @@ impl Default for CompileOptions {
 /// Why a module could not be compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    /// The input is not a valid WebAssembly 2.0 module (malformed or invalid).
+    /// The input is not a valid module with the features wasmc supports
+    /// (malformed, invalid, or using a feature it does not support).
     #[error("invalid module at byte offset {offset:#x}: {message}")]
     Invalid {
         /// Byte offset in the input where the problem was found.
@@ -174,7 +177,8 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 ///
 /// # Errors
 ///
-/// [`CompileError::Invalid`] for input that is not a valid Wasm 2.0 module,
+/// [`CompileError::Invalid`] for input that is not a valid module with the
+/// features wasmc supports,
 /// [`CompileError::Unsupported`] for valid input wasmc cannot compile,
 /// [`CompileError::Target`] for a target Cranelift cannot be set up for, and
 /// [`CompileError::Codegen`] if code generation fails.

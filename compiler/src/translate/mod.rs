@@ -75,8 +75,10 @@ pub(crate) fn clif_val_type(ty: wasmparser::ValType) -> WasmResult<ir::Type> {
     })
 }
 
-/// Refuses operators outside Wasm 2.0 that validation should already have
-/// rejected, so a validator change can never let them reach codegen.
+/// Refuses the threads proposal's operators, which validation should
+/// already have rejected, so a validator change can never let them reach
+/// codegen (any other unsupported operator ends in the translator's
+/// `Unsupported` catch-all).
 fn reject_non_wasm2(op: &Operator) -> WasmResult<()> {
     match op {
         Operator::MemoryAtomicNotify { .. }
