@@ -12,7 +12,7 @@ use crate::error::{
     WASMC_ERROR_EXPORT_NOT_FOUND,
 };
 use crate::module::wasmc_module_t;
-use crate::store::{wasmc_finalizer_t, HostData};
+use crate::store::{wasmc_finalizer_t, HostData, HostPtr};
 use crate::val::{val_type, wasmc_val_t, wasmc_valkind_t, Values};
 
 /// A host function: gets its `env`, the caller, the arguments, and fills
@@ -49,30 +49,17 @@ pub struct wasmc_caller_t<'a> {
     caller: Caller<'a, HostData>,
 }
 
-/// A C callback with its environment; the finalizer runs when the last
-/// linker or instance-pre holding the function goes.
+/// A C callback with its environment, finalized when the last linker or
+/// instance-pre holding the function goes.
 struct Callback {
     func: wasmc_func_callback_t,
-    env: *mut c_void,
-    finalizer: Option<wasmc_finalizer_t>,
+    env: HostPtr,
 }
 
 // SAFETY: the header requires a host callback and its env to be callable
-// from any thread, concurrently (a linker is shared between threads), and
-// the finalizer to run on any thread.
-unsafe impl Send for Callback {}
-// SAFETY: as for `Send`: concurrent calls through `&Callback` are allowed
-// by the header's rule for callbacks.
+// from any thread, concurrently (a linker is shared between threads), so
+// calls through `&Callback` from several threads at once are allowed.
 unsafe impl Sync for Callback {}
-
-impl Drop for Callback {
-    fn drop(&mut self) {
-        if let Some(finalizer) = self.finalizer {
-            // SAFETY: the host gave this finalizer for `env`, to be called once when the function goes.
-            unsafe { finalizer(self.env) }
-        }
-    }
-}
 
 impl Callback {
     /// Calls the C function with the call's values as C values and writes
@@ -89,7 +76,7 @@ impl Callback {
         // of this type; the arrays hold exactly `nargs` and `nresults`
         // values and the caller lives across the call.
         let trap = unsafe {
-            (self.func)(self.env, &mut c_caller, args.as_ptr(), args.len(), results.as_mut_ptr(), results.len())
+            (self.func)(self.env.get(), &mut c_caller, args.as_ptr(), args.len(), results.as_mut_ptr(), results.len())
         };
         if !trap.is_null() {
             // SAFETY: a callback returns null or a trap from `wasmc_trap_new`, which it hands over.
@@ -156,9 +143,8 @@ pub unsafe extern "C" fn wasmc_linker_define_func(
     finalizer: Option<wasmc_finalizer_t>,
 ) -> *mut wasmc_error_t {
     // Owns `env` from here: dropped (finalized) on every error path.
-    let owner = (env, finalizer);
+    let env = HostPtr::new(env, finalizer);
     guard(move || {
-        let guard_env = EnvGuard(Some(owner));
         // SAFETY: all pointers are null or valid, as the caller guarantees.
         let (linker, module, name, params, results) = unsafe {
             (
@@ -174,8 +160,7 @@ pub unsafe extern "C" fn wasmc_linker_define_func(
             params: params.iter().map(|&k| val_type(k)).collect::<CResult<_>>()?,
             results: results.iter().map(|&k| val_type(k)).collect::<CResult<_>>()?,
         };
-        let (env, finalizer) = guard_env.take();
-        let callback = Callback { func, env, finalizer };
+        let callback = Callback { func, env };
         let fty = ty.clone();
         linker.linker.func_new_raw(module, name, ty, move |caller, values| {
             catch_unwind(AssertUnwindSafe(|| callback.call(caller, &fty, values)))
@@ -183,25 +168,6 @@ pub unsafe extern "C" fn wasmc_linker_define_func(
         })?;
         Ok(())
     })
-}
-
-/// Runs a host finalizer on `env` unless taken.
-struct EnvGuard(Option<(*mut c_void, Option<wasmc_finalizer_t>)>);
-
-impl EnvGuard {
-    fn take(mut self) -> (*mut c_void, Option<wasmc_finalizer_t>) {
-        self.0.take().unwrap_or((ptr::null_mut(), None))
-    }
-}
-
-impl Drop for EnvGuard {
-    fn drop(&mut self) {
-        if let Some((env, Some(finalizer))) = self.0.take() {
-            // SAFETY: the host gave this finalizer for `env`; the function
-            // was not defined, so this is the one call it gets.
-            unsafe { finalizer(env) }
-        }
-    }
 }
 
 /// Defines WASI preview 1 (`wasi_snapshot_preview1`) and preview 0
@@ -257,7 +223,7 @@ pub unsafe extern "C" fn wasmc_instance_pre_delete(pre: *mut wasmc_instance_pre_
 #[no_mangle]
 pub unsafe extern "C" fn wasmc_caller_data(caller: *const wasmc_caller_t) -> *mut c_void {
     // SAFETY: `caller` is null or live, as the caller guarantees.
-    guard_or(ptr::null_mut(), || unsafe { arg(caller, "caller") }.map_or(ptr::null_mut(), |c| c.caller.data().data))
+    guard_or(ptr::null_mut(), || unsafe { arg(caller, "caller") }.map_or(ptr::null_mut(), |c| c.caller.data().get()))
 }
 
 /// Copies `len` bytes at `offset` of the calling instance's exported

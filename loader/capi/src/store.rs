@@ -12,27 +12,47 @@ use crate::error::{arg, arg_mut, guard, guard_or, wasmc_error_t};
 /// A finalizer for host data: called once with the pointer it was given.
 pub type wasmc_finalizer_t = unsafe extern "C" fn(data: *mut c_void);
 
-/// The host's data in a store, and its finalizer (run when the store is
-/// deleted).
-pub(crate) struct HostData {
-    pub(crate) data: *mut c_void,
+/// A pointer the host gave wasmc, with the finalizer to run on it once,
+/// when this is dropped: a store's data when the store is deleted, a host
+/// function's env when nothing uses the function any more, an output
+/// callback's env when its stream goes, and any of them at once when the
+/// call that gave it fails.
+pub(crate) struct HostPtr {
+    ptr: *mut c_void,
     finalizer: Option<wasmc_finalizer_t>,
 }
 
-// SAFETY: the header states that a store (with its data) may move to
-// another thread between uses; the data pointer is only handed back to the
-// host, which owns what it points to and accepted that rule.
-unsafe impl Send for HostData {}
+// SAFETY: the header lets each such pointer be used from, and finalized on,
+// any thread: a store (with its data) may move to another thread between
+// uses, and callbacks (with their env) run on whichever thread calls into
+// wasm. The pointer is only handed back to the host, which owns what it
+// points to and accepted those rules.
+unsafe impl Send for HostPtr {}
 
-impl Drop for HostData {
+impl HostPtr {
+    /// Owns `ptr` from here: `finalizer` (if any) gets it once, at drop.
+    pub(crate) fn new(ptr: *mut c_void, finalizer: Option<wasmc_finalizer_t>) -> HostPtr {
+        HostPtr { ptr, finalizer }
+    }
+
+    /// The pointer, to hand back to the host.
+    pub(crate) fn get(&self) -> *mut c_void {
+        self.ptr
+    }
+}
+
+impl Drop for HostPtr {
     fn drop(&mut self) {
         if let Some(finalizer) = self.finalizer {
             // SAFETY: the host gave this finalizer for this pointer, to be
-            // called once when the store goes; this is that once.
-            unsafe { finalizer(self.data) }
+            // called once when wasmc no longer needs it; this is that once.
+            unsafe { finalizer(self.ptr) }
         }
     }
 }
+
+/// The host's data in a store (`wasmc_store_new`).
+pub(crate) type HostData = HostPtr;
 
 /// Limits for new stores (`wasm_config_t`'s place). Freed by
 /// [`wasmc_config_delete`].
@@ -128,7 +148,7 @@ pub unsafe extern "C" fn wasmc_store_new(
     data: *mut c_void,
     finalizer: Option<wasmc_finalizer_t>,
 ) -> *mut wasmc_store_t {
-    let host = HostData { data, finalizer };
+    let host = HostData::new(data, finalizer);
     guard_or(ptr::null_mut(), move || {
         // SAFETY: `config` is null or live, as the caller guarantees.
         let config = unsafe { config.as_ref() }.map(|c| c.config.clone()).unwrap_or_default();
@@ -156,7 +176,7 @@ pub unsafe extern "C" fn wasmc_store_delete(store: *mut wasmc_store_t) {
 #[no_mangle]
 pub unsafe extern "C" fn wasmc_store_data(store: *const wasmc_store_t) -> *mut c_void {
     // SAFETY: `store` is null or live, as the caller guarantees.
-    guard_or(ptr::null_mut(), || unsafe { arg(store, "store") }.map_or(ptr::null_mut(), |s| s.store.data().data))
+    guard_or(ptr::null_mut(), || unsafe { arg(store, "store") }.map_or(ptr::null_mut(), |s| s.store.data().get()))
 }
 
 /// Every call from the host into wasm in this store (outermost entry)

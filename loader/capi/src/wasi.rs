@@ -11,7 +11,7 @@ use std::sync::Arc;
 use wasmc_loader::wasi::WasiCtx;
 
 use crate::error::{arg_mut, arg_slice, arg_str, guard, guard_or, wasmc_error_t, CResult, WASMC_ERROR_WASI};
-use crate::store::{wasmc_finalizer_t, wasmc_store_t};
+use crate::store::{wasmc_finalizer_t, wasmc_store_t, HostPtr};
 
 /// WASI settings for one store: arguments, environment, stdio,
 /// preopened directories. Deny by default. Freed by
@@ -119,24 +119,18 @@ pub unsafe extern "C" fn wasmc_wasi_config_stdin_bytes(
 /// was taken, anything else to fail the program's write with `EIO`.
 pub type wasmc_wasi_write_callback_t = unsafe extern "C" fn(env: *mut c_void, data: *const u8, len: usize) -> i32;
 
-/// A C callback receiving a program's stdout or stderr; its finalizer runs
+/// A C callback receiving a program's stdout or stderr, its env finalized
 /// when the stream goes.
 struct WriteCallback {
     write: wasmc_wasi_write_callback_t,
-    env: *mut c_void,
-    finalizer: Option<wasmc_finalizer_t>,
+    env: HostPtr,
 }
-
-// SAFETY: the header requires the callback and its env to be usable from
-// any thread that calls into the store (one at a time, as a store is), and
-// the finalizer to run on any thread.
-unsafe impl Send for WriteCallback {}
 
 impl Write for WriteCallback {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // SAFETY: the host gave this callback for `env`; `buf` is valid
         // for its length for the duration of the call.
-        match unsafe { (self.write)(self.env, buf.as_ptr(), buf.len()) } {
+        match unsafe { (self.write)(self.env.get(), buf.as_ptr(), buf.len()) } {
             0 => Ok(buf.len()),
             refused => Err(std::io::Error::other(format!("the host's write callback returned {refused}"))),
         }
@@ -147,16 +141,6 @@ impl Write for WriteCallback {
     }
 }
 
-impl Drop for WriteCallback {
-    fn drop(&mut self) {
-        if let Some(finalizer) = self.finalizer {
-            // SAFETY: the host gave this finalizer for `env`, to be called
-            // once when the stream goes; this is that one time.
-            unsafe { finalizer(self.env) }
-        }
-    }
-}
-
 /// The callback `write` with `env`, or an error (after finalizing `env`)
 /// if `write` is null.
 fn write_callback(
@@ -164,17 +148,10 @@ fn write_callback(
     env: *mut c_void,
     finalizer: Option<wasmc_finalizer_t>,
 ) -> CResult<WriteCallback> {
-    match write {
-        Some(write) => Ok(WriteCallback { write, env, finalizer }),
-        None => {
-            if let Some(finalizer) = finalizer {
-                // SAFETY: as in `WriteCallback::drop`: the one call `env`
-                // gets, since no stream will hold it.
-                unsafe { finalizer(env) }
-            }
-            Err(wasmc_error_t::invalid("write is NULL"))
-        }
-    }
+    // Owns `env` from here: finalized if `write` is null.
+    let env = HostPtr::new(env, finalizer);
+    let write = write.ok_or_else(|| wasmc_error_t::invalid("write is NULL"))?;
+    Ok(WriteCallback { write, env })
 }
 
 /// What the program writes to stdout goes to `write` (see the header).
