@@ -72,6 +72,13 @@ impl Event {
     fn error(userdata: u64, kind: u8, error: Errno) -> Event {
         Event { userdata, error, kind, nbytes: 0, hangup: false }
     }
+
+    /// A descriptor ready now; a read reports the bytes `left()` before
+    /// the end (asked only for a read).
+    fn ready(userdata: u64, kind: u8, left: impl FnOnce() -> u64) -> Event {
+        let nbytes = if kind == FD_READ { left() } else { 0 };
+        Event { userdata, error: Errno::SUCCESS, kind, nbytes, hangup: false }
+    }
 }
 
 /// A subscription still waited for.
@@ -115,24 +122,15 @@ fn classify<'c>(ctx: &'c WasiCtx, fd: u32, userdata: u64, kind: u8) -> Result<Bo
         return Err(Event::error(userdata, kind, Errno::NOTCAPABLE));
     }
     match &d.kind {
-        Kind::File(f) => {
-            // Ready now; a read reports the bytes left before the end.
-            let nbytes = if kind == FD_READ {
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                let mut handle = f;
-                len.saturating_sub(handle.stream_position().unwrap_or(len))
-            } else {
-                0
-            };
-            Err(Event { userdata, error: Errno::SUCCESS, kind, nbytes, hangup: false })
-        }
+        Kind::File(f) => Err(Event::ready(userdata, kind, || {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut handle = f;
+            len.saturating_sub(handle.stream_position().unwrap_or(len))
+        })),
         Kind::Stdio(Stdio::Input(bytes)) => {
-            // Ready now, like a file.
-            let nbytes =
-                if kind == FD_READ { (bytes.get_ref().len() as u64).saturating_sub(bytes.position()) } else { 0 };
-            Err(Event { userdata, error: Errno::SUCCESS, kind, nbytes, hangup: false })
+            Err(Event::ready(userdata, kind, || (bytes.get_ref().len() as u64).saturating_sub(bytes.position())))
         }
-        Kind::Stdio(Stdio::Output(_)) => Err(Event { userdata, error: Errno::SUCCESS, kind, nbytes: 0, hangup: false }),
+        Kind::Stdio(Stdio::Output(_)) => Err(Event::ready(userdata, kind, || 0)),
         Kind::Dir { .. } => Err(Event::error(userdata, kind, Errno::BADF)),
         Kind::Stdio(Stdio::HostStdin) => Ok(rustix::stdio::stdin()),
         Kind::Stdio(Stdio::HostStdout) => Ok(rustix::stdio::stdout()),
